@@ -1,0 +1,114 @@
+"""Checkpoint files: safe strict loading with clear errors, and atomic saving.
+
+Files are ``{'epoch': int, 'state_dict': ..., 'optimizer': ...?}`` or a bare state dict, written by
+any PyTorch from 0.4 (legacy serialization) on. Loading uses ``weights_only=True``, so a file from
+the internet cannot run code.
+"""
+import os
+import tempfile
+from collections import Counter
+
+import torch
+
+from .errors import UserError
+from .model import RESNET_SPECS
+
+
+def read_checkpoint(path):
+    """Return ``(state_dict, epoch, optimizer_state)`` of a checkpoint file (tensors on the CPU)."""
+    if not os.path.isfile(path):
+        raise UserError(f"checkpoint {path} does not exist: check --load_model (released models go "
+                        f"in models/, see models/README.md)")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files; all mean "unreadable"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot read checkpoint {path}: {reason[:200]} "
+                        f"(expected a PyTorch weights file saved by torch.save)") from None
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        state, epoch, optimizer = data["state_dict"], data.get("epoch", 0), data.get("optimizer")
+    elif isinstance(data, dict) and data and all(torch.is_tensor(v) for v in data.values()):
+        state, epoch, optimizer = data, 0, None
+    else:
+        raise UserError(f"cannot read checkpoint {path}: it holds no 'state_dict' of tensors")
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return state, int(epoch), optimizer
+
+
+def guess_arch(state):
+    """'--arch msra_N --task T' that a state dict fits, or None when it is no known layout."""
+    stages = tuple(
+        len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
+    bottleneck = "layer1.0.conv3.weight" in state
+    for depth, (block, layers, _) in RESNET_SPECS.items():
+        if tuple(layers) == stages and (block.expansion == 4) == bottleneck:
+            task = "human3d" if "depth.weight" in state else "human2d"
+            return f"--arch msra_{depth} --task {task}"
+    return None
+
+
+def describe_mismatch(model_state, state):
+    """Counts and first examples of missing, unexpected and wrongly shaped entries."""
+    missing = [k for k in model_state if k not in state]
+    unexpected = [k for k in state if k not in model_state]
+    shape = [f"{k} {tuple(state[k].shape)} vs {tuple(model_state[k].shape)}"
+             for k in model_state if k in state and state[k].shape != model_state[k].shape]
+    parts = [f"{len(items)} {what} (e.g. {items[0]})"
+             for what, items in (("missing", missing), ("unexpected", unexpected),
+                                 ("with another shape", shape)) if items]
+    return ", ".join(parts)
+
+
+def load_weights(model, path, strict=True, log=print):
+    """Load a checkpoint into ``model``; returns the checkpoint's epoch and optimizer state.
+
+    ``strict=True`` (testing, demo, resume) refuses any difference with a one-line error naming
+    the file, what differs and the ``--arch``/``--task`` it fits. ``strict=False`` (seeding a
+    training run, e.g. a 2D checkpoint into a 3D model) loads every entry whose name and shape
+    match and reports the layers left at their initialisation.
+    """
+    state, epoch, optimizer = read_checkpoint(path)
+    model_state = model.state_dict()
+    difference = describe_mismatch(model_state, state)
+    if difference and strict:
+        guess = guess_arch(state)
+        hint = f"; it fits {guess}" if guess else "; it is not an hg3d/msra pose network"
+        raise UserError(f"checkpoint {path} does not match the model ({difference}){hint}")
+    if difference:
+        fitting = {k: v for k, v in state.items()
+                   if k in model_state and v.shape == model_state[k].shape}
+        if not fitting:
+            raise UserError(f"checkpoint {path} shares no layer with the model ({difference}); "
+                            f"it fits {guess_arch(state) or 'no hg3d model'}")
+        model.load_state_dict(fitting, strict=False)
+        left = sorted(Counter(k.split(".")[0] for k in model_state if k not in fitting).items())
+        log(f"loaded {path} partly: layers left at init: "
+            + ", ".join(f"{name} ({n} tensors)" for name, n in left))
+        return epoch, None
+    model.load_state_dict(state, strict=True)
+    log(f"loaded {path} (epoch {epoch})")
+    return epoch, optimizer
+
+
+def atomic_torch_save(obj, path):
+    """torch.save to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_checkpoint(path, model, epoch, optimizer=None):
+    """Write ``{'epoch', 'state_dict'[, 'optimizer']}`` atomically (unwrapping DataParallel/DDP)."""
+    model = getattr(model, "module", model)
+    data = {"epoch": epoch, "state_dict": model.state_dict()}
+    if optimizer is not None:
+        data["optimizer"] = optimizer.state_dict()
+    atomic_torch_save(data, path)

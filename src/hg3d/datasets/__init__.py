@@ -1,0 +1,21 @@
+"""Dataset registry: ``get_dataset(opt, split)`` for every ``--dataset`` name.
+
+Training splits are ``train``; validation and testing use ``val``. Fusion datasets validate on
+their 3D part, as the original did (``--dataset fusion_3d --test`` tests on Human3.6M).
+"""
+from .fusion import Fusion
+from .h36m import H36M
+from .mpii import MPII
+
+
+def get_dataset(opt, split):
+    """The dataset ``opt.dataset`` for ``split`` ('train' or 'val')."""
+    if opt.dataset == "mpii":
+        return MPII(opt, split)
+    if opt.dataset == "h36m":
+        return H36M(opt, split)
+    if opt.dataset == "fusion_3d":
+        if split == "train":
+            return Fusion(opt, [H36M(opt, "train")], MPII(opt, "train"))
+        return H36M(opt, split)
+    raise NotImplementedError(f"dataset {opt.dataset}")

@@ -1,0 +1,107 @@
+"""What every pose dataset shares: reading images, augmentation, the crop and the targets.
+
+An item is a dict of arrays with the same keys for every dataset, so that datasets can be mixed
+in one batch (fusion training):
+``input`` (3, in_h, in_w) float32, ``target`` (16, out_h, out_w) float32 heatmaps,
+``reg_target`` (16, 1) float32 (depth / box width for 3D samples, visibility for 2D ones),
+``reg_ind`` (16,) int64 flat index ``y*W*J + x*J + j``, ``reg_mask`` (16,) uint8 (1 = depth
+label), ``pts_crop`` (16, 2) int32 heatmap coordinates, ``gt_3d`` (17, 3) float32 H36M-17 in mm
+(zeros without 3D label), ``center`` (2,), ``scale`` (2,) crop box (w, h) in px, ``index``.
+"""
+import os
+
+import cv2
+import numpy as np
+import torch.utils.data
+
+from ..errors import UserError
+from ..geometry import (adjust_aspect_ratio, affine_transform, crop_and_normalize,
+                        gaussian_maps, get_affine_transform)
+from ..joints import NUM_H36M_JOINTS, NUM_JOINTS
+
+
+def read_image(path, what):
+    """A BGR image, or a one-line error naming the file and where it was listed."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        state = "is missing" if not os.path.exists(path) else "cannot be decoded"
+        raise UserError(f"image {path} ({what}) {state}")
+    return image
+
+
+def require_path(path, what, hint="see data/README.md for the layout, or pass --data_dir"):
+    """Fail with one line naming the expected path when a dataset file or folder is absent."""
+    if not os.path.exists(path):
+        raise UserError(f"{what} not found: expected {path} ({hint})")
+    return path
+
+
+class PoseDataset(torch.utils.data.Dataset):
+    """Base class: subclasses list their samples and implement ``__getitem__`` with the helpers."""
+
+    name = "pose"
+
+    def __init__(self, opt, split):
+        self.opt, self.split = opt, split
+        self.is_train = split == "train"
+        self.aspect_ratio = opt.input_w / opt.input_h
+
+    # Augmentation draws from NumPy's global generator: --seed seeds it in the main process and
+    # PyTorch's DataLoader reseeds it in every worker, so runs are reproducible and workers differ.
+    def random_scale(self):
+        """Scale factor clip(N(0,1) * s + 1, 1 - s, 1 + s) of the scale augmentation."""
+        sf = self.opt.scale
+        return float(np.clip(np.random.randn() * sf + 1, 1 - sf, 1 + sf))
+
+    def random_rotation(self):
+        """clip(N(0,1) * r, -2r, 2r) degrees with probability 0.6, else 0."""
+        rf = self.opt.rotate
+        return float(np.clip(np.random.randn() * rf, -2 * rf, 2 * rf)) if np.random.random() <= 0.6 else 0.0
+
+    def random_flip(self):
+        """Horizontal flip with probability --flip."""
+        return np.random.random() < self.opt.flip
+
+    def crop_box(self, size, image):
+        """Limit the box to the image's longer side, make it square, then fit the aspect ratio."""
+        size = min(size, max(image.shape[0], image.shape[1])) * 1.0
+        return adjust_aspect_ratio((size, size), self.aspect_ratio, self.opt.fit_short_side)
+
+    def make_item(self, image, center, box, rot, joints_xy, labelled):
+        """Crop the input and draw the heatmaps of the labelled joints.
+
+        Returns the item's ``input``, ``target`` and the integer heatmap coordinates ``pts``
+        (unlabelled joints at (0, 0)) with the mask of those that fall inside the map.
+        """
+        opt = self.opt
+        inp = crop_and_normalize(image, center, box, rot, opt.input_w, opt.input_h)
+        trans = get_affine_transform(center, box, rot, (opt.output_w, opt.output_h))
+        pts = np.trunc(affine_transform(joints_xy, trans)).astype(np.int32)
+        pts[~labelled] = 0
+        inside = labelled & (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & \
+            (pts[:, 0] < opt.output_w) & (pts[:, 1] < opt.output_h)
+        target = gaussian_maps(pts, opt.output_h, opt.output_w, opt.hm_gauss, valid=labelled)
+        return inp, target, pts, inside
+
+    def reg_index(self, pts, inside):
+        """Flat index ``y*W*J + x*J + j`` of each joint's depth-map cell (0 outside the map)."""
+        joint = np.arange(NUM_JOINTS)
+        ind = pts[:, 1].astype(np.int64) * self.opt.output_w * NUM_JOINTS + pts[:, 0] * NUM_JOINTS + joint
+        return np.where(inside, ind, 0)
+
+    @staticmethod
+    def pack(inp, target, pts_crop, reg_target, reg_ind, reg_mask, center, box, index, gt_3d=None):
+        """The item dict (see the module docstring) with the documented dtypes."""
+        return {
+            "input": np.ascontiguousarray(inp, np.float32),
+            "target": target.astype(np.float32, copy=False),
+            "reg_target": np.asarray(reg_target, np.float32).reshape(NUM_JOINTS, 1),
+            "reg_ind": np.asarray(reg_ind, np.int64),
+            "reg_mask": np.asarray(reg_mask, np.uint8),
+            "pts_crop": np.asarray(pts_crop, np.int32),
+            "gt_3d": (np.zeros((NUM_H36M_JOINTS, 3), np.float32) if gt_3d is None
+                      else np.asarray(gt_3d, np.float32)),
+            "center": np.asarray(center, np.float32),
+            "scale": np.asarray(box, np.float64),
+            "index": np.int64(index),
+        }

@@ -1,0 +1,84 @@
+"""Human3.6M as distributed for the ECCV 2018 PoseTrack challenge, with the msra cache pickles.
+
+Layout under ``<data_dir>/h36m/``::
+
+    ECCV18_Challenge/{Train,Val}/IMG/00001.jpg ...            (sample i is IMG/%05d.jpg of i + 1)
+    msra_cache/HM36_eccv_challenge_{Train,Val}_cache/
+        HM36_eccv_challenge_{Train,Val}_w288xh384_keypoint_jnt_bbox_db.pkl
+
+Each pickle is a list of dicts with ``center_x, center_y, width, height`` (person box, px),
+``joints_3d`` (18, 3: u, v in px and depth relative to the root in mm) and ``joints_3d_relative``
+(18, 3: root-relative camera coordinates in mm); the first 17 joints are H36M-17.
+"""
+import os
+
+import numpy as np
+
+from ..errors import UserError
+from ..joints import H36M_FLIP_PERM, H36M_TO_MPII, MPII_FLIP_PERM
+from .base import PoseDataset, read_image, require_path
+from .safe_pickle import load_pickle
+
+SPLIT_DIRS = {"train": "Train", "val": "Val"}
+REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
+
+
+def check_annotations(annotations, path):
+    """One-line error unless the pickle is a list of msra cache entries."""
+    if not isinstance(annotations, list) or not annotations:
+        raise UserError(f"{path} is not a msra cache file: expected a non-empty list of samples")
+    for i, ann in enumerate(annotations):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(ann, dict) or k not in ann]
+        if missing:
+            raise UserError(f"{path}: sample {i} lacks {', '.join(missing)} (not a msra cache file)")
+
+
+class H36M(PoseDataset):
+    name = "h36m"
+
+    def __init__(self, opt, split):
+        super().__init__(opt, split)
+        split_dir = SPLIT_DIRS["train" if split == "train" else "val"]
+        root = os.path.join(opt.data_dir, "h36m")
+        self.image_dir = require_path(os.path.join(root, "ECCV18_Challenge", split_dir, "IMG"),
+                                      f"Human3.6M {split_dir} images")
+        cache = os.path.join(root, "msra_cache", f"HM36_eccv_challenge_{split_dir}_cache",
+                             f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl")
+        require_path(cache, f"Human3.6M {split_dir} annotations")
+        annotations = load_pickle(cache, "Human3.6M annotation file")
+        check_annotations(annotations, cache)
+        self.annotations = annotations
+        step = 1 if (self.is_train or opt.full_test) else 10
+        self.indices = np.arange(0, len(annotations), step)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def image_path(self, sample):
+        return os.path.join(self.image_dir, f"{sample + 1:05d}.jpg")
+
+    def __getitem__(self, index):
+        sample = int(self.indices[index])
+        ann = self.annotations[sample]
+        image = read_image(self.image_path(sample), f"Human3.6M {self.split} sample {sample}")
+        gt_3d = np.array(ann["joints_3d_relative"], np.float32)[:17]
+        joints = np.array(ann["joints_3d"], np.float32)[H36M_TO_MPII]
+        center = np.array([ann["center_x"], ann["center_y"]], np.float32)
+        size = max(ann["width"], ann["height"])
+
+        if self.is_train:
+            size *= self.random_scale()
+            if self.random_flip():
+                image = image[:, ::-1]
+                center[0] = image.shape[1] - 1 - center[0]
+                joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
+                joints = joints[MPII_FLIP_PERM]
+                gt_3d[:, 0] *= -1
+                gt_3d = gt_3d[H36M_FLIP_PERM]
+
+        box = self.crop_box(size, image)
+        labelled = np.ones(len(joints), bool)
+        inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled)
+        reg_target = np.where(inside, joints[:, 2] / box[0], 0)
+        return self.pack(inp, target, np.where(inside[:, None], pts, 0), reg_target,
+                         self.reg_index(pts, inside), inside, center, box, sample, gt_3d)

@@ -1,0 +1,111 @@
+"""Decoding network maps into joints, and the metrics: PCK monitor, H36M MPJPE, PA-MPJPE.
+
+Decoders take torch tensors (on any device) and return tensors; metrics take NumPy arrays.
+"""
+import numpy as np
+import torch
+
+from .joints import (ACC_JOINTS, H36M_BONE_SUM_MM, H36M_BONES, MPII_FLIP_PERM, MPII_TO_H36M,
+                     PELVIS)
+
+
+def flip_merge(maps, flipped_maps):
+    """Average maps with those of the mirrored input, mirrored back and left/right swapped."""
+    perm = torch.as_tensor(MPII_FLIP_PERM, device=flipped_maps.device)
+    return (maps + flipped_maps.flip(-1)[:, perm]) / 2
+
+
+def decode_2d(heatmaps):
+    """Integer argmax (x, y) of each map: (B, J, H, W) -> (B, J, 2), x = idx % W, y = idx // W."""
+    batch, joints, _, width = heatmaps.shape
+    idx = heatmaps.reshape(batch, joints, -1).argmax(-1)
+    return torch.stack([idx % width, idx // width], -1)
+
+
+def decode_3d(heatmaps, depthmaps):
+    """(x, y) = argmax / max(H, W), z = depth there; all relative to the pelvis -> (B, J, 3)."""
+    batch, joints, height, width = heatmaps.shape
+    xy = decode_2d(heatmaps)
+    flat_idx = (xy[..., 1] * width + xy[..., 0]).unsqueeze(-1)
+    z = depthmaps.reshape(batch, joints, -1).gather(-1, flat_idx)
+    coords = torch.cat([xy.to(depthmaps.dtype) / max(height, width), z], -1)
+    return coords - coords[:, PELVIS:PELVIS + 1]
+
+
+def pck_distances(heatmaps, targets, joints=ACC_JOINTS):
+    """Distance between the argmax of prediction and target in units of H/10, per sample and joint
+    of ``joints``; NaN where the target is empty (its argmax lies on x = 0 or y = 0)."""
+    joints = list(joints)
+    pred = decode_2d(heatmaps[:, joints]).float()
+    gt = decode_2d(targets[:, joints]).float()
+    norm = heatmaps.shape[2] / 10
+    dist = torch.linalg.norm(pred / norm - gt / norm, dim=-1)
+    labelled = (gt[..., 0] > 0) & (gt[..., 1] > 0)
+    return torch.where(labelled, dist, torch.nan).cpu().numpy()
+
+
+def pck_accuracy(distances, threshold=0.5):
+    """Fraction of labelled joints within ``threshold``, per joint, then averaged over the joints
+    that had any label (0 when none had)."""
+    distances = np.asarray(distances, np.float64).reshape(-1, np.shape(distances)[-1])
+    labelled = ~np.isnan(distances)
+    count = labelled.sum(0)
+    hits = (np.nan_to_num(distances, nan=np.inf) < threshold).sum(0)
+    per_joint = hits[count > 0] / count[count > 0]
+    return float(per_joint.mean()) if per_joint.size else 0.0
+
+
+def bone_length_sum(h36m_joints):
+    """Sum of the 15 H36M bone lengths, per pose: (..., 17, 3) -> (...)."""
+    a, b = np.array(H36M_BONES).T
+    return np.linalg.norm(h36m_joints[..., a, :] - h36m_joints[..., b, :], axis=-1).sum(-1)
+
+
+def mpii_to_h36m(pred_3d):
+    """MPII-16 poses (N, 16, 3) -> H36M-17 (N, 17, 3) scaled so the bones sum to 4000 mm."""
+    pred = np.asarray(pred_3d)[..., MPII_TO_H36M, :].copy()
+    pred[..., 7, :] = (pred[..., 0, :] + pred[..., 8, :]) / 2
+    pred[..., 9, :] = (pred[..., 8, :] + pred[..., 10, :]) / 2
+    return pred * (H36M_BONE_SUM_MM / bone_length_sum(pred))[..., None, None]
+
+
+def has_3d_label(gt_3d):
+    """Samples whose 3D ground truth is present (a 2D-only sample carries all zeros)."""
+    return np.abs(np.asarray(gt_3d)).reshape(len(gt_3d), -1).sum(1) > 0
+
+
+def per_sample_mpjpe(pred, gt):
+    """Mean Euclidean joint error per sample: (N, K, 3) x2 -> (N,)."""
+    return np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=-1).mean(-1)
+
+
+def procrustes_align(pred, gt):
+    """Similarity transform (scale, rotation, translation) of each ``pred`` onto ``gt``, batched:
+    (N, K, 3) x2 -> aligned pred (N, K, 3). Reflections are not allowed."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    mu_p, mu_g = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p0, g0 = pred - mu_p, gt - mu_g
+    u, s, vt = np.linalg.svd(np.swapaxes(p0, 1, 2) @ g0)  # (N, 3, 3) cross-covariance
+    sign = np.sign(np.linalg.det(u @ vt))
+    s[:, -1] *= sign
+    vt[:, -1] *= sign[:, None]
+    rotation = u @ vt  # row-vector form: aligned = scale * p0 @ rotation + mu_g
+    scale = s.sum(1) / np.maximum((p0 ** 2).sum((1, 2)), 1e-12)
+    return scale[:, None, None] * p0 @ rotation + mu_g
+
+
+def h36m_metrics(pred_3d, gt_3d):
+    """H36M protocol on MPII-16 crop-space predictions (N, 16, 3) and H36M-17 ground truth in mm.
+
+    Returns the converted predictions (N, 17, 3), per-sample MPJPE and PA-MPJPE (NaN where a sample
+    has no 3D label), and the mask of labelled samples.
+    """
+    converted = mpii_to_h36m(pred_3d)
+    labelled = has_3d_label(gt_3d)
+    mpjpe = np.full(len(converted), np.nan)
+    pa_mpjpe = np.full(len(converted), np.nan)
+    if labelled.any():
+        mpjpe[labelled] = per_sample_mpjpe(converted[labelled], gt_3d[labelled])
+        aligned = procrustes_align(converted[labelled], gt_3d[labelled])
+        pa_mpjpe[labelled] = per_sample_mpjpe(aligned, gt_3d[labelled])
+    return converted, mpjpe, pa_mpjpe, labelled

@@ -1,0 +1,117 @@
+"""ResNet backbone + three deconvolution blocks + 1x1 heads (the "msra" pose network).
+
+Parameter names, shapes and order follow the released checkpoints exactly
+(``shared/golden/keys_*.txt``), so they load with ``strict=True``.
+"""
+import os
+
+import torch
+from torch import nn
+from torchvision.models import resnet as tv_resnet
+
+from .errors import UserError
+
+BN_MOMENTUM = 0.1
+DECONV_FILTERS = 256
+# depth -> (block type, blocks per stage, torchvision ImageNet weights enum)
+RESNET_SPECS = {
+    18: (tv_resnet.BasicBlock, (2, 2, 2, 2), tv_resnet.ResNet18_Weights.IMAGENET1K_V1),
+    34: (tv_resnet.BasicBlock, (3, 4, 6, 3), tv_resnet.ResNet34_Weights.IMAGENET1K_V1),
+    50: (tv_resnet.Bottleneck, (3, 4, 6, 3), tv_resnet.ResNet50_Weights.IMAGENET1K_V1),
+    101: (tv_resnet.Bottleneck, (3, 4, 23, 3), tv_resnet.ResNet101_Weights.IMAGENET1K_V1),
+    152: (tv_resnet.Bottleneck, (3, 8, 36, 3), tv_resnet.ResNet152_Weights.IMAGENET1K_V1),
+}
+ARCHS = tuple(f"msra_{depth}" for depth in RESNET_SPECS)
+
+
+def parse_arch(arch):
+    """'msra_50' -> 50, with a one-line error for anything else."""
+    name, _, depth = arch.partition("_")
+    if name != "msra" or not depth.isdigit() or int(depth) not in RESNET_SPECS:
+        raise UserError(f"unknown --arch '{arch}': choose one of {', '.join(ARCHS)}")
+    return int(depth)
+
+
+class PoseResNet(nn.Module):
+    """Backbone (stride 32) -> 3 x [ConvTranspose 4x4 s2 -> BN -> ReLU] (stride 4) -> heads."""
+
+    def __init__(self, depth, heads):
+        super().__init__()
+        block, layers, _ = RESNET_SPECS[depth]
+        backbone = tv_resnet.ResNet(block, list(layers))
+        self.conv1, self.bn1, self.relu, self.maxpool = (
+            backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum = BN_MOMENTUM
+
+        deconv = []
+        in_channels = 512 * block.expansion
+        for _ in range(3):
+            deconv += [
+                nn.ConvTranspose2d(in_channels, DECONV_FILTERS, kernel_size=4, stride=2,
+                                   padding=1, output_padding=0, bias=False),
+                nn.BatchNorm2d(DECONV_FILTERS, momentum=BN_MOMENTUM),
+                nn.ReLU(inplace=True),
+            ]
+            in_channels = DECONV_FILTERS
+        self.deconv_layers = nn.Sequential(*deconv)
+
+        self.heads = dict(heads)
+        # Sorted registration order is the released checkpoints' key order ('depth' before 'hm').
+        for head in sorted(self.heads):
+            setattr(self, head, nn.Conv2d(DECONV_FILTERS, self.heads[head], kernel_size=1))
+        self.init_head_weights()
+
+    def init_head_weights(self):
+        """Deconv and head weights N(0, 0.001), head bias 0, BN weight 1 / bias 0."""
+        for module in self.deconv_layers:
+            if isinstance(module, nn.ConvTranspose2d):
+                nn.init.normal_(module.weight, std=0.001)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        for head in self.heads:
+            nn.init.normal_(getattr(self, head).weight, std=0.001)
+            nn.init.zeros_(getattr(self, head).bias)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.deconv_layers(x)
+        return [{head: getattr(self, head)(x) for head in self.heads}]
+
+
+def imagenet_weights_file(depth):
+    """Where torchvision keeps the ImageNet weights of this ResNet (they are never downloaded here)."""
+    weights = RESNET_SPECS[depth][2]
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+
+
+def load_imagenet_backbone(model, depth, log=print):
+    """Copy ImageNet weights into the backbone when torchvision's file is on this machine.
+
+    Returns True when they were loaded; otherwise the backbone keeps its random init and a notice
+    says which file would have been used.
+    """
+    path = imagenet_weights_file(depth)
+    if not os.path.isfile(path):
+        log(f"notice: ImageNet weights not found at {path}; the ResNet-{depth} backbone starts "
+            f"from random init (put torchvision's file there to use them)")
+        return False
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    model.load_state_dict(state, strict=False)
+    log(f"loaded ImageNet weights for the backbone from {path}")
+    return True
+
+
+def create_model(arch, heads, imagenet=False, log=print):
+    """Build the network for ``arch`` ('msra_N') with ``heads`` ({'hm': 16, 'depth': 16})."""
+    depth = parse_arch(arch)
+    model = PoseResNet(depth, heads)
+    if imagenet:
+        load_imagenet_backbone(model, depth, log)
+    return model

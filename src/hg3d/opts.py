@@ -1,0 +1,143 @@
+"""Every command-line flag, its default, and the settings derived from them (heads, device, paths).
+
+Flag names and defaults follow the original release, so its README's commands work unchanged.
+"""
+import argparse
+import os
+
+import torch
+
+from .errors import UserError
+from .model import ARCHS
+
+SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_DIR = os.path.dirname(SRC_DIR)
+TASKS = ("human2d", "human3d")
+DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw")
+DATASET_ALIASES = {"3dpw": "threedpw"}
+NUM_JOINTS = 16
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as one line (via UserError) instead of usage + exit."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see python {self.prog} --help)")
+
+
+def build_parser(prog="main.py"):
+    p = _Parser(prog=prog, description="hg3d: train and test 3D human pose estimation.")
+    a = p.add_argument
+    # experiment
+    a("--exp_id", default="default", help="name of the run; outputs go to <exp_dir>/<exp_id>/")
+    a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
+    a("--dataset", default="mpii", type=lambda s: DATASET_ALIASES.get(s, s), choices=DATASETS)
+    a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
+    a("--load_model", default="", help="checkpoint to test, or to initialise training from")
+    a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
+    a("--test", action="store_true", help="evaluate --load_model on the validation split")
+    a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
+    a("--data_dir", default=os.path.join(REPO_DIR, "data"), help="root of the datasets")
+    a("--exp_dir", default=os.path.join(REPO_DIR, "exp"), help="root of the run outputs")
+    a("--gpus", default="0", help="CUDA device ids, e.g. 0 or 0,1; -1 for the CPU")
+    a("--num_workers", type=int, default=4, help="data-loading processes")
+    a("--seed", type=int, default=317)
+    # input / output
+    a("--input_h", type=int, default=-1, help="input height (default 256)")
+    a("--input_w", type=int, default=-1, help="input width (default 256)")
+    a("--output_h", type=int, default=-1, help="heatmap height (default input / 4)")
+    a("--output_w", type=int, default=-1, help="heatmap width (default input / 4)")
+    # training
+    a("--lr", type=float, default=1e-3)
+    a("--lr_step", default="90,120", help="epochs after which lr drops 10x, comma separated")
+    a("--num_epoch", "--num_epochs", dest="num_epoch", type=int, default=140)
+    a("--batch_size", type=int, default=32)
+    a("--test_batch_size", type=int, default=16, help="batch size of validation and testing")
+    a("--val_intervals", type=int, default=5, help="validate every this many epochs")
+    a("--save_all_models", action="store_true", help="keep model_<epoch>.pth of every epoch")
+    a("--amp", action="store_true", help="mixed precision on CUDA")
+    a("--print_iter", type=int, default=0, help="print a line every n iterations (0: progress bar)")
+    # loss
+    a("--ratio_3d", type=float, default=0, help="3D samples per 2D sample in fusion training")
+    a("--weight_3d", type=float, default=0, help="weight of the depth regression loss")
+    a("--weight_var", type=float, default=0, help="weight of the bone-length variance loss")
+    # augmentation
+    a("--scale", type=float, default=0.25, help="scale augmentation (std, clipped at 1 +- s)")
+    a("--rotate", type=float, default=30, help="rotation augmentation in degrees (std)")
+    a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
+    a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
+    a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
+    a("--no_flip_test", dest="flip_test", action="store_false", help="test without the flip")
+    return p
+
+
+def _parse_int_list(text, flag):
+    try:
+        return [int(x) for x in str(text).split(",") if x.strip() != ""]
+    except ValueError:
+        raise UserError(f"{flag} must be a comma-separated list of integers, got '{text}'") from None
+
+
+def select_device(gpus, log=print):
+    """The torch device for ``--gpus``: CPU for -1, and CPU with a notice when CUDA is absent."""
+    if gpus[0] < 0:
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        log(f"notice: --gpus {','.join(map(str, gpus))} asked for CUDA, which is not available; "
+            f"running on the CPU")
+        return torch.device("cpu")
+    count = torch.cuda.device_count()
+    bad = [g for g in gpus if g >= count]
+    if bad:
+        raise UserError(f"--gpus {','.join(map(str, gpus))}: this machine has {count} CUDA device(s) "
+                        f"(ids 0..{count - 1}); use -1 for the CPU")
+    return torch.device("cuda", gpus[0])
+
+
+def finalize(opt, log=print):
+    """Check values and derive heads, sizes, device and paths from the parsed flags."""
+    opt.gpus = _parse_int_list(opt.gpus, "--gpus") or [-1]
+    opt.lr_step = _parse_int_list(opt.lr_step, "--lr_step")
+    checks = [
+        (opt.ratio_3d < 0, f"--ratio_3d must be >= 0, got {opt.ratio_3d}"),
+        (opt.weight_3d < 0 or opt.weight_var < 0, "--weight_3d and --weight_var must be >= 0"),
+        (opt.batch_size < 1 or opt.test_batch_size < 1, "--batch_size and --test_batch_size must be >= 1"),
+        (opt.num_epoch < 0, f"--num_epoch must be >= 0, got {opt.num_epoch}"),
+        (opt.lr <= 0, f"--lr must be > 0, got {opt.lr}"),
+        (opt.num_workers < 0, "--num_workers must be >= 0"),
+        (opt.val_intervals < 1, "--val_intervals must be >= 1"),
+        (not 0 <= opt.flip <= 1, f"--flip is a probability, got {opt.flip}"),
+        (opt.scale < 0 or opt.scale >= 1, f"--scale must be in [0, 1), got {opt.scale}"),
+        (opt.hm_gauss <= 0, f"--hm_gauss must be > 0, got {opt.hm_gauss}"),
+        (opt.resume and opt.test, "--resume continues training; use --load_model with --test"),
+    ]
+    for failed, message in checks:
+        if failed:
+            raise UserError(message)
+
+    opt.input_h = opt.input_h if opt.input_h > 0 else 256
+    opt.input_w = opt.input_w if opt.input_w > 0 else 256
+    opt.output_h = opt.output_h if opt.output_h > 0 else opt.input_h // 4
+    opt.output_w = opt.output_w if opt.output_w > 0 else opt.input_w // 4
+    if opt.input_h % 32 or opt.input_w % 32:
+        raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
+    if (opt.output_h * 4, opt.output_w * 4) != (opt.input_h, opt.input_w):
+        raise UserError(f"the network's output is input / 4: --output_h/w {opt.output_h}x{opt.output_w} "
+                        f"does not fit input {opt.input_h}x{opt.input_w}")
+
+    opt.heads = {"hm": NUM_JOINTS}
+    if opt.task == "human3d":
+        opt.heads["depth"] = NUM_JOINTS
+    if opt.task == "human2d" and opt.dataset not in ("mpii",):
+        raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
+    opt.metric = "mpjpe" if opt.task == "human3d" else "acc"
+    opt.device = select_device(opt.gpus, log)
+    opt.data_dir = os.path.abspath(opt.data_dir)
+    opt.exp_dir = os.path.abspath(opt.exp_dir)
+    opt.save_dir = os.path.join(opt.exp_dir, opt.exp_id)
+    return opt
+
+
+def parse_opts(argv=None, prog="main.py", log=print):
+    """Parse ``argv`` (default: sys.argv[1:]) into the finished options namespace."""
+    return finalize(build_parser(prog).parse_args(argv), log)
