@@ -5,12 +5,13 @@ any PyTorch from 0.4 (legacy serialization) on. Loading uses ``weights_only=True
 the internet cannot run code.
 """
 import os
-import tempfile
+import re
 from collections import Counter
 
 import torch
 
 from .errors import UserError
+from .files import atomic_write
 from .model import RESNET_SPECS
 
 
@@ -22,9 +23,7 @@ def read_checkpoint(path):
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files; all mean "unreadable"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read checkpoint {path}: {reason[:200]} "
-                        f"(expected a PyTorch weights file saved by torch.save)") from None
+        raise UserError(f"cannot read checkpoint {path}: {_load_failure(exc)}") from None
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         state, epoch, optimizer = data["state_dict"], data.get("epoch", 0), data.get("optimizer")
     elif isinstance(data, dict) and data and all(torch.is_tensor(v) for v in data.values()):
@@ -33,6 +32,19 @@ def read_checkpoint(path):
         raise UserError(f"cannot read checkpoint {path}: it holds no 'state_dict' of tensors")
     state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
     return state, int(epoch), optimizer
+
+
+def _load_failure(exc):
+    """Why torch.load refused a file, in one line (without torch's advice to drop weights_only)."""
+    text = str(exc)
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if match:
+        return (f"it refers to code ({match.group(1)}) that a weights file never needs; refusing "
+                f"to load it (only tensors and plain containers are accepted)")
+    for line in text.splitlines():
+        if line.strip().startswith(("_pickle.UnpicklingError", "EOFError", "RuntimeError")):
+            return f"not a PyTorch checkpoint, or truncated ({line.strip()[:120]})"
+    return f"not a PyTorch checkpoint, or truncated ({type(exc).__name__})"
 
 
 def guess_arch(state):
@@ -90,25 +102,10 @@ def load_weights(model, path, strict=True, log=print):
     return epoch, optimizer
 
 
-def atomic_torch_save(obj, path):
-    """torch.save to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_checkpoint(path, model, epoch, optimizer=None):
     """Write ``{'epoch', 'state_dict'[, 'optimizer']}`` atomically (unwrapping DataParallel/DDP)."""
     model = getattr(model, "module", model)
     data = {"epoch": epoch, "state_dict": model.state_dict()}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()
-    atomic_torch_save(data, path)
+    atomic_write(path, lambda tmp: torch.save(data, tmp))

@@ -15,6 +15,7 @@ import numpy as np
 import torch.utils.data
 
 from ..errors import UserError
+from ..evaluation import h36m_metrics, pck_accuracy
 from ..geometry import (adjust_aspect_ratio, affine_transform, crop_and_normalize,
                         gaussian_maps, get_affine_transform)
 from ..joints import NUM_H36M_JOINTS, NUM_JOINTS
@@ -105,3 +106,20 @@ class PoseDataset(torch.utils.data.Dataset):
             "scale": np.asarray(box, np.float64),
             "index": np.int64(index),
         }
+
+    def metrics(self, result):
+        """Summary numbers and per-sample arrays from ``Trainer.predict``'s result.
+
+        Every dataset reports the PCK monitor ``acc``; with 3D predictions, the H36M protocol:
+        MPJPE and PA-MPJPE in mm (4000 mm bone-sum rescale) over the samples with 3D labels.
+        """
+        summary = {"num_samples": int(len(result["index"])), "acc": pck_accuracy(result["pck_dist"])}
+        arrays = {"index": result["index"], "pred_2d": result["pred_2d"]}
+        if "pred_3d" in result:
+            converted, mpjpe, pa_mpjpe, labelled = h36m_metrics(result["pred_3d"], result["gt_3d"])
+            summary["num_3d"] = int(labelled.sum())
+            summary["mpjpe"] = float(np.nanmean(mpjpe)) if labelled.any() else None
+            summary["pa_mpjpe"] = float(np.nanmean(pa_mpjpe)) if labelled.any() else None
+            arrays.update(pred_3d=converted.astype(np.float32), gt_3d=result["gt_3d"],
+                          mpjpe=mpjpe.astype(np.float32), pa_mpjpe=pa_mpjpe.astype(np.float32))
+        return summary, arrays

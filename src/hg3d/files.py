@@ -1,0 +1,39 @@
+"""Atomic file writes: results and checkpoints are never left half-written (temp file + rename)."""
+import json
+import os
+import tempfile
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, data):
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+    atomic_write(path, write)
+
+
+def write_h5(path, arrays, attrs=None):
+    """Datasets ``name -> array`` (and file attributes) in an HDF5 file."""
+    import h5py
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as handle:
+            for name, array in arrays.items():
+                handle.create_dataset(name, data=array)
+            for name, value in (attrs or {}).items():
+                handle.attrs[name] = value
+    atomic_write(path, write)

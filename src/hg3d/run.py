@@ -1,0 +1,157 @@
+"""What ``python main.py`` does: parse options, then train (with validation) or test."""
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+
+from .checkpoint import load_weights, save_checkpoint
+from .datasets import get_dataset
+from .errors import UserError
+from .files import write_h5, write_json
+from .logger import Logger
+from .model import create_model
+from .opts import parse_opts
+from .trainer import Trainer, learning_rate
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_loader(opt, dataset, train):
+    batch_size = opt.batch_size if train else opt.test_batch_size
+    if train and len(dataset) < batch_size:
+        raise UserError(f"the training set has {len(dataset)} samples, fewer than --batch_size "
+                        f"{batch_size} (lower --batch_size)")
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=train, num_workers=opt.num_workers,
+        pin_memory=opt.device.type == "cuda", drop_last=train)
+
+
+def is_better(metric, value, best):
+    """Lower MPJPE is better, higher accuracy is better (the original kept the highest MPJPE)."""
+    if best is None:
+        return True
+    return value < best if metric == "mpjpe" else value > best
+
+
+def evaluate(opt, trainer, dataset, phase):
+    """Predict over ``dataset`` and summarise it; returns (summary, per-sample arrays)."""
+    result = trainer.predict(build_loader(opt, dataset, train=False), phase)
+    summary, arrays = dataset.metrics(result)
+    summary["loss"] = result["loss"].get("loss")
+    return summary, arrays
+
+
+def format_summary(summary):
+    keys = [k for k in ("mpjpe", "pa_mpjpe", "acc", "pckh", "loss") if summary.get(k) is not None]
+    return " | ".join(f"{k} {summary[k]:.4f}" for k in keys) + f" | {summary['num_samples']} samples"
+
+
+def test(opt):
+    if not opt.load_model:
+        raise UserError("--test needs --load_model <checkpoint> (released models: see models/README.md)")
+    dataset = get_dataset(opt, "val")
+    model = create_model(opt.arch, opt.heads)
+    load_weights(model, opt.load_model, strict=True)
+    model.to(opt.device)
+    summary, arrays = evaluate(opt, Trainer(opt, model), dataset, "test")
+    summary.update(dataset=opt.dataset, split=getattr(dataset, "split", "val"),
+                   checkpoint=os.path.abspath(opt.load_model), flip_test=opt.flip_test,
+                   full_test=opt.full_test)
+    write_json(os.path.join(opt.save_dir, "results.json"), summary)
+    write_h5(os.path.join(opt.save_dir, "preds.h5"), arrays,
+             {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)})
+    if "mpjpe" in summary and summary["mpjpe"] is not None:
+        print(f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm "
+              f"over {summary['num_3d']} samples")
+    print(f"test: {format_summary(summary)}; results in {opt.save_dir}")
+    return summary
+
+
+def train(opt):
+    logger = Logger(opt)
+    train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
+    fresh = not (opt.resume or opt.load_model)
+    model = create_model(opt.arch, opt.heads, imagenet=fresh)
+    optimizer = torch.optim.Adam(model.parameters(), opt.lr)
+    start_epoch = 0
+    if opt.resume:
+        last = os.path.join(opt.save_dir, "model_last.pth")
+        if not os.path.isfile(last):
+            raise UserError(f"--resume: nothing to resume, {last} does not exist (train without "
+                            f"--resume first, or check --exp_id)")
+        start_epoch, optimizer_state = load_weights(model, last, strict=True)
+        if optimizer_state:
+            optimizer.load_state_dict(optimizer_state)
+    elif opt.load_model:
+        load_weights(model, opt.load_model, strict=False)
+    model.to(opt.device)
+    for state in optimizer.state.values():  # optimizer state loaded on the CPU
+        for key, value in state.items():
+            if torch.is_tensor(value) and key != "step":
+                state[key] = value.to(opt.device)
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(opt, start_epoch)
+
+    trainer = Trainer(opt, model, optimizer)
+    train_loader = build_loader(opt, train_set, train=True)
+    best = None
+    for epoch in range(start_epoch + 1, opt.num_epoch + 1):
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
+        stats = trainer.train_epoch(train_loader, epoch)
+        name = f"model_{epoch}.pth" if opt.save_all_models else "model_last.pth"
+        save_checkpoint(os.path.join(opt.save_dir, name), model, epoch, optimizer)
+        logger.scalars("train", stats, epoch)
+        logger.scalars("train", {"lr": optimizer.param_groups[0]["lr"]}, epoch)
+        line = f"epoch {epoch} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
+        if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
+            summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}")
+            logger.scalars("val", {k: v for k, v in summary.items()
+                                   if isinstance(v, float)}, epoch)
+            line += f" | val {format_summary(summary)}"
+            value = summary.get(opt.metric)
+            if value is not None and is_better(opt.metric, value, best):
+                best = value
+                save_checkpoint(os.path.join(opt.save_dir, "model_best.pth"), model, epoch)
+        logger.write(line)
+        print(line, flush=True)
+        new_lr = learning_rate(opt, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = new_lr
+    logger.close()
+    print(f"training done: checkpoints and logs in {opt.save_dir}")
+
+
+def run(argv=None):
+    opt = parse_opts(argv)
+    seed_everything(opt.seed)
+    if opt.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return test(opt) if opt.test else train(opt)
+
+
+def user_error_line(exc):
+    """The user-facing line of an error, also when a DataLoader worker wrapped it in its traceback."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else type(exc).__name__
+    marker = "UserError: "
+    return line.split(marker, 1)[1] if marker in line else line
+
+
+def cli(entry, argv=None):
+    """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2."""
+    try:
+        entry(argv)
+    except UserError as exc:
+        print(f"error: {user_error_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
