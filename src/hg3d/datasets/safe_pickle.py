@@ -17,6 +17,7 @@ _ALLOWED = {
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
     ("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
+    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
     ("__builtin__", "set"), ("__builtin__", "frozenset"),
 }
 _RENAMED = {"numpy.core.multiarray": "numpy._core.multiarray", "numpy.core.numeric": "numpy._core.numeric",

@@ -1,0 +1,43 @@
+"""Write a small data root of synthetic people in the real MPII and Human3.6M layouts.
+
+    python scripts/make_sample_data.py --out data --seed 0
+
+Existing real datasets are never touched: a dataset folder is written only when it is absent or
+was written by this script (use --overwrite to regenerate sample data).
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+from hg3d.run import cli  # noqa: E402
+from hg3d.sample_data import prepare_root, write_h36m, write_mpii  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "data"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=320, help="typical image side in px")
+    p.add_argument("--mpii_train", type=int, default=256)
+    p.add_argument("--mpii_val", type=int, default=32)
+    p.add_argument("--h36m_train", type=int, default=256)
+    p.add_argument("--h36m_val", type=int, default=64)
+    p.add_argument("--overwrite", action="store_true", help="regenerate existing sample data")
+    args = p.parse_args(argv)
+    writers = (("mpii", write_mpii, args.mpii_train, args.mpii_val),
+               ("h36m", write_h36m, args.h36m_train, args.h36m_val))
+    for offset, (name, write, num_train, num_val) in enumerate(writers):
+        root = os.path.join(os.path.abspath(args.out), name)
+        if not prepare_root(root, args.overwrite):
+            print(f"{root}: sample data already there (use --overwrite to regenerate)")
+            continue
+        write(root, np.random.default_rng([args.seed, offset]), num_train, num_val, args.size)
+        print(f"{root}: {num_train} train + {num_val} val synthetic samples")
+
+
+if __name__ == "__main__":
+    sys.exit(cli(main))
