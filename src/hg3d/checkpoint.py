@@ -37,7 +37,7 @@ def read_checkpoint(path):
 def _load_failure(exc):
     """Why torch.load refused a file, in one line (without torch's advice to drop weights_only)."""
     text = str(exc)
-    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    match = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)
     if match:
         return (f"it refers to code ({match.group(1)}) that a weights file never needs; refusing "
                 f"to load it (only tensors and plain containers are accepted)")

@@ -1,0 +1,72 @@
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURE_DATA, golden
+from hg3d.datasets import get_dataset
+from hg3d.errors import UserError
+from hg3d.opts import parse_opts
+
+
+def h36m_opts(data_dir, *extra):
+    return parse_opts(["--task", "human3d", "--dataset", "fusion_3d", "--data_dir", str(data_dir),
+                       "--gpus", "-1", *extra], log=lambda _: None)
+
+
+def test_val_items_match_golden():
+    expected = np.load(golden("h36m_val_items.npz"))
+    dataset = get_dataset(h36m_opts(FIXTURE_DATA, "--full_test"), "val")
+    for i in range(4):
+        item = dataset[i]
+        np.testing.assert_allclose(item["input"], expected["input"][i], rtol=0, atol=1e-4)
+        for key in ("target", "reg_target", "reg_ind", "reg_mask", "gt_3d", "pts_crop"):
+            np.testing.assert_array_equal(item[key], expected[key][i], err_msg=key)
+
+
+def test_val_uses_every_tenth_sample_unless_full_test():
+    assert len(get_dataset(h36m_opts(FIXTURE_DATA), "val")) == 2  # 20 samples, every 10th
+    full = get_dataset(h36m_opts(FIXTURE_DATA, "--full_test"), "val")
+    assert len(full) == 20 and list(full.indices) == list(range(20))
+
+
+def test_train_flip_mirrors_3d_labels(monkeypatch):
+    opt = h36m_opts(FIXTURE_DATA, "--flip", "1", "--scale", "0")
+    dataset = get_dataset(opt, "train").datasets_3d.datasets[0]
+    flipped = dataset[0]
+    monkeypatch.setattr(opt, "flip", 0.0)
+    plain = dataset[0]
+    # gt_3d: x negated and left/right swapped (r_ankle 3 <-> l_ankle 6)
+    np.testing.assert_allclose(flipped["gt_3d"][6], plain["gt_3d"][3] * [-1, 1, 1], atol=1e-4)
+    # the image is mirrored: the input equals the mirrored plain input (up to interpolation)
+    assert np.abs(flipped["input"] - plain["input"][:, :, ::-1]).mean() < 0.05
+
+
+@pytest.fixture
+def h36m_copy(tmp_path):
+    shutil.copytree(os.path.join(FIXTURE_DATA, "h36m"), tmp_path / "h36m")
+    return tmp_path
+
+
+def test_missing_layout_names_expected_path(tmp_path):
+    with pytest.raises(UserError, match=r"expected .*h36m/ECCV18_Challenge/Val/IMG"):
+        get_dataset(h36m_opts(tmp_path), "val")
+
+
+def test_missing_image_is_named(h36m_copy):
+    os.remove(h36m_copy / "h36m/ECCV18_Challenge/Val/IMG/00011.jpg")
+    dataset = get_dataset(h36m_opts(h36m_copy), "val")
+    with pytest.raises(UserError, match=r"00011.jpg \(Human3.6M val sample 10\) is missing"):
+        dataset[1]
+
+
+def test_cache_without_required_fields(h36m_copy):
+    cache = (h36m_copy / "h36m/msra_cache/HM36_eccv_challenge_Val_cache/"
+             "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl")
+    entries = pickle.loads(cache.read_bytes())
+    del entries[3]["joints_3d"]
+    cache.write_bytes(pickle.dumps(entries))
+    with pytest.raises(UserError, match="sample 3 lacks joints_3d"):
+        get_dataset(h36m_opts(h36m_copy), "val")
