@@ -14,23 +14,12 @@ import os
 
 import numpy as np
 
-from ..errors import UserError
 from ..joints import H36M_FLIP_PERM, H36M_TO_MPII, MPII_FLIP_PERM
-from .base import PoseDataset, read_image, require_path
+from .base import PoseDataset, check_entries, read_image, require_path
 from .safe_pickle import load_pickle
 
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
-
-
-def check_annotations(annotations, path):
-    """One-line error unless the pickle is a list of msra cache entries."""
-    if not isinstance(annotations, list) or not annotations:
-        raise UserError(f"{path} is not a msra cache file: expected a non-empty list of samples")
-    for i, ann in enumerate(annotations):
-        missing = [k for k in REQUIRED_KEYS if not isinstance(ann, dict) or k not in ann]
-        if missing:
-            raise UserError(f"{path}: sample {i} lacks {', '.join(missing)} (not a msra cache file)")
 
 
 class H36M(PoseDataset):
@@ -46,8 +35,7 @@ class H36M(PoseDataset):
                              f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl")
         require_path(cache, f"Human3.6M {split_dir} annotations")
         annotations = load_pickle(cache, "Human3.6M annotation file")
-        check_annotations(annotations, cache)
-        self.annotations = annotations
+        self.annotations = check_entries(annotations, REQUIRED_KEYS, cache, "a msra cache file")
         step = 1 if (self.is_train or opt.full_test) else 10
         self.indices = np.arange(0, len(annotations), step)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..joints import MPII_FLIP_PERM, NUM_JOINTS
-from .base import PoseDataset, read_image, require_path
+from .base import PoseDataset, check_entries, read_image, require_path
 
 ANNOTATION_FILES = {"train": "train.json", "val": "valid.json"}
 REQUIRED_KEYS = ("image", "center", "scale", "joints")
@@ -24,14 +24,10 @@ def load_annotations(path):
             annotations = json.load(handle)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read MPII annotation file {path}: {exc}") from None
-    if not isinstance(annotations, list) or not annotations:
-        raise UserError(f"{path} is not an MPII annotation file: expected a non-empty json list")
+    check_entries(annotations, REQUIRED_KEYS, path, "an MPII annotation file")
     for i, ann in enumerate(annotations):
-        missing = [k for k in REQUIRED_KEYS if not isinstance(ann, dict) or k not in ann]
-        if missing:
-            raise UserError(f"{path}: entry {i} lacks {', '.join(missing)}")
         if np.shape(ann["joints"]) != (NUM_JOINTS, 2):
-            raise UserError(f"{path}: entry {i} has joints of shape {np.shape(ann['joints'])}, "
+            raise UserError(f"{path}: sample {i} has joints of shape {np.shape(ann['joints'])}, "
                             f"expected ({NUM_JOINTS}, 2)")
     return annotations
 
