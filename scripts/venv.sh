@@ -1,6 +1,6 @@
 # Sourced by the scripts: make sure .venv exists and matches requirements.txt; sets $PY.
 # Re-installs only when requirements.txt changed since the last successful install.
-VENV=${HG3D_VENV:-.venv}
+VENV=${HG3D_VENV:-$PWD/.venv}
 PY="$VENV/bin/python"
 STAMP="$VENV/.requirements.sha256"
 want=$(sha256sum requirements.txt | cut -d' ' -f1)

@@ -37,3 +37,10 @@ def write_h5(path, arrays, attrs=None):
             for name, value in (attrs or {}).items():
                 handle.attrs[name] = value
     atomic_write(path, write)
+
+
+def write_mat(path, arrays):
+    """A MATLAB .mat file of ``name -> array`` (scipy)."""
+    import scipy.io
+
+    atomic_write(path, lambda tmp: scipy.io.savemat(tmp, arrays))

@@ -3,13 +3,14 @@ import os
 import random
 import sys
 
+import cv2
 import numpy as np
 import torch
 
 from .checkpoint import load_weights, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
-from .files import write_h5, write_json
+from .files import write_h5, write_json, write_mat
 from .logger import Logger
 from .model import create_model
 from .opts import parse_opts
@@ -66,6 +67,8 @@ def test(opt):
     write_json(os.path.join(opt.save_dir, "results.json"), summary)
     write_h5(os.path.join(opt.save_dir, "preds.h5"), arrays,
              {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)})
+    if opt.dataset == "mpii":  # the original's 2D output, for the MPII evaluation tools
+        write_mat(os.path.join(opt.save_dir, "preds.mat"), {"preds": arrays["pred_2d"]})
     if "mpjpe" in summary and summary["mpjpe"] is not None:
         print(f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm "
               f"over {summary['num_3d']} samples")
@@ -102,6 +105,9 @@ def train(opt):
     train_loader = build_loader(opt, train_set, train=True)
     best = None
     for epoch in range(start_epoch + 1, opt.num_epoch + 1):
+        # Each epoch's randomness (shuffle, augmentation, worker seeds) depends only on the seed
+        # and the epoch, so a resumed run repeats an uninterrupted one exactly.
+        seed_everything(opt.seed + epoch)
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
         stats = trainer.train_epoch(train_loader, epoch)
@@ -146,6 +152,7 @@ def user_error_line(exc):
 
 def cli(entry, argv=None):
     """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
     try:
         entry(argv)
     except UserError as exc:

@@ -23,10 +23,11 @@ from ..joints import NUM_H36M_JOINTS, NUM_JOINTS
 
 def read_image(path, what):
     """A BGR image, or a one-line error naming the file and where it was listed."""
+    if not os.path.isfile(path):
+        raise UserError(f"image {path} ({what}) is missing")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
-        state = "is missing" if not os.path.exists(path) else "cannot be decoded"
-        raise UserError(f"image {path} ({what}) {state}")
+        raise UserError(f"image {path} ({what}) cannot be decoded (corrupt or not an image)")
     return image
 
 

@@ -10,10 +10,13 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from ..joints import MPII_FLIP_PERM, NUM_JOINTS
+from ..joints import MPII_FLIP_PERM, MPII_JOINTS, NUM_JOINTS
 from .base import PoseDataset, check_entries, read_image, require_path
 
 ANNOTATION_FILES = {"train": "train.json", "val": "valid.json"}
+# The official MPII evaluation normalises by 0.6 x the head box diagonal (its SC_BIAS).
+HEAD_BOX_FACTOR = 0.6
+UPPER_NECK, HEAD_TOP = 8, 9
 REQUIRED_KEYS = ("image", "center", "scale", "joints")
 
 
@@ -30,6 +33,31 @@ def load_annotations(path):
             raise UserError(f"{path}: sample {i} has joints of shape {np.shape(ann['joints'])}, "
                             f"expected ({NUM_JOINTS}, 2)")
     return annotations
+
+
+def load_head_boxes(path, count):
+    """Head boxes (N, 2, 2) from the official ``gt_valid.mat`` (``headboxes_src``), or None."""
+    if not os.path.isfile(path):
+        return None
+    import scipy.io
+
+    try:
+        boxes = np.asarray(scipy.io.loadmat(path)["headboxes_src"], np.float64)
+    except Exception as exc:  # not a .mat, or no head boxes in it
+        raise UserError(f"cannot read MPII head boxes from {path}: {exc}") from None
+    boxes = np.moveaxis(boxes, -1, 0)  # stored as 2 x 2 x N
+    if len(boxes) != count:
+        raise UserError(f"{path} has {len(boxes)} head boxes but valid.json has {count} entries")
+    return boxes
+
+
+def pckh(pred, gt, labelled, head_size, threshold=0.5):
+    """PCKh: fraction of labelled joints closer than ``threshold`` x head size, per joint and overall."""
+    dist = np.linalg.norm(pred - gt, axis=-1) / head_size[:, None]
+    counted = labelled & np.isfinite(head_size)[:, None]
+    hits = (dist < threshold) & counted
+    per_joint = hits.sum(0) / np.maximum(counted.sum(0), 1)
+    return float(hits.sum() / max(counted.sum(), 1)), per_joint
 
 
 class MPII(PoseDataset):
@@ -52,7 +80,7 @@ class MPII(PoseDataset):
 
     def __getitem__(self, index):
         ann = self.annotations[index]
-        image = read_image(self.image_path(index), f"MPII {self.split} entry {index}")
+        image = read_image(self.image_path(index), f"MPII {self.split} sample {index}")
         joints = np.array(ann["joints"], np.float32)
         # The person centre sits a little low in MPII's boxes; computed in float64 as the original.
         scale = float(ann["scale"])
@@ -78,3 +106,32 @@ class MPII(PoseDataset):
         # that the bone-length variance loss reads.
         return self.pack(inp, target, pts, inside.astype(np.float32), self.reg_index(pts, inside),
                          np.zeros(NUM_JOINTS, np.uint8), center, box, index)
+
+    def head_sizes(self):
+        """Per-sample PCKh normaliser and its name.
+
+        With the official ``annot/gt_valid.mat`` beside the json: 0.6 x head-box diagonal, as the
+        MPII benchmark. Xiao et al.'s json has no head boxes; then the upper-neck to head-top
+        distance of the annotation is used (NaN where either joint is unlabelled).
+        """
+        boxes = load_head_boxes(os.path.join(os.path.dirname(self.annotation_file), "gt_valid.mat"),
+                                len(self.annotations))
+        if boxes is not None:
+            return HEAD_BOX_FACTOR * np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=-1), \
+                "0.6 * head box diagonal (gt_valid.mat)"
+        joints = np.array([a["joints"] for a in self.annotations], np.float64)
+        labelled = (joints[:, [UPPER_NECK, HEAD_TOP]] > 0).any(-1).all(-1)
+        size = np.linalg.norm(joints[:, HEAD_TOP] - joints[:, UPPER_NECK], axis=-1)
+        return np.where(labelled & (size > 0), size, np.nan), "upper_neck-head_top distance"
+
+    def metrics(self, result):
+        """The PCK monitor plus PCKh@0.5 of the image-space predictions against the annotation."""
+        summary, arrays = super().metrics(result)
+        index = result["index"]
+        joints = np.array([self.annotations[i]["joints"] for i in index], np.float64)
+        labelled = (joints > 0).any(-1)
+        head_size, normaliser = self.head_sizes()
+        summary["pckh"], per_joint = pckh(result["pred_2d"], joints, labelled, head_size[index])
+        summary["pckh_per_joint"] = dict(zip(MPII_JOINTS, per_joint.round(6).tolist()))
+        summary["pckh_normaliser"] = normaliser
+        return summary, arrays

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole pipeline on a fresh machine, with no download: install, sample data, the three training
+# stages of the original recipe (shortened: ResNet-18, 128x128 inputs, few epochs), the Human3.6M
+# test and the demo. About 10 minutes on 2 CPU cores. Usage: bash scripts/quickstart.sh [--gpus -1]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh
+REPO=$(pwd)
+GPUS=${GPUS:--1}
+[ "${1:-}" = "--gpus" ] && GPUS=$2
+
+# Sample data goes to data/ unless real datasets are there (never overwritten): then beside them.
+DATA="$REPO/data"
+for name in mpii h36m; do
+    if [ -d "$DATA/$name" ] && [ ! -e "$DATA/$name/.hg3d_sample_data" ]; then
+        DATA="$REPO/exp/quickstart/data"
+        echo "==> real data found in data/$name: writing the sample data to $DATA instead"
+        break
+    fi
+done
+echo "==> sample data in $DATA"
+"$PY" scripts/make_sample_data.py --out "$DATA" --seed 0
+
+COMMON=(--arch msra_18 --input_h 128 --input_w 128 --batch_size 16 --num_workers 2
+        --gpus "$GPUS" --data_dir "$DATA" --print_iter 8)
+cd src
+echo "==> stage 1/3: 2D heatmaps on MPII (exp/quickstart_mpii)"
+"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 10 \
+    --lr_step 8 --val_intervals 5 "${COMMON[@]}"
+echo "==> stage 2/3: MPII + H36M with depth regression (exp/quickstart_fusion_3d)"
+"$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 \
+    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 6 \
+    --lr_step 5 --val_intervals 3 "${COMMON[@]}"
+echo "==> stage 3/3: + bone-length variance loss (exp/quickstart_fusion_3d_var)"
+"$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 \
+    --weight_3d 0.1 --weight_var 0.01 --load_model ../exp/quickstart_fusion_3d/model_last.pth \
+    --num_epoch 3 --lr 1e-4 --lr_step 10 --val_intervals 3 "${COMMON[@]}"
+echo "==> Human3.6M test (exp/quickstart_test)"
+"$PY" main.py --exp_id quickstart_test --task human3d --dataset fusion_3d --test --full_test \
+    --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
+    --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
+if [ -f demo.py ]; then
+    echo "==> demo on images/ (exp/quickstart_demo)"
+    "$PY" demo.py --demo ../images --load_model ../exp/quickstart_fusion_3d_var/model_last.pth \
+        --arch msra_18 --input_h 128 --input_w 128 --gpus "$GPUS" --out_dir ../exp/quickstart_demo
+fi
+echo
+echo "Done. Outputs:"
+echo "  checkpoints and logs: exp/quickstart_mpii, exp/quickstart_fusion_3d, exp/quickstart_fusion_3d_var"
+echo "  H36M test:            exp/quickstart_test/results.json and preds.h5"
+[ -f demo.py ] && echo "  demo pictures:        exp/quickstart_demo/"
+echo "  tensorboard:          .venv/bin/tensorboard --logdir exp   (if tensorboard is installed)"
