@@ -14,7 +14,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 from hg3d.run import cli  # noqa: E402
-from hg3d.sample_data import prepare_root, write_h36m, write_mpii  # noqa: E402
+from hg3d.sample_data import prepare_root, write_demo_images, write_h36m, write_mpii  # noqa: E402
 
 
 def main(argv=None):
@@ -27,7 +27,12 @@ def main(argv=None):
     p.add_argument("--h36m_train", type=int, default=256)
     p.add_argument("--h36m_val", type=int, default=64)
     p.add_argument("--overwrite", action="store_true", help="regenerate existing sample data")
+    p.add_argument("--demo_images", metavar="DIR", default="",
+                   help="instead, write 3 synthetic photos for the demo into DIR (as in images/)")
     args = p.parse_args(argv)
+    if args.demo_images:
+        write_demo_images(args.demo_images, np.random.default_rng([args.seed, 99]))
+        return
     writers = (("mpii", write_mpii, args.mpii_train, args.mpii_val),
                ("h36m", write_h36m, args.h36m_train, args.h36m_val))
     for offset, (name, write, num_train, num_val) in enumerate(writers):

@@ -67,6 +67,8 @@ def build_parser(prog="main.py"):
     a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
     a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
+    a("--flip_test", dest="flip_test", action="store_true", default=True,
+      help="average with the mirrored input's maps when testing (default on)")
     a("--no_flip_test", dest="flip_test", action="store_false", help="test without the flip")
     return p
 

@@ -98,3 +98,12 @@ def write_h36m(root, rng, num_train, num_val, size=320):
         with open(os.path.join(cache, f"HM36_eccv_challenge_{split}_w288xh384_keypoint_jnt_bbox_db.pkl"),
                   "wb") as handle:
             pickle.dump(entries, handle, protocol=2)
+
+
+def write_demo_images(folder, rng, sizes=((480, 360), (360, 480), (400, 400))):
+    """A few synthetic photos of one person each, for trying the demo (``images/``)."""
+    os.makedirs(folder, exist_ok=True)
+    for i, (width, height) in enumerate(sizes):
+        path = os.path.join(folder, f"synthetic_{i + 1}.jpg")
+        _jpeg(path, random_scene(rng, width, height)["image"])
+        print(f"wrote {path}")

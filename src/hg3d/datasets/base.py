@@ -10,12 +10,12 @@ label), ``pts_crop`` (16, 2) int32 heatmap coordinates, ``gt_3d`` (17, 3) float3
 """
 import os
 
-import cv2
 import numpy as np
 import torch.utils.data
 
 from ..errors import UserError
 from ..evaluation import h36m_metrics, pck_accuracy
+from ..files import imread_bgr
 from ..geometry import (adjust_aspect_ratio, affine_transform, crop_and_normalize,
                         gaussian_maps, get_affine_transform)
 from ..joints import NUM_H36M_JOINTS, NUM_JOINTS
@@ -25,7 +25,7 @@ def read_image(path, what):
     """A BGR image, or a one-line error naming the file and where it was listed."""
     if not os.path.isfile(path):
         raise UserError(f"image {path} ({what}) is missing")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = imread_bgr(path)
     if image is None:
         raise UserError(f"image {path} ({what}) cannot be decoded (corrupt or not an image)")
     return image
