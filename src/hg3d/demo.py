@@ -5,7 +5,6 @@ Each image (or video frame) is cropped around a person box — the whole image, 
 ``--bbox``/``--bboxes`` give one — normalised as in training, run with the flip test, and decoded
 with the same functions as testing.
 """
-import json
 import os
 import sys
 
@@ -17,7 +16,7 @@ from progress.bar import Bar
 from .checkpoint import load_weights
 from .errors import UserError
 from .evaluation import decode_2d, decode_3d, h36m_scale, to_h36m_order
-from .files import atomic_write, imread_bgr, write_json
+from .files import atomic_write, imread_bgr, read_json, write_json
 from .geometry import adjust_aspect_ratio, crop_and_normalize, transform_preds
 from .joints import H36M_JOINTS, MPII_JOINTS
 from .model import create_model
@@ -59,11 +58,7 @@ def parse_bbox(value, where):
 
 
 def load_bboxes(path):
-    try:
-        with open(path) as handle:
-            boxes = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read --bboxes {path}: {exc}") from None
+    boxes = read_json(path, "--bboxes")
     if not isinstance(boxes, dict):
         raise UserError(f"--bboxes {path}: expected a json object {{\"image name\": [x, y, w, h]}}")
     return {name: parse_bbox(box, f"--bboxes {path} entry '{name}'") for name, box in boxes.items()}

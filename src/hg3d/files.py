@@ -34,6 +34,17 @@ def imread_bgr(path):
         return cv2.imread(path, cv2.IMREAD_COLOR)
 
 
+def read_json(path, what):
+    """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is."""
+    from .errors import UserError
+
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
+
+
 def atomic_write(path, write):
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
     directory = os.path.dirname(os.path.abspath(path))
