@@ -57,3 +57,19 @@ def test_adjust_aspect_ratio_matches_golden(image_golden):
     got = [adjust_aspect_ratio((300, 200), 0.75), adjust_aspect_ratio((300, 200), 0.75, True),
            adjust_aspect_ratio((100, 200), 1.0)]
     np.testing.assert_allclose(np.array(got), image_golden["aspect"], **TOL)
+
+
+def test_mirrored_crop_equals_crop_of_mirrored_image():
+    from hg3d.geometry import crop_and_normalize
+    rng = np.random.default_rng(0)
+    image = cv2_blur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    center = np.array([70.3, 55.8], np.float32)  # in the mirrored image
+    folded = crop_and_normalize(image, center, (90, 90), 15, 64, 64, mirrored=True)
+    copied = crop_and_normalize(np.ascontiguousarray(image[:, ::-1]), center, (90, 90), 15, 64, 64)
+    assert np.abs(folded - copied).max() * 0.229 * 256 <= 2.0  # within 2 intensity levels
+    assert np.abs(folded - copied).mean() * 0.229 * 256 < 0.2
+
+
+def cv2_blur(image):
+    import cv2
+    return cv2.GaussianBlur(image, (7, 7), 2)

@@ -105,9 +105,28 @@ def draw_gaussian(heatmap, point, sigma):
     return heatmap
 
 
-def crop_and_normalize(image, center, size, rot, input_w, input_h):
-    """Warp the box out of a BGR image and normalise it to a float32 CHW network input."""
+# (x / 256 - mean) / std as one multiply-add per value.
+_NORM_SCALE = (1.0 / (256.0 * PIXEL_STD)).astype(np.float32)
+_NORM_OFFSET = (-PIXEL_MEAN / PIXEL_STD).astype(np.float32)
+
+
+def mirror_matrix(width):
+    """3x3 matrix of the horizontal mirror x -> width - 1 - x."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def crop_and_normalize(image, center, size, rot, input_w, input_h, mirrored=False):
+    """Warp the box out of a BGR image and normalise it to a float32 CHW network input.
+
+    With ``mirrored`` the box is given in the horizontally mirrored image: the mirror is folded
+    into the warp, which reads the original image (no mirrored copy of the whole image).
+    """
     trans = get_affine_transform(center, size, rot, (input_w, input_h))
+    if mirrored:
+        trans = trans @ mirror_matrix(image.shape[1])
     crop = cv2.warpAffine(image, trans, (input_w, input_h), flags=cv2.INTER_LINEAR)
-    crop = (crop.astype(np.float32) / 256.0 - PIXEL_MEAN) / PIXEL_STD
-    return crop.transpose(2, 0, 1)
+    chw = np.empty((3, input_h, input_w), np.float32)
+    for c in range(3):
+        np.multiply(crop[:, :, c], _NORM_SCALE[c], out=chw[c], dtype=np.float32)
+        chw[c] += _NORM_OFFSET[c]
+    return chw

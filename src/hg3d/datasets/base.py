@@ -80,14 +80,17 @@ class PoseDataset(torch.utils.data.Dataset):
         size = min(size, max(image.shape[0], image.shape[1])) * 1.0
         return adjust_aspect_ratio((size, size), self.aspect_ratio, self.opt.fit_short_side)
 
-    def make_item(self, image, center, box, rot, joints_xy, labelled):
+    def make_item(self, image, center, box, rot, joints_xy, labelled, mirrored=False):
         """Crop the input and draw the heatmaps of the labelled joints.
+
+        With ``mirrored``, ``center`` and ``joints_xy`` are in the horizontally mirrored image
+        (flip augmentation), which the crop reads from the original without copying it.
 
         Returns the item's ``input``, ``target`` and the integer heatmap coordinates ``pts``
         (unlabelled joints at (0, 0)) with the mask of those that fall inside the map.
         """
         opt = self.opt
-        inp = crop_and_normalize(image, center, box, rot, opt.input_w, opt.input_h)
+        inp = crop_and_normalize(image, center, box, rot, opt.input_w, opt.input_h, mirrored)
         trans = get_affine_transform(center, box, rot, (opt.output_w, opt.output_h))
         pts = np.trunc(affine_transform(joints_xy, trans)).astype(np.int32)
         pts[~labelled] = 0
@@ -110,10 +113,11 @@ class PoseDataset(torch.utils.data.Dataset):
         Training augments scale and flip (no rotation); a flip mirrors the 3D labels too.
         """
         center, joints, gt_3d = center.copy(), joints.copy(), gt_3d.copy()
+        mirrored = False
         if self.is_train:
             size *= self.random_scale()
-            if self.random_flip():
-                image = image[:, ::-1]
+            mirrored = self.random_flip()
+            if mirrored:
                 center[0] = image.shape[1] - 1 - center[0]
                 joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
                 joints = joints[MPII_FLIP_PERM]
@@ -121,7 +125,7 @@ class PoseDataset(torch.utils.data.Dataset):
                 gt_3d = gt_3d[H36M_FLIP_PERM]
         box = self.crop_box(size, image)
         labelled = np.ones(len(joints), bool)
-        inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled)
+        inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled, mirrored)
         reg_target = np.where(inside, joints[:, 2] / box[0], 0)
         return self.pack(inp, target, np.where(inside[:, None], pts, 0), reg_target,
                          self.reg_index(pts, inside), inside, center, box, index, gt_3d)
@@ -130,7 +134,7 @@ class PoseDataset(torch.utils.data.Dataset):
     def pack(inp, target, pts_crop, reg_target, reg_ind, reg_mask, center, box, index, gt_3d=None):
         """The item dict (see the module docstring) with the documented dtypes."""
         return {
-            "input": np.ascontiguousarray(inp, np.float32),
+            "input": inp,
             "target": target.astype(np.float32, copy=False),
             "reg_target": np.asarray(reg_target, np.float32).reshape(NUM_JOINTS, 1),
             "reg_ind": np.asarray(reg_ind, np.int64),

@@ -84,20 +84,20 @@ class MPII(PoseDataset):
         center[1] += 15 * scale
         center = (center - 1).astype(np.float32)
         size = scale * 1.25 * 200
-        rot = 0.0
+        rot, mirrored = 0.0, False
         labelled = (joints[:, 0] > 0) | (joints[:, 1] > 0)
 
         if self.is_train:
             size *= self.random_scale()
             rot = self.random_rotation()
-            if self.random_flip():
-                image = image[:, ::-1]
+            mirrored = self.random_flip()
+            if mirrored:
                 center[0] = image.shape[1] - 1 - center[0]
                 joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
                 joints, labelled = joints[MPII_FLIP_PERM], labelled[MPII_FLIP_PERM]
 
         box = self.crop_box(size, image)
-        inp, target, pts, inside = self.make_item(image, center, box, rot, joints, labelled)
+        inp, target, pts, inside = self.make_item(image, center, box, rot, joints, labelled, mirrored)
         # 2D-only sample: no depth label (reg_mask 0); reg_target carries the joint visibility
         # that the bone-length variance loss reads.
         return self.pack(inp, target, pts, inside.astype(np.float32), self.reg_index(pts, inside),

@@ -1,0 +1,181 @@
+"""hg3d benchmarks: every figure is a ratio measured in this run on this machine, with the absolute
+numbers beside it. Prints a Markdown table (the one in the README).
+
+    python scripts/bench.py            # about 5 minutes on 2 CPU cores
+    python scripts/bench.py --quick    # fewer repetitions
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from hg3d.datasets import get_dataset  # noqa: E402
+from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
+from hg3d.model import create_model  # noqa: E402
+from hg3d.opts import parse_opts  # noqa: E402
+from hg3d.run import build_loader, evaluate  # noqa: E402
+from hg3d.trainer import Trainer  # noqa: E402
+
+ROWS = []
+
+
+def row(name, value, detail):
+    ROWS.append((name, value, detail))
+    print(f"  {name}: {value} ({detail})", flush=True)
+
+
+def best_time(fn, repeat):
+    """Fastest of ``repeat`` runs (seconds): the least disturbed by other work on the machine."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def variance_loss_loop(depth, xy, visible, reg_mask, var_weight):
+    """Reference: the formula of the reference spec, one sample and one bone at a time."""
+    total = depth.new_zeros(())
+    for b in range(depth.shape[0]):
+        if reg_mask[b].sum() > 0:
+            continue
+        for group in BONE_GROUPS:
+            lengths = []
+            for (i, j), weight in group:
+                if visible[b, i, 0] > 0.5 and visible[b, j, 0] > 0.5:
+                    planar = ((xy[b, i] - xy[b, j]) ** 2).sum()
+                    lengths.append(weight * torch.sqrt(planar + (depth[b, i, 0] - depth[b, j, 0]) ** 2))
+            if not lengths:
+                continue
+            mean = sum(lengths) / len(lengths)
+            for length in lengths:
+                if length > 0:
+                    total = total + (length - mean) ** 2 / 2 / len(lengths)
+    return var_weight * total / depth.shape[0]
+
+
+def bench_variance_loss(repeat):
+    print("variance loss, batch 32 (forward + backward)")
+    rng = torch.Generator().manual_seed(0)
+    depth = torch.randn(32, 16, 1, generator=rng)
+    xy = torch.rand(32, 16, 2, generator=rng)
+    visible = (torch.rand(32, 16, 1, generator=rng) > 0.1).float()
+    mask = torch.zeros(32, 16)
+    mask[:8] = 1  # a quarter of the batch has 3D labels
+
+    def run(fn):
+        d = depth.clone().requires_grad_(True)
+        loss = fn(d, xy, visible, mask, 0.01)
+        loss.backward()
+        return loss.detach(), d.grad
+
+    (loss_b, grad_b), (loss_l, grad_l) = run(bone_variance_loss), run(variance_loss_loop)
+    t_batched = best_time(lambda: run(bone_variance_loss), repeat * 10)
+    t_loop = best_time(lambda: run(variance_loss_loop), repeat)
+    diff = max((loss_b - loss_l).abs().item(), (grad_b - grad_l).abs().max().item())
+    row("variance loss: batched vs loop", f"{t_loop / t_batched:.0f}x",
+        f"{t_batched * 1e3:.2f} ms vs {t_loop * 1e3:.1f} ms; max abs difference {diff:.1e}")
+
+
+def fixture_opts(*extra):
+    data = os.environ.get("HG3D_GOLDEN", os.path.join(os.path.dirname(REPO), "shared", "golden"))
+    return parse_opts(["--task", "human3d", "--dataset", "fusion_3d", "--gpus", "-1", "--num_workers", "0",
+                       "--data_dir", os.path.join(data, "fixture_data"), *extra], log=lambda _: None)
+
+
+def bench_test_batching(repeat):
+    print("H36M test with flip on the fixture (20 samples, ResNet-50, 256x256)")
+    torch.manual_seed(0)
+    model = create_model("msra_50", {"hm": 16, "depth": 16}).eval()
+    results = {}
+    for batch in (1, 16):
+        opt = fixture_opts("--full_test", "--test_batch_size", str(batch), "--print_iter", "1000")
+        dataset = get_dataset(opt, "val")
+        trainer = Trainer(opt, model)
+        seconds = best_time(lambda: results.__setitem__(batch, evaluate(opt, trainer, dataset, "bench")[0]),
+                            repeat)
+        results[batch] = (seconds, results[batch])
+    (t1, s1), (t16, s16) = results[1], results[16]
+    row("H36M test: batch 16 vs batch 1", f"{t1 / t16:.2f}x",
+        f"{20 / t16:.1f} vs {20 / t1:.1f} samples/s; MPJPE difference {abs(s1['mpjpe'] - s16['mpjpe']):.1e} mm")
+
+
+def bench_input_pipeline(repeat):
+    import cv2
+
+    torch.set_num_threads(1)
+    for name, extra in (("H36M", ()), ("MPII", ())):
+        opt = fixture_opts("--ratio_3d", "1", *extra)
+        fusion = get_dataset(opt, "train")
+        dataset = fusion.datasets_3d[0] if name == "H36M" else fusion.dataset_2d
+        paths = [dataset.image_path(int(dataset.indices[i])) if name == "H36M" else dataset.image_path(i)
+                 for i in range(len(dataset))]
+        n = len(dataset)
+        np.random.seed(0)
+        t_decode = best_time(lambda: [cv2.imread(p, cv2.IMREAD_COLOR) for p in paths], repeat)
+        t_items = best_time(lambda: [dataset[i] for i in range(n)], repeat)
+        row(f"{name} training items vs bare decode (1 core)", f"{t_items / t_decode:.2f}x the decode",
+            f"{n / t_items:.0f} items/s vs {n / t_decode:.0f} images/s (cv2.imread); "
+            f"{(t_items - t_decode) / n * 1e3:.1f} ms/item for augmentation, crop and targets")
+    torch.set_num_threads(os.cpu_count() or 1)
+
+
+def bench_training_step(repeat):
+    print("training step on the CPU (ResNet-18, batch 8, 256x256)")
+    torch.manual_seed(0)
+    opt = fixture_opts("--arch", "msra_18", "--weight_3d", "0.1", "--weight_var", "0.01", "--ratio_3d", "1",
+                       "--batch_size", "8")
+    model = create_model("msra_18", opt.heads)
+    trainer = Trainer(opt, model, torch.optim.Adam(model.parameters(), 1e-4))
+    loader = build_loader(opt, get_dataset(opt, "train"), train=True)
+    batch = next(iter(loader))
+    from hg3d.trainer import to_device
+
+    def step():
+        device_batch = to_device(batch, opt.device)
+        loss, _ = trainer.loss(trainer.forward(device_batch["input"]), device_batch)
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+    model.train()
+    step()
+    t_step = best_time(step, repeat)
+    t_load = best_time(lambda: next(iter(loader)), repeat)
+    row("training step, CPU fp32", f"{8 / t_step:.1f} img/s",
+        f"{t_step * 1e3:.0f} ms per batch of 8 on {torch.get_num_threads()} threads")
+    row("data loading vs step (CPU, --num_workers 0)", f"{t_load / t_step:.2f}x the step",
+        "loading one batch in the main process; below 1x the step is not loader-bound")
+    if torch.cuda.is_available():
+        row("training step, GPU fp32 vs --amp", "see the GPU section", "run on a GPU machine")
+    else:
+        row("training step, GPU fp32 vs --amp + channels_last", "not measured", "no GPU on this machine")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    repeat = 2 if args.quick else 5
+    start = time.time()
+    bench_variance_loss(repeat)
+    bench_test_batching(max(1, repeat // 2))
+    bench_input_pipeline(repeat)
+    bench_training_step(repeat)
+    cpu = platform.processor() or platform.machine()
+    print(f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n")
+    print("| benchmark | result | details |\n|---|---|---|")
+    for name, value, detail in ROWS:
+        print(f"| {name} | {value} | {detail} |")
+
+
+if __name__ == "__main__":
+    main()
