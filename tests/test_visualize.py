@@ -1,4 +1,5 @@
 """Drawing helpers: sides of the skeleton, the 2D overlay and the headless 3D plot."""
+
 import numpy as np
 
 from hg3d.joints import H36M_BONES, H36M_JOINTS, MPII_EDGES, MPII_JOINTS
