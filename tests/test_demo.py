@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import os
+import runpy
 import subprocess
 import sys
 
@@ -276,3 +277,15 @@ def test_entry_point_one_line_error(tmp_path):
                             cwd=SRC_DIR, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_make_demo_images(tmp_path):
+    script = runpy.run_path(os.path.join(REPO_DIR, "scripts", "make_demo_images.py"))
+    script["main"](["--out", str(tmp_path), "--count", "2"])
+    boxes = json.loads((tmp_path / "bboxes.json").read_text())
+    assert sorted(boxes) == ["person_1.jpg", "person_2.jpg"]
+    for name, box in boxes.items():
+        image = cv2.imread(str(tmp_path / name))
+        assert image is not None and image.shape[2] == 3 and image.std() > 10
+        x, y, w, h = box
+        assert w > 0 and h > 0 and x < image.shape[1] and y < image.shape[0]
