@@ -33,7 +33,7 @@ def scene(seed, width=160, height=120):
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """A folder with a normal, grayscale, RGBA, 16-bit and corrupt image, a text file, a video,
-    and an image in a subfolder (only taken with --recursive)."""
+    a broken video, and an image in a subfolder (only taken with --recursive)."""
     folder = tmp_path_factory.mktemp("demo_in")
     normal = scene(1)["image"]
     cv2.imwrite(str(folder / "a_normal.png"), normal)
@@ -43,6 +43,7 @@ def inputs(tmp_path_factory):
     cv2.imwrite(str(folder / "d_16bit.png"), scene(4)["image"].astype(np.uint16) * 257)
     (folder / "e_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
     (folder / "notes.txt").write_text("not an image")
+    (folder / "g_broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 truncated")
     writer = cv2.VideoWriter(str(folder / "f_clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10,
                              (160, 120))
     assert writer.isOpened(), "OpenCV cannot write mp4v here"
@@ -92,12 +93,13 @@ def test_summary_and_skips(demo_run, inputs):
     summary = demo_run["summary"]
     assert summary["images"] == len(IMAGES)
     assert summary["videos"] == 1 and summary["frames"] == NUM_FRAMES
-    assert len(summary["skipped"]) == 1 and "e_corrupt.jpg" in summary["skipped"][0]
-    assert "cannot be decoded" in summary["skipped"][0]
+    assert len(summary["skipped"]) == 2
+    assert "e_corrupt.jpg" in summary["skipped"][0] and "cannot be decoded" in summary["skipped"][0]
+    assert "g_broken.mp4" in summary["skipped"][1]
     lines = demo_run["lines"]
     assert any("notes.txt" in line for line in lines)  # the non-image file is noted
     assert sum("->" in line for line in lines) == len(IMAGES) + 1  # one line per output set
-    assert lines[-1].startswith("demo: 4 image(s) and 1 video(s) (3 frames) done, 1 skipped")
+    assert lines[-1].startswith("demo: 4 image(s) and 1 video(s) (3 frames) done, 2 skipped")
     assert not (demo_run["out"] / "sub").exists()  # no --recursive
 
 
