@@ -193,8 +193,11 @@ def run_cli(argv, capsys):
     return code, captured.out, captured.err
 
 
-def test_boxes_and_2d_checkpoint(inputs, tmp_path, capsys):
-    """--bboxes crops the person as the datasets do; a 2D checkpoint gives 2D outputs only."""
+def test_boxes_and_2d_checkpoint(inputs, tmp_path, capsys, monkeypatch):
+    """--bboxes crops the person as the datasets do; a 2D checkpoint gives 2D outputs only;
+    --show without a display (or GUI support) says so and writes the files."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     torch.manual_seed(1)
     ckpt = str(tmp_path / "m2d.pth")
     save_checkpoint(ckpt, create_model("msra_18", {"hm": 16}), 3)
@@ -205,9 +208,10 @@ def test_boxes_and_2d_checkpoint(inputs, tmp_path, capsys):
     boxes.write_text(json.dumps({"p.png": [40, 10, 50, 100]}))
     out = tmp_path / "out"
     code, stdout, err = run_cli(["--demo", str(folder), "--bboxes", str(boxes), "--task",
-                                 "human2d", "--load_model", ckpt, "--out_dir", str(out), *SMALL],
-                                capsys)
+                                 "human2d", "--load_model", ckpt, "--out_dir", str(out), "--show",
+                                 *SMALL], capsys)
     assert code == 0, err
+    assert "notice: --show" in stdout
     record = json.loads((out / "p.json").read_text())
     assert record["box_xywh"] == [40, 10, 50, 100]
     assert record["crop"] == {"center": [65, 60], "size": [125, 125]}  # square, 1.25 margin
