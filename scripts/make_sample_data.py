@@ -1,4 +1,4 @@
-"""Write a small data root of synthetic people in the real MPII and Human3.6M layouts.
+"""Write a small data root of synthetic people in the real MPII, Human3.6M and 3DPW layouts.
 
     python scripts/make_sample_data.py --out data --seed 0
 
@@ -14,7 +14,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 from hg3d.run import cli  # noqa: E402
-from hg3d.sample_data import prepare_root, write_h36m, write_mpii  # noqa: E402
+from hg3d.sample_data import (prepare_root, write_3dpw, write_demo_images, write_h36m,  # noqa: E402
+                              write_mpii)
 
 
 def main(argv=None):
@@ -27,16 +28,26 @@ def main(argv=None):
     p.add_argument("--h36m_train", type=int, default=256)
     p.add_argument("--h36m_val", type=int, default=64)
     p.add_argument("--overwrite", action="store_true", help="regenerate existing sample data")
+    p.add_argument("--demo_images", metavar="DIR", default="",
+                   help="instead, write 3 synthetic photos for the demo into DIR (as in images/)")
     args = p.parse_args(argv)
-    writers = (("mpii", write_mpii, args.mpii_train, args.mpii_val),
-               ("h36m", write_h36m, args.h36m_train, args.h36m_val))
-    for offset, (name, write, num_train, num_val) in enumerate(writers):
+    if args.demo_images:
+        write_demo_images(args.demo_images, np.random.default_rng([args.seed, 99]))
+        return
+    writers = (
+        ("mpii", lambda root, rng: write_mpii(root, rng, args.mpii_train, args.mpii_val, args.size),
+         f"{args.mpii_train} train + {args.mpii_val} val"),
+        ("h36m", lambda root, rng: write_h36m(root, rng, args.h36m_train, args.h36m_val, args.size),
+         f"{args.h36m_train} train + {args.h36m_val} val"),
+        ("3dpw", lambda root, rng: write_3dpw(root, rng), "4 sequences (train, validation, test)"),
+    )
+    for offset, (name, write, what) in enumerate(writers):
         root = os.path.join(os.path.abspath(args.out), name)
         if not prepare_root(root, args.overwrite):
             print(f"{root}: sample data already there (use --overwrite to regenerate)")
             continue
-        write(root, np.random.default_rng([args.seed, offset]), num_train, num_val, args.size)
-        print(f"{root}: {num_train} train + {num_val} val synthetic samples")
+        write(root, np.random.default_rng([args.seed, offset]))
+        print(f"{root}: {what} synthetic samples")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""2D and 3D poses of images, folders and videos: ``python demo.py --demo <path>`` (--help)."""
+"""Run hg3d on images, folders or videos: ``python demo.py --demo <path> [--load_model ...]``."""
 import sys
 
 from hg3d.demo import run_demo

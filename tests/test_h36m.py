@@ -34,7 +34,7 @@ def test_val_uses_every_tenth_sample_unless_full_test():
 
 def test_train_flip_mirrors_3d_labels(monkeypatch):
     opt = h36m_opts(FIXTURE_DATA, "--flip", "1", "--scale", "0")
-    dataset = get_dataset(opt, "train").datasets_3d.datasets[0]
+    dataset = get_dataset(opt, "train").datasets_3d[0]
     flipped = dataset[0]
     monkeypatch.setattr(opt, "flip", 0.0)
     plain = dataset[0]

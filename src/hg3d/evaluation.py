@@ -61,12 +61,22 @@ def bone_length_sum(h36m_joints):
     return np.linalg.norm(h36m_joints[..., a, :] - h36m_joints[..., b, :], axis=-1).sum(-1)
 
 
-def mpii_to_h36m(pred_3d):
-    """MPII-16 poses (N, 16, 3) -> H36M-17 (N, 17, 3) scaled so the bones sum to 4000 mm."""
+def to_h36m_order(pred_3d):
+    """MPII-16 poses (..., 16, 3) -> H36M-17 order; spine and neck are midpoints."""
     pred = np.asarray(pred_3d)[..., MPII_TO_H36M, :].copy()
     pred[..., 7, :] = (pred[..., 0, :] + pred[..., 8, :]) / 2
     pred[..., 9, :] = (pred[..., 8, :] + pred[..., 10, :]) / 2
-    return pred * (H36M_BONE_SUM_MM / bone_length_sum(pred))[..., None, None]
+    return pred
+
+
+def h36m_scale(pred_3d):
+    """Per-pose factor that brings an MPII-16 pose to millimetres: its H36M bones sum to 4000 mm."""
+    return H36M_BONE_SUM_MM / bone_length_sum(to_h36m_order(pred_3d))
+
+
+def mpii_to_h36m(pred_3d):
+    """MPII-16 poses (N, 16, 3) -> H36M-17 (N, 17, 3) scaled so the bones sum to 4000 mm."""
+    return to_h36m_order(pred_3d) * h36m_scale(pred_3d)[..., None, None]
 
 
 def has_3d_label(gt_3d):

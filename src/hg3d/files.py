@@ -1,7 +1,48 @@
-"""Atomic file writes: results and checkpoints are never left half-written (temp file + rename)."""
+"""Reading images quietly, and atomic writes: results and checkpoints are never left half-written
+(temp file + rename)."""
+import contextlib
 import json
 import os
+import sys
 import tempfile
+
+import cv2
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced():
+    """Silence what C libraries print on file descriptor 2 (libjpeg's 'Premature end of JPEG')."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. some notebooks): nothing to silence
+        yield
+        return
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def imread_bgr(path):
+    """An 8-bit 3-channel BGR image (grey, 16-bit and RGBA converted, EXIF orientation applied),
+    or None when the file cannot be decoded; the decoders' own warnings are not printed."""
+    with _c_stderr_silenced():
+        return cv2.imread(path, cv2.IMREAD_COLOR)
+
+
+def read_json(path, what):
+    """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is."""
+    from .errors import UserError
+
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
 
 
 def atomic_write(path, write):

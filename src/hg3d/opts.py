@@ -59,6 +59,9 @@ def build_parser(prog="main.py"):
     a("--print_iter", type=int, default=0, help="print a line every n iterations (0: progress bar)")
     # loss
     a("--ratio_3d", type=float, default=0, help="3D samples per 2D sample in fusion training")
+    a("--ratio_3dpw", type=float, default=0, help="3DPW samples per 2D sample (fusion_3dpw)")
+    a("--test_split", default="test", choices=("test", "validation", "train"),
+      help="3DPW split evaluated by --test")
     a("--weight_3d", type=float, default=0, help="weight of the depth regression loss")
     a("--weight_var", type=float, default=0, help="weight of the bone-length variance loss")
     # augmentation
@@ -67,6 +70,8 @@ def build_parser(prog="main.py"):
     a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
     a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
+    a("--flip_test", dest="flip_test", action="store_true", default=True,
+      help="average with the mirrored input's maps when testing (default on)")
     a("--no_flip_test", dest="flip_test", action="store_false", help="test without the flip")
     return p
 
@@ -100,6 +105,7 @@ def finalize(opt, log=print):
     opt.lr_step = _parse_int_list(opt.lr_step, "--lr_step")
     checks = [
         (opt.ratio_3d < 0, f"--ratio_3d must be >= 0, got {opt.ratio_3d}"),
+        (opt.ratio_3dpw < 0, f"--ratio_3dpw must be >= 0, got {opt.ratio_3dpw}"),
         (opt.weight_3d < 0 or opt.weight_var < 0, "--weight_3d and --weight_var must be >= 0"),
         (opt.batch_size < 1 or opt.test_batch_size < 1, "--batch_size and --test_batch_size must be >= 1"),
         (opt.num_epoch < 0, f"--num_epoch must be >= 0, got {opt.num_epoch}"),

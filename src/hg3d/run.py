@@ -61,9 +61,9 @@ def test(opt):
     load_weights(model, opt.load_model, strict=True)
     model.to(opt.device)
     summary, arrays = evaluate(opt, Trainer(opt, model), dataset, "test")
-    summary.update(dataset=opt.dataset, split=getattr(dataset, "split", "val"),
-                   checkpoint=os.path.abspath(opt.load_model), flip_test=opt.flip_test,
-                   full_test=opt.full_test)
+    summary.setdefault("split", dataset.split)
+    summary.update(dataset=opt.dataset, checkpoint=os.path.abspath(opt.load_model),
+                   flip_test=opt.flip_test, full_test=opt.full_test)
     write_json(os.path.join(opt.save_dir, "results.json"), summary)
     write_h5(os.path.join(opt.save_dir, "preds.h5"), arrays,
              {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)})

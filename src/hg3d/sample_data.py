@@ -98,3 +98,88 @@ def write_h36m(root, rng, num_train, num_val, size=320):
         with open(os.path.join(cache, f"HM36_eccv_challenge_{split}_w288xh384_keypoint_jnt_bbox_db.pkl"),
                   "wb") as handle:
             pickle.dump(entries, handle, protocol=2)
+
+
+def write_demo_images(folder, rng, sizes=((480, 360), (360, 480), (400, 400))):
+    """A few synthetic photos of one person each, for trying the demo (``images/``)."""
+    os.makedirs(folder, exist_ok=True)
+    for i, (width, height) in enumerate(sizes):
+        path = os.path.join(folder, f"synthetic_{i + 1}.jpg")
+        _jpeg(path, random_scene(rng, width, height)["image"])
+        print(f"wrote {path}")
+
+
+def smpl24_from_h36m(pose):
+    """SMPL-24 joints for a synthetic H36M-17 pose (N, 17, 3): shared joints copied, the others
+    (spine1/3, collars, feet, hands, head centre) interpolated or extended from their neighbours."""
+    p = np.asarray(pose, np.float64)
+    down = np.array([0.0, 60.0, 0.0])  # feet below the ankles (y is down)
+    joints = [
+        p[0], p[4], p[1], (p[0] + p[7]) / 2, p[5], p[2], p[7], p[6], p[3], (p[7] + p[8]) / 2,
+        p[6] + down, p[3] + down, p[8], (p[8] + p[11]) / 2, (p[8] + p[14]) / 2, (p[9] + p[10]) / 2,
+        p[11], p[14], p[12], p[15], p[13], p[16],
+        p[13] + 0.25 * (p[13] - p[12]), p[16] + 0.25 * (p[16] - p[15]),
+    ]
+    return np.stack(joints)
+
+
+def _rigid(rng, max_angle=20.0):
+    """A random 4x4 rigid transform (rotation about the vertical mostly, translation in metres)."""
+    rotation = cv2.Rodrigues(np.array([rng.uniform(-0.1, 0.1), rng.uniform(-1, 1), 0.0])
+                             * np.deg2rad(max_angle))[0]
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = rotation, rng.uniform(-1, 1, 3)
+    return pose
+
+
+def write_3dpw(root, rng, sequences=(("train", 1, 8), ("train", 1, 8), ("validation", 1, 6),
+                                     ("test", 2, 6)), size=(240, 320)):
+    """``root/3dpw`` in the official layout: ``imageFiles/<seq>/image_%05d.jpg`` and
+    ``sequenceFiles/<split>/<seq>.pkl`` (protocol-2 pickles with the official fields).
+
+    ``sequences``: (split, people, frames) per sequence. People walk slowly in front of a camera
+    that moves a little; every sequence has one frame, and a two-person sequence one person more,
+    with ``campose_valid = 0``.
+    """
+    from .synthetic import camera_intrinsics, random_background, random_pose, render_person
+
+    width, height = size
+    intrinsics = camera_intrinsics(width, height)
+    for number, (split, people, frames) in enumerate(sequences):
+        name = f"synthetic_{split}_{number:02d}"
+        world_from_camera0 = _rigid(rng)
+        cam_poses, joints = [], [[] for _ in range(people)]
+        starts = [np.array([(i - (people - 1) / 2) * 900.0, 0.0, 4200.0]) for i in range(people)]
+        for t in range(frames):
+            camera_motion = np.eye(4)
+            camera_motion[:3, 3] = [0.02 * t, 0.0, 0.0]
+            world_to_camera = camera_motion @ np.linalg.inv(world_from_camera0)
+            cam_poses.append(world_to_camera)
+            image = random_background(np.random.default_rng([number, t]), width, height)
+            scene = []
+            for person in range(people):
+                pose_cam = random_pose(rng) + starts[person] + [0.0, -100.0, 0.0] + [25.0 * t, 0, 0]
+                scene.append(pose_cam)
+                pose_world_m = (np.linalg.inv(world_to_camera) @ np.c_[pose_cam / 1000.0, np.ones(17)].T).T[:, :3]
+                joints[person].append(smpl24_from_h36m(pose_world_m).reshape(72))
+            for pose_cam in sorted(scene, key=lambda p: -p[0, 2]):  # far person first
+                render_person(image, pose_cam, intrinsics, rng)
+            _jpeg(os.path.join(root, "imageFiles", name, f"image_{t:05d}.jpg"), image)
+        valid = [np.ones(frames) for _ in range(people)]
+        valid[0][frames - 1] = 0
+        if people > 1:
+            valid[1][0] = 0
+        sequence = {
+            "sequence": name, "img_frame_ids": np.arange(frames) * 2,
+            "cam_intrinsics": intrinsics, "cam_poses": np.stack(cam_poses),
+            "campose_valid": valid, "jointPositions": [np.stack(j) for j in joints],
+            "poses2d": [np.zeros((frames, 3, 18)) for _ in range(people)],
+            "poses": [np.zeros((frames, 72)) for _ in range(people)],
+            "betas": [np.zeros(10) for _ in range(people)],
+            "trans": [np.zeros((frames, 3)) for _ in range(people)],
+            "genders": ["m"] * people,
+        }
+        folder = os.path.join(root, "sequenceFiles", split)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{name}.pkl"), "wb") as handle:
+            pickle.dump(sequence, handle, protocol=2)

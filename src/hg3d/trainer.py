@@ -96,6 +96,18 @@ class Trainer:
         bar.next()
 
     @torch.no_grad()
+    def infer(self, inputs):
+        """Network maps of a batch: (plain, merged), merged averaging in the mirrored input's maps
+        when the flip test is on (one forward pass over both)."""
+        if not self.opt.flip_test:
+            output = self.forward(inputs)
+            return output, output
+        n = len(inputs)
+        output = self.forward(torch.cat([inputs, inputs.flip(-1)]))
+        return ({k: v[:n] for k, v in output.items()},
+                {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
+
+    @torch.no_grad()
     def predict(self, loader, phase="val"):
         """Run the model over ``loader`` (with the flip test unless --no_flip_test).
 
@@ -109,12 +121,7 @@ class Trainer:
         for it, batch in enumerate(loader):
             inputs = batch["input"].to(self.opt.device, non_blocking=True)
             n = len(inputs)
-            if self.opt.flip_test:
-                output = self.forward(torch.cat([inputs, inputs.flip(-1)]))
-                plain = {k: v[:n] for k, v in output.items()}
-                merged = {k: flip_merge(v[:n], v[n:]) for k, v in output.items()}
-            else:
-                plain = merged = self.forward(inputs)
+            plain, merged = self.infer(inputs)
             device_batch = to_device(batch, self.opt.device)
             _, stats = self.loss(plain, device_batch)
             average.add({k: v.item() for k, v in stats.items()}, n)

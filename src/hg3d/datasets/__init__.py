@@ -1,11 +1,14 @@
 """Dataset registry: ``get_dataset(opt, split)`` for every ``--dataset`` name.
 
 Training splits are ``train``; validation and testing use ``val``. Fusion datasets validate on
-their 3D part, as the original did (``--dataset fusion_3d --test`` tests on Human3.6M).
+their 3D part, as the original did (``--dataset fusion_3d --test`` tests on Human3.6M;
+``fusion_3dpw`` validates on 3DPW).
 """
+from ..errors import UserError
 from .fusion import Fusion
 from .h36m import H36M
 from .mpii import MPII
+from .threedpw import ThreeDPW
 
 
 def get_dataset(opt, split):
@@ -14,8 +17,15 @@ def get_dataset(opt, split):
         return MPII(opt, split)
     if opt.dataset == "h36m":
         return H36M(opt, split)
+    if opt.dataset == "threedpw":
+        return ThreeDPW(opt, split)
     if opt.dataset == "fusion_3d":
         if split == "train":
-            return Fusion(opt, [H36M(opt, "train")], MPII(opt, "train"))
+            return Fusion(opt, [(H36M(opt, "train"), opt.ratio_3d)], MPII(opt, "train"))
         return H36M(opt, split)
-    raise NotImplementedError(f"dataset {opt.dataset}")
+    if opt.dataset == "fusion_3dpw":  # MPII + H36M + 3DPW; validates on 3DPW
+        if split == "train":
+            return Fusion(opt, [(H36M(opt, "train"), opt.ratio_3d),
+                                (ThreeDPW(opt, "train"), opt.ratio_3dpw)], MPII(opt, "train"))
+        return ThreeDPW(opt, split)
+    raise UserError(f"unknown --dataset {opt.dataset}")

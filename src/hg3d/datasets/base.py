@@ -10,22 +10,22 @@ label), ``pts_crop`` (16, 2) int32 heatmap coordinates, ``gt_3d`` (17, 3) float3
 """
 import os
 
-import cv2
 import numpy as np
 import torch.utils.data
 
 from ..errors import UserError
 from ..evaluation import h36m_metrics, pck_accuracy
+from ..files import imread_bgr
 from ..geometry import (adjust_aspect_ratio, affine_transform, crop_and_normalize,
                         gaussian_maps, get_affine_transform)
-from ..joints import NUM_H36M_JOINTS, NUM_JOINTS
+from ..joints import H36M_FLIP_PERM, MPII_FLIP_PERM, NUM_H36M_JOINTS, NUM_JOINTS
 
 
 def read_image(path, what):
     """A BGR image, or a one-line error naming the file and where it was listed."""
     if not os.path.isfile(path):
         raise UserError(f"image {path} ({what}) is missing")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = imread_bgr(path)
     if image is None:
         raise UserError(f"image {path} ({what}) cannot be decoded (corrupt or not an image)")
     return image
@@ -101,6 +101,30 @@ class PoseDataset(torch.utils.data.Dataset):
         joint = np.arange(NUM_JOINTS)
         ind = pts[:, 1].astype(np.int64) * self.opt.output_w * NUM_JOINTS + pts[:, 0] * NUM_JOINTS + joint
         return np.where(inside, ind, 0)
+
+    def make_3d_item(self, image, center, size, joints, gt_3d, index):
+        """The item of a sample with 3D labels (H36M, 3DPW).
+
+        ``joints`` (16, 3): MPII-16 u, v in px and depth minus the root's depth in mm; ``gt_3d``
+        (17, 3): H36M-17 root-relative camera coordinates in mm; ``size``: the person box side.
+        Training augments scale and flip (no rotation); a flip mirrors the 3D labels too.
+        """
+        center, joints, gt_3d = center.copy(), joints.copy(), gt_3d.copy()
+        if self.is_train:
+            size *= self.random_scale()
+            if self.random_flip():
+                image = image[:, ::-1]
+                center[0] = image.shape[1] - 1 - center[0]
+                joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
+                joints = joints[MPII_FLIP_PERM]
+                gt_3d[:, 0] *= -1
+                gt_3d = gt_3d[H36M_FLIP_PERM]
+        box = self.crop_box(size, image)
+        labelled = np.ones(len(joints), bool)
+        inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled)
+        reg_target = np.where(inside, joints[:, 2] / box[0], 0)
+        return self.pack(inp, target, np.where(inside[:, None], pts, 0), reg_target,
+                         self.reg_index(pts, inside), inside, center, box, index, gt_3d)
 
     @staticmethod
     def pack(inp, target, pts_crop, reg_target, reg_ind, reg_mask, center, box, index, gt_3d=None):

@@ -1,8 +1,9 @@
-"""Fusion training set: a fresh random subset of the 3D data each epoch, followed by all of MPII.
+"""Fusion training set: fresh random subsets of the 3D datasets each epoch, followed by all of MPII.
 
-The subset has ``min(len(3D), ratio_3d * len(MPII))`` samples (the original read ``--ratio_3d``
-but always used all of H36M). Call ``set_epoch`` before each epoch to draw a new subset; the draw
-depends only on the seed and the epoch, so every DDP rank and worker sees the same one.
+Each 3D dataset contributes ``min(len(dataset), ratio * len(MPII))`` samples per epoch (the
+original read ``--ratio_3d`` but always used all of H36M). Call ``set_epoch`` before each epoch to
+draw new subsets; the draw depends only on the seed and the epoch, so every DDP rank and worker
+sees the same one.
 """
 import numpy as np
 import torch.utils.data
@@ -10,20 +11,24 @@ import torch.utils.data
 
 class Fusion(torch.utils.data.Dataset):
     def __init__(self, opt, datasets_3d, dataset_2d):
+        """``datasets_3d``: list of (dataset, ratio to MPII); ``dataset_2d``: MPII."""
         self.opt = opt
-        self.datasets_3d = torch.utils.data.ConcatDataset(datasets_3d)
+        self.datasets_3d = [dataset for dataset, _ in datasets_3d]
+        self.counts = [min(len(dataset), int(ratio * len(dataset_2d))) for dataset, ratio in datasets_3d]
+        self.num_3d = sum(self.counts)
         self.dataset_2d = dataset_2d
-        self.num_3d = min(len(self.datasets_3d), int(opt.ratio_3d * len(dataset_2d)))
         self.set_epoch(0)
 
     def set_epoch(self, epoch):
         rng = np.random.default_rng([self.opt.seed, epoch])
-        self.subset_3d = rng.choice(len(self.datasets_3d), self.num_3d, replace=False)
+        self.subset_3d = [(d, int(i)) for d, (dataset, count) in enumerate(zip(self.datasets_3d, self.counts))
+                          for i in rng.choice(len(dataset), count, replace=False)]
 
     def __len__(self):
         return self.num_3d + len(self.dataset_2d)
 
     def __getitem__(self, index):
         if index < self.num_3d:
-            return self.datasets_3d[int(self.subset_3d[index])]
+            which, sample = self.subset_3d[index]
+            return self.datasets_3d[which][sample]
         return self.dataset_2d[index - self.num_3d]

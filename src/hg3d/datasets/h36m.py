@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from ..joints import H36M_FLIP_PERM, H36M_TO_MPII, MPII_FLIP_PERM
+from ..joints import H36M_TO_MPII
 from .base import PoseDataset, check_entries, read_image, require_path
 from .safe_pickle import load_pickle
 
@@ -52,21 +52,4 @@ class H36M(PoseDataset):
         gt_3d = np.array(ann["joints_3d_relative"], np.float32)[:17]
         joints = np.array(ann["joints_3d"], np.float32)[H36M_TO_MPII]
         center = np.array([ann["center_x"], ann["center_y"]], np.float32)
-        size = max(ann["width"], ann["height"])
-
-        if self.is_train:
-            size *= self.random_scale()
-            if self.random_flip():
-                image = image[:, ::-1]
-                center[0] = image.shape[1] - 1 - center[0]
-                joints[:, 0] = image.shape[1] - 1 - joints[:, 0]
-                joints = joints[MPII_FLIP_PERM]
-                gt_3d[:, 0] *= -1
-                gt_3d = gt_3d[H36M_FLIP_PERM]
-
-        box = self.crop_box(size, image)
-        labelled = np.ones(len(joints), bool)
-        inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled)
-        reg_target = np.where(inside, joints[:, 2] / box[0], 0)
-        return self.pack(inp, target, np.where(inside[:, None], pts, 0), reg_target,
-                         self.reg_index(pts, inside), inside, center, box, sample, gt_3d)
+        return self.make_3d_item(image, center, max(ann["width"], ann["height"]), joints, gt_3d, sample)

@@ -4,12 +4,12 @@ Layout under ``<data_dir>/mpii/``: ``annot/train.json``, ``annot/valid.json`` an
 Each json entry has ``image`` (file name), ``center`` (x, y), ``scale`` (person height / 200 px),
 ``joints`` (16 x 2, MPII-16 order, unlabelled as (-1, -1) or (0, 0)) and ``joints_vis``.
 """
-import json
 import os
 
 import numpy as np
 
 from ..errors import UserError
+from ..files import read_json
 from ..joints import MPII_FLIP_PERM, MPII_JOINTS, NUM_JOINTS
 from .base import PoseDataset, check_entries, read_image, require_path
 
@@ -22,11 +22,7 @@ REQUIRED_KEYS = ("image", "center", "scale", "joints")
 
 def load_annotations(path):
     """The json list, checked for the fields the loader reads (one-line errors otherwise)."""
-    try:
-        with open(path) as handle:
-            annotations = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read MPII annotation file {path}: {exc}") from None
+    annotations = read_json(path, "MPII annotation file")
     check_entries(annotations, REQUIRED_KEYS, path, "an MPII annotation file")
     for i, ann in enumerate(annotations):
         if np.shape(ann["joints"]) != (NUM_JOINTS, 2):

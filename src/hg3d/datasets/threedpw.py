@@ -1,0 +1,191 @@
+"""3DPW, 3D Poses in the Wild (von Marcard et al., ECCV 2018), read from its official files.
+
+Layout under ``<data_dir>/3dpw/`` (as downloaded from https://virtualhumans.mpi-inf.mpg.de/3DPW/)::
+
+    imageFiles/<sequence>/image_00000.jpg ...
+    sequenceFiles/{train,validation,test}/<sequence>.pkl
+
+Each pickle is a dict written by Python 2 (read with ``encoding='latin1'``). The fields used here
+are those of the dataset's readme: ``sequence``, ``img_frame_ids`` (one entry per image frame),
+``cam_intrinsics`` (3x3 K), ``cam_poses`` (T x 4 x 4, world to camera), and per person
+``campose_valid`` (T flags: camera pose aligned to the image) and ``jointPositions`` (T x 72: the 24
+SMPL joints in world coordinates, metres). Row t of the per-frame arrays is image
+``image_%05d.jpg % t`` (as SPIN's and VIBE's 3DPW preprocessing read it). SMPL parameters and
+``poses2d`` are not needed. The image size is read from each image.
+
+Only frames with a valid camera pose are used. The 24 SMPL joints become H36M-17 (the 3D ground
+truth) and, through ``joints.H36M_TO_MPII`` exactly as for Human3.6M, the network's MPII-16.
+"""
+import glob
+import os
+
+import numpy as np
+
+from ..errors import UserError
+from ..evaluation import per_sample_mpjpe, procrustes_align
+from ..joints import H36M_TO_MPII
+from .base import PoseDataset, read_image, require_path
+from .safe_pickle import load_pickle
+
+REQUIRED_KEYS = ("sequence", "img_frame_ids", "cam_intrinsics", "cam_poses", "campose_valid",
+                 "jointPositions")
+SPLITS = ("train", "validation", "test")
+SMPL_JOINTS = (
+    "pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle",
+    "spine3", "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder",
+    "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hand", "r_hand",
+)
+# H36M-17 joint <- SMPL-24 joint. Direct matches except three approximations (SMPL has no such
+# joint): H36M spine <- SMPL spine2 (mid-back); H36M neck/nose <- midpoint of SMPL neck and head;
+# H36M head (top) <- SMPL head moved away from the neck by half the neck-head distance.
+SMPL_TO_H36M = (
+    (0, "pelvis"), (1, "r_hip"), (2, "r_knee"), (3, "r_ankle"), (4, "l_hip"), (5, "l_knee"),
+    (6, "l_ankle"), (7, "spine2"), (8, "neck"), (11, "l_shoulder"), (12, "l_elbow"),
+    (13, "l_wrist"), (14, "r_shoulder"), (15, "r_elbow"), (16, "r_wrist"),
+)
+HEAD_TOP_EXTENSION = 0.5
+# The joints SMPL-24 gives directly that the 3DPW protocol scores (H36M-17 indices): ankles,
+# knees, hips, wrists, elbows, shoulders; root at the hip midpoint.
+PROTOCOL_JOINTS = np.array([3, 2, 1, 4, 5, 6, 16, 15, 14, 11, 12, 13])
+HIPS = (1, 4)
+# Person box: the projected joints' extent grown by this factor (room for head, hands and feet).
+BOX_MARGIN = 1.2
+
+
+def smpl_to_h36m(smpl):
+    """SMPL-24 joints (..., 24, 3) -> H36M-17 (..., 17, 3) with the table above."""
+    smpl = np.asarray(smpl)
+    out = np.zeros(smpl.shape[:-2] + (17, 3), smpl.dtype)
+    for h36m, name in SMPL_TO_H36M:
+        out[..., h36m, :] = smpl[..., SMPL_JOINTS.index(name), :]
+    neck, head = smpl[..., SMPL_JOINTS.index("neck"), :], smpl[..., SMPL_JOINTS.index("head"), :]
+    out[..., 9, :] = (neck + head) / 2
+    out[..., 10, :] = head + HEAD_TOP_EXTENSION * (head - neck)
+    return out
+
+
+def world_to_camera(points, cam_pose):
+    """Points (N, 3) in world coordinates -> camera coordinates with a 4x4 world-to-camera pose."""
+    return points @ cam_pose[:3, :3].T + cam_pose[:3, 3]
+
+
+def project(points, intrinsics):
+    """Camera-frame points (N, 3) -> pixels (N, 2) with K."""
+    uvw = points @ np.asarray(intrinsics).T
+    return uvw[:, :2] / uvw[:, 2:3]
+
+
+def hip_midpoint(h36m):
+    """Midpoint of the two hips of H36M-17 poses (N, 17, 3) -> (N, 1, 3), the protocol's root."""
+    h36m = np.asarray(h36m, np.float64)
+    return (h36m[:, HIPS[0]] + h36m[:, HIPS[1]])[:, None] / 2
+
+
+def load_sequence(path):
+    """A checked 3DPW sequence dict (one-line errors name the file and what is missing)."""
+    data = load_pickle(path, "3DPW sequence file")
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a 3DPW sequence file (expected a dict)")
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise UserError(f"{path} is not a 3DPW sequence file: it lacks {', '.join(missing)}")
+    frames = len(data["img_frame_ids"])
+    for person, (joints, valid) in enumerate(zip(data["jointPositions"], data["campose_valid"])):
+        if np.shape(joints) != (frames, 72) or len(valid) != frames:
+            raise UserError(f"{path}: person {person} has jointPositions {np.shape(joints)} and "
+                            f"{len(valid)} campose_valid flags for {frames} frames (expected "
+                            f"({frames}, 72) and {frames})")
+    if np.shape(data["cam_poses"]) != (frames, 4, 4) or np.shape(data["cam_intrinsics"]) != (3, 3):
+        raise UserError(f"{path}: cam_poses {np.shape(data['cam_poses'])} / cam_intrinsics "
+                        f"{np.shape(data['cam_intrinsics'])}, expected ({frames}, 4, 4) / (3, 3)")
+    return data
+
+
+class ThreeDPW(PoseDataset):
+    name = "threedpw"
+
+    def __init__(self, opt, split):
+        super().__init__(opt, split)
+        self.pw3d_split = "train" if split == "train" else (opt.test_split if opt.test else "validation")
+        root = os.path.join(opt.data_dir, "3dpw")
+        self.image_root = os.path.join(root, "imageFiles")
+        folder = require_path(os.path.join(root, "sequenceFiles", self.pw3d_split),
+                              f"3DPW {self.pw3d_split} sequences")
+        samples, names = [], []
+        for path in sorted(glob.glob(os.path.join(folder, "*.pkl"))):
+            data = load_sequence(path)
+            sequence = str(data["sequence"])
+            intrinsics = np.asarray(data["cam_intrinsics"], np.float64)
+            poses = np.asarray(data["cam_poses"], np.float64)
+            count = 0
+            for person, (joints, valid) in enumerate(zip(data["jointPositions"], data["campose_valid"])):
+                for frame in np.flatnonzero(np.asarray(valid, bool)):
+                    world = np.asarray(joints[frame], np.float64).reshape(24, 3)
+                    h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
+                    samples.append((len(names), person, int(frame), h36m_mm,
+                                    project(h36m_mm, intrinsics)))
+                    count += 1
+            if count == 0:
+                print(f"note: 3DPW sequence {sequence} ({path}) has no frame with a valid camera "
+                      f"pose; skipped")
+                continue
+            names.append(sequence)
+        if not samples:
+            raise UserError(f"no usable 3DPW sample in {folder} (no sequence file with valid frames)")
+        self.sequences = names
+        self.sample_sequence = np.array([s[0] for s in samples])
+        self.sample_person = np.array([s[1] for s in samples])
+        self.sample_frame = np.array([s[2] for s in samples])
+        self.joints_cam = np.stack([s[3] for s in samples]).astype(np.float32)  # H36M-17, mm
+        self.joints_uv = np.stack([s[4] for s in samples]).astype(np.float32)
+        if split != "train" and not (opt.test or opt.full_test):
+            # validation during training: every 10th frame, as for Human3.6M
+            for name in ("sample_sequence", "sample_person", "sample_frame", "joints_cam", "joints_uv"):
+                setattr(self, name, getattr(self, name)[::10])
+
+    def __len__(self):
+        return len(self.sample_frame)
+
+    def image_path(self, index):
+        sequence = self.sequences[self.sample_sequence[index]]
+        return os.path.join(self.image_root, sequence, f"image_{self.sample_frame[index]:05d}.jpg")
+
+    def __getitem__(self, index):
+        sequence = self.sequences[self.sample_sequence[index]]
+        image = read_image(self.image_path(index),
+                           f"3DPW {self.pw3d_split} sequence {sequence} frame {self.sample_frame[index]}")
+        cam, uv = self.joints_cam[index], self.joints_uv[index]
+        gt_3d = cam - cam[0]
+        joints = np.concatenate([uv, gt_3d[:, 2:]], 1)[H36M_TO_MPII]  # u, v px; depth - root depth
+        low, high = uv.min(0), uv.max(0)
+        center = ((low + high) / 2).astype(np.float32)
+        size = float((high - low).max()) * BOX_MARGIN
+        return self.make_3d_item(image, center, size, joints, gt_3d, index)
+
+    def metrics(self, result):
+        """H36M-style numbers (base class) plus the 12-joint 3DPW protocol and per-sequence means.
+
+        The 12 joints SMPL gives directly, root at the hip midpoint, in mm: MPJPE after the H36M
+        4000 mm bone-sum rescale of the prediction, and PA-MPJPE after similarity Procrustes.
+        """
+        summary, arrays = super().metrics(result)
+        index = result["index"]
+        pred = arrays["pred_3d"][:, PROTOCOL_JOINTS]
+        gt = result["gt_3d"][:, PROTOCOL_JOINTS].astype(np.float64)
+        pred = pred - hip_midpoint(arrays["pred_3d"])
+        gt = gt - hip_midpoint(result["gt_3d"])
+        mpjpe_12 = per_sample_mpjpe(pred, gt)
+        pa_mpjpe_12 = per_sample_mpjpe(procrustes_align(pred, gt), gt)
+        summary.update(split=self.pw3d_split, mpjpe_12=float(mpjpe_12.mean()),
+                       pa_mpjpe_12=float(pa_mpjpe_12.mean()))
+        sequence = self.sample_sequence[index]
+        summary["per_sequence"] = {
+            self.sequences[s]: {"num_samples": int((sequence == s).sum()),
+                                "mpjpe_12": float(mpjpe_12[sequence == s].mean()),
+                                "pa_mpjpe_12": float(pa_mpjpe_12[sequence == s].mean()),
+                                "mpjpe": float(arrays["mpjpe"][sequence == s].mean())}
+            for s in np.unique(sequence)}
+        arrays.update(mpjpe_12=mpjpe_12.astype(np.float32), pa_mpjpe_12=pa_mpjpe_12.astype(np.float32),
+                      sequence=np.array([self.sequences[s] for s in sequence], dtype="S"),
+                      person=self.sample_person[index], frame=self.sample_frame[index])
+        return summary, arrays

@@ -1,0 +1,56 @@
+"""Export a checkpoint for deployment: ONNX (named outputs ``hm``, ``depth``) or TorchScript.
+
+Both take a batch of normalised crops (N, 3, input_h, input_w) — see geometry.crop_and_normalize —
+and return the heatmaps (and depth maps) of the network, without the flip test or decoding.
+"""
+import torch
+from torch import nn
+
+from .checkpoint import load_weights
+from .files import atomic_write
+from .model import create_model
+from .opts import build_parser, finalize
+
+FORMATS = ("onnx", "torchscript")
+
+
+class MapsOnly(nn.Module):
+    """The network with a tuple output (hm[, depth]) instead of a list of dicts."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.heads = sorted(model.heads, key=lambda h: h != "hm")  # 'hm' first
+
+    def forward(self, x):
+        out = self.model(x)[0]
+        return tuple(out[head] for head in self.heads)
+
+
+def export_model(model, fmt, path, input_h, input_w):
+    """Write ``model`` (eval mode, CPU) to ``path`` in ``fmt``; returns the wrapped module."""
+    wrapped = MapsOnly(model).eval()  # eval on the wrapper: exporters restore its mode recursively
+    example = torch.zeros(2, 3, input_h, input_w)
+    if fmt == "torchscript":
+        with torch.no_grad():
+            traced = torch.jit.trace(wrapped, example)
+        atomic_write(path, lambda tmp: traced.save(tmp))
+    else:
+        atomic_write(path, lambda tmp: torch.onnx.export(
+            wrapped, (example,), tmp, input_names=["input"], output_names=wrapped.heads,
+            dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, verbose=False))
+    return wrapped
+
+
+def run_export(argv=None):
+    parser = build_parser("export.py")
+    parser.description = "Export an hg3d checkpoint to ONNX or TorchScript."
+    parser.add_argument("--format", choices=FORMATS, default="onnx")
+    parser.add_argument("--out", required=True, help="output file (.onnx or .pt)")
+    parser.set_defaults(task="human3d")
+    opt = finalize(parser.parse_args(argv))
+    model = create_model(opt.arch, opt.heads)
+    load_weights(model, opt.load_model, strict=True, log=lambda _: None)
+    export_model(model.cpu(), opt.format, opt.out, opt.input_h, opt.input_w)
+    print(f"wrote {opt.out} ({opt.format}; input (N, 3, {opt.input_h}, {opt.input_w}), "
+          f"outputs {', '.join(MapsOnly(model).heads)})")
