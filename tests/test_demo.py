@@ -12,6 +12,7 @@ import torch
 from conftest import SRC_DIR
 from hg3d.checkpoint import load_weights
 from hg3d.demo import run_demo
+from hg3d.errors import UserError
 from hg3d.evaluation import decode_2d, flip_merge
 from hg3d.geometry import crop_and_normalize, transform_preds
 from hg3d.joints import MPII_FLIP_PERM
@@ -142,3 +143,34 @@ def test_bad_input(inputs, resnet18_3d_checkpoint, tmp_path):
     broken.write_bytes(b"junk")
     assert_one_line(demo_py("--demo", str(folder), "--load_model", str(broken), *SMALL), "cannot read checkpoint")
     assert not os.path.exists(tmp_path / "a_normal.json")
+
+
+def test_same_stem_inputs_keep_their_outputs(inputs, resnet18_3d_checkpoint, tmp_path):
+    """a.jpg and a.png in one folder: both output sets are written (a_jpg, a_png)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = cv2.imread(str(inputs[0] / "a_normal.jpg"))
+    cv2.imwrite(str(folder / "a.jpg"), image)
+    cv2.imwrite(str(folder / "a.png"), image[:, ::-1])
+    out = tmp_path / "out"
+    assert run_demo(["--demo", str(folder), "--load_model", resnet18_3d_checkpoint,
+                     "--out_dir", str(out), *SMALL]) == 2
+    assert sorted(p.name for p in out.glob("*.json")) == ["a_jpg.json", "a_png.json"]
+    left = json.loads((out / "a_jpg.json").read_text())["joints_2d"]
+    right = json.loads((out / "a_png.json").read_text())["joints_2d"]
+    assert left != right
+
+
+def test_box_outside_the_image(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
+    """A box that misses the image: one line for a single input; skipped in a folder."""
+    folder, video = inputs
+    ckpt = ["--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path / "out")]
+    assert_one_line(demo_py("--demo", str(folder / "a_normal.jpg"), "--bbox", "900,900,20,20",
+                            *ckpt, *SMALL), "lies outside the 240x200 image")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"a_normal.jpg": [-500, 10, 100, 100]}))
+    assert run_demo(["--demo", str(folder), "--bboxes", str(boxes), *ckpt, *SMALL]) == 3
+    assert "skipping" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "a_normal.json").exists()
+    with pytest.raises(UserError, match="could be processed"):
+        run_demo(["--demo", str(video), "--bbox", "900,900,20,20", *ckpt, *SMALL])

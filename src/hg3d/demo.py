@@ -83,11 +83,26 @@ def find_inputs(path, recursive):
     return images, videos
 
 
-def output_name(path, root):
-    """Output file stem: the path relative to the --demo folder, with '/' as '__'."""
+def output_names(paths, root):
+    """Output file stem of each input: the path relative to the --demo folder, '/' as '__'; inputs
+    that would share a stem (a.jpg and a.png) keep their extension (a_jpg, a_png) instead of
+    overwriting each other's outputs."""
     base = os.path.dirname(root) if os.path.isfile(root) else root
-    stem = os.path.splitext(os.path.relpath(path, base))[0]
-    return stem.replace(os.sep, "__")
+    rel = [os.path.relpath(path, base).replace(os.sep, "__") for path in paths]
+    stems = [os.path.splitext(r)[0] for r in rel]
+    return {path: r.replace(".", "_") if stems.count(stem) > 1 else stem
+            for path, r, stem in zip(paths, rel, stems)}
+
+
+def box_outside(box, image):
+    """Why a person box cannot be used on ``image`` (it lies outside it), or None."""
+    if box is None:
+        return None
+    height, width = image.shape[:2]
+    x, y, w, h = box
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        return f"box {list(box)} lies outside the {width}x{height} image"
+    return None
 
 
 class PoseEstimator:
@@ -165,8 +180,8 @@ def _fail(path):
 
 
 class Demo:
-    def __init__(self, opt):
-        self.opt = opt
+    def __init__(self, opt, names):
+        self.opt, self.names = opt, names  # names: output stem of each input path
         self.estimator = PoseEstimator(opt)
         self.show = opt.show and _display_available()
         if opt.show and not self.show:
@@ -192,7 +207,7 @@ class Demo:
             cv2.waitKey(1)
         return overlay, data
 
-    def run_images(self, paths, root):
+    def run_images(self, paths):
         done, bar = 0, Bar("images", max=len(paths)) if len(paths) > 1 else None
         for start in range(0, len(paths), self.opt.batch_size):
             batch = []
@@ -203,11 +218,17 @@ class Demo:
                 if image is None:
                     print(f"skipping {path}: cannot be read as an image (corrupt or unsupported)")
                     continue
+                problem = box_outside(self.bbox_for(path), image)
+                if problem and len(paths) == 1:
+                    raise UserError(f"{path}: {problem} (check --bbox/--bboxes)")
+                if problem:
+                    print(f"skipping {path}: {problem}")
+                    continue
                 batch.append((path, image))
             if batch:
                 poses = self.estimator([img for _, img in batch], [self.bbox_for(p) for p, _ in batch])
                 for (path, image), pose in zip(batch, poses):
-                    stem = output_name(path, root)
+                    stem = self.names[path]
                     self.write_outputs(stem, image, pose)
                     kinds = "_2d.png,_3d.png,.json" if "joints_3d" in pose else "_2d.png,.json"
                     print(f"{path} -> {os.path.join(self.opt.out_dir, stem)}{{{kinds}}}")
@@ -218,14 +239,14 @@ class Demo:
             bar.finish()
         return done
 
-    def run_video(self, path, root):
+    def run_video(self, path):
         capture = cv2.VideoCapture(path)
         if not capture.isOpened():
             print(f"skipping {path}: cannot be opened as a video")
             return 0
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
-        stem = output_name(path, root)
+        stem = self.names[path]
         video_path = os.path.join(self.opt.out_dir, stem + "_2d.mp4")
         tmp_video = os.path.join(self.opt.out_dir, f".tmp-{stem}_2d.mp4")
         writer, frames, records, bar = None, [], [], Bar(os.path.basename(path), max=max(total, 1))
@@ -248,6 +269,12 @@ class Demo:
             ok, frame = capture.read()
             if not ok:
                 break
+            problem = None if records or frames else box_outside(self.bbox_for(path), frame)
+            if problem:  # checked on the first frame: all frames have its size
+                capture.release()
+                bar.finish()
+                print(f"skipping {path}: {problem}")
+                return 0
             frames.append(frame)
             if len(frames) == self.opt.batch_size:
                 flush()
@@ -280,10 +307,10 @@ def _display_available():
 def run_demo(argv=None):
     opt = parse_demo_opts(argv)
     images, videos = find_inputs(opt.demo, opt.recursive)
-    demo = Demo(opt)
-    done = demo.run_images(images, opt.demo) if images else 0
+    demo = Demo(opt, output_names(images + videos, opt.demo))
+    done = demo.run_images(images) if images else 0
     for video in videos:
-        done += demo.run_video(video, opt.demo)
+        done += demo.run_video(video)
     if done == 0:
         raise UserError(f"no input under {opt.demo} could be processed")
     print(f"done: {done} pose set(s) written to {opt.out_dir}")
