@@ -39,7 +39,7 @@ echo "==> Human3.6M test (exp/quickstart_test)"
 "$PY" main.py --exp_id quickstart_test --task human3d --dataset fusion_3d --test --full_test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
     --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
-if [ -f demo.py ]; then
+if [ -f demo.py ] && [ -d ../images ]; then
     echo "==> demo on images/ (exp/quickstart_demo)"
     "$PY" demo.py --demo ../images --load_model ../exp/quickstart_fusion_3d_var/model_last.pth \
         --arch msra_18 --input_h 128 --input_w 128 --gpus "$GPUS" --out_dir ../exp/quickstart_demo
@@ -48,5 +48,5 @@ echo
 echo "Done. Outputs:"
 echo "  checkpoints and logs: exp/quickstart_mpii, exp/quickstart_fusion_3d, exp/quickstart_fusion_3d_var"
 echo "  H36M test:            exp/quickstart_test/results.json and preds.h5"
-[ -f demo.py ] && echo "  demo pictures:        exp/quickstart_demo/"
+if [ -f demo.py ] && [ -d ../images ]; then echo "  demo pictures:        exp/quickstart_demo/"; fi
 echo "  tensorboard:          .venv/bin/tensorboard --logdir exp   (if tensorboard is installed)"
