@@ -43,7 +43,7 @@ echo "==> 3DPW test on its synthetic test split (exp/quickstart_test_3dpw)"
 "$PY" main.py --exp_id quickstart_test_3dpw --task human3d --dataset 3dpw --test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
     --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
-if [ -f demo.py ]; then
+if [ -d ../images ]; then
     echo "==> demo on images/ (exp/quickstart_demo)"
     "$PY" demo.py --demo ../images --load_model ../exp/quickstart_fusion_3d_var/model_last.pth \
         --arch msra_18 --input_h 128 --input_w 128 --gpus "$GPUS" --out_dir ../exp/quickstart_demo
@@ -53,5 +53,5 @@ echo "Done. Outputs:"
 echo "  checkpoints and logs: exp/quickstart_mpii, exp/quickstart_fusion_3d, exp/quickstart_fusion_3d_var"
 echo "  H36M test:            exp/quickstart_test/results.json and preds.h5"
 echo "  3DPW test:            exp/quickstart_test_3dpw/results.json and preds.h5"
-[ -f demo.py ] && echo "  demo pictures:        exp/quickstart_demo/"
+if [ -d ../images ]; then echo "  demo pictures:        exp/quickstart_demo/"; fi
 echo "  tensorboard:          .venv/bin/tensorboard --logdir exp   (if tensorboard is installed)"

@@ -67,3 +67,28 @@ def test_real_data_is_never_overwritten(tmp_path):
     sample = tmp_path / "sample"
     assert prepare_root(str(sample)) and not prepare_root(str(sample))  # second time: kept
     assert prepare_root(str(sample), overwrite=True)
+
+
+def test_make_sample_data_script(tmp_path):
+    """The script: sizes from flags, same bytes for the same --seed, kept on a second run, real data refused."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_DIR
+
+    def make(out, *extra):
+        return subprocess.run([sys.executable, "scripts/make_sample_data.py", "--out", str(out), "--size", "64",
+                               "--mpii_train", "3", "--mpii_val", "2", "--h36m_train", "2", "--h36m_val", "2",
+                               *extra], cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
+    for out in ("a", "b"):
+        assert make(tmp_path / out, "--seed", "5").returncode == 0
+    assert len(json.load(open(tmp_path / "a/mpii/annot/train.json"))) == 3
+    for name in ("mpii/annot/valid.json", "mpii/images/train_000002.jpg", "h36m/ECCV18_Challenge/Val/IMG/00002.jpg"):
+        assert filecmp.cmp(tmp_path / "a" / name, tmp_path / "b" / name, shallow=False), name
+    assert "already there" in make(tmp_path / "a", "--seed", "6").stdout
+    assert filecmp.cmp(tmp_path / "a/mpii/annot/valid.json", tmp_path / "b/mpii/annot/valid.json", shallow=False)
+    (tmp_path / "real" / "mpii").mkdir(parents=True)
+    (tmp_path / "real" / "mpii" / "annot.json").write_text("real")
+    proc = make(tmp_path / "real")
+    assert proc.returncode == 2 and "refusing to overwrite" in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "real" / "mpii" / "annot.json").read_text() == "real"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import FIXTURE_DATA, SRC_DIR
-from hg3d.checkpoint import read_checkpoint
+from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.losses import PoseLoss
@@ -110,6 +110,14 @@ def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
     for key in a_state:
         torch.testing.assert_close(a_state[key], b_state[key], rtol=1e-5, atol=1e-6, msg=key)
     assert a_opt["param_groups"][0]["lr"] == b_opt["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    for key, a_param in a_opt["state"].items():  # Adam moments and step counts
+        for name, value in a_param.items():
+            torch.testing.assert_close(value, b_opt["state"][key][name], rtol=1e-5, atol=1e-8)
+    a_best, b_best = (read_training_state(str(tmp_path / run / "model_last.pth"))["best"]
+                      for run in ("straight", "resumed"))
+    assert a_best == pytest.approx(b_best, rel=1e-5)
+    assert read_checkpoint(str(tmp_path / "resumed" / "model_best.pth"))[1] == \
+        read_checkpoint(str(tmp_path / "straight" / "model_best.pth"))[1]
     assert (tmp_path / "straight" / "model_best.pth").exists()
     log = (tmp_path / "straight" / "log.txt").read_text()
     assert "epoch 2" in log and "mpjpe" in log
@@ -118,12 +126,14 @@ def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
 
 def test_save_all_models_and_2d_checkpoint_seeds_3d(sample_root, tmp_path, capsys):
     run(["--exp_id", "mpii", "--data_dir", sample_root, "--exp_dir", str(tmp_path), "--num_epoch", "2",
-         "--save_all_models", *TINY])
-    assert (tmp_path / "mpii" / "model_1.pth").exists() and (tmp_path / "mpii" / "model_2.pth").exists()
-    capsys.readouterr()
+         "--save_all_models", "--amp", *TINY])
+    assert "notice: --amp needs CUDA" in capsys.readouterr().out
+    for name in ("model_1.pth", "model_2.pth", "model_last.pth", "model_best.pth"):
+        assert (tmp_path / "mpii" / name).exists(), name
     _train(sample_root, tmp_path, "fusion", "--num_epoch", "1", "--load_model",
            str(tmp_path / "mpii" / "model_2.pth"))
-    assert "layers left at init: depth (2 tensors)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "layers left at init: depth (2 tensors); layers of the checkpoint not used: none" in out
 
 
 def test_nan_loss_stops_and_keeps_last_checkpoint(sample_root, tmp_path, monkeypatch):
@@ -171,3 +181,10 @@ def test_bad_training_input(sample_root, tmp_path):
                            "--num_epoch", "1", "--val_intervals", "5"),
                      "train_000002.jpg (MPII train sample 2) is missing")
     _assert_one_line(_main("--ratio_3d", "-2", *TINY), "--ratio_3d")
+    _assert_one_line(_main("--lr_step", "90,1e2", *TINY), "--lr_step must be a comma-separated list of integers")
+    other_arch = str(tmp_path / "msra34.pth")
+    save_checkpoint(other_arch, create_model("msra_34", {"hm": 16}), 1)
+    _assert_one_line(_main("--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1",
+                           "--load_model", other_arch, "--data_dir", sample_root,
+                           "--exp_dir", str(tmp_path), *TINY),
+                     "fits --arch msra_34 --task human2d")

@@ -71,13 +71,28 @@ def describe_mismatch(model_state, state):
     return ", ".join(parts)
 
 
+def check_same_body(model, model_state, state, path):
+    """Seeding training may add or drop output heads, nothing else: the backbone and deconv layers
+    (every layer that is not a head) must match in name and shape, or the file is another arch."""
+    heads = set(getattr(model, "heads", ()))
+    model_layers = {k.split(".")[0] for k in model_state}
+    other = [k for k in model_state if k.split(".")[0] not in heads and k not in state]
+    other += [k for k in state if k not in model_state and k.split(".")[0] in model_layers]
+    other += [k for k in model_state if k in state and state[k].shape != model_state[k].shape]
+    if other:
+        guess = guess_arch(state)
+        raise UserError(f"checkpoint {path} is another network ({describe_mismatch(model_state, state)}; "
+                        f"it fits {guess or 'no hg3d model'}): --load_model can leave only output "
+                        f"heads at their initialisation, so pick the same --arch")
+
+
 def load_weights(model, path, strict=True, log=print):
     """Load a checkpoint into ``model``; returns the checkpoint's epoch and optimizer state.
 
     ``strict=True`` (testing, demo, resume) refuses any difference with a one-line error naming
     the file, what differs and the ``--arch``/``--task`` it fits. ``strict=False`` (seeding a
-    training run, e.g. a 2D checkpoint into a 3D model) loads every entry whose name and shape
-    match and reports the layers left at their initialisation.
+    training run, e.g. a 2D checkpoint into a 3D model) accepts added or dropped output heads
+    only, and reports the layers left at their initialisation and those not used.
     """
     state, epoch, optimizer = read_checkpoint(path)
     model_state = model.state_dict()
@@ -87,25 +102,34 @@ def load_weights(model, path, strict=True, log=print):
         hint = f"; it fits {guess}" if guess else "; it is not an hg3d/msra pose network"
         raise UserError(f"checkpoint {path} does not match the model ({difference}){hint}")
     if difference:
-        fitting = {k: v for k, v in state.items()
-                   if k in model_state and v.shape == model_state[k].shape}
-        if not fitting:
-            raise UserError(f"checkpoint {path} shares no layer with the model ({difference}); "
-                            f"it fits {guess_arch(state) or 'no hg3d model'}")
+        check_same_body(model, model_state, state, path)
+        fitting = {k: v for k, v in state.items() if k in model_state}
         model.load_state_dict(fitting, strict=False)
-        left = sorted(Counter(k.split(".")[0] for k in model_state if k not in fitting).items())
+        def layers(keys):
+            counts = sorted(Counter(k.split(".")[0] for k in keys).items())
+            return ", ".join(f"{name} ({n} tensors)" for name, n in counts) or "none"
         log(f"loaded {path} partly: layers left at init: "
-            + ", ".join(f"{name} ({n} tensors)" for name, n in left))
+            f"{layers(k for k in model_state if k not in fitting)}; layers of the checkpoint not "
+            f"used: {layers(k for k in state if k not in fitting)}")
         return epoch, None
     model.load_state_dict(state, strict=True)
     log(f"loaded {path} (epoch {epoch})")
     return epoch, optimizer
 
 
-def save_checkpoint(path, model, epoch, optimizer=None):
-    """Write ``{'epoch', 'state_dict'[, 'optimizer']}`` atomically (unwrapping DataParallel/DDP)."""
+def save_checkpoint(path, model, epoch, optimizer=None, **training_state):
+    """Write ``{'epoch', 'state_dict'[, 'optimizer']}`` atomically (unwrapping DataParallel/DDP).
+
+    ``training_state`` (e.g. ``best``, ``scaler``) is stored beside them for ``--resume``.
+    """
     model = getattr(model, "module", model)
-    data = {"epoch": epoch, "state_dict": model.state_dict()}
+    data = {"epoch": epoch, "state_dict": model.state_dict(), **training_state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()
     atomic_write(path, lambda tmp: torch.save(data, tmp))
+
+
+def read_training_state(path):
+    """The ``training_state`` entries that ``save_checkpoint`` stored in ``path`` (a dict)."""
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v for k, v in data.items() if k not in ("epoch", "state_dict", "optimizer")}

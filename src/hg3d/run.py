@@ -7,14 +7,14 @@ import cv2
 import numpy as np
 import torch
 
-from .checkpoint import load_weights, save_checkpoint
+from .checkpoint import load_weights, read_training_state, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
 from .files import write_h5, write_json, write_mat
 from .logger import Logger
 from .model import create_model
 from .opts import parse_opts
-from .trainer import Trainer, learning_rate
+from .trainer import Trainer, TrainingDiverged, learning_rate
 
 
 def seed_everything(seed):
@@ -82,15 +82,22 @@ def train(opt):
     fresh = not (opt.resume or opt.load_model)
     model = create_model(opt.arch, opt.heads, imagenet=fresh)
     optimizer = torch.optim.Adam(model.parameters(), opt.lr)
-    start_epoch = 0
+    trainer = Trainer(opt, model, optimizer)
+    if opt.amp and not trainer.amp:
+        print("notice: --amp needs CUDA; training in float32 on the CPU")
+    start_epoch, best = 0, None
+    last = os.path.join(opt.save_dir, "model_last.pth")
     if opt.resume:
-        last = os.path.join(opt.save_dir, "model_last.pth")
         if not os.path.isfile(last):
             raise UserError(f"--resume: nothing to resume, {last} does not exist (train without "
                             f"--resume first, or check --exp_id)")
         start_epoch, optimizer_state = load_weights(model, last, strict=True)
         if optimizer_state:
             optimizer.load_state_dict(optimizer_state)
+        state = read_training_state(last)
+        best = state.get("best")
+        if trainer.amp and state.get("scaler"):
+            trainer.scaler.load_state_dict(state["scaler"])
     elif opt.load_model:
         load_weights(model, opt.load_model, strict=False)
     model.to(opt.device)
@@ -101,21 +108,33 @@ def train(opt):
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(opt, start_epoch)
 
-    trainer = Trainer(opt, model, optimizer)
+    def save(path, epoch):
+        """model_last.pth also carries what --resume needs: optimizer, best value, AMP scaler."""
+        if path == last:
+            scaler = trainer.scaler.state_dict() if trainer.amp else None
+            save_checkpoint(path, model, epoch, optimizer, best=best, scaler=scaler)
+        else:
+            save_checkpoint(path, model, epoch)
+
     train_loader = build_loader(opt, train_set, train=True)
-    best = None
     for epoch in range(start_epoch + 1, opt.num_epoch + 1):
         # Each epoch's randomness (shuffle, augmentation, worker seeds) depends only on the seed
         # and the epoch, so a resumed run repeats an uninterrupted one exactly.
         seed_everything(opt.seed + epoch)
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
-        stats = trainer.train_epoch(train_loader, epoch)
-        name = f"model_{epoch}.pth" if opt.save_all_models else "model_last.pth"
-        save_checkpoint(os.path.join(opt.save_dir, name), model, epoch, optimizer)
-        logger.scalars("train", stats, epoch)
-        logger.scalars("train", {"lr": optimizer.param_groups[0]["lr"]}, epoch)
-        line = f"epoch {epoch} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
+        try:
+            stats = trainer.train_epoch(train_loader, epoch)
+        except TrainingDiverged as exc:
+            logger.write(f"stopped: {exc}")
+            raise
+        # model_last.pth is written every epoch (also with --save_all_models) so --resume works.
+        save(last, epoch)
+        if opt.save_all_models:
+            save(os.path.join(opt.save_dir, f"model_{epoch}.pth"), epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        logger.scalars("train", {**stats, "lr": lr}, epoch)
+        line = f"epoch {epoch} | lr {lr:.3g} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
         if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
             summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}")
             logger.scalars("val", {k: v for k, v in summary.items()
@@ -124,7 +143,9 @@ def train(opt):
             value = summary.get(opt.metric)
             if value is not None and is_better(opt.metric, value, best):
                 best = value
-                save_checkpoint(os.path.join(opt.save_dir, "model_best.pth"), model, epoch)
+                save(os.path.join(opt.save_dir, "model_best.pth"), epoch)
+                save(last, epoch)  # record the new best for --resume
+                line += f" | new best {opt.metric}"
         logger.write(line)
         print(line, flush=True)
         new_lr = learning_rate(opt, epoch)
