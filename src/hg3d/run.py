@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import torch
 
+from . import distributed
 from .checkpoint import load_weights, read_training_state, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
@@ -28,9 +29,10 @@ def build_loader(opt, dataset, train):
     if train and len(dataset) < batch_size:
         raise UserError(f"the training set has {len(dataset)} samples, fewer than --batch_size "
                         f"{batch_size} (lower --batch_size)")
+    shard = distributed.sampler(dataset, opt, train)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=train, num_workers=opt.num_workers,
-        pin_memory=opt.device.type == "cuda", drop_last=train)
+        dataset, batch_size=batch_size, shuffle=train and shard is None, sampler=shard,
+        num_workers=opt.num_workers, pin_memory=opt.device.type == "cuda", drop_last=train)
 
 
 def is_better(metric, value, best):
@@ -42,7 +44,7 @@ def is_better(metric, value, best):
 
 def evaluate(opt, trainer, dataset, phase):
     """Predict over ``dataset`` and summarise it; returns (summary, per-sample arrays)."""
-    result = trainer.predict(build_loader(opt, dataset, train=False), phase)
+    result = distributed.gather_predictions(trainer.predict(build_loader(opt, dataset, train=False), phase), opt)
     summary, arrays = dataset.metrics(result)
     summary["loss"] = result["loss"].get("loss")
     return summary, arrays
@@ -61,6 +63,8 @@ def test(opt):
     load_weights(model, opt.load_model, strict=True)
     model.to(opt.device)
     summary, arrays = evaluate(opt, Trainer(opt, model), dataset, "test")
+    if not distributed.is_main(opt):  # every rank predicted its shard; rank 0 writes
+        return summary
     summary.setdefault("split", dataset.split)
     summary.update(dataset=opt.dataset, checkpoint=os.path.abspath(opt.load_model),
                    flip_test=opt.flip_test, full_test=opt.full_test)
@@ -77,10 +81,11 @@ def test(opt):
 
 
 def train(opt):
-    logger = Logger(opt)
+    main_rank = distributed.is_main(opt)
+    logger = Logger(opt, enabled=main_rank)
     train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
     fresh = not (opt.resume or opt.load_model)
-    model = create_model(opt.arch, opt.heads, imagenet=fresh)
+    model = create_model(opt.arch, opt.heads, imagenet=fresh, log=print if main_rank else lambda _: None)
     optimizer = torch.optim.Adam(model.parameters(), opt.lr)
     trainer = Trainer(opt, model, optimizer)
     if opt.amp and not trainer.amp:
@@ -108,8 +113,12 @@ def train(opt):
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(opt, start_epoch)
 
+    trainer.model = distributed.wrap_model(model, opt)
+
     def save(path, epoch):
         """model_last.pth also carries what --resume needs: optimizer, best value, AMP scaler."""
+        if not main_rank:
+            return
         if path == last:
             scaler = trainer.scaler.state_dict() if trainer.amp else None
             save_checkpoint(path, model, epoch, optimizer, best=best, scaler=scaler)
@@ -120,9 +129,12 @@ def train(opt):
     for epoch in range(start_epoch + 1, opt.num_epoch + 1):
         # Each epoch's randomness (shuffle, augmentation, worker seeds) depends only on the seed
         # and the epoch, so a resumed run repeats an uninterrupted one exactly.
-        seed_everything(opt.seed + epoch)
+        # Ranks augment differently (rank 0 is the single-process run).
+        seed_everything(opt.seed + epoch + 7919 * opt.rank)
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
         try:
             stats = trainer.train_epoch(train_loader, epoch)
         except TrainingDiverged as exc:
@@ -147,20 +159,25 @@ def train(opt):
                 save(last, epoch)  # record the new best for --resume
                 line += f" | new best {opt.metric}"
         logger.write(line)
-        print(line, flush=True)
+        if main_rank:
+            print(line, flush=True)
         new_lr = learning_rate(opt, epoch)
         for group in optimizer.param_groups:
             group["lr"] = new_lr
     logger.close()
-    print(f"training done: checkpoints and logs in {opt.save_dir}")
+    if main_rank:
+        print(f"training done: checkpoints and logs in {opt.save_dir}")
 
 
 def run(argv=None):
-    opt = parse_opts(argv)
+    opt = distributed.setup(parse_opts(argv))
     seed_everything(opt.seed)
     if opt.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    return test(opt) if opt.test else train(opt)
+    try:
+        return test(opt) if opt.test else train(opt)
+    finally:
+        distributed.cleanup(opt)
 
 
 def user_error_line(exc):

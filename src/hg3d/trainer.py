@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from progress.bar import Bar
 
+from .distributed import all_finite, is_main, mean_over_ranks
 from .errors import UserError
 from .evaluation import decode_2d, decode_3d, flip_merge, pck_distances
 from .geometry import transform_preds
@@ -55,10 +56,15 @@ class Trainer:
         self.loss = PoseLoss(opt.weight_3d, opt.weight_var)
         self.amp = bool(opt.amp) and opt.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # Mixed precision convolutions are fastest on NHWC tensors (tensor cores).
+        self.memory_format = torch.channels_last if self.amp else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.quiet = not is_main(opt)
 
-    def forward(self, images):
+    def forward(self, images, model=None):
+        images = images.contiguous(memory_format=self.memory_format)
         with torch.autocast(self.opt.device.type, enabled=self.amp):
-            output = self.model(images)[-1]
+            output = (model or self.model)(images)[-1]
         return {k: v.float() for k, v in output.items()}
 
     def train_epoch(self, loader, epoch):
@@ -70,7 +76,7 @@ class Trainer:
             batch = to_device(batch, self.opt.device)
             output = self.forward(batch["input"])
             loss, stats = self.loss(output, batch)
-            if not torch.isfinite(loss):
+            if not all_finite(loss, self.opt):
                 bar.finish()
                 raise TrainingDiverged(
                     f"the loss became {loss.item()} at epoch {epoch}, iteration {it + 1}; "
@@ -82,11 +88,13 @@ class Trainer:
             average.add({k: v.item() for k, v in stats.items()}, len(batch["input"]))
             self._report(bar, it, len(loader), start, average.means())
         bar.finish()
-        stats = average.means()
+        stats = mean_over_ranks(average.means(), self.opt)
         stats["time"] = time.time() - start
         return stats
 
     def _report(self, bar, it, total, start, means):
+        if self.quiet:
+            return
         parts = " | ".join(f"{k} {v:.4g}" for k, v in means.items())
         if self.opt.print_iter > 0:
             if (it + 1) % self.opt.print_iter == 0:
@@ -99,11 +107,12 @@ class Trainer:
     def infer(self, inputs):
         """Network maps of a batch: (plain, merged), merged averaging in the mirrored input's maps
         when the flip test is on (one forward pass over both)."""
+        model = getattr(self.model, "module", self.model)  # no DDP collectives for inference
         if not self.opt.flip_test:
-            output = self.forward(inputs)
+            output = self.forward(inputs, model)
             return output, output
         n = len(inputs)
-        output = self.forward(torch.cat([inputs, inputs.flip(-1)]))
+        output = self.forward(torch.cat([inputs, inputs.flip(-1)]), model)
         return ({k: v[:n] for k, v in output.items()},
                 {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
 
