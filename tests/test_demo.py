@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SRC_DIR
-from hg3d.checkpoint import load_weights
+from conftest import HEADS_3D, SRC_DIR
+from hg3d.checkpoint import load_weights, save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.errors import UserError
 from hg3d.evaluation import decode_2d, flip_merge
@@ -174,3 +174,24 @@ def test_box_outside_the_image(inputs, resnet18_3d_checkpoint, tmp_path, capsys)
     assert not (tmp_path / "out" / "a_normal.json").exists()
     with pytest.raises(UserError, match="could be processed"):
         run_demo(["--demo", str(video), "--bbox", "900,900,20,20", *ckpt, *SMALL])
+
+
+def test_degenerate_3d_gives_null_not_nan(inputs, tmp_path):
+    """Flat heatmaps and depth maps put every joint on one point: no bones to scale by, so the
+    JSON says null (valid JSON) instead of NaN, and no 3D picture is drawn."""
+    torch.manual_seed(0)
+    model = create_model("msra_18", HEADS_3D)
+    with torch.no_grad():
+        for head in (model.hm, model.depth):
+            head.weight.zero_()
+            head.bias.zero_()
+    ckpt = str(tmp_path / "flat.pth")
+    save_checkpoint(ckpt, model, 1)
+    out = tmp_path / "out"
+    run_demo(["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", ckpt,
+              "--out_dir", str(out), *SMALL])
+    record = json.loads((out / "a_normal.json").read_text(),
+                        parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert record["joints_3d_mm"] is None and record["joints_3d_h36m_mm"] is None
+    assert np.isfinite(record["joints_2d"]).all()
+    assert (out / "a_normal_2d.png").exists() and not (out / "a_normal_3d.png").exists()

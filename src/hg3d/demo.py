@@ -143,9 +143,13 @@ class PoseEstimator:
             pose = {"joints_2d": transform_preds(coords[i], center, size, out_size),
                     "confidence": confidence[i], "center": center, "size": size}
             if pred_3d is not None:
-                scale = h36m_scale(pred_3d[i])
-                pose["joints_3d"] = pred_3d[i] * scale
-                pose["joints_3d_h36m"] = to_h36m_order(pred_3d[i]) * scale
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scale = h36m_scale(pred_3d[i])
+                if np.isfinite(scale):
+                    pose["joints_3d"] = pred_3d[i] * scale
+                    pose["joints_3d_h36m"] = to_h36m_order(pred_3d[i]) * scale
+                else:  # every joint decoded at one point: no bone to scale by, no 3D pose
+                    pose["joints_3d_degenerate"] = True
             poses.append(pose)
         return poses
 
@@ -168,6 +172,9 @@ def pose_record(pose, checkpoint):
         record["joints_3d_h36m_mm"] = np.round(pose["joints_3d_h36m"], 2).tolist()
         record["joints_3d_note"] = ("root-relative (pelvis) camera axes x right, y down, z forward; "
                                     "scaled so the 15 H36M bones sum to 4000 mm")
+    elif pose.get("joints_3d_degenerate"):
+        record["joints_3d_mm"] = record["joints_3d_h36m_mm"] = None
+        record["joints_3d_note"] = "no 3D pose: every joint was decoded at the same point"
     return record
 
 
