@@ -21,7 +21,7 @@ from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
 from hg3d.model import create_model  # noqa: E402
 from hg3d.opts import parse_opts  # noqa: E402
 from hg3d.run import build_loader, evaluate  # noqa: E402
-from hg3d.trainer import Trainer  # noqa: E402
+from hg3d.trainer import Trainer, to_device  # noqa: E402
 
 ROWS = []
 
@@ -96,16 +96,22 @@ def bench_test_batching(repeat):
     torch.manual_seed(0)
     model = create_model("msra_50", {"hm": 16, "depth": 16}).eval()
     results = {}
-    for batch in (1, 16):
+    for batch, memory_format in ((1, torch.contiguous_format), (1, torch.channels_last),
+                                 (16, torch.channels_last)):
         opt = fixture_opts("--full_test", "--test_batch_size", str(batch), "--print_iter", "1000")
         dataset = get_dataset(opt, "val")
         trainer = Trainer(opt, model)
-        seconds = best_time(lambda: results.__setitem__(batch, evaluate(opt, trainer, dataset, "bench")[0]),
+        trainer.memory_format = memory_format
+        model.to(memory_format=memory_format)
+        key = (batch, memory_format)
+        seconds = best_time(lambda: results.__setitem__(key, evaluate(opt, trainer, dataset, "bench")[0]),
                             repeat)
-        results[batch] = (seconds, results[batch])
-    (t1, s1), (t16, s16) = results[1], results[16]
+        results[key] = (seconds, results[key]["mpjpe"])
+    (t_nchw, m_nchw), (t1, m1), (t16, m16) = results.values()
+    row("H36M test: channels_last vs NCHW (batch 1)", f"{t_nchw / t1:.2f}x",
+        f"{20 / t1:.1f} vs {20 / t_nchw:.1f} samples/s; MPJPE difference {abs(m1 - m_nchw):.1e} mm")
     row("H36M test: batch 16 vs batch 1", f"{t1 / t16:.2f}x",
-        f"{20 / t16:.1f} vs {20 / t1:.1f} samples/s; MPJPE difference {abs(s1['mpjpe'] - s16['mpjpe']):.1e} mm")
+        f"{20 / t16:.1f} vs {20 / t1:.1f} samples/s; MPJPE difference {abs(m1 - m16):.1e} mm")
 
 
 def bench_input_pipeline(repeat):
@@ -137,7 +143,6 @@ def bench_training_step(repeat):
     trainer = Trainer(opt, model, torch.optim.Adam(model.parameters(), 1e-4))
     loader = build_loader(opt, get_dataset(opt, "train"), train=True)
     batch = next(iter(loader))
-    from hg3d.trainer import to_device
 
     def step():
         device_batch = to_device(batch, opt.device)
@@ -149,8 +154,13 @@ def bench_training_step(repeat):
     step()
     t_step = best_time(step, repeat)
     t_load = best_time(lambda: next(iter(loader)), repeat)
-    row("training step, CPU fp32", f"{8 / t_step:.1f} img/s",
+    row("training step, CPU fp32 (channels_last)", f"{8 / t_step:.1f} img/s",
         f"{t_step * 1e3:.0f} ms per batch of 8 on {torch.get_num_threads()} threads")
+    trainer.memory_format = torch.contiguous_format
+    model.to(memory_format=torch.contiguous_format)
+    t_nchw = best_time(step, repeat)
+    row("training step: channels_last vs NCHW (CPU)", f"{t_nchw / t_step:.2f}x",
+        f"{8 / t_step:.1f} vs {8 / t_nchw:.1f} img/s")
     row("data loading vs step (CPU, --num_workers 0)", f"{t_load / t_step:.2f}x the step",
         "loading one batch in the main process; below 1x the step is not loader-bound")
     if torch.cuda.is_available():

@@ -52,7 +52,8 @@ def build_parser(prog="main.py"):
     a("--lr_step", default="90,120", help="epochs after which lr drops 10x, comma separated")
     a("--num_epoch", "--num_epochs", dest="num_epoch", type=int, default=140)
     a("--batch_size", type=int, default=32, help="per process under torchrun")
-    a("--test_batch_size", type=int, default=16, help="batch size of validation and testing")
+    a("--test_batch_size", type=int, default=0,
+      help="batch size of validation and testing (default: 16 on CUDA, 1 on the CPU, the fastest there)")
     a("--val_intervals", type=int, default=5, help="validate every this many epochs")
     a("--save_all_models", action="store_true", help="keep model_<epoch>.pth of every epoch")
     a("--amp", action="store_true", help="mixed precision (and channels_last) on CUDA")
@@ -108,7 +109,7 @@ def finalize(opt, log=print):
         (opt.ratio_3d < 0, f"--ratio_3d must be >= 0, got {opt.ratio_3d}"),
         (opt.ratio_3dpw < 0, f"--ratio_3dpw must be >= 0, got {opt.ratio_3dpw}"),
         (opt.weight_3d < 0 or opt.weight_var < 0, "--weight_3d and --weight_var must be >= 0"),
-        (opt.batch_size < 1 or opt.test_batch_size < 1, "--batch_size and --test_batch_size must be >= 1"),
+        (opt.batch_size < 1 or opt.test_batch_size < 0, "--batch_size and --test_batch_size must be >= 1"),
         (opt.num_epoch < 0, f"--num_epoch must be >= 0, got {opt.num_epoch}"),
         (opt.lr <= 0, f"--lr must be > 0, got {opt.lr}"),
         (opt.num_workers < 0, "--num_workers must be >= 0"),
@@ -139,6 +140,8 @@ def finalize(opt, log=print):
         raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
     opt.metric = "mpjpe" if opt.task == "human3d" else "acc"
     opt.device = select_device(opt.gpus, log)
+    if opt.test_batch_size == 0:
+        opt.test_batch_size = 16 if opt.device.type == "cuda" else 1
     opt.data_dir = os.path.abspath(opt.data_dir)
     opt.exp_dir = os.path.abspath(opt.exp_dir)
     opt.save_dir = os.path.join(opt.exp_dir, opt.exp_id)

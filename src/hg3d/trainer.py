@@ -56,8 +56,9 @@ class Trainer:
         self.loss = PoseLoss(opt.weight_3d, opt.weight_var)
         self.amp = bool(opt.amp) and opt.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        # Mixed precision convolutions are fastest on NHWC tensors (tensor cores).
-        self.memory_format = torch.channels_last if self.amp else torch.contiguous_format
+        # NHWC tensors: faster convolutions on tensor cores (AMP) and with oneDNN on CPUs
+        # (measured here: +20% training, +35% inference on 2 CPU cores; see scripts/bench.py).
+        self.memory_format = torch.channels_last
         self.model.to(memory_format=self.memory_format)
         self.quiet = not is_main(opt)
 
