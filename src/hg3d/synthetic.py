@@ -22,8 +22,12 @@ CHAINS = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9)
 # Joints whose subtree a random rotation bends (hips, knees, spine, neck, shoulders, elbows).
 BEND_JOINTS = {1: 60, 2: 50, 4: 60, 5: 50, 7: 20, 8: 15, 11: 90, 12: 70, 14: 90, 15: 70}
 # Filled body parts drawn as thick segments: (joint a, joint b, thickness in mm, colour slot).
+# Slots: 0 torso/neck, 1 right leg, 2 left leg, 3 left arm, 4 right arm. Right limbs are drawn
+# darker and left limbs lighter than the clothing colour, and the face is marked on the front of
+# the head, so that left/right and front/back (hence depth order) can be told from the picture.
 LIMBS = ((1, 2, 130, 1), (2, 3, 110, 1), (4, 5, 130, 2), (5, 6, 110, 2), (11, 12, 90, 3),
          (12, 13, 75, 3), (14, 15, 90, 4), (15, 16, 75, 4), (8, 9, 80, 0))
+R_HIP, L_HIP, PELVIS_J, THORAX = 1, 4, 0, 8
 TORSO = (1, 4, 11, 14)  # hips and shoulders: one filled quadrilateral
 HEAD, HEAD_RADIUS_MM = 10, 110
 
@@ -97,7 +101,9 @@ def render_person(image, joints_cam, intrinsics, rng):
     """Draw the person with camera-frame H36M-17 joints onto ``image`` (in place), far parts first."""
     uv = project(joints_cam, intrinsics)
     focal = intrinsics[0, 0]
-    palette = rng.uniform(20, 235, (5, 3))
+    shirt, trousers = rng.uniform(60, 200, (2, 3))
+    darker, lighter = (lambda c: c * 0.55), (lambda c: c * 0.6 + 255 * 0.4)
+    palette = np.array([shirt, darker(trousers), lighter(trousers), lighter(shirt), darker(shirt)])
     skin = np.array([120, 150, 200]) + rng.uniform(-40, 40, 3)
     parts = [(joints_cam[[a, b], 2].mean(), "limb", (a, b, mm, slot)) for a, b, mm, slot in LIMBS]
     parts.append((joints_cam[list(TORSO), 2].mean(), "torso", None))
@@ -116,7 +122,24 @@ def render_person(image, joints_cam, intrinsics, rng):
             radius = max(3, int(round(focal * HEAD_RADIUS_MM / depth)))
             cv2.circle(image, tuple(np.round(uv[HEAD]).astype(int)), radius,
                        tuple(float(c) for c in skin), -1, cv2.LINE_AA)
+            draw_face(image, joints_cam, intrinsics, skin)
     return uv
+
+
+def draw_face(image, joints_cam, intrinsics, skin):
+    """Two eyes on the front of the head when the person faces the camera (nothing from behind)."""
+    right = joints_cam[R_HIP] - joints_cam[L_HIP]
+    up = joints_cam[THORAX] - joints_cam[PELVIS_J]
+    forward = -np.cross(right, up)
+    forward, right = forward / np.linalg.norm(forward), right / np.linalg.norm(right)
+    if forward[2] > -0.2:  # facing away or sideways
+        return
+    head = joints_cam[HEAD]
+    for side in (-1, 1):
+        eye = head + HEAD_RADIUS_MM * (0.85 * forward + 0.4 * side * right)
+        radius = max(1, int(round(intrinsics[0, 0] * 18 / eye[2])))
+        cv2.circle(image, tuple(np.round(project(eye, intrinsics)).astype(int)), radius,
+                   tuple(float(c) for c in skin * 0.3), -1, cv2.LINE_AA)
 
 
 def random_scene(rng, width, height):
