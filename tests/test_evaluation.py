@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import golden
-from hg3d.evaluation import (decode_2d, decode_3d, flip_merge, h36m_metrics, mpii_to_h36m,
+from hg3d.evaluation import (decode_2d, decode_3d, flip_merge, group_means, h36m_metrics, mpii_to_h36m,
                              pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align)
 from hg3d.joints import MPII_FLIP_PERM
 
@@ -65,3 +65,15 @@ def test_flip_merge_of_mirrored_maps_is_identity():
     maps = torch.rand(2, 16, 8, 8)
     mirrored = maps.flip(-1)[:, torch.as_tensor(MPII_FLIP_PERM)]
     assert torch.allclose(flip_merge(maps, mirrored), maps)
+
+
+def test_group_means_pools_samples_per_group():
+    values = np.array([1.0, 2.0, 3.0, 10.0])
+    groups = np.array(["b", "a", "b", "a"])
+    pooled = group_means({"mpjpe": values, "twice": 2 * values}, groups)
+    assert list(pooled) == ["a", "b"]
+    assert pooled["a"] == {"mpjpe": 6.0, "twice": 12.0, "num_samples": 2}
+    assert pooled["b"] == {"mpjpe": 2.0, "twice": 4.0, "num_samples": 2}
+    weighted = sum(g["mpjpe"] * g["num_samples"] for g in pooled.values()) / len(values)
+    assert weighted == pytest.approx(values.mean())
+    assert group_means({"x": np.array([5.0])}, np.array([3]))[3]["x"] == 5.0

@@ -104,6 +104,25 @@ def procrustes_align(pred, gt):
     return scale[:, None, None] * p0 @ rotation + mu_g
 
 
+def group_means(per_sample, groups):
+    """Pool per-sample figures by group: ``{group: {name: mean over its samples, "num_samples": n}}``.
+
+    ``per_sample`` maps names to (N,) arrays; ``groups`` holds one label per sample. Pooling the
+    per-sample values of a group weights every sample equally, as papers' per-action,
+    per-sequence and per-activity tables do (the mean over all samples is the sample-weighted
+    mean of the group means).
+    """
+    groups = np.asarray(groups)
+    labels, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    pooled = {}
+    for name, values in per_sample.items():
+        sums = np.bincount(inverse, weights=np.asarray(values, np.float64), minlength=len(labels))
+        pooled[name] = sums / counts
+    return {(label.item() if hasattr(label, "item") else label):
+            {**{name: float(means[g]) for name, means in pooled.items()}, "num_samples": int(counts[g])}
+            for g, label in enumerate(labels)}
+
+
 def h36m_metrics(pred_3d, gt_3d):
     """H36M protocol on MPII-16 crop-space predictions (N, 16, 3) and H36M-17 ground truth in mm.
 

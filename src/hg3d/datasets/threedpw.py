@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from ..evaluation import per_sample_mpjpe, procrustes_align
+from ..evaluation import group_means, per_sample_mpjpe, procrustes_align
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, read_image, require_path
 from .safe_pickle import load_pickle
@@ -179,13 +179,10 @@ class ThreeDPW(PoseDataset):
         summary.update(split=self.pw3d_split, mpjpe_12=float(mpjpe_12.mean()),
                        pa_mpjpe_12=float(pa_mpjpe_12.mean()))
         sequence = self.sample_sequence[index]
-        summary["per_sequence"] = {
-            self.sequences[s]: {"num_samples": int((sequence == s).sum()),
-                                "mpjpe_12": float(mpjpe_12[sequence == s].mean()),
-                                "pa_mpjpe_12": float(pa_mpjpe_12[sequence == s].mean()),
-                                "mpjpe": float(arrays["mpjpe"][sequence == s].mean())}
-            for s in np.unique(sequence)}
+        names = np.array([self.sequences[s] for s in sequence])
+        summary["per_sequence"] = group_means(
+            {"mpjpe_12": mpjpe_12, "pa_mpjpe_12": pa_mpjpe_12, "mpjpe": arrays["mpjpe"]}, names)
         arrays.update(mpjpe_12=mpjpe_12.astype(np.float32), pa_mpjpe_12=pa_mpjpe_12.astype(np.float32),
-                      sequence=np.array([self.sequences[s] for s in sequence], dtype="S"),
+                      sequence=names.astype("S"),
                       person=self.sample_person[index], frame=self.sample_frame[index])
         return summary, arrays
