@@ -34,6 +34,9 @@ H36M_BONES = (
     (3, 2), (2, 1), (1, 0), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 10),
     (16, 15), (15, 14), (14, 8), (8, 11), (11, 12), (12, 13),
 )
+# Parent of each H36M-17 joint in the skeleton tree (pelvis the root; shoulders and neck hang from
+# the thorax); parents come before their children.
+H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 # The H36M protocol rescales a prediction so that these 15 bones sum to this length (mm).
 H36M_BONE_SUM_MM = 4000.0
 

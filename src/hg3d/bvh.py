@@ -1,0 +1,240 @@
+"""BVH animation export: the H36M-17 poses of a tracked person as a skeleton animation that
+Blender, Unity or MotionBuilder import.
+
+Conventions (also in the README's ``--bvh`` section):
+
+- Axes: BVH is Y up. The demo's camera frame (x right, y down, z forward, mm) becomes
+  (x, -y, -z), a half turn about x (no mirroring): a person facing the camera faces +Z, their
+  left is +X. Units stay millimetres.
+- Hierarchy: the H36M-17 joints under their project names, pelvis the root (``H36M_PARENTS``);
+  the five leaves (ankles, head, wrists) end in an End Site.
+- Rest pose (the OFFSETs), one rigid skeleton per track: every bone is its median length over the
+  track. Pelvis (hips, spine) and thorax (neck, shoulders) keep the shape of the track's median
+  pose, upright, facing +Z; legs hang straight down, spine-thorax and neck-head point straight up,
+  arms stretch out sideways (T-pose).
+- Motion: the root has ``Xposition Yposition Zposition`` and every joint the rotations
+  ``Zrotation Xrotation Yrotation`` (intrinsic ZXY, R = Rz Rx Ry, degrees), unwrapped over time so
+  that no channel jumps by 360. A joint with one child turns by the smallest rotation that lays
+  that bone along its direction in the frame's pose (so a limb carries its parent's twist and
+  never spins about itself); the pelvis and thorax turn by the best fit of their three child bones
+  (``Rotation.align_vectors``); the leaves do not turn. Why ZXY: with arms out sideways and the
+  pelvis free to turn about Y, the order's gimbal lock (X at +-90) is only met by a thigh, shin,
+  spine or neck at 90 degrees to its parent bone.
+- Root position: zero on every frame. The demo's poses are root-relative and one camera gives no
+  reliable distance, so the pelvis stays at the origin (the feet are below Y = 0).
+- A frame where the person was missed (NaN joints or a zero-length bone) repeats the previous
+  frame's pose.
+"""
+import io
+import os
+import warnings
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .errors import UserError
+from .files import atomic_write
+from .joints import H36M_JOINTS, H36M_PARENTS, NUM_H36M_JOINTS
+
+EULER_ORDER = "ZXY"  # intrinsic, as BVH channels are: the first listed turns first in the parent
+ROTATION_CHANNELS = " ".join(f"{axis}rotation" for axis in EULER_ORDER)
+# Camera frame (y down, z forward) -> BVH frame (y up): a half turn about x.
+CAMERA_TO_BVH = np.array([1.0, -1.0, -1.0])
+CHILDREN = tuple(tuple(c for c in range(NUM_H36M_JOINTS) if H36M_PARENTS[c] == j)
+                 for j in range(NUM_H36M_JOINTS))
+UP, DOWN, LEFT, RIGHT, FORWARD = (0, 1, 0), (0, -1, 0), (1, 0, 0), (-1, 0, 0), (0, 0, 1)
+# Rest direction of every bone that leaves a joint with one child, by child joint.
+REST_DIRECTIONS = {
+    H36M_JOINTS.index("r_knee"): DOWN, H36M_JOINTS.index("r_ankle"): DOWN,
+    H36M_JOINTS.index("l_knee"): DOWN, H36M_JOINTS.index("l_ankle"): DOWN,
+    H36M_JOINTS.index("thorax"): UP, H36M_JOINTS.index("head"): UP,
+    H36M_JOINTS.index("l_elbow"): LEFT, H36M_JOINTS.index("l_wrist"): LEFT,
+    H36M_JOINTS.index("r_elbow"): RIGHT, H36M_JOINTS.index("r_wrist"): RIGHT,
+}
+# The two joints with three child bones, each as (joint, its upward child, left child, right child):
+# their rest shape is the track's median, seen in a frame where that upward bone is +Y and the
+# right-to-left line lies along +X.
+TORSO_JOINTS = tuple((H36M_JOINTS.index(j), H36M_JOINTS.index(up), H36M_JOINTS.index(left),
+                      H36M_JOINTS.index(right))
+                     for j, up, left, right in (("pelvis", "spine", "l_hip", "r_hip"),
+                                                ("thorax", "neck", "l_shoulder", "r_shoulder")))
+# End Sites give the leaf bones a tail (Blender draws bones from joint to tail); they carry no
+# data. Direction in the leaf's rest frame, length as a fraction of the bone into the leaf.
+END_SITES = {
+    H36M_JOINTS.index("r_ankle"): FORWARD, H36M_JOINTS.index("l_ankle"): FORWARD,
+    H36M_JOINTS.index("head"): UP, H36M_JOINTS.index("l_wrist"): LEFT,
+    H36M_JOINTS.index("r_wrist"): RIGHT,
+}
+END_SITE_FRACTION = 0.3
+MIN_BONE_MM = 1e-3  # a shorter bone has no direction: the frame counts as missed
+DEFAULT_MIN_FRAMES = 10
+
+
+def _unit(vectors):
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def bone_vectors(frames):
+    """(T, 17, 3) vectors from each joint's parent to the joint (the root's is zero)."""
+    parents = np.maximum(H36M_PARENTS, 0)
+    return frames - frames[:, parents]
+
+
+def seen_frames(frames):
+    """Which frames hold a usable pose: every joint finite, every bone longer than MIN_BONE_MM."""
+    with np.errstate(invalid="ignore"):
+        lengths = np.linalg.norm(bone_vectors(frames)[:, 1:], axis=-1)
+        return np.isfinite(frames).all(axis=(1, 2)) & (lengths > MIN_BONE_MM).all(axis=1)
+
+
+def _align(targets, sources, weights=None):
+    """The rotation R with R @ sources ~ targets (exactly, and the smallest one, for one pair)."""
+    rotation, _ = Rotation.align_vectors(np.atleast_2d(targets), np.atleast_2d(sources), weights)
+    return rotation
+
+
+def rest_offsets(frames):
+    """OFFSET of every joint from its parent, (17, 3), for frames (T, 17, 3) in BVH axes that
+    all hold a pose: median bone lengths, in the rest pose of the module docstring."""
+    bones = bone_vectors(frames)
+    lengths = np.median(np.linalg.norm(bones, axis=-1), axis=0)
+    directions = np.zeros((NUM_H36M_JOINTS, 3))
+    for child, direction in REST_DIRECTIONS.items():
+        directions[child] = direction
+    for joint, up, left, right in TORSO_JOINTS:
+        spread = frames[:, left] - frames[:, right]
+        children = list(CHILDREN[joint])
+        local = np.stack([
+            _align([UP, LEFT], [bones[t, up], spread[t]], [np.inf, 1]).apply(_unit(bones[t, children]))
+            for t in range(len(frames))])
+        directions[children] = _unit(np.median(local, axis=0))
+    return directions * lengths[:, None]
+
+
+def joint_rotations(frames, offsets):
+    """Each joint's rotation relative to its parent, a Rotation of shape (T * 17), frame-major,
+    that turns the rest skeleton ``offsets`` into the pose of each frame (BVH axes)."""
+    rest = _unit(np.where(np.linalg.norm(offsets, axis=-1, keepdims=True) > 0, offsets, 1.0))
+    bones = bone_vectors(frames)
+    bones[:, 1:] = _unit(bones[:, 1:])
+    local = []
+    for frame in bones:
+        world = [None] * NUM_H36M_JOINTS
+        for joint, children in enumerate(CHILDREN):
+            parent = world[H36M_PARENTS[joint]] if joint else Rotation.identity()
+            if len(children) > 1:  # rigid: best fit of the child bones
+                world[joint] = _align(frame[list(children)], rest[list(children)])
+                local.append(parent.inv() * world[joint])
+            elif children:  # smallest turn from the parent's frame onto the bone
+                turn = _align(parent.inv().apply(frame[children[0]]), rest[children[0]])
+                world[joint] = parent * turn
+                local.append(turn)
+            else:
+                world[joint] = parent
+                local.append(Rotation.identity())
+    return Rotation.concatenate(local)
+
+
+def euler_channels(rotations, num_frames):
+    """(T, 17, 3) angles in degrees in EULER_ORDER, each channel unwrapped over the frames."""
+    with warnings.catch_warnings():
+        # At the lock scipy picks one of the equivalent angle sets; the rotation stays exact.
+        warnings.filterwarnings("ignore", message="Gimbal lock detected")
+        angles = rotations.as_euler(EULER_ORDER, degrees=True)
+    return np.unwrap(angles.reshape(num_frames, NUM_H36M_JOINTS, 3), period=360.0, axis=0)
+
+
+def _hierarchy_lines(offsets):
+    lines = ["HIERARCHY"]
+
+    def joint_block(joint, depth):
+        pad = "\t" * depth
+        keyword = "ROOT" if joint == 0 else "JOINT"
+        channels = (f"6 Xposition Yposition Zposition {ROTATION_CHANNELS}" if joint == 0
+                    else f"3 {ROTATION_CHANNELS}")
+        lines.extend([f"{pad}{keyword} {H36M_JOINTS[joint]}", pad + "{",
+                      f"{pad}\tOFFSET {_numbers(offsets[joint])}", f"{pad}\tCHANNELS {channels}"])
+        for child in CHILDREN[joint]:
+            joint_block(child, depth + 1)
+        if not CHILDREN[joint]:
+            tail = np.array(END_SITES[joint], float) * END_SITE_FRACTION * np.linalg.norm(offsets[joint])
+            lines.extend([f"{pad}\tEnd Site", pad + "\t{", f"{pad}\t\tOFFSET {_numbers(tail)}",
+                          pad + "\t}"])
+        lines.append(pad + "}")
+
+    joint_block(0, 0)
+    return lines
+
+
+def _numbers(values):
+    return " ".join(f"{v:.6f}" for v in values)
+
+
+def write_bvh(path, frames, fps):
+    """Write one person's poses as a BVH file (atomically).
+
+    frames: (T, 17, 3) H36M-17 joints in mm in the camera frame (x right, y down, z forward),
+    root-relative as the demo's ``joints_3d_h36m_mm``; NaN rows (or a zero-length bone) mark frames
+    where the person was missed, which repeat the previous pose. The first frame must hold a pose.
+    Returns the number of frames that held a pose.
+    """
+    frames = np.asarray(frames, np.float64)
+    if frames.ndim != 3 or frames.shape[1:] != (NUM_H36M_JOINTS, 3):
+        raise ValueError(f"BVH export needs H36M-17 poses shaped (T, 17, 3), got {frames.shape}")
+    if not (np.isfinite(fps) and fps > 0):
+        raise UserError(f"BVH export needs the video's frame rate, got {fps} frames per second")
+    seen = seen_frames(frames)
+    if not seen[0]:
+        raise ValueError("BVH export: the first frame must hold a pose")
+    # Every frame takes the pose of the latest frame that held one.
+    source = np.maximum.accumulate(np.where(seen, np.arange(len(frames)), 0))
+    posed = frames[seen] * CAMERA_TO_BVH
+    offsets = rest_offsets(posed)
+    angles = euler_channels(joint_rotations(posed, offsets), len(posed))
+    angles = angles[np.cumsum(seen)[source] - 1]
+    motion = np.concatenate([np.zeros((len(frames), 3)), angles.reshape(len(frames), -1)], axis=1)
+    table = io.StringIO()
+    np.savetxt(table, motion, fmt="%.6f")
+    text = "\n".join(_hierarchy_lines(offsets) + [
+        "MOTION", f"Frames: {len(frames)}", f"Frame Time: {1.0 / fps:.8f}"]) + "\n" + table.getvalue()
+
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write(text)
+    atomic_write(path, write)
+    return int(seen.sum())
+
+
+def _as_frames(poses):
+    """A track's per-frame poses (arrays, lists, or None for a missed frame) as (T, 17, 3), NaN
+    where missed."""
+    missed = np.full((NUM_H36M_JOINTS, 3), np.nan)
+    return np.stack([missed if pose is None else np.asarray(pose, np.float64) for pose in poses])
+
+
+def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES):
+    """One BVH per track: ``<out_dir>/<name>_track<id>.bvh``.
+
+    tracks: {track id: per-frame H36M-17 poses}, each frame a (17, 3) array in mm (camera frame,
+    root-relative, as ``joints_3d_h36m_mm``) or None / NaN where the person was missed; index 0 is
+    the video's first frame (or any common start). A file covers its track from the first to the
+    last frame that held a pose. A track seen in fewer than ``min_frames`` frames writes nothing.
+    Returns (paths written, one message per track).
+    """
+    written, messages = [], []
+    for track_id, poses in tracks.items():
+        frames = _as_frames(poses) if len(poses) else np.zeros((0, NUM_H36M_JOINTS, 3))
+        seen = seen_frames(frames)
+        count = int(seen.sum())
+        if count < max(min_frames, 1):
+            messages.append(f"track {track_id}: seen in {count} frame(s), fewer than {min_frames}: "
+                            f"no BVH written")
+            continue
+        first, last = np.flatnonzero(seen)[[0, -1]]
+        path = os.path.join(out_dir, f"{name}_track{track_id}.bvh")
+        write_bvh(path, frames[first:last + 1], fps)
+        missed = last + 1 - first - count
+        messages.append(f"track {track_id}: {path}, {last + 1 - first} frames from frame {first}"
+                        + (f" ({missed} missed, each repeating the previous pose)" if missed else ""))
+        written.append(path)
+    return written, messages
