@@ -112,36 +112,35 @@ def rest_offsets(frames):
 
 
 def joint_rotations(frames, offsets):
-    """Each joint's rotation relative to its parent, a Rotation of shape (T * 17), frame-major,
-    that turns the rest skeleton ``offsets`` into the pose of each frame (BVH axes)."""
+    """Each joint's rotation relative to its parent: 17 Rotation stacks of length T that turn the
+    rest skeleton ``offsets`` into the pose of each frame (BVH axes)."""
     rest = _unit(np.where(np.linalg.norm(offsets, axis=-1, keepdims=True) > 0, offsets, 1.0))
     bones = bone_vectors(frames)
     bones[:, 1:] = _unit(bones[:, 1:])
-    local = []
-    for frame in bones:
-        world = [None] * NUM_H36M_JOINTS
-        for joint, children in enumerate(CHILDREN):
-            parent = world[H36M_PARENTS[joint]] if joint else Rotation.identity()
-            if len(children) > 1:  # rigid: best fit of the child bones
-                world[joint] = _align(frame[list(children)], rest[list(children)])
-                local.append(parent.inv() * world[joint])
-            elif children:  # smallest turn from the parent's frame onto the bone
-                turn = _align(parent.inv().apply(frame[children[0]]), rest[children[0]])
-                world[joint] = parent * turn
-                local.append(turn)
-            else:
-                world[joint] = parent
-                local.append(Rotation.identity())
-    return Rotation.concatenate(local)
+    world, local = [None] * NUM_H36M_JOINTS, [None] * NUM_H36M_JOINTS
+    for joint, children in enumerate(CHILDREN):
+        parent = world[H36M_PARENTS[joint]] if joint else Rotation.identity(len(frames))
+        if len(children) > 1:  # rigid: best fit of the child bones
+            world[joint] = Rotation.concatenate(
+                [_align(frame[list(children)], rest[list(children)]) for frame in bones])
+            local[joint] = parent.inv() * world[joint]
+        elif children:  # the smallest turn from the parent's frame onto the bone
+            targets = parent.inv().apply(bones[:, children[0]])
+            local[joint] = Rotation.concatenate([_align(target, rest[children[0]]) for target in targets])
+            world[joint] = parent * local[joint]
+        else:
+            local[joint], world[joint] = Rotation.identity(len(frames)), parent
+    return local
 
 
-def euler_channels(rotations, num_frames):
-    """(T, 17, 3) angles in degrees in EULER_ORDER, each channel unwrapped over the frames."""
+def euler_channels(rotations):
+    """(T, 17, 3) angles in degrees in EULER_ORDER from the joints' rotation stacks, each channel
+    unwrapped over the frames (no jump of 360)."""
     with warnings.catch_warnings():
         # At the lock scipy picks one of the equivalent angle sets; the rotation stays exact.
         warnings.filterwarnings("ignore", message="Gimbal lock detected")
-        angles = rotations.as_euler(EULER_ORDER, degrees=True)
-    return np.unwrap(angles.reshape(num_frames, NUM_H36M_JOINTS, 3), period=360.0, axis=0)
+        angles = np.stack([rotation.as_euler(EULER_ORDER, degrees=True) for rotation in rotations], 1)
+    return np.unwrap(angles, period=360.0, axis=0)
 
 
 def _hierarchy_lines(offsets):
@@ -190,7 +189,7 @@ def write_bvh(path, frames, fps):
     source = np.maximum.accumulate(np.where(seen, np.arange(len(frames)), 0))
     posed = frames[seen] * CAMERA_TO_BVH
     offsets = rest_offsets(posed)
-    angles = euler_channels(joint_rotations(posed, offsets), len(posed))
+    angles = euler_channels(joint_rotations(posed, offsets))
     angles = angles[np.cumsum(seen)[source] - 1]
     motion = np.concatenate([np.zeros((len(frames), 3)), angles.reshape(len(frames), -1)], axis=1)
     table = io.StringIO()
