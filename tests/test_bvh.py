@@ -44,14 +44,15 @@ def smooth_motion():
         swing = np.sin(phase)
         pose = REST_POSE.copy()
         turn(pose, J["pelvis"], subtree(J["spine"]), (10 * np.sin(2 * phase), 0, 6 * swing))
-        turn(pose, J["thorax"], subtree(J["l_shoulder"]), (0, 0, -12 * (1 + swing)))
-        turn(pose, J["thorax"], subtree(J["r_shoulder"]), (0, 4 * swing, 8 * np.cos(phase)))
+        turn(pose, J["thorax"], subtree(J["l_shoulder"]), (0, 0, -6 * (1 + swing)))
+        turn(pose, J["thorax"], subtree(J["r_shoulder"]), (0, 4 * swing, 5 * np.cos(phase)))
         for side, sign in (("r", 1), ("l", -1)):
+            # +x turns a hanging bone backwards; +z turns the right side's outwards
             turn(pose, J[f"{side}_hip"], subtree(J[f"{side}_knee"]), (sign * 30 * swing, 0, sign * 5))
-            turn(pose, J[f"{side}_knee"], subtree(J[f"{side}_ankle"]), (-35 - sign * 25 * swing, 0, 0))
+            turn(pose, J[f"{side}_knee"], subtree(J[f"{side}_ankle"]), (25 - sign * 20 * swing, 0, 0))
             turn(pose, J[f"{side}_shoulder"], subtree(J[f"{side}_elbow"]),
-                 (-sign * 35 * swing, 10 * np.cos(phase), sign * 25 * (1 + swing)))
-            turn(pose, J[f"{side}_elbow"], subtree(J[f"{side}_wrist"]), (40 + sign * 30 * swing, 0, 0))
+                 (-sign * 25 * swing, 10 * np.cos(phase), sign * (3 + 3 * swing)))
+            turn(pose, J[f"{side}_elbow"], subtree(J[f"{side}_wrist"]), (-30 - sign * 15 * swing, 0, 0))
         turn(pose, J["neck"], [J["head"]], (12 * np.sin(3 * phase), 20 * swing, 0))
         for joint in range(1, len(H36M_JOINTS)):
             stretch = 0.03 * np.sin(phase + joint) + (0.8 if (t, joint) == (OUTLIER_FRAME, OUTLIER_BONE) else 0)

@@ -37,6 +37,7 @@ H36M_BONES = (
 # Parent of each H36M-17 joint in the skeleton tree (pelvis the root; shoulders and neck hang from
 # the thorax); parents come before their children.
 H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+H36M_EDGES = tuple((parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0)
 # The H36M protocol rescales a prediction so that these 15 bones sum to this length (mm).
 H36M_BONE_SUM_MM = 4000.0
 

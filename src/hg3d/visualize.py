@@ -15,9 +15,9 @@ def joint_side(name):
     return name[0] if name[:2] in ("r_", "l_") else "c"
 
 
-def edge_side(a, b):
+def edge_side(a, b, names=MPII_JOINTS):
     """An edge is left/right when one of its joints is, else centre."""
-    sides = {joint_side(MPII_JOINTS[a]), joint_side(MPII_JOINTS[b])} - {"c"}
+    sides = {joint_side(names[a]), joint_side(names[b])} - {"c"}
     return sides.pop() if len(sides) == 1 else "c"
 
 
@@ -35,8 +35,9 @@ def draw_skeleton_2d(image, joints, edges=MPII_EDGES):
     return canvas
 
 
-def plot_skeleton_3d(joints_3d, path, edges=MPII_EDGES, title=None):
-    """Save a 3D plot of MPII-16 joints (x right, y down, z forward) to ``path`` (PNG).
+def plot_skeleton_3d(joints_3d, path, edges=MPII_EDGES, title=None, names=MPII_JOINTS):
+    """Save a 3D plot of joints (x right, y down, z forward; MPII-16 unless ``edges`` and ``names``
+    say otherwise) to ``path`` (PNG).
 
     Viewed as the original demo: plotted as (x, z, -y) so that up is up, with equal axes.
     """
@@ -50,7 +51,7 @@ def plot_skeleton_3d(joints_3d, path, edges=MPII_EDGES, title=None):
     fig = plt.figure(figsize=(5, 5))
     ax = fig.add_subplot(111, projection="3d")
     for a, b in edges:
-        colour = np.array(SIDE_COLOURS[edge_side(a, b)][::-1]) / 255  # BGR -> RGB
+        colour = np.array(SIDE_COLOURS[edge_side(a, b, names)][::-1]) / 255  # BGR -> RGB
         ax.plot(*shown[[a, b]].T, color=colour, linewidth=2.5)
     ax.scatter(*shown.T, color="black", s=10)
     center, half = shown.mean(0), max(np.ptp(shown, axis=0).max() / 2, 1e-6) * 1.1
