@@ -167,6 +167,27 @@ def test_pelvis_and_thorax_bones_are_the_best_fit(exported, motion):
     assert worst_fit > 1  # the torso really bends in this motion: the fit is not trivially exact
 
 
+def test_pelvis_and_thorax_rest_shapes_are_the_track_median(tmp_path, motion):
+    """Rest angles between the child bones of the pelvis and of the thorax come from the track's
+    median pose: exactly the median angle to the upward bone (spine, neck), and close to the
+    median for the other pairs (a median shape is not a median of each angle). The track starts
+    bent, so its first frame would not do; one frame has the spine thrown 60 degrees off (a bad
+    prediction), which a mean would feel."""
+    track = motion[5:55].copy()
+    turn(track[30], J["pelvis"], subtree(J["spine"]), (60, 0, 0))
+    write_bvh(str(tmp_path / "part.bvh"), track, FPS)
+    channels = read_channels(tmp_path / "part.bvh")
+    source = bones(track)
+    for joint, up in ((J["pelvis"], J["spine"]), (J["thorax"], J["neck"])):
+        for a, b in itertools.combinations(CHILDREN[joint], 2):
+            rest = angles_deg(channels[H36M_JOINTS[a]][0], channels[H36M_JOINTS[b]][0])
+            angles = angles_deg(source[:, a], source[:, b])
+            tolerance = 0.05 if up in (a, b) else 2
+            assert abs(rest - np.median(angles)) < tolerance, (H36M_JOINTS[a], H36M_JOINTS[b])
+            if up in (a, b):
+                assert abs(angles[0] - np.median(angles)) > 1
+
+
 def test_bone_lengths_are_constant_and_the_median(exported, motion):
     _, positions = exported
     lengths = np.linalg.norm(bones(positions)[:, 1:], axis=-1)
