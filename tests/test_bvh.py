@@ -1,6 +1,7 @@
 """BVH export: files written from a generated motion with known 3D poses, read back by an
 independent library (bvhio) and checked by forward kinematics."""
 import itertools
+from pathlib import Path
 
 import bvhio
 import numpy as np
@@ -92,7 +93,7 @@ def read_channels(path):
     """{joint name: (OFFSET, channel names, (T, n) values)} as the file states them."""
     bvh = bvhio.readAsBvh(str(path), loadKeyFrames=False)
     layout = [joint for joint, _, _ in bvh.Root.layout()]
-    motion = np.loadtxt(str(path), skiprows=open(path).read().split("\n").index("MOTION") + 3, ndmin=2)
+    motion = np.loadtxt(str(path), skiprows=Path(path).read_text().split("\n").index("MOTION") + 3, ndmin=2)
     out, column = {}, 0
     for joint in layout:
         n = len(joint.Channels)
@@ -132,7 +133,7 @@ def test_hierarchy_names_channels_and_frame_time(exported):
         assert parent_of.get(name) == (H36M_JOINTS[parent] if parent >= 0 else None), name
     leaves = {joint.Name for joint, _, _ in layout if not joint.Children}
     assert leaves == {"r_ankle", "l_ankle", "head", "l_wrist", "r_wrist"}
-    text = open(path).read()
+    text = path.read_text()
     assert text.count("End Site") == 5 and text.count("ROOT") == 1 and text.count("JOINT") == 16
     assert bvh.Root.Channels[:3] == ["Xposition", "Yposition", "Zposition"]
     for joint, _, _ in layout:
@@ -140,6 +141,8 @@ def test_hierarchy_names_channels_and_frame_time(exported):
             ["Xposition", "Yposition", "Zposition"] if joint is bvh.Root else [])
         assert len([c for c in joint.Channels if c.endswith("rotation")]) == 3
     assert bvh.FrameCount == NUM_FRAMES
+    root_position = read_channels(path)["pelvis"][2][:, :3]
+    assert tuple(bvh.Root.Offset) == (0, 0, 0) and not root_position.any()  # documented: zero
     assert bvh.FrameTime == pytest.approx(1 / FPS, rel=1e-6)
 
 
@@ -208,7 +211,7 @@ def test_y_is_up_and_the_person_faces_plus_z(tmp_path):
 
 def test_the_declared_euler_order_is_the_one_used(exported, motion):
     path, _ = exported
-    text = open(path).read()
+    text = path.read_text()
     declared = {tuple(line.split()[-3:]) for line in text.splitlines() if "CHANNELS" in line}
     assert len(declared) == 1  # one order for every joint
     order = [c for c in text.split("CHANNELS 6 ")[1].split("\n")[0].split() if c.endswith("rotation")]
