@@ -36,7 +36,7 @@ from .errors import UserError
 from .files import atomic_write
 from .joints import H36M_JOINTS, H36M_PARENTS, NUM_H36M_JOINTS
 
-EULER_ORDER = "ZXY"  # intrinsic, as BVH channels are: the first listed turns first in the parent
+EULER_ORDER = "ZXY"  # intrinsic, R = Rz Rx Ry: BVH readers apply the channels in the listed order
 ROTATION_CHANNELS = " ".join(f"{axis}rotation" for axis in EULER_ORDER)
 # Camera frame (y down, z forward) -> BVH frame (y up): a half turn about x.
 CAMERA_TO_BVH = np.array([1.0, -1.0, -1.0])
@@ -175,7 +175,6 @@ def write_bvh(path, frames, fps):
     frames: (T, 17, 3) H36M-17 joints in mm in the camera frame (x right, y down, z forward),
     root-relative as the demo's ``joints_3d_h36m_mm``; NaN rows (or a zero-length bone) mark frames
     where the person was missed, which repeat the previous pose. The first frame must hold a pose.
-    Returns the number of frames that held a pose.
     """
     frames = np.asarray(frames, np.float64)
     if frames.ndim != 3 or frames.shape[1:] != (NUM_H36M_JOINTS, 3):
@@ -201,7 +200,6 @@ def write_bvh(path, frames, fps):
         with open(tmp, "w") as handle:
             handle.write(text)
     atomic_write(path, write)
-    return int(seen.sum())
 
 
 def _as_frames(poses):
