@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 from hg3d.bvh import export_tracks, write_bvh
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_PARENTS
-from hg3d.synthetic import REST_POSE
+from hg3d.synthetic import REST_POSE, random_pose
 
 FPS = 30
 NUM_FRAMES = 60
@@ -149,6 +149,24 @@ def test_hierarchy_names_channels_and_frame_time(exported):
 def test_single_child_bones_follow_the_source_on_every_frame(exported, motion):
     _, positions = exported
     error = angles_deg(bones(positions)[:, SINGLE_CHILD_BONES], bones(to_bvh_axes(motion))[:, SINGLE_CHILD_BONES])
+    assert error.max() < 0.5, error.max(axis=0)
+
+
+def test_any_pose_is_exact_when_the_torso_is_rigid(tmp_path):
+    """Unrelated random poses (any facing, limbs bent about random axes), then sitting poses at
+    and near the Euler order's gimbal lock (thigh and shin at 90 degrees to their parent bones):
+    with a rigid pelvis and thorax, as ``random_pose`` makes them, every bone of every frame is
+    read back along the source bone."""
+    rng = np.random.default_rng(3)
+    poses = [random_pose(rng) for _ in range(40)]
+    for tilt in (0, 0.01, -0.3):
+        sitting = REST_POSE.copy()
+        turn(sitting, J["r_hip"], subtree(J["r_knee"]), (-90 + tilt, 0, tilt))
+        turn(sitting, J["l_knee"], [J["l_ankle"]], (90, tilt, 0))
+        poses.append(sitting)
+    poses = np.stack(poses)
+    write_bvh(str(tmp_path / "random.bvh"), poses, FPS)
+    error = angles_deg(bones(read_positions(tmp_path / "random.bvh"))[:, 1:], bones(to_bvh_axes(poses))[:, 1:])
     assert error.max() < 0.5, error.max(axis=0)
 
 
