@@ -70,7 +70,9 @@ class MPIInf3DHP(PoseDataset):
                                  "MPI-INF-3DHP test set", LAYOUT_HINT)
         present = [s for s in SEQUENCES if os.path.isdir(os.path.join(self.root, s))]
         if not present:
-            raise UserError(f"no MPI-INF-3DHP test sequence (TS1 ... TS6) in {self.root} ({LAYOUT_HINT})")
+            raise UserError(f"no MPI-INF-3DHP test sequence (TS1 ... TS6) in {self.root} (if the "
+                            f"zip unpacked into a nested mpi_inf_3dhp_test_set/ folder, move that "
+                            f"folder up; {LAYOUT_HINT})")
         absent = [s for s in SEQUENCES if s not in present]
         if absent:
             print(f"note: MPI-INF-3DHP sequences {', '.join(absent)} are absent from {self.root}; "
