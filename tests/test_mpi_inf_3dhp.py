@@ -359,3 +359,13 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, sc
     bones = bone_sum(preds["pred_3d"].astype(np.float64))
     target = 4000 if scale == "h36m" else bone_sum(preds["gt_3d"].astype(np.float64))
     np.testing.assert_allclose(bones, target, rtol=1e-4)
+
+
+def test_sample_data_is_deterministic(tmp_path):
+    import filecmp
+
+    for out in ("a", "b"):
+        write_mpi_inf_3dhp(str(tmp_path / out), np.random.default_rng(7), frames=2)
+    for name in ("TS1/annot_data.mat", "TS6/annot_data.mat", "TS5/imageSequence/img_000002.jpg"):
+        assert filecmp.cmp(tmp_path / "a/mpi_inf_3dhp_test_set" / name,
+                           tmp_path / "b/mpi_inf_3dhp_test_set" / name, shallow=False), name
