@@ -96,8 +96,9 @@ def format_table(summary):
                 f"{figures['num_samples']:>8d}")
 
     header = f"{'':<20}{'PCK':>7}{'AUC':>7}{'MPJPE':>8}{'frames':>8}"
-    lines = [f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, univ_annot3, 14 joints, "
-             f"PCK at 150 mm, scale {summary['scale']})", header]
+    title = (f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, univ_annot3, 14 joints, "
+             f"PCK at 150 mm, scale {summary['scale']})")
+    lines = [title, header]
     lines += [row(s, summary["per_scene"][s]) for s in SCENE_ORDER if s in summary["per_scene"]]
     lines += [row("All", summary), ""]
     lines += [row(a, summary["per_activity"][a]) for a in ACTIVITIES if a in summary["per_activity"]]

@@ -199,7 +199,8 @@ def write_matlab_v73(path, variables):
         for name, array in variables.items():
             handle.create_dataset(name, data=np.asarray(array, np.float64))
             handle[name].attrs["MATLAB_class"] = np.bytes_("double")
-    text = "MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 HDF5 schema 1.00 ."
+    text = ("MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 "
+            "HDF5 schema 1.00 .")
     # 116 bytes of text, 8 of subsystem offset, version 0x0200, endian indicator "IM"
     header = text.ljust(116).encode("ascii") + b" " * 8 + struct.pack("<H", 0x0200) + b"IM"
     with open(path, "r+b") as handle:

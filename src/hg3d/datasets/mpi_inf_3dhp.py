@@ -47,10 +47,13 @@ def read_annotations(path):
             if missing:
                 raise UserError(f"{path} lacks {', '.join(missing)} (not an MPI-INF-3DHP test "
                                 f"annot_data.mat)")
+            not_arrays = [name for name in VARIABLES if not isinstance(handle[name], h5py.Dataset)]
+            if not_arrays:
+                raise UserError(f"{path}: {', '.join(not_arrays)} is not a numeric array")
             data = {name: np.asarray(handle[name], np.float64) for name in VARIABLES}
-    except OSError as exc:
+    except (OSError, TypeError, ValueError) as exc:
         raise UserError(f"cannot read MPI-INF-3DHP annotation file {path} (expected MATLAB v7.3 / "
-                        f"HDF5): {exc}") from None
+                        f"HDF5 with numeric arrays): {exc}") from None
     frames = len(data["valid_frame"])
     for name, shape in VARIABLES.items():
         if data[name].shape != (frames,) + shape:
@@ -79,17 +82,18 @@ class MPIInf3DHP(PoseDataset):
                   f"evaluating {', '.join(present)} only")
         self.sequences, parts = [], []
         for sequence in present:
-            data = read_annotations(os.path.join(self.root, sequence, "annot_data.mat"))
+            path = os.path.join(self.root, sequence, "annot_data.mat")
+            data = read_annotations(path)
             rows = np.flatnonzero(data["valid_frame"] == 1)
             if not len(rows):
                 print(f"note: MPI-INF-3DHP sequence {sequence} has no valid frame; left out")
                 continue
             activity = data["activity_annotation"][rows].astype(int)
             if not np.isin(activity, np.arange(1, len(ACTIVITIES) + 1)).all():
-                raise UserError(f"{sequence}/annot_data.mat: activity_annotation outside 1..7 in "
-                                f"valid frames")
+                raise UserError(f"{path}: activity_annotation outside 1..7 in valid frames")
             gt = data["univ_annot3"][rows]
-            parts.append((np.full(len(rows), len(self.sequences)), rows, gt - gt[:, MPI3DHP_PELVIS:MPI3DHP_PELVIS + 1],
+            root_relative = gt - gt[:, MPI3DHP_PELVIS:MPI3DHP_PELVIS + 1]
+            parts.append((np.full(len(rows), len(self.sequences)), rows, root_relative,
                           data["annot2"][rows], activity))
             self.sequences.append(sequence)
         if not parts:
@@ -132,7 +136,7 @@ class MPIInf3DHP(PoseDataset):
         pred = to_mpi3dhp(result["pred_3d"], gt, self.opt.mpi_scale)
         per_frame = frame_metrics(joint_errors(pred, gt))
         sequences = np.array(self.sequences)[self.sample_sequence[index]]
-        summary = {"num_samples": int(len(index)), "acc": pck_accuracy(result["pck_dist"]),
+        summary = {"num_samples": len(index), "acc": pck_accuracy(result["pck_dist"]),
                    **summarize(per_frame, sequences, self.activity[index]),
                    "sequences": list(self.sequences), "scale": self.opt.mpi_scale,
                    "ground_truth": "univ_annot3", "split": "test"}
