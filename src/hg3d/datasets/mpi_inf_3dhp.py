@@ -54,7 +54,7 @@ def read_annotations(path):
     except (OSError, TypeError, ValueError) as exc:
         raise UserError(f"cannot read MPI-INF-3DHP annotation file {path} (expected MATLAB v7.3 / "
                         f"HDF5 with numeric arrays): {exc}") from None
-    frames = len(data["valid_frame"])
+    frames = len(data["valid_frame"]) if data["valid_frame"].ndim else 0
     for name, shape in VARIABLES.items():
         if data[name].shape != (frames,) + shape:
             raise UserError(f"{path}: {name} has shape {data[name].shape}, expected "
