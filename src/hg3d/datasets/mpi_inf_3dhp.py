@@ -28,8 +28,8 @@ from ..metrics_3dhp import (ACTIVITIES, format_table, frame_metrics, joint_error
 from .base import PoseDataset, read_image, require_path
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
-# name -> shape of one frame's entry (h5py axis order)
-VARIABLES = {"univ_annot3": (1, 17, 3), "annot2": (1, 17, 2), "valid_frame": (1,),
+# name -> shape of one frame's entry (h5py axis order); valid_frame, checked first, sets N
+VARIABLES = {"valid_frame": (1,), "univ_annot3": (1, 17, 3), "annot2": (1, 17, 2),
              "activity_annotation": (1,)}
 BOX_MARGIN = 1.2  # as for 3DPW: room around the joints for the head, hands and feet
 LAYOUT_HINT = "see the README's MPI-INF-3DHP section for the layout, or pass --data_dir"
