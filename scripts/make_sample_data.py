@@ -1,4 +1,5 @@
-"""Write a small data root of synthetic people in the real MPII, Human3.6M and 3DPW layouts.
+"""Write a small data root of synthetic people in the real MPII, Human3.6M, 3DPW and MPI-INF-3DHP
+layouts.
 
     python scripts/make_sample_data.py --out data --seed 0
 
@@ -15,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from hg3d.run import cli  # noqa: E402
 from hg3d.sample_data import (prepare_root, write_3dpw, write_demo_images, write_h36m,  # noqa: E402
-                              write_mpii)
+                              write_mpi_inf_3dhp, write_mpii)
 
 
 def main(argv=None):
@@ -40,6 +41,7 @@ def main(argv=None):
         ("h36m", lambda root, rng: write_h36m(root, rng, args.h36m_train, args.h36m_val, args.size),
          f"{args.h36m_train} train + {args.h36m_val} val"),
         ("3dpw", lambda root, rng: write_3dpw(root, rng), "4 sequences (train, validation, test)"),
+        ("mpi_inf_3dhp", lambda root, rng: write_mpi_inf_3dhp(root, rng), "6 test sequences of 6 frames"),
     )
     for offset, (name, write, what) in enumerate(writers):
         root = os.path.join(os.path.abspath(args.out), name)

@@ -11,7 +11,7 @@ GPUS=${GPUS:--1}
 
 # Sample data goes to data/ unless real datasets are there (never overwritten): then beside them.
 DATA="$REPO/data"
-for name in mpii h36m 3dpw; do
+for name in mpii h36m 3dpw mpi_inf_3dhp; do
     if [ -d "$DATA/$name" ] && [ ! -e "$DATA/$name/.hg3d_sample_data" ]; then
         DATA="$REPO/exp/quickstart/data"
         echo "==> real data found in data/$name: writing the sample data to $DATA instead"
@@ -43,6 +43,10 @@ echo "==> 3DPW test on its synthetic test split (exp/quickstart_test_3dpw)"
 "$PY" main.py --exp_id quickstart_test_3dpw --task human3d --dataset 3dpw --test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
     --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
+echo "==> MPI-INF-3DHP test on its synthetic test set (exp/quickstart_test_3dhp)"
+"$PY" main.py --exp_id quickstart_test_3dhp --task human3d --dataset mpi_inf_3dhp --test \
+    --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
+    --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
 if [ -d ../images ]; then
     echo "==> demo on images/ (exp/quickstart_demo)"
     "$PY" demo.py --demo ../images --load_model ../exp/quickstart_fusion_3d_var/model_last.pth \
@@ -53,5 +57,6 @@ echo "Done. Outputs:"
 echo "  checkpoints and logs: exp/quickstart_mpii, exp/quickstart_fusion_3d, exp/quickstart_fusion_3d_var"
 echo "  H36M test:            exp/quickstart_test/results.json and preds.h5"
 echo "  3DPW test:            exp/quickstart_test_3dpw/results.json and preds.h5"
+echo "  MPI-INF-3DHP test:    exp/quickstart_test_3dhp/results.json and preds.h5"
 if [ -d ../images ]; then echo "  demo pictures:        exp/quickstart_demo/"; fi
 echo "  tensorboard:          .venv/bin/tensorboard --logdir exp   (if tensorboard is installed)"

@@ -52,3 +52,19 @@ def flip_permutation(num_joints, pairs):
 
 MPII_FLIP_PERM = flip_permutation(NUM_JOINTS, MPII_FLIP_PAIRS)
 H36M_FLIP_PERM = flip_permutation(NUM_H36M_JOINTS, H36M_FLIP_PAIRS)
+
+# --- MPI-INF-3DHP-17: the test set's annotation order (shared/spec/MPI_INF_3DHP.md) --------------
+MPI3DHP_JOINTS = (
+    "head_top", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "pelvis", "spine", "head",
+)
+MPI3DHP_PELVIS = MPI3DHP_JOINTS.index("pelvis")
+# The official scripts score the first 14 joints (pelvis, spine and head excluded).
+MPI3DHP_EVAL_JOINTS = np.arange(14)
+# Index into H36M-17 for each 3DHP-17 joint: 3DHP neck = H36M thorax, 3DHP spine = H36M spine,
+# 3DHP head = H36M neck/nose, 3DHP head_top = H36M head. A permutation: the skeletons match 1:1.
+H36M_TO_MPI3DHP = np.array([10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, 0, 7, 9])
+MPI3DHP_TO_H36M = np.argsort(H36M_TO_MPI3DHP)
+# Index into 3DHP-17 for each MPII-16 joint (H36M_TO_MPII through the table above): MPII thorax
+# <- 3DHP spine, MPII upper_neck <- 3DHP neck, as the paper's own 3DHP preprocessing ordered them.
+MPI3DHP_TO_MPII = MPI3DHP_TO_H36M[H36M_TO_MPII]

@@ -8,13 +8,14 @@ import os
 import torch
 
 from .errors import UserError
+from .metrics_3dhp import SCALE_MODES
 from .model import ARCHS
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
 TASKS = ("human2d", "human3d")
-DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw")
-DATASET_ALIASES = {"3dpw": "threedpw"}
+DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw", "mpi_inf_3dhp")
+DATASET_ALIASES = {"3dpw": "threedpw", "3dhp": "mpi_inf_3dhp"}
 NUM_JOINTS = 16
 
 
@@ -64,6 +65,9 @@ def build_parser(prog="main.py"):
     a("--ratio_3dpw", type=float, default=0, help="3DPW samples per 2D sample (fusion_3dpw)")
     a("--test_split", default="test", choices=("test", "validation", "train"),
       help="3DPW split evaluated by --test")
+    a("--mpi_scale", default="gt_bones", choices=SCALE_MODES,
+      help="MPI-INF-3DHP test: scale predictions so their bones sum to the ground truth's, with the "
+           "paper's hip shift (gt_bones), or to 4000 mm as for Human3.6M (h36m)")
     a("--weight_3d", type=float, default=0, help="weight of the depth regression loss")
     a("--weight_var", type=float, default=0, help="weight of the bone-length variance loss")
     # augmentation
@@ -118,6 +122,8 @@ def finalize(opt, log=print):
         (opt.scale < 0 or opt.scale >= 1, f"--scale must be in [0, 1), got {opt.scale}"),
         (opt.hm_gauss <= 0, f"--hm_gauss must be > 0, got {opt.hm_gauss}"),
         (opt.resume and opt.test, "--resume continues training; use --load_model with --test"),
+        (opt.dataset == "mpi_inf_3dhp" and not opt.test,
+         "--dataset mpi_inf_3dhp is a test set: add --test (training on it is not supported)"),
     ]
     for failed, message in checks:
         if failed:

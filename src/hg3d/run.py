@@ -73,7 +73,9 @@ def test(opt):
              {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)})
     if opt.dataset == "mpii":  # the original's 2D output, for the MPII evaluation tools
         write_mat(os.path.join(opt.save_dir, "preds.mat"), {"preds": arrays["pred_2d"]})
-    if "mpjpe" in summary and summary["mpjpe"] is not None:
+    if hasattr(dataset, "format_table"):
+        print(dataset.format_table(summary))
+    elif summary.get("mpjpe") is not None:
         print(f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm "
               f"over {summary['num_3d']} samples")
     print(f"test: {format_summary(summary)}; results in {opt.save_dir}")

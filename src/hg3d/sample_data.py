@@ -7,11 +7,13 @@ not made by it (real data is never overwritten).
 import json
 import os
 import pickle
+import struct
 
 import cv2
 import numpy as np
 
 from .errors import UserError
+from .joints import H36M_TO_MPI3DHP, MPI3DHP_PELVIS
 from .synthetic import random_scene
 
 MARKER = ".hg3d_sample_data"  # present in every folder this module wrote
@@ -183,3 +185,56 @@ def write_3dpw(root, rng, sequences=(("train", 1, 8), ("train", 1, 8), ("validat
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"{name}.pkl"), "wb") as handle:
             pickle.dump(sequence, handle, protocol=2)
+
+
+def write_matlab_v73(path, variables):
+    """A MATLAB v7.3 MAT-file: HDF5 after MATLAB's 512-byte header block (an HDF5 user block).
+
+    ``variables``: name -> array in the axis order h5py reads back (MATLAB's reversed); stored as
+    doubles, as MATLAB saves numbers.
+    """
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512) as handle:
+        for name, array in variables.items():
+            handle.create_dataset(name, data=np.asarray(array, np.float64))
+            handle[name].attrs["MATLAB_class"] = np.bytes_("double")
+    text = ("MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 "
+            "HDF5 schema 1.00 .")
+    # 116 bytes of text, 8 of subsystem offset, version 0x0200, endian indicator "IM"
+    header = text.ljust(116).encode("ascii") + b" " * 8 + struct.pack("<H", 0x0200) + b"IM"
+    with open(path, "r+b") as handle:
+        handle.write(header.ljust(512, b"\0"))
+
+
+def write_mpi_inf_3dhp(root, rng, frames=6, studio_size=(256, 256), outdoor_size=(320, 180)):
+    """``root/mpi_inf_3dhp_test_set/TS1..TS6`` in the official layout: ``annot_data.mat`` (MATLAB
+    v7.3) and ``imageSequence/img_%06d.jpg`` (1-based), one synthetic person per frame.
+
+    TS1-4 are square studio frames, TS5-6 wide outdoor ones (two image sizes, as in the real set).
+    Sequence k's row k % frames has ``valid_frame = 0``; activities cycle through 1..7. ``annot3``
+    is the camera-frame pose in mm, ``univ_annot3`` the same pose rescaled about the pelvis by a
+    per-sequence factor (the real set rescales each subject to a universal skeleton height), so
+    the two differ; ``annot2`` is the projection of ``annot3``.
+    """
+    for number in range(6):
+        sequence = f"TS{number + 1}"
+        width, height = studio_size if number < 4 else outdoor_size
+        folder = os.path.join(root, "mpi_inf_3dhp_test_set", sequence)
+        universal = rng.uniform(0.85, 1.15)
+        annot2, annot3, univ = [], [], []
+        for t in range(frames):
+            scene = random_scene(rng, width, height)
+            _jpeg(os.path.join(folder, "imageSequence", f"img_{t + 1:06d}.jpg"), scene["image"])
+            cam = scene["joints_cam"][H36M_TO_MPI3DHP]
+            pelvis = cam[MPI3DHP_PELVIS]
+            annot3.append(cam)
+            univ.append(pelvis + (cam - pelvis) * universal)
+            annot2.append(scene["joints_2d"][H36M_TO_MPI3DHP])
+        valid = np.ones(frames)
+        valid[number % frames] = 0
+        write_matlab_v73(os.path.join(folder, "annot_data.mat"), {
+            "annot2": np.stack(annot2)[:, None], "annot3": np.stack(annot3)[:, None],
+            "univ_annot3": np.stack(univ)[:, None], "valid_frame": valid[:, None],
+            "activity_annotation": ((number + np.arange(frames)) % 7 + 1)[:, None],
+        })

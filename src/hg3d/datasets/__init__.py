@@ -2,11 +2,12 @@
 
 Training splits are ``train``; validation and testing use ``val``. Fusion datasets validate on
 their 3D part, as the original did (``--dataset fusion_3d --test`` tests on Human3.6M;
-``fusion_3dpw`` validates on 3DPW).
+``fusion_3dpw`` validates on 3DPW). ``mpi_inf_3dhp`` is test only.
 """
 from ..errors import UserError
 from .fusion import Fusion
 from .h36m import H36M
+from .mpi_inf_3dhp import MPIInf3DHP
 from .mpii import MPII
 from .threedpw import ThreeDPW
 
@@ -28,4 +29,6 @@ def get_dataset(opt, split):
             return Fusion(opt, [(H36M(opt, "train"), opt.ratio_3d),
                                 (ThreeDPW(opt, "train"), opt.ratio_3dpw)], MPII(opt, "train"))
         return ThreeDPW(opt, split)
+    if opt.dataset == "mpi_inf_3dhp":  # test only
+        return MPIInf3DHP(opt, split)
     raise UserError(f"unknown --dataset {opt.dataset}")
