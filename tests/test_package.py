@@ -67,16 +67,19 @@ def test_every_console_script_is_a_command_function():
 
 
 def test_default_paths_follow_hg3d_home_then_the_clone_then_the_current_directory(monkeypatch, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     monkeypatch.delenv("HG3D_HOME", raising=False)
-    monkeypatch.chdir(tmp_path)
     assert opts.home_dir() == REPO_DIR  # running from the clone: unchanged
     monkeypatch.setenv("HG3D_HOME", str(tmp_path / "home"))
     parsed = opts.parse_opts(["--gpus", "-1"], log=lambda _: None)
     assert (parsed.data_dir, parsed.save_dir) == (str(tmp_path / "home" / "data"), str(tmp_path / "home/exp/default"))
     monkeypatch.delenv("HG3D_HOME")
-    monkeypatch.setattr(opts, "SRC_DIR", str(tmp_path / "site-packages"))  # where an installed hg3d lies
-    monkeypatch.setattr(opts, "REPO_DIR", str(tmp_path))
-    assert opts.home_dir() == str(tmp_path)  # the current directory
+    lib = tmp_path / "lib"  # an installed hg3d: .../lib/python3.x/site-packages/hg3d
+    monkeypatch.setattr(opts, "SRC_DIR", str(lib / "site-packages"))
+    monkeypatch.setattr(opts, "REPO_DIR", str(lib))
+    assert opts.home_dir() == str(work)
 
 
 def test_errors_name_the_installed_command(monkeypatch):
