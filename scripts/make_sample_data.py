@@ -1,56 +1,15 @@
 """Write a small data root of synthetic people in the real MPII, Human3.6M, 3DPW and MPI-INF-3DHP
-layouts.
+layouts (installed: ``hg3d-sample-data``; the code is hg3d/tools/make_sample_data.py):
 
     python scripts/make_sample_data.py --out data --seed 0
-
-Existing real datasets are never touched: a dataset folder is written only when it is absent or
-was written by this script (use --overwrite to regenerate sample data).
 """
-import argparse
+
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from hg3d.run import cli  # noqa: E402
-from hg3d.sample_data import (prepare_root, write_3dpw, write_demo_images, write_h36m,  # noqa: E402
-                              write_mpi_inf_3dhp, write_mpii)
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "data"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=320, help="typical image side in px")
-    p.add_argument("--mpii_train", type=int, default=256)
-    p.add_argument("--mpii_val", type=int, default=32)
-    p.add_argument("--h36m_train", type=int, default=256)
-    p.add_argument("--h36m_val", type=int, default=64)
-    p.add_argument("--overwrite", action="store_true", help="regenerate existing sample data")
-    p.add_argument("--demo_images", metavar="DIR", default="",
-                   help="instead, write 3 synthetic photos for the demo into DIR (as in images/)")
-    args = p.parse_args(argv)
-    if args.demo_images:
-        write_demo_images(args.demo_images, np.random.default_rng([args.seed, 99]))
-        return
-    writers = (
-        ("mpii", lambda root, rng: write_mpii(root, rng, args.mpii_train, args.mpii_val, args.size),
-         f"{args.mpii_train} train + {args.mpii_val} val"),
-        ("h36m", lambda root, rng: write_h36m(root, rng, args.h36m_train, args.h36m_val, args.size),
-         f"{args.h36m_train} train + {args.h36m_val} val"),
-        ("3dpw", lambda root, rng: write_3dpw(root, rng), "4 sequences (train, validation, test)"),
-        ("mpi_inf_3dhp", lambda root, rng: write_mpi_inf_3dhp(root, rng), "6 test sequences of 6 frames"),
-    )
-    for offset, (name, write, what) in enumerate(writers):
-        root = os.path.join(os.path.abspath(args.out), name)
-        if not prepare_root(root, args.overwrite):
-            print(f"{root}: sample data already there (use --overwrite to regenerate)")
-            continue
-        write(root, np.random.default_rng([args.seed, offset]))
-        print(f"{root}: {what} synthetic samples")
-
+from hg3d.commands import sample_data
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(sample_data())

@@ -1,8 +1,11 @@
-"""Run hg3d on images, folders or videos: ``python demo.py --demo <path> [--load_model ...]``."""
+"""Run hg3d on images, folders or videos: ``python demo.py --demo <path> [--load_model ...]``.
+
+Installed, the same command is ``hg3d-demo``.
+"""
+
 import sys
 
-from hg3d.demo import run_demo
-from hg3d.run import cli
+from hg3d.commands import demo
 
 if __name__ == "__main__":
-    sys.exit(cli(run_demo))
+    sys.exit(demo())

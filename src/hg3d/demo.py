@@ -20,7 +20,7 @@ from .files import atomic_write, imread_bgr, read_json, write_json
 from .geometry import adjust_aspect_ratio, crop_and_normalize, transform_preds
 from .joints import H36M_JOINTS, MPII_JOINTS
 from .model import create_model
-from .opts import REPO_DIR, build_parser, finalize
+from .opts import build_parser, finalize, home_dir
 from .trainer import Trainer
 from .visualize import draw_skeleton_2d, plot_skeleton_3d
 
@@ -33,14 +33,15 @@ def parse_demo_opts(argv=None):
     parser = build_parser("demo.py")
     parser.description = "hg3d demo: 2D and 3D pose of the person in images, folders or videos."
     a = parser.add_argument
+    home = home_dir()
     a("--demo", required=True, help="an image, a folder of images, or a video file")
-    a("--out_dir", default=os.path.join(REPO_DIR, "exp", "demo"), help="where outputs go")
+    a("--out_dir", default=os.path.join(home, "exp", "demo"), help="where outputs go (default: %(default)s)")
     a("--bbox", default="", help="person box x,y,w,h in pixels (one image or video)")
     a("--bboxes", default="", help='json file {"image name": [x, y, w, h], ...}')
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     parser.set_defaults(task="human3d", batch_size=8, num_workers=0,
-                        load_model=os.path.join(REPO_DIR, "models", "fusion_3d_var.pth"))
+                        load_model=os.path.join(home, "models", "fusion_3d_var.pth"))
     opt = finalize(parser.parse_args(argv))
     opt.bbox = parse_bbox(opt.bbox, "--bbox") if opt.bbox else None
     opt.bboxes = load_bboxes(opt.bboxes) if opt.bboxes else {}

@@ -2,33 +2,39 @@
 
 Flag names and defaults follow the original release, so its README's commands work unchanged.
 """
-import argparse
 import os
 
 import torch
 
-from .errors import UserError
+from .errors import OneLineParser, UserError
 from .metrics_3dhp import SCALE_MODES
 from .model import ARCHS
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
+HOME_HELP = ("Default paths (data/, exp/, models/) lie under $HG3D_HOME when it is set, else in the clone "
+             "this code runs from, else (an installed package) in the current directory.")
 TASKS = ("human2d", "human3d")
 DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw", "mpi_inf_3dhp")
 DATASET_ALIASES = {"3dpw": "threedpw", "3dhp": "mpi_inf_3dhp"}
 NUM_JOINTS = 16
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag as one line (via UserError) instead of usage + exit."""
+def home_dir():
+    """The folder that holds data/, exp/ and models/ by default (see HOME_HELP).
 
-    def error(self, message):
-        raise UserError(f"{message} (see python {self.prog} --help)")
+    Read when a parser is built, so HG3D_HOME and the current directory are those of the run.
+    """
+    if os.environ.get("HG3D_HOME"):
+        return os.path.abspath(os.path.expanduser(os.environ["HG3D_HOME"]))
+    in_clone = os.path.basename(SRC_DIR) == "src" and os.path.isfile(os.path.join(REPO_DIR, "pyproject.toml"))
+    return REPO_DIR if in_clone else os.getcwd()
 
 
 def build_parser(prog="main.py"):
-    p = _Parser(prog=prog, description="hg3d: train and test 3D human pose estimation.")
+    p = OneLineParser(prog=prog, description="hg3d: train and test 3D human pose estimation.", epilog=HOME_HELP)
     a = p.add_argument
+    home = home_dir()
     # experiment
     a("--exp_id", default="default", help="name of the run; outputs go to <exp_dir>/<exp_id>/")
     a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
@@ -38,8 +44,8 @@ def build_parser(prog="main.py"):
     a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
-    a("--data_dir", default=os.path.join(REPO_DIR, "data"), help="root of the datasets")
-    a("--exp_dir", default=os.path.join(REPO_DIR, "exp"), help="root of the run outputs")
+    a("--data_dir", default=os.path.join(home, "data"), help="root of the datasets (default: %(default)s)")
+    a("--exp_dir", default=os.path.join(home, "exp"), help="root of the run outputs (default: %(default)s)")
     a("--gpus", default="0", help="CUDA device ids, e.g. 0 or 0,1; -1 for the CPU")
     a("--num_workers", type=int, default=4, help="data-loading processes")
     a("--seed", type=int, default=317)

@@ -1,0 +1,40 @@
+"""The commands: ``hg3d-train`` (= ``python src/main.py``), ``hg3d-demo``, ``hg3d-export``, ``hg3d-sample-data``.
+
+The scripts in src/ and scripts/ call these same functions, so both give the same flags, one-line
+errors and exit codes (run.cli: a user error prints ``error: ...`` and exits with status 2). Each
+imports its pipeline only when it runs.
+"""
+
+
+def _as_command(entry, argv):
+    from .run import cli
+
+    return cli(entry, argv)
+
+
+def train(argv=None):
+    """Train, validate or test (``--test``)."""
+    from .run import run
+
+    return _as_command(run, argv)
+
+
+def demo(argv=None):
+    """2D and 3D poses of the person in images, folders or videos."""
+    from .demo import run_demo
+
+    return _as_command(run_demo, argv)
+
+
+def export(argv=None):
+    """Export a checkpoint to ONNX or TorchScript."""
+    from .export import run_export
+
+    return _as_command(run_export, argv)
+
+
+def sample_data(argv=None):
+    """Synthetic MPII, Human3.6M and 3DPW roots in the real layouts (or the demo's sample photos)."""
+    from .tools.make_sample_data import main
+
+    return _as_command(main, argv)

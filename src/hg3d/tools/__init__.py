@@ -1,0 +1,1 @@
+"""Data tools: sample data in the real layouts, converters from official releases."""
