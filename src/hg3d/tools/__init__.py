@@ -1,0 +1,1 @@
+"""Converters from official dataset releases into the layouts the loaders read."""
