@@ -19,6 +19,7 @@ from hg3d.evaluation import decode_3d, h36m_metrics
 from hg3d.geometry import affine_transform, get_affine_transform
 from hg3d.joints import H36M_TO_MPII
 from hg3d.opts import parse_opts
+from hg3d.run import cli
 from hg3d.tools.h36m_sample import write_official_h36m
 from hg3d.tools.prepare_h36m import main as prepare
 
@@ -269,15 +270,22 @@ def test_crop_stores_the_box_surroundings_with_shifted_labels(tree, converted, t
         assert np.abs(x["input"] - y["input"]).mean() < 0.05  # same pixels, JPEG-encoded apart
 
 
-def test_bad_input_is_one_line(tree, tmp_path):
+def one_line_error(capsys, *argv):
+    """``cli(prepare, argv)`` as scripts/prepare_h36m.py runs it: exit status and the stderr line."""
+    status = cli(prepare, list(argv))
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+def test_bad_input_is_one_line(tree, tmp_path, capsys):
     src, _ = tree
-    proc = run_script("--src", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--src" in proc.stderr
-    proc = run_script("--src", src, "--out", str(tmp_path / "out"))  # default subjects: S6 is absent
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
-    assert "S6 not found (unpack SubjectSpecific_7.tgz" in proc.stderr
+    assert "--src" in one_line_error(capsys, "--src", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    err = one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"))  # default subjects: no S6
+    assert "S6 not found (unpack SubjectSpecific_7.tgz" in err
+    assert "overlap" in one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"),
+                                       "--train_subjects", "1,9")
     foreign = tmp_path / "challenge"
     (foreign / "ECCV18_Challenge").mkdir(parents=True)
-    proc = run_script("--src", src, "--out", str(foreign), *ARGS)
-    assert proc.returncode == 2 and "refusing to overwrite" in proc.stderr
+    assert "refusing to overwrite" in one_line_error(capsys, "--src", src, "--out", str(foreign), *ARGS)
     assert os.listdir(foreign) == ["ECCV18_Challenge"]

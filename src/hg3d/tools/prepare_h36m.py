@@ -10,12 +10,13 @@ half-done one. ``IMG/`` is then made of hard links to those frames, and the cach
 last, atomically.
 """
 import argparse
-import multiprocessing
 import os
 import pickle
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import cv2
 import numpy as np
@@ -206,9 +207,15 @@ def run_jobs(jobs, workers, report):
     if workers == 1 or len(jobs) <= 1:
         results = (convert_sequence(job) for job in jobs)
         return [report(result) for result in results]
-    with multiprocessing.Pool(min(workers, len(jobs))) as pool:
-        done = {result[0]["dir"]: report(result) for result in pool.imap_unordered(convert_sequence, jobs)}
-    return [done[job["dir"]] for job in jobs]
+    try:
+        with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
+            futures = [pool.submit(convert_sequence, job) for job in jobs]
+            for future in as_completed(futures):  # the progress bar moves as sequences finish
+                report(future.result())
+    except BrokenProcessPool:
+        raise UserError("a worker process died (out of memory? try fewer --workers); run the same "
+                        "command again to resume: finished sequences are kept") from None
+    return [future.result() for future in futures]
 
 
 def link_or_copy(source, target):
