@@ -291,8 +291,9 @@ def test_bad_input_is_one_line(tree, tmp_path, capsys):
     assert os.listdir(foreign) == ["ECCV18_Challenge"]
 
 
-def test_video_shorter_than_its_poses_is_skipped(tmp_path, capsys):
-    layout = ((1, "Walking 1", ("54138969", "60457274")), (9, "Sitting 1", ("54138969",)))
+def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
+    layout = ((1, "Walking 1", ("54138969", "60457274")), (1, "Sitting 2", ("58860488",)),
+              (9, "Sitting 1", ("54138969",)))
     src = str(tmp_path / "src")
     write_official_h36m(src, np.random.default_rng(1), frames=6, width=64, layout=layout, quirks=False)
     short = os.path.join(src, "S1", "Videos", "Walking 1.60457274.mp4")
@@ -300,8 +301,12 @@ def test_video_shorter_than_its_poses_is_skipped(tmp_path, capsys):
     for _ in range(3):
         writer.write(np.zeros((66, 64, 3), np.uint8))
     writer.release()
+    garbage = os.path.join(src, "S1", "MyPoseFeatures", "D2_Positions", "Sitting 2.58860488.cdf")
+    with open(garbage, "wb") as handle:
+        handle.write(b"not a cdf file")
     result = prepare(["--src", src, "--out", str(tmp_path / "h36m"), "--train_subjects", "1", "--test_subjects", "9",
                       "--train_step", "1", "--test_step", "1", "--workers", "1"])
-    assert result["problems"] == [f"{short} ends after 3 frames but its pose files have 6 rows (damaged)"]
+    assert result["problems"][0].startswith(f"cannot read the pose file {garbage}")
+    assert result["problems"][1:] == [f"{short} ends after 3 frames but its pose files have 6 rows (damaged)"]
     assert result["sizes"] == {"Train": 6, "Val": 6}
     assert f"skipped: {short} ends after 3 frames" in capsys.readouterr().out

@@ -32,6 +32,11 @@ BOX_ENLARGE = 1.25
 ARCHIVES = {1: 1, 5: 6, 6: 7, 7: 2, 8: 3, 9: 4, 11: 5}
 
 
+class SequenceProblem(UserError):
+    """One video cannot be converted (damaged video, unreadable pose file): it is skipped, the
+    conversion goes on."""
+
+
 def action_of(sequence):
     """The canonical action of a sequence name ("TakingPhoto 1" -> "Photo"), or None."""
     word = sequence.split(" ")[0]
@@ -101,9 +106,9 @@ def read_pose(path, dims):
     try:
         pose = np.asarray(cdflib.CDF(path).varget("Pose"), np.float64)
     except Exception as exc:  # not a CDF, truncated, no such variable
-        raise UserError(f"cannot read the pose file {path}: {exc}") from None
+        raise SequenceProblem(f"cannot read the pose file {path}: {exc}") from None
     if pose.size % (NUM_OFFICIAL_JOINTS * dims):
-        raise UserError(f"{path}: 'Pose' has shape {pose.shape}, not rows x {NUM_OFFICIAL_JOINTS * dims}")
+        raise SequenceProblem(f"{path}: 'Pose' has shape {pose.shape}, not rows x {NUM_OFFICIAL_JOINTS * dims}")
     return pose.reshape(-1, NUM_OFFICIAL_JOINTS, dims)
 
 

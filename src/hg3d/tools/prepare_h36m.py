@@ -24,7 +24,7 @@ import numpy as np
 from ..datasets.safe_pickle import load_pickle
 from ..errors import UserError
 from ..files import atomic_write, c_stderr_silenced
-from .h36m_official import cache_labels, find_videos, pose_paths, read_pose, video_path
+from .h36m_official import SequenceProblem, cache_labels, find_videos, pose_paths, read_pose, video_path
 
 SPLITS = (("Train", "train"), ("Val", "test"))
 MARKER = ".hg3d_prepare_h36m"  # in every --out this tool wrote (other data is never overwritten)
@@ -108,7 +108,10 @@ def read_finished(job):
     path = os.path.join(job["dir"], ENTRIES)
     if not os.path.isfile(path):
         return None
-    stored = load_pickle(path, "converted sequence")
+    try:
+        stored = load_pickle(path, "converted sequence")
+    except UserError:  # unreadable: converted again
+        return None
     return stored if stored.get("settings") == job["settings"] else None
 
 
@@ -145,7 +148,7 @@ def write_frames(job, folder):
     d2_path, d3_path = pose_paths(src, subject, name)
     pose_2d, pose_3d = read_pose(d2_path, 2), read_pose(d3_path, 3)
     if len(pose_2d) != len(pose_3d) or not len(pose_2d):
-        raise UserError(f"S{subject}/{name}: the pose files have {len(pose_2d)} (D2) and "
+        raise SequenceProblem(f"S{subject}/{name}: the pose files have {len(pose_2d)} (D2) and "
                         f"{len(pose_3d)} (D3) rows")
     labels = cache_labels(pose_2d, pose_3d)
     settings = job["settings"]
@@ -154,13 +157,13 @@ def write_frames(job, folder):
     with c_stderr_silenced():  # FFmpeg's own complaint about a damaged file
         capture = cv2.VideoCapture(video)
     if not capture.isOpened():
-        raise UserError(f"{video} cannot be read (damaged or not a video)")
+        raise SequenceProblem(f"{video} cannot be read (damaged or not a video)")
     entries = []
     for row in range(rows[-1] + 1):  # the video's tail beyond the pose rows is never read
         kept = row % settings["step"] == 0
         ok, frame = capture.read() if kept else (capture.grab(), None)
         if not ok:
-            raise UserError(f"{video} ends after {row} frames but its pose files have "
+            raise SequenceProblem(f"{video} ends after {row} frames but its pose files have "
                             f"{len(pose_2d)} rows (damaged)")
         if not kept:
             continue
@@ -169,7 +172,8 @@ def write_frames(job, folder):
             frame, offset = crop_around(frame, labels["center"][row], labels["size"][row])
         path = os.path.join(folder, f"{row:06d}.jpg")
         if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, settings["jpeg_quality"]]):
-            raise OSError(f"cannot write {path}")
+            raise UserError(f"cannot write {path} (disk full or not writable?); run the same command "
+                            f"again to resume")
         entries.append(frame_entry(job, labels, row, np.asarray(offset, np.float64)))
     capture.release()
     stored = {"settings": settings, "entries": entries,
@@ -196,7 +200,7 @@ def convert_sequence(job):
         shutil.rmtree(job["dir"], ignore_errors=True)  # finished with other settings
         os.rename(partial, job["dir"])
         return job, stored, None, False
-    except UserError as exc:
+    except SequenceProblem as exc:
         return job, None, str(exc), False
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -228,8 +232,9 @@ def link_or_copy(source, target):
 def assemble(out, split_dir, results):
     """``IMG/%05d.jpg`` (links to the sequences' frames) and the split's cache, written last."""
     entries, image_dir = [], os.path.join(out, "ECCV18_Challenge", split_dir, "IMG")
-    fresh = image_dir + ".partial"
-    shutil.rmtree(fresh, ignore_errors=True)
+    fresh, old = image_dir + ".partial", image_dir + ".old"  # either may be left by a crash
+    for leftover in (fresh, old):
+        shutil.rmtree(leftover, ignore_errors=True)
     os.makedirs(fresh)
     for job, stored, _, _ in results:
         for entry in stored["entries"]:
@@ -237,8 +242,6 @@ def assemble(out, split_dir, results):
             link_or_copy(os.path.join(job["dir"], f"{entry['frame']:06d}.jpg"), os.path.join(fresh, image))
             entries.append({**entry, "image": image})
     if os.path.isdir(image_dir):
-        old = image_dir + ".old"
-        shutil.rmtree(old, ignore_errors=True)
         os.rename(image_dir, old)
         os.rename(fresh, image_dir)
         shutil.rmtree(old)
