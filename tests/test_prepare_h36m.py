@@ -250,6 +250,9 @@ def test_killed_conversion_rerun_equals_a_clean_run(tree, converted, tmp_path, c
     again = prepare(["--src", src, "--out", out, "--workers", "1", *ARGS])
     assert again["reused"] == 9
     same_output(out, converted[0])
+    other_step = prepare(["--src", src, "--out", out, "--workers", "1", *ARGS, "--test_step", "4"])
+    assert other_step["reused"] == 4  # the training sequences; the test ones are redone
+    assert sorted({e["frame"] for e in read_cache(out, "Val")}) == [0, 4, 8]
 
 
 def test_crop_stores_the_box_surroundings_with_shifted_labels(tree, converted, tmp_path):
