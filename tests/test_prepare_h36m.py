@@ -284,6 +284,7 @@ def one_line_error(capsys, *argv):
 def test_bad_input_is_one_line(tree, tmp_path, capsys):
     src, _ = tree
     assert "--src" in one_line_error(capsys, "--src", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    assert "--train_step" in one_line_error(capsys, "--src", src, "--out", "x", "--train_step", "five")
     err = one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"))  # default subjects: no S6
     assert "S6 not found (unpack SubjectSpecific_7.tgz" in err
     assert "overlap" in one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"),

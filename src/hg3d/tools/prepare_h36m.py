@@ -9,7 +9,6 @@ their entries), finished by an atomic rename: a re-run reuses finished sequences
 half-done one. ``IMG/`` is then made of hard links to those frames, and the caches are written
 last, atomically.
 """
-import argparse
 import os
 import pickle
 import shutil
@@ -24,6 +23,7 @@ import numpy as np
 from ..datasets.safe_pickle import load_pickle
 from ..errors import UserError
 from ..files import atomic_write, c_stderr_silenced
+from ..opts import _Parser
 from .h36m_official import SequenceProblem, cache_labels, find_videos, pose_paths, read_pose, video_path
 
 SPLITS = (("Train", "train"), ("Val", "test"))
@@ -48,7 +48,7 @@ def subject_list(text, flag):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="prepare_h36m.py", description=__doc__.splitlines()[0])
+    p = _Parser(prog="prepare_h36m.py", description=__doc__.splitlines()[0])  # bad flags: one line
     p.add_argument("--src", required=True, help="the unpacked official release (folders S1 S5 ...)")
     p.add_argument("--out", required=True, help="output root, e.g. data/h36m")
     p.add_argument("--train_subjects", default="1,5,6,7,8")
