@@ -169,6 +169,30 @@ def bench_training_step(repeat):
         row("training step, GPU fp32 vs --amp + channels_last", "not measured", "no GPU on this machine")
 
 
+def bench_h36m_conversion():
+    """prepare_h36m on a generated official-layout tree of full-size (1000 x 1002) videos."""
+    import tempfile
+
+    from hg3d.tools.h36m_sample import write_official_h36m
+    from hg3d.tools.prepare_h36m import main as prepare
+    print("Human3.6M conversion (1 worker)")
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = ((1, "Directions 1", ("54138969",)), (9, "Directions 1", ("54138969",)))
+        write_official_h36m(os.path.join(tmp, "src"), np.random.default_rng(0), frames=126, width=1000,
+                            layout=layout, quirks=False)
+        for crop in ((), ("--crop",)):
+            out = os.path.join(tmp, f"out{len(crop)}")
+            start = time.perf_counter()
+            prepare(["--src", os.path.join(tmp, "src"), "--out", out, "--train_subjects", "1",
+                     "--test_subjects", "9", "--test_step", "5", "--workers", "1", *crop])
+            seconds = time.perf_counter() - start
+            kept = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(out, "sequences"))
+                    for f in files if f.endswith(".jpg")]
+            row(f"H36M conversion{' --crop' if crop else ', full frames'} (step 5)",
+                f"{252 / seconds:.0f} video frames/s", f"{len(kept) / seconds:.1f} kept frames/s; "
+                f"{sum(map(os.path.getsize, kept)) / len(kept) / 1e3:.0f} kB per JPEG (quality 95)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -179,6 +203,7 @@ def main():
     bench_test_batching(max(1, repeat // 2))
     bench_input_pipeline(repeat)
     bench_training_step(repeat)
+    bench_h36m_conversion()
     cpu = platform.processor() or platform.machine()
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n")

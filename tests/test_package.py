@@ -30,6 +30,7 @@ COMMANDS = {
     "hg3d-demo": ("demo.py", os.path.join(SRC_DIR, "demo.py")),
     "hg3d-export": ("export.py", os.path.join(REPO_DIR, "scripts", "export.py")),
     "hg3d-sample-data": ("make_sample_data.py", os.path.join(REPO_DIR, "scripts", "make_sample_data.py")),
+    "hg3d-prepare-h36m": ("prepare_h36m.py", os.path.join(REPO_DIR, "scripts", "prepare_h36m.py")),
 }
 SMALL_MODEL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
 
@@ -190,6 +191,7 @@ def test_installed_demo_writes_what_the_script_writes(venv, resnet18_3d_checkpoi
         ("hg3d-demo", ["--demo", "no_such_image.jpg", "--gpus", "-1"]),
         ("hg3d-export", ["--load_model", "no_such_model.pth", "--out", "x.onnx", "--gpus", "-1"]),
         ("hg3d-sample-data", ["--size", "big"]),
+        ("hg3d-prepare-h36m", ["--src", "no_such_release", "--out", "h36m"]),
     ],
 )
 def test_installed_commands_fail_with_the_scripts_one_line_errors(venv, command, args):

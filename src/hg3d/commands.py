@@ -1,4 +1,5 @@
-"""The commands: ``hg3d-train`` (= ``python src/main.py``), ``hg3d-demo``, ``hg3d-export``, ``hg3d-sample-data``.
+"""The commands: ``hg3d-train`` (= ``python src/main.py``), ``hg3d-demo``, ``hg3d-export``, ``hg3d-sample-data``,
+``hg3d-prepare-h36m``.
 
 The scripts in src/ and scripts/ call these same functions, so both give the same flags, one-line
 errors and exit codes (run.cli: a user error prints ``error: ...`` and exits with status 2). Each
@@ -34,7 +35,14 @@ def export(argv=None):
 
 
 def sample_data(argv=None):
-    """Synthetic MPII, Human3.6M and 3DPW roots in the real layouts (or the demo's sample photos)."""
+    """Synthetic MPII, Human3.6M, 3DPW and MPI-INF-3DHP roots in the real layouts (or the demo's sample photos)."""
     from .tools.make_sample_data import main
+
+    return _as_command(main, argv)
+
+
+def prepare_h36m(argv=None):
+    """Convert the official Human3.6M release into the layout ``--dataset h36m`` reads."""
+    from .tools.prepare_h36m import main
 
     return _as_command(main, argv)

@@ -89,19 +89,27 @@ def per_sample_mpjpe(pred, gt):
     return np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=-1).mean(-1)
 
 
-def procrustes_align(pred, gt):
-    """Similarity transform (scale, rotation, translation) of each ``pred`` onto ``gt``, batched:
-    (N, K, 3) x2 -> aligned pred (N, K, 3). Reflections are not allowed."""
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    mu_p, mu_g = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
-    p0, g0 = pred - mu_p, gt - mu_g
-    u, s, vt = np.linalg.svd(np.swapaxes(p0, 1, 2) @ g0)  # (N, 3, 3) cross-covariance
+def fit_similarity(source, target):
+    """Least-squares similarity (scale, proper rotation, translation) of each ``source`` onto its
+    ``target``, batched over any dimension D: (N, K, D) x2 -> scale (N,), rotation (N, D, D),
+    translation (N, 1, D), with ``target ~ scale * source @ rotation + translation``."""
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    mu_s, mu_t = source.mean(1, keepdims=True), target.mean(1, keepdims=True)
+    s0, t0 = source - mu_s, target - mu_t
+    u, s, vt = np.linalg.svd(np.swapaxes(s0, 1, 2) @ t0)  # (N, D, D) cross-covariance
     sign = np.sign(np.linalg.det(u @ vt))
     s[:, -1] *= sign
     vt[:, -1] *= sign[:, None]
-    rotation = u @ vt  # row-vector form: aligned = scale * p0 @ rotation + mu_g
-    scale = s.sum(1) / np.maximum((p0 ** 2).sum((1, 2)), 1e-12)
-    return scale[:, None, None] * p0 @ rotation + mu_g
+    rotation = u @ vt  # row-vector form
+    scale = s.sum(1) / np.maximum((s0 ** 2).sum((1, 2)), 1e-12)
+    return scale, rotation, mu_t - scale[:, None, None] * mu_s @ rotation
+
+
+def procrustes_align(pred, gt):
+    """Similarity transform (scale, rotation, translation) of each ``pred`` onto ``gt``, batched:
+    (N, K, 3) x2 -> aligned pred (N, K, 3). Reflections are not allowed."""
+    scale, rotation, translation = fit_similarity(pred, gt)
+    return scale[:, None, None] * np.asarray(pred, np.float64) @ rotation + translation
 
 
 def group_means(per_sample, groups):

@@ -10,7 +10,7 @@ import cv2
 
 
 @contextlib.contextmanager
-def _c_stderr_silenced():
+def c_stderr_silenced():
     """Silence what C libraries print on file descriptor 2 (libjpeg's 'Premature end of JPEG')."""
     try:
         sys.stderr.flush()
@@ -30,7 +30,7 @@ def _c_stderr_silenced():
 def imread_bgr(path):
     """An 8-bit 3-channel BGR image (grey, 16-bit and RGBA converted, EXIF orientation applied),
     or None when the file cannot be decoded; the decoders' own warnings are not printed."""
-    with _c_stderr_silenced():
+    with c_stderr_silenced():
         return cv2.imread(path, cv2.IMREAD_COLOR)
 
 

@@ -55,6 +55,14 @@ def format_summary(summary):
     return " | ".join(f"{k} {summary[k]:.4f}" for k in keys) + f" | {summary['num_samples']} samples"
 
 
+def format_per_action(summary):
+    """The per-action table of papers (mm): one row per action, then the mean over actions."""
+    rows = [f"{action:<14}{v['mpjpe']:>9.2f}{v['pa_mpjpe']:>11.2f}{v['num_samples']:>9d}"
+            for action, v in summary["per_action"].items()]
+    return "\n".join([f"{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>11}{'samples':>9}", *rows,
+                      f"{'mean':<14}{summary['mpjpe_action_mean']:>9.2f}{summary['pa_mpjpe_action_mean']:>11.2f}"])
+
+
 def test(opt):
     if not opt.load_model:
         raise UserError("--test needs --load_model <checkpoint> (released models: see models/README.md)")
@@ -78,6 +86,8 @@ def test(opt):
     elif summary.get("mpjpe") is not None:
         print(f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm "
               f"over {summary['num_3d']} samples")
+    if "per_action" in summary:
+        print(format_per_action(summary))
     print(f"test: {format_summary(summary)}; results in {opt.save_dir}")
     return summary
 

@@ -8,16 +8,20 @@ Layout under ``<data_dir>/h36m/``::
 
 Each pickle is a list of dicts with ``center_x, center_y, width, height`` (person box, px),
 ``joints_3d`` (18, 3: u, v in px and depth relative to the root in mm) and ``joints_3d_relative``
-(18, 3: root-relative camera coordinates in mm); the first 17 joints are H36M-17.
+(18, 3: root-relative camera coordinates in mm); the first 17 joints are H36M-17. Caches made
+from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``sequence``, ``action``,
+``camera`` and ``frame``; with them the test reports per-action figures.
 """
 import os
 
 import numpy as np
 
+from ..evaluation import group_means
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, check_entries, read_image, require_path
 from .safe_pickle import load_pickle
 
+LABEL_KEYS = ("subject", "action", "camera", "frame")  # per-sample labels of official-release caches
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
 
@@ -53,3 +57,17 @@ class H36M(PoseDataset):
         joints = np.array(ann["joints_3d"], np.float32)[H36M_TO_MPII]
         center = np.array([ann["center_x"], ann["center_y"]], np.float32)
         return self.make_3d_item(image, center, max(ann["width"], ann["height"]), joints, gt_3d, sample)
+
+    def metrics(self, result):
+        """The base numbers; with official-release labels also ``per_action`` means and the mean
+        over actions (``mpjpe_action_mean``, ``pa_mpjpe_action_mean``), as papers print them."""
+        summary, arrays = super().metrics(result)
+        if "pred_3d" not in arrays or not all(k in self.annotations[0] for k in LABEL_KEYS):
+            return summary, arrays
+        labels = {k: np.array([self.annotations[i][k] for i in result["index"]]) for k in LABEL_KEYS}
+        per_action = group_means({"mpjpe": arrays["mpjpe"], "pa_mpjpe": arrays["pa_mpjpe"]}, labels["action"])
+        summary["per_action"] = per_action
+        for name in ("mpjpe", "pa_mpjpe"):
+            summary[f"{name}_action_mean"] = float(np.mean([a[name] for a in per_action.values()]))
+        arrays.update({k: v.astype("S") if v.dtype.kind == "U" else v for k, v in labels.items()})
+        return summary, arrays
