@@ -173,7 +173,7 @@ def test_bad_training_input(sample_root, tmp_path):
                      "cannot read MPII annotation file")
     (broken / "mpii" / "annot" / "train.json").write_text('[{"image": "a.jpg"}]')
     _assert_one_line(_main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
-                     "sample 0 lacks center, scale, joints")
+                     "entry 0 lacks center, scale, joints, joints_vis")
     mpii_only = tmp_path / "noimg"
     write_mpii(mpii_only / "mpii", np.random.default_rng(0), 4, 1, size=96)
     (mpii_only / "mpii" / "images" / "train_000002.jpg").unlink()
