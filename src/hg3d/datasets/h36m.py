@@ -26,8 +26,9 @@ JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H3
 
 def check_annotations(entries, path):
     """Every cache entry's box and joints, checked at once (one-line error naming a bad entry)."""
-    checker = EntryChecker(entries, path, "a msra cache file", name=lambda i: f"{i + 1:05d}.jpg")
-    checker.require(REQUIRED_KEYS).numbers("center_x").numbers("center_y")
+    checker = EntryChecker(entries, path, "a msra cache file", REQUIRED_KEYS,
+                           name=lambda i: f"{i + 1:05d}.jpg")
+    checker.numbers("center_x").numbers("center_y")
     checker.numbers("width", positive=True).numbers("height", positive=True)
     checker.numbers("joints_3d", JOINT_SHAPES).numbers("joints_3d_relative", JOINT_SHAPES)
     return entries

@@ -24,9 +24,9 @@ REQUIRED_KEYS = ("image", "center", "scale", "joints", "joints_vis")
 def load_annotations(path):
     """The json list, every entry checked for the fields the loader reads (one-line errors)."""
     annotations = read_json(path, "MPII annotation file")
-    checker = EntryChecker(annotations, path, "an MPII annotation file",
+    checker = EntryChecker(annotations, path, "an MPII annotation file", REQUIRED_KEYS,
                            name=lambda i: annotations[i].get("image"))
-    checker.require(REQUIRED_KEYS).strings("image").numbers("center", [(2,)])
+    checker.strings("image").numbers("center", [(2,)])
     checker.numbers("scale", positive=True).numbers("joints", [(NUM_JOINTS, 2)])
     checker.numbers("joints_vis", [(NUM_JOINTS,)])
     return annotations

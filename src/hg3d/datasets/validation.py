@@ -14,33 +14,32 @@ CHUNK = 65536  # entries per stacked array (bounds the memory of the check on hu
 
 
 class EntryChecker:
-    """Checks of ``entries`` (a list of dicts) read from ``path``.
+    """Checks of ``entries`` (a list of dicts) read from ``path``, which must hold ``required`` keys.
 
     ``name(i)`` says which image entry ``i`` is about (or None), for the error message.
     """
 
-    def __init__(self, entries, path, kind, name=None):
+    def __init__(self, entries, path, kind, required, name=None):
         if not isinstance(entries, list) or not entries:
             raise UserError(f"{path} is not {kind}: expected a non-empty list of samples")
-        self.entries, self.path, self.kind, self.name = entries, path, kind, name
+        self.entries, self.path, self.kind, self.required, self.name = entries, path, kind, required, name
 
     def fail(self, index, key, problem):
         image = self.name(index) if self.name is not None else None
         where = f"entry {index}" + (f" (image {image})" if image else "")
         raise UserError(f"{self.path}: {where}: {key} {problem} (fix or remove this entry)")
 
-    def require(self, keys):
-        """Every entry is a dict holding ``keys``."""
+    def column(self, key, start=0, stop=None):
+        """Field ``key`` of entries ``start:stop``; names the first entry lacking a required key."""
         try:
-            for key in keys:
-                [entry[key] for entry in self.entries]
+            return [entry[key] for entry in self.entries[start:stop]]
         except (KeyError, TypeError, IndexError):
             for index, entry in enumerate(self.entries):
-                missing = [k for k in keys if not isinstance(entry, dict) or k not in entry]
+                missing = [k for k in self.required if not isinstance(entry, dict) or k not in entry]
                 if missing:
                     raise UserError(f"{self.path}: entry {index} lacks {', '.join(missing)} "
                                     f"(not {self.kind})") from None
-        return self
+            raise
 
     def numbers(self, key, shapes=((),), positive=False):
         """Field ``key`` of every entry is a finite number array of one of ``shapes`` (one shape
@@ -49,7 +48,7 @@ class EntryChecker:
             "an array of shape " + " or ".join(str(tuple(s)) for s in shapes)
         first_shape = None
         for start in range(0, len(self.entries), CHUNK):
-            values = [entry[key] for entry in self.entries[start:start + CHUNK]]
+            values = self.column(key, start, start + CHUNK)
             try:
                 array = np.asarray(values, np.float64)
             except (ValueError, TypeError):
@@ -88,9 +87,9 @@ class EntryChecker:
 
     def strings(self, key):
         """Field ``key`` of every entry is a non-empty string."""
-        for index, entry in enumerate(self.entries):
-            if not isinstance(entry[key], str) or not entry[key]:
-                self.fail(index, key, f"is not a file name ({_short(entry[key])})")
+        for index, value in enumerate(self.column(key)):
+            if not isinstance(value, str) or not value:
+                self.fail(index, key, f"is not a file name ({_short(value)})")
         return self
 
 
