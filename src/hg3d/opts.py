@@ -35,6 +35,8 @@ def build_parser(prog="main.py"):
     a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
     a("--load_model", default="", help="checkpoint to test, or to initialise training from")
     a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
+    a("--overwrite", action="store_true",
+      help="train anew in an <exp_dir>/<exp_id>/ that holds checkpoints, replacing them and its logs")
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
     a("--data_dir", default=os.path.join(REPO_DIR, "data"), help="root of the datasets")
@@ -118,6 +120,7 @@ def finalize(opt, log=print):
         (opt.scale < 0 or opt.scale >= 1, f"--scale must be in [0, 1), got {opt.scale}"),
         (opt.hm_gauss <= 0, f"--hm_gauss must be > 0, got {opt.hm_gauss}"),
         (opt.resume and opt.test, "--resume continues training; use --load_model with --test"),
+        (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
     ]
     for failed, message in checks:
         if failed:
