@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SRC_DIR
+from conftest import SRC_DIR, write_training_data
 from hg3d import checkpoint
 from hg3d.checkpoint import read_checkpoint, read_training_state
 from hg3d.errors import UserError
 from hg3d.run import run
-from hg3d.sample_data import write_h36m, write_mpii
+from hg3d.sample_data import write_mpii
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
@@ -29,10 +29,7 @@ TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    write_mpii(root / "mpii", np.random.default_rng(0), 8, 2, size=96)
-    write_h36m(root / "h36m", np.random.default_rng(1), 8, 4, size=96)
-    return str(root)
+    return write_training_data(tmp_path_factory.mktemp("data"), (8, 2), (8, 4), size=96)
 
 
 def train(data, exp_dir, *extra, epochs=1):

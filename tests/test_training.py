@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR
+from conftest import FIXTURE_DATA, SRC_DIR, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -14,7 +14,7 @@ from hg3d.losses import PoseLoss
 from hg3d.model import create_model
 from hg3d.opts import parse_opts
 from hg3d.run import is_better, run
-from hg3d.sample_data import write_h36m, write_mpii
+from hg3d.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
 TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1",
@@ -27,10 +27,7 @@ def quiet(*args):
 
 @pytest.fixture(scope="module")
 def sample_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    write_mpii(root / "mpii", np.random.default_rng(0), 12, 4, size=128)
-    write_h36m(root / "h36m", np.random.default_rng(1), 12, 10, size=128)
-    return str(root)
+    return write_training_data(tmp_path_factory.mktemp("data"), (12, 4), (12, 10), size=128)
 
 
 @pytest.mark.parametrize("ratio,expected_3d", [(0, 0), (0.5, 4), (1, 8), (5, 8)])
