@@ -1,8 +1,10 @@
+import errno
 import os
 
 import pytest
 import torch
 
+from hg3d import checkpoint
 from hg3d.checkpoint import guess_arch, load_weights, read_checkpoint, save_checkpoint
 from hg3d.errors import UserError
 from hg3d.model import create_model
@@ -99,18 +101,26 @@ def test_truncated_checkpoint(tmp_path, model18):
         read_checkpoint(str(path))
 
 
+def full_disk(path, data):
+    """A writer that runs out of space half-way through the file."""
+    with open(path, "wb") as handle:
+        handle.write(bytes(data)[:len(data) // 2])
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 def test_failed_save_keeps_previous_file(tmp_path, model18, monkeypatch):
     path = str(tmp_path / "model_last.pth")
     save_checkpoint(path, model18, 1)
     before = open(path, "rb").read()
-
-    def broken_save(obj, f, *args, **kwargs):
-        open(f, "wb").write(b"partial")
-        raise OSError("disk full")
-    monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(checkpoint, "write_bytes", full_disk)
+    with pytest.raises(UserError, match=r"^cannot write .*model_last.pth: No space left on device; "
+                                        r"the previous file is unchanged$"):
         save_checkpoint(path, model18, 2)
     assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["model_last.pth"]
+    assert read_checkpoint(path)[1] == 1
+    with pytest.raises(UserError, match="nothing was written"):
+        save_checkpoint(str(tmp_path / "new.pth"), model18, 2)
+    assert os.listdir(tmp_path) == ["model_last.pth"]
 
 
 def test_guess_arch_for_each_depth():

@@ -68,5 +68,5 @@ def test_cache_without_required_fields(h36m_copy):
     entries = pickle.loads(cache.read_bytes())
     del entries[3]["joints_3d"]
     cache.write_bytes(pickle.dumps(entries))
-    with pytest.raises(UserError, match="sample 3 lacks joints_3d"):
+    with pytest.raises(UserError, match="entry 3 lacks joints_3d"):
         get_dataset(h36m_opts(h36m_copy), "val")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR
+from conftest import FIXTURE_DATA, SRC_DIR, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -14,7 +14,7 @@ from hg3d.losses import PoseLoss
 from hg3d.model import create_model
 from hg3d.opts import parse_opts
 from hg3d.run import is_better, run
-from hg3d.sample_data import write_h36m, write_mpii
+from hg3d.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
 TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1",
@@ -27,10 +27,7 @@ def quiet(*args):
 
 @pytest.fixture(scope="module")
 def sample_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    write_mpii(root / "mpii", np.random.default_rng(0), 12, 4, size=128)
-    write_h36m(root / "h36m", np.random.default_rng(1), 12, 10, size=128)
-    return str(root)
+    return write_training_data(tmp_path_factory.mktemp("data"), (12, 4), (12, 10), size=128)
 
 
 @pytest.mark.parametrize("ratio,expected_3d", [(0, 0), (0.5, 4), (1, 8), (5, 8)])
@@ -173,7 +170,7 @@ def test_bad_training_input(sample_root, tmp_path):
                      "cannot read MPII annotation file")
     (broken / "mpii" / "annot" / "train.json").write_text('[{"image": "a.jpg"}]')
     _assert_one_line(_main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
-                     "sample 0 lacks center, scale, joints")
+                     "entry 0 lacks center, scale, joints, joints_vis")
     mpii_only = tmp_path / "noimg"
     write_mpii(mpii_only / "mpii", np.random.default_rng(0), 4, 1, size=96)
     (mpii_only / "mpii" / "images" / "train_000002.jpg").unlink()

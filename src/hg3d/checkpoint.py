@@ -4,6 +4,7 @@ Files are ``{'epoch': int, 'state_dict': ..., 'optimizer': ...?}`` or a bare sta
 any PyTorch from 0.4 (legacy serialization) on. Loading uses ``weights_only=True``, so a file from
 the internet cannot run code.
 """
+import io
 import os
 import re
 from collections import Counter
@@ -11,7 +12,7 @@ from collections import Counter
 import torch
 
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write, write_bytes
 from .model import RESNET_SPECS
 
 
@@ -120,13 +121,26 @@ def load_weights(model, path, strict=True, log=print):
 def save_checkpoint(path, model, epoch, optimizer=None, **training_state):
     """Write ``{'epoch', 'state_dict'[, 'optimizer']}`` atomically (unwrapping DataParallel/DDP).
 
-    ``training_state`` (e.g. ``best``, ``scaler``) is stored beside them for ``--resume``.
+    ``training_state`` (e.g. ``best``, ``scaler``) is stored beside them for ``--resume``. The file
+    is serialised in memory first: torch's own file writer turns a full disk into an unspecific
+    RuntimeError, Python's file object into ENOSPC (see ``files.atomic_write``).
     """
     model = getattr(model, "module", model)
     data = {"epoch": epoch, "state_dict": model.state_dict(), **training_state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()
-    atomic_write(path, lambda tmp: torch.save(data, tmp))
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    atomic_write(path, lambda tmp: write_bytes(tmp, buffer.getbuffer()))
+
+
+def checkpoint_epoch(path):
+    """The epoch stored in a checkpoint file, or '?' when it cannot be read (memory-mapped: fast
+    also for a large file)."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("epoch", 0))
+    except Exception:  # unreadable, legacy format or a bare state dict: the epoch is unknown
+        return "?"
 
 
 def read_training_state(path):

@@ -16,7 +16,7 @@ from progress.bar import Bar
 from .checkpoint import load_weights
 from .errors import UserError
 from .evaluation import decode_2d, decode_3d, h36m_scale, to_h36m_order
-from .files import atomic_write, imread_bgr, read_json, write_json
+from .files import atomic_write, imread_bgr, read_json, writable_dir, write_json
 from .geometry import adjust_aspect_ratio, crop_and_normalize, transform_preds
 from .joints import H36M_JOINTS, MPII_JOINTS
 from .model import create_model
@@ -194,7 +194,7 @@ class Demo:
         self.show = opt.show and _display_available()
         if opt.show and not self.show:
             print("notice: --show needs a display and an OpenCV with windows; writing files only")
-        os.makedirs(opt.out_dir, exist_ok=True)
+        writable_dir(opt.out_dir, "--out_dir")
 
     def bbox_for(self, path):
         name = os.path.basename(path)

@@ -1,12 +1,17 @@
-"""Reading images quietly, and atomic writes: results and checkpoints are never left half-written
-(temp file + rename)."""
+"""Reading images quietly, usable folders, and atomic writes: results and checkpoints are never
+left half-written (temp file + rename), and a failed write leaves the previous file as it was."""
 import contextlib
+import glob
 import json
 import os
 import sys
 import tempfile
 
 import cv2
+
+from .errors import UserError
+
+TEMP_PREFIX = ".tmp-"  # temporary files of atomic_write; a kill during a write can leave one
 
 
 @contextlib.contextmanager
@@ -36,8 +41,6 @@ def imread_bgr(path):
 
 def read_json(path, what):
     """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is."""
-    from .errors import UserError
-
     try:
         with open(path) as handle:
             return json.load(handle)
@@ -46,17 +49,69 @@ def read_json(path, what):
 
 
 def atomic_write(path, write):
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    A failing write (disk full, I/O error) removes the temporary file, leaves ``path`` as it was
+    and becomes a one-line ``UserError`` saying so.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
-    os.close(fd)
+    tmp = None
     try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=os.path.splitext(path)[1], dir=directory)
+        os.close(fd)
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        kept = "the previous file is unchanged" if os.path.exists(path) else "nothing was written"
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; {kept}") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_bytes(path, data):
+    """Write ``data`` to ``path`` through Python's file object, so that a full disk is an
+    ``OSError`` (ENOSPC) that ``atomic_write`` reports, not a library's generic error."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def remove_stale_temp_files(directory):
+    """Delete what interrupted atomic writes left in ``directory``; returns the removed paths.
+
+    Only for a folder no other process writes into at the same time (a run's own directory).
+    """
+    stale = glob.glob(os.path.join(glob.escape(directory), TEMP_PREFIX + "*"))
+    for path in stale:
+        os.remove(path)
+    return stale
+
+
+def writable_dir(path, flag):
+    """``path`` as a folder this process can write into (created if needed), or a one-line
+    ``UserError`` naming ``flag`` and the path."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a file, not a folder: pass a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{flag} {path} cannot be created ({exc.strerror or exc}): pass another "
+                        f"folder") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path} is not writable: pass a folder you can write to")
+    return path
+
+
+def readable_dir(path, flag):
+    """``path`` as an existing folder this process can read, or a one-line ``UserError``."""
+    if not os.path.exists(path):
+        raise UserError(f"{flag} {path} does not exist (see data/README.md for the layout)")
+    if not os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a file, not a folder: pass the folder that holds the datasets")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise UserError(f"{flag} {path} is not readable: check its permissions")
+    return path
 
 
 def write_json(path, data):

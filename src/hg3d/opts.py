@@ -42,6 +42,8 @@ def build_parser(prog="main.py"):
     a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
     a("--load_model", default="", help="checkpoint to test, or to initialise training from")
     a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
+    a("--overwrite", action="store_true",
+      help="train anew in an <exp_dir>/<exp_id>/ that holds checkpoints, replacing them and its logs")
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
     a("--data_dir", default=os.path.join(home, "data"), help="root of the datasets (default: %(default)s)")
@@ -130,6 +132,7 @@ def finalize(opt, log=print):
         (opt.resume and opt.test, "--resume continues training; use --load_model with --test"),
         (opt.dataset == "mpi_inf_3dhp" and not opt.test,
          "--dataset mpi_inf_3dhp is a test set: add --test (training on it is not supported)"),
+        (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
     ]
     for failed, message in checks:
         if failed:

@@ -1,6 +1,8 @@
 """What ``python main.py`` does: parse options, then train (with validation) or test."""
+import glob
 import os
 import random
+import shutil
 import sys
 
 import cv2
@@ -8,10 +10,11 @@ import numpy as np
 import torch
 
 from . import distributed
-from .checkpoint import load_weights, read_training_state, save_checkpoint
+from .checkpoint import checkpoint_epoch, load_weights, read_training_state, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
-from .files import write_h5, write_json, write_mat
+from .files import (readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json,
+                    write_mat)
 from .logger import Logger
 from .model import create_model
 from .opts import parse_opts
@@ -92,9 +95,42 @@ def test(opt):
     return summary
 
 
+def check_paths(opt):
+    """--data_dir readable, --exp_dir and the run's folder writable (one-line errors naming them)."""
+    readable_dir(opt.data_dir, "--data_dir")
+    writable_dir(opt.exp_dir, "--exp_dir")
+    writable_dir(opt.save_dir, "--exp_id")
+
+
+def prepare_run_dir(opt, main_rank):
+    """Never destroy a finished run: checkpoints in the run's folder need --resume or --overwrite.
+
+    A folder with only logs (a run that never saved) is reused; --overwrite deletes the old
+    checkpoints and logs. Temporary files of saves that a kill interrupted are removed.
+    """
+    checkpoints = sorted(glob.glob(os.path.join(glob.escape(opt.save_dir), "model_*.pth")),
+                         key=lambda p: (os.path.basename(p) != "model_last.pth", p))
+    if checkpoints and not (opt.resume or opt.overwrite):
+        shown = [f"{os.path.basename(p)} (epoch {checkpoint_epoch(p)})" for p in checkpoints[:3]]
+        more = f" and {len(checkpoints) - 3} more" if len(checkpoints) > 3 else ""
+        raise UserError(f"{opt.save_dir} holds a trained run ({', '.join(shown)}{more}): add --resume "
+                        f"to continue it, pick another --exp_id, or add --overwrite to replace it")
+    if not main_rank:
+        return
+    if opt.overwrite and checkpoints:
+        print(f"notice: --overwrite: deleting {len(checkpoints)} checkpoint(s) and the logs in {opt.save_dir}")
+        for path in checkpoints:
+            os.remove(path)
+        shutil.rmtree(os.path.join(opt.save_dir, "tensorboard"), ignore_errors=True)
+        if os.path.exists(os.path.join(opt.save_dir, "log.txt")):
+            os.remove(os.path.join(opt.save_dir, "log.txt"))
+    for path in remove_stale_temp_files(opt.save_dir):
+        print(f"notice: removed {path}, left by an interrupted save")
+
+
 def train(opt):
     main_rank = distributed.is_main(opt)
-    logger = Logger(opt, enabled=main_rank)
+    prepare_run_dir(opt, main_rank)
     train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
     fresh = not (opt.resume or opt.load_model)
     model = create_model(opt.arch, opt.heads, imagenet=fresh, log=print if main_rank else lambda _: None)
@@ -117,6 +153,7 @@ def train(opt):
             trainer.scaler.load_state_dict(state["scaler"])
     elif opt.load_model:
         load_weights(model, opt.load_model, strict=False)
+    logger = Logger(opt, enabled=main_rank, resume_epoch=start_epoch if opt.resume else None)
     model.to(opt.device)
     for state in optimizer.state.values():  # optimizer state loaded on the CPU
         for key, value in state.items():
@@ -131,11 +168,15 @@ def train(opt):
         """model_last.pth also carries what --resume needs: optimizer, best value, AMP scaler."""
         if not main_rank:
             return
-        if path == last:
-            scaler = trainer.scaler.state_dict() if trainer.amp else None
-            save_checkpoint(path, model, epoch, optimizer, best=best, scaler=scaler)
-        else:
-            save_checkpoint(path, model, epoch)
+        try:
+            if path == last:
+                scaler = trainer.scaler.state_dict() if trainer.amp else None
+                save_checkpoint(path, model, epoch, optimizer, best=best, scaler=scaler)
+            else:
+                save_checkpoint(path, model, epoch)
+        except UserError as exc:
+            raise UserError(f"{exc}; training stopped in epoch {epoch} (--resume continues from "
+                            f"model_last.pth once the problem is fixed)") from None
 
     train_loader = build_loader(opt, train_set, train=True)
     for epoch in range(start_epoch + 1, opt.num_epoch + 1):
@@ -152,13 +193,10 @@ def train(opt):
         except TrainingDiverged as exc:
             logger.write(f"stopped: {exc}")
             raise
-        # model_last.pth is written every epoch (also with --save_all_models) so --resume works.
-        save(last, epoch)
-        if opt.save_all_models:
-            save(os.path.join(opt.save_dir, f"model_{epoch}.pth"), epoch)
         lr = optimizer.param_groups[0]["lr"]
         logger.scalars("train", {**stats, "lr": lr}, epoch)
         line = f"epoch {epoch} | lr {lr:.3g} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
+        new_best = False
         if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
             summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}")
             logger.scalars("val", {k: v for k, v in summary.items()
@@ -166,11 +204,17 @@ def train(opt):
             line += f" | val {format_summary(summary)}"
             value = summary.get(opt.metric)
             if value is not None and is_better(opt.metric, value, best):
-                best = value
-                save(os.path.join(opt.save_dir, "model_best.pth"), epoch)
-                save(last, epoch)  # record the new best for --resume
+                best, new_best = value, True
                 line += f" | new best {opt.metric}"
         logger.write(line)
+        # Saved only now, after the epoch's validation and logs: model_last.pth is the commit
+        # point. A run killed before it resumes by redoing this whole epoch (its logs are dropped
+        # then), so no validation, best model or log line is ever skipped.
+        if new_best:
+            save(os.path.join(opt.save_dir, "model_best.pth"), epoch)
+        if opt.save_all_models:
+            save(os.path.join(opt.save_dir, f"model_{epoch}.pth"), epoch)
+        save(last, epoch)  # every epoch (also with --save_all_models) so --resume works
         if main_rank:
             print(line, flush=True)
         new_lr = learning_rate(opt, epoch)
@@ -187,6 +231,7 @@ def run(argv=None):
     if opt.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     try:
+        check_paths(opt)
         return test(opt) if opt.test else train(opt)
     finally:
         distributed.cleanup(opt)

@@ -38,17 +38,6 @@ def require_path(path, what, hint="see data/README.md for the layout, or pass --
     return path
 
 
-def check_entries(entries, required, path, kind):
-    """One-line error unless ``entries`` is a non-empty list of dicts holding ``required`` keys."""
-    if not isinstance(entries, list) or not entries:
-        raise UserError(f"{path} is not {kind}: expected a non-empty list of samples")
-    for i, entry in enumerate(entries):
-        missing = [k for k in required if not isinstance(entry, dict) or k not in entry]
-        if missing:
-            raise UserError(f"{path}: sample {i} lacks {', '.join(missing)} (not {kind})")
-    return entries
-
-
 class PoseDataset(torch.utils.data.Dataset):
     """Base class: subclasses list their samples and implement ``__getitem__`` with the helpers."""
 

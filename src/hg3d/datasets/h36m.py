@@ -18,12 +18,24 @@ import numpy as np
 
 from ..evaluation import group_means
 from ..joints import H36M_TO_MPII
-from .base import PoseDataset, check_entries, read_image, require_path
+from .base import PoseDataset, read_image, require_path
 from .safe_pickle import load_pickle
+from .validation import EntryChecker
 
 LABEL_KEYS = ("subject", "action", "camera", "frame")  # per-sample labels of official-release caches
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
+JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H36M-17) are used
+
+
+def check_annotations(entries, path):
+    """Every cache entry's box and joints, checked at once (one-line error naming a bad entry)."""
+    checker = EntryChecker(entries, path, "a msra cache file", REQUIRED_KEYS,
+                           name=lambda i: f"{i + 1:05d}.jpg")
+    checker.numbers("center_x").numbers("center_y")
+    checker.numbers("width", positive=True).numbers("height", positive=True)
+    checker.numbers("joints_3d", JOINT_SHAPES).numbers("joints_3d_relative", JOINT_SHAPES)
+    return entries
 
 
 class H36M(PoseDataset):
@@ -39,7 +51,7 @@ class H36M(PoseDataset):
                              f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl")
         require_path(cache, f"Human3.6M {split_dir} annotations")
         annotations = load_pickle(cache, "Human3.6M annotation file")
-        self.annotations = check_entries(annotations, REQUIRED_KEYS, cache, "a msra cache file")
+        self.annotations = check_annotations(annotations, cache)
         step = 1 if (self.is_train or opt.full_test) else 10
         self.indices = np.arange(0, len(annotations), step)
 

@@ -11,23 +11,24 @@ import numpy as np
 from ..errors import UserError
 from ..files import read_json
 from ..joints import MPII_FLIP_PERM, MPII_JOINTS, NUM_JOINTS
-from .base import PoseDataset, check_entries, read_image, require_path
+from .base import PoseDataset, read_image, require_path
+from .validation import EntryChecker
 
 ANNOTATION_FILES = {"train": "train.json", "val": "valid.json"}
 # The official MPII evaluation normalises by 0.6 x the head box diagonal (its SC_BIAS).
 HEAD_BOX_FACTOR = 0.6
 UPPER_NECK, HEAD_TOP = 8, 9
-REQUIRED_KEYS = ("image", "center", "scale", "joints")
+REQUIRED_KEYS = ("image", "center", "scale", "joints", "joints_vis")
 
 
 def load_annotations(path):
-    """The json list, checked for the fields the loader reads (one-line errors otherwise)."""
+    """The json list, every entry checked for the fields the loader reads (one-line errors)."""
     annotations = read_json(path, "MPII annotation file")
-    check_entries(annotations, REQUIRED_KEYS, path, "an MPII annotation file")
-    for i, ann in enumerate(annotations):
-        if np.shape(ann["joints"]) != (NUM_JOINTS, 2):
-            raise UserError(f"{path}: sample {i} has joints of shape {np.shape(ann['joints'])}, "
-                            f"expected ({NUM_JOINTS}, 2)")
+    checker = EntryChecker(annotations, path, "an MPII annotation file", REQUIRED_KEYS,
+                           name=lambda i: annotations[i].get("image"))
+    checker.strings("image").numbers("center", [(2,)])
+    checker.numbers("scale", positive=True).numbers("joints", [(NUM_JOINTS, 2)])
+    checker.numbers("joints_vis", [(NUM_JOINTS,)])
     return annotations
 
 

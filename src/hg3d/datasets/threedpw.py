@@ -90,14 +90,37 @@ def load_sequence(path):
     if missing:
         raise UserError(f"{path} is not a 3DPW sequence file: it lacks {', '.join(missing)}")
     frames = len(data["img_frame_ids"])
+
+    def numbers(value, what):
+        try:
+            return np.asarray(value, np.float64)
+        except (ValueError, TypeError):
+            raise UserError(f"{path}: {what} is not an array of numbers") from None
+    poses, intrinsics = numbers(data["cam_poses"], "cam_poses"), numbers(data["cam_intrinsics"], "cam_intrinsics")
+    if poses.shape != (frames, 4, 4) or intrinsics.shape != (3, 3):
+        raise UserError(f"{path}: cam_poses {poses.shape} / cam_intrinsics "
+                        f"{intrinsics.shape}, expected ({frames}, 4, 4) / (3, 3)")
+    if not np.isfinite(intrinsics).all() or intrinsics[0, 0] <= 0 or intrinsics[1, 1] <= 0:
+        raise UserError(f"{path}: cam_intrinsics is not a camera matrix (finite, focal lengths > 0)")
+    if len(data["jointPositions"]) != len(data["campose_valid"]):
+        raise UserError(f"{path}: jointPositions has {len(data['jointPositions'])} people but "
+                        f"campose_valid {len(data['campose_valid'])}")
     for person, (joints, valid) in enumerate(zip(data["jointPositions"], data["campose_valid"])):
-        if np.shape(joints) != (frames, 72) or len(valid) != frames:
-            raise UserError(f"{path}: person {person} has jointPositions {np.shape(joints)} and "
-                            f"{len(valid)} campose_valid flags for {frames} frames (expected "
-                            f"({frames}, 72) and {frames})")
-    if np.shape(data["cam_poses"]) != (frames, 4, 4) or np.shape(data["cam_intrinsics"]) != (3, 3):
-        raise UserError(f"{path}: cam_poses {np.shape(data['cam_poses'])} / cam_intrinsics "
-                        f"{np.shape(data['cam_intrinsics'])}, expected ({frames}, 4, 4) / (3, 3)")
+        joints = numbers(joints, f"person {person} jointPositions")
+        valid = numbers(valid, f"person {person} campose_valid")
+        if joints.shape != (frames, 72) or valid.shape != (frames,):
+            raise UserError(f"{path}: person {person} has jointPositions {joints.shape} and "
+                            f"campose_valid {valid.shape} for {frames} frames (expected "
+                            f"({frames}, 72) and ({frames},))")
+        used = valid != 0  # only frames with a valid camera pose become samples
+        for field, finite in (("campose_valid", np.isfinite(valid)),
+                              ("jointPositions", ~used | np.isfinite(joints).all(1)),
+                              ("cam_poses", ~used | np.isfinite(poses).all((1, 2)))):
+            if not finite.all():
+                frame = int(np.argmin(finite))
+                raise UserError(f"{path}: person {person} frame {frame} (image_{frame:05d}.jpg): "
+                                f"{field} holds a number that is not finite (fix or set "
+                                f"campose_valid to 0 there)")
     return data
 
 
