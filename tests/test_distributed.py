@@ -18,7 +18,7 @@ from hg3d.trainer import Trainer
 # Human2D on the fixture's 8 MPII training images, no augmentation: every item is deterministic.
 ARGS = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
         "--batch_size", "2", "--lr", "1e-3", "--scale", "0", "--rotate", "0", "--flip", "0",
-        "--data_dir", FIXTURE_DATA]
+        "--data_dir", FIXTURE_DATA, "--no_pretrained"]
 
 
 def free_port():

@@ -34,6 +34,8 @@ def build_parser(prog="main.py"):
     a("--dataset", default="mpii", type=lambda s: DATASET_ALIASES.get(s, s), choices=DATASETS)
     a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
     a("--load_model", default="", help="checkpoint to test, or to initialise training from")
+    a("--no_pretrained", dest="pretrained", action="store_false",
+      help="train from random init instead of torchvision's ImageNet backbone")
     a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")

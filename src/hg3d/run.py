@@ -84,8 +84,8 @@ def train(opt):
     main_rank = distributed.is_main(opt)
     logger = Logger(opt, enabled=main_rank)
     train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
-    fresh = not (opt.resume or opt.load_model)
-    model = create_model(opt.arch, opt.heads, imagenet=fresh, log=print if main_rank else lambda _: None)
+    imagenet = opt.pretrained and not (opt.resume or opt.load_model)
+    model = create_model(opt.arch, opt.heads, imagenet=imagenet, log=print if main_rank else lambda _: None)
     optimizer = torch.optim.Adam(model.parameters(), opt.lr)
     trainer = Trainer(opt, model, optimizer)
     if opt.amp and not trainer.amp:
