@@ -82,12 +82,13 @@ def mean_over_ranks(values, opt):
     return dict(zip(keys, (tensor / opt.world_size).tolist()))
 
 
-def all_finite(loss, opt):
-    """Whether the loss is finite on every rank (so all ranks stop together on a NaN)."""
-    finite = torch.isfinite(loss.detach()).to(torch.float32)
+def true_on_all_ranks(flag, opt):
+    """Whether the boolean tensor ``flag`` is true on every rank (so that all ranks stop together
+    on a NaN loss); one host-device sync."""
+    value = flag.to(torch.float32)
     if getattr(opt, "distributed", False):
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-    return bool(finite.item())
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
 
 
 def gather_predictions(result, opt):
