@@ -194,11 +194,7 @@ def user_error_line(exc):
 
 def cli(entry, argv=None):
     """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2."""
-    # we report bad images ourselves; OpenCV 4 names the setting cv2.setLogLevel (2: errors only)
-    if hasattr(cv2.utils, "logging"):
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    else:
-        cv2.setLogLevel(2)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
     try:
         entry(argv)
     except UserError as exc:
