@@ -1,7 +1,7 @@
 """hg3d benchmarks: every figure is a ratio measured in this run on this machine, with the absolute
 numbers beside it. Prints a Markdown table (the one in the README).
 
-    python scripts/bench.py            # about 5 minutes on 2 CPU cores
+    python scripts/bench.py            # about a minute on 2 CPU cores (when nothing else runs)
     python scripts/bench.py --quick    # fewer repetitions
 """
 import argparse
@@ -169,6 +169,28 @@ def bench_training_step(repeat):
         row("training step, GPU fp32 vs --amp + channels_last", "not measured", "no GPU on this machine")
 
 
+def bench_host_syncs(repeat):
+    print("training loop: loss read-out every step vs once per 4 steps (CPU, ResNet-18, batch 4, 64x64)")
+    opt = fixture_opts("--arch", "msra_18", "--weight_3d", "0.1", "--ratio_3d", "1", "--batch_size", "4",
+                       "--input_h", "64", "--input_w", "64")
+    loader = build_loader(opt, get_dataset(opt, "train"), train=True)
+    batches = list(loader)  # the same 4 batches every time: only the loop is measured
+    steps = len(batches)
+    times = {}
+    for every in (1, steps):
+        opt.print_iter = every
+        torch.manual_seed(0)
+        model = create_model("msra_18", opt.heads)
+        trainer = Trainer(opt, model, torch.optim.SGD(model.parameters(), 1e-4))
+        trainer.quiet = True
+        trainer.train_epoch(batches, 0)
+        times[every] = best_time(lambda: trainer.train_epoch(batches, 1), repeat) / steps
+    t_each, t_batched = times[1], times[steps]
+    row(f"training step: syncs every {steps} steps vs every step (CPU)", f"{t_each / t_batched:.2f}x",
+        f"{t_batched * 1e3:.1f} vs {t_each * 1e3:.1f} ms per step; on the CPU a sync costs little, "
+        f"on a GPU it stalls the queue")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -179,6 +201,7 @@ def main():
     bench_test_batching(max(1, repeat // 2))
     bench_input_pipeline(repeat)
     bench_training_step(repeat)
+    bench_host_syncs(repeat)
     cpu = platform.processor() or platform.machine()
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n")
