@@ -184,7 +184,7 @@ def bench_host_syncs(repeat):
         trainer = Trainer(opt, model, torch.optim.SGD(model.parameters(), 1e-4))
         trainer.quiet = True
         trainer.train_epoch(batches, 0)
-        times[every] = best_time(lambda: trainer.train_epoch(batches, 1), repeat) / steps
+        times[every] = best_time(lambda trainer=trainer: trainer.train_epoch(batches, 1), repeat) / steps
     t_each, t_batched = times[1], times[steps]
     row(f"training step: syncs every {steps} steps vs every step (CPU)", f"{t_each / t_batched:.2f}x",
         f"{t_batched * 1e3:.1f} vs {t_each * 1e3:.1f} ms per step; on the CPU a sync costs little, "

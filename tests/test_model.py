@@ -3,7 +3,6 @@ import urllib.error
 
 import pytest
 import torch
-
 from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
 from conftest import FIXTURE_DATA, golden

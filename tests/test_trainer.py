@@ -33,7 +33,7 @@ def test_overflowing_scaled_gradients_skip_the_step_but_do_not_stop_the_run():
     before = [p.detach().clone() for p in trainer.model.parameters()]
     stats = trainer.train_epoch(loader, 1)
     assert np.isfinite(stats["loss"])
-    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))  # steps skipped
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))  # steps skipped
 
 
 @pytest.mark.parametrize("print_iter", ["1", "100"])
@@ -100,7 +100,7 @@ def test_pck_from_label_coordinates_matches_pck_from_targets(dataset, extra):
     """The PCK monitor against pts_crop equals the original's, against the drawn targets' argmax,
     for every joint whose Gaussian peak lies in the map."""
     opt = parse_opts([*ARGS, "--dataset", dataset, *extra], log=lambda _: None)
-    items = [it for it in get_dataset(opt, "val")]
+    items = list(get_dataset(opt, "val"))
     targets = torch.as_tensor(np.stack([it["target"] for it in items]))
     points = torch.as_tensor(np.stack([it["pts_crop"] for it in items]))
     heatmaps = torch.rand(targets.shape, generator=torch.Generator().manual_seed(0))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from progress.bar import Bar
 
-from .distributed import true_on_all_ranks, is_main, mean_over_ranks
+from .distributed import is_main, mean_over_ranks, true_on_all_ranks
 from .errors import UserError
 from .evaluation import decode_2d, decode_3d, flip_merge, pck_distances_to_points
 from .geometry import transform_preds
@@ -50,7 +50,7 @@ class _Sums:
     def means(self):
         if self.sums is None:
             return {}
-        return dict(zip(self.keys, (self.sums / max(self.count, 1)).tolist()))
+        return dict(zip(self.keys, (self.sums / max(self.count, 1)).tolist(), strict=True))
 
 
 class _NonFinite:
@@ -176,7 +176,7 @@ class Trainer:
         pass, else empty (``--test`` copies only the inputs to the device).
         """
         self.model.eval()
-        parts, sums, start = [], _Sums(), time.time()
+        parts, sums = [], _Sums()
         bar = _bar(self.opt, phase, len(loader))
         for it, batch in enumerate(loader):
             inputs = batch["input"].to(self.opt.device, non_blocking=True)
