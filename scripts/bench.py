@@ -1,7 +1,7 @@
 """hg3d benchmarks: every figure is a ratio measured in this run on this machine, with the absolute
 numbers beside it. Prints a Markdown table (the one in the README).
 
-    python scripts/bench.py            # about 5 minutes on 2 CPU cores
+    python scripts/bench.py            # about a minute on 2 CPU cores (when nothing else runs)
     python scripts/bench.py --quick    # fewer repetitions
 """
 import argparse
@@ -191,6 +191,8 @@ def bench_h36m_conversion():
             row(f"H36M conversion{' --crop' if crop else ', full frames'} (step 5)",
                 f"{252 / seconds:.0f} video frames/s", f"{len(kept) / seconds:.1f} kept frames/s; "
                 f"{sum(map(os.path.getsize, kept)) / len(kept) / 1e3:.0f} kB per JPEG (quality 95)")
+
+
 def bench_annotation_check(count):
     """Opening an H36M msra cache of ``count`` entries (the full train cache has ~300k): the time
     the per-entry validation adds to reading the pickle."""
@@ -220,6 +222,28 @@ def bench_annotation_check(count):
         f"itself takes {load:.1f} s")
 
 
+def bench_host_syncs(repeat):
+    print("training loop: loss read-out every step vs once per 4 steps (CPU, ResNet-18, batch 4, 64x64)")
+    opt = fixture_opts("--arch", "msra_18", "--weight_3d", "0.1", "--ratio_3d", "1", "--batch_size", "4",
+                       "--input_h", "64", "--input_w", "64")
+    loader = build_loader(opt, get_dataset(opt, "train"), train=True)
+    batches = list(loader)  # the same 4 batches every time: only the loop is measured
+    steps = len(batches)
+    times = {}
+    for every in (1, steps):
+        opt.print_iter = every
+        torch.manual_seed(0)
+        model = create_model("msra_18", opt.heads)
+        trainer = Trainer(opt, model, torch.optim.SGD(model.parameters(), 1e-4))
+        trainer.quiet = True
+        trainer.train_epoch(batches, 0)
+        times[every] = best_time(lambda trainer=trainer: trainer.train_epoch(batches, 1), repeat) / steps
+    t_each, t_batched = times[1], times[steps]
+    row(f"training step: syncs every {steps} steps vs every step (CPU)", f"{t_each / t_batched:.2f}x",
+        f"{t_batched * 1e3:.1f} vs {t_each * 1e3:.1f} ms per step; on the CPU a sync costs little, "
+        f"on a GPU it stalls the queue")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -234,6 +258,7 @@ def main():
     bench_training_step(repeat)
     bench_h36m_conversion()
     bench_annotation_check(args.cache_entries)
+    bench_host_syncs(repeat)
     cpu = platform.processor() or platform.machine()
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n")

@@ -25,16 +25,17 @@ COMMON=(--arch msra_18 --input_h 128 --input_w 128 --batch_size 16 --num_workers
         --gpus "$GPUS" --data_dir "$DATA" --print_iter 8)
 cd src
 echo "==> stage 1/3: 2D heatmaps on MPII (exp/quickstart_mpii)"
+# --no_pretrained: no download here; the recipe proper starts from torchvision's ImageNet ResNet.
 "$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 10 --overwrite \
-    --lr_step 8 --val_intervals 5 "${COMMON[@]}"
+    --lr_step 8 --val_intervals 5 --no_pretrained "${COMMON[@]}"
 echo "==> stage 2/3: MPII + H36M with depth regression (exp/quickstart_fusion_3d)"
 "$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 --overwrite \
     --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 6 \
-    --lr_step 5 --val_intervals 3 "${COMMON[@]}"
+    --lr_step 5 --val_intervals 3 --no_pretrained "${COMMON[@]}"
 echo "==> stage 3/3: + bone-length variance loss (exp/quickstart_fusion_3d_var)"
 "$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 --overwrite \
     --weight_3d 0.1 --weight_var 0.01 --load_model ../exp/quickstart_fusion_3d/model_last.pth \
-    --num_epoch 3 --lr 1e-4 --lr_step 10 --val_intervals 3 "${COMMON[@]}"
+    --num_epoch 3 --lr 1e-4 --lr_step 10 --val_intervals 3 --no_pretrained "${COMMON[@]}"
 echo "==> Human3.6M test (exp/quickstart_test)"
 "$PY" main.py --exp_id quickstart_test --task human3d --dataset fusion_3d --test --full_test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \

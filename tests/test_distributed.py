@@ -18,7 +18,7 @@ from hg3d.trainer import Trainer
 # Human2D on the fixture's 8 MPII training images, no augmentation: every item is deterministic.
 ARGS = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
         "--batch_size", "2", "--lr", "1e-3", "--scale", "0", "--rotate", "0", "--flip", "0",
-        "--data_dir", FIXTURE_DATA]
+        "--data_dir", FIXTURE_DATA, "--no_pretrained"]
 
 
 def free_port():
@@ -27,9 +27,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def torchrun(script, *args, cwd=SRC_DIR):
+def torchrun(script, *args, cwd=SRC_DIR, processes=2):
     env = dict(os.environ, PYTHONPATH=SRC_DIR, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
                            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), script, *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
@@ -85,9 +85,10 @@ def test_torchrun_main_trains_and_only_rank_0_writes(tmp_path):
     out = tmp_path / "ddp"
     assert sorted(os.listdir(out)) == ["log.txt", "model_best.pth", "model_last.pth", "opt.txt", "tensorboard"]
     assert (out / "log.txt").read_text().count("epoch 1 |") == 1
+    # 3 ranks for 20 samples: DistributedSampler pads to 21, and the repeated sample must be dropped
     test = torchrun("main.py", "--exp_id", "ddp_test", "--exp_dir", str(tmp_path), "--test", "--full_test",
                     "--task", "human3d", "--dataset", "fusion_3d", "--load_model", str(out / "model_last.pth"),
-                    *ARGS)
+                    *ARGS, processes=3)
     assert test.returncode == 0, test.stderr[-3000:]
     results = json.loads((tmp_path / "ddp_test" / "results.json").read_text())
     assert results["num_samples"] == 20 and np.isfinite(results["mpjpe"])

@@ -38,6 +38,7 @@ def test_run_prints_mpjpe_and_writes_results(test_run):
     for key in ("mpjpe", "pa_mpjpe", "acc"):
         assert np.isfinite(results[key])
     assert results["pa_mpjpe"] <= results["mpjpe"]
+    assert results["autocast"] is False and "loss" not in results  # fp32 on the CPU; --test has no loss
 
 
 def test_preds_h5_is_consistent_with_results(test_run):

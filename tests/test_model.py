@@ -1,11 +1,14 @@
 import os
+import urllib.error
 
 import pytest
 import torch
+from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
-from conftest import golden
+from conftest import FIXTURE_DATA, golden
 from hg3d.errors import UserError
 from hg3d.model import create_model, imagenet_weights_file, parse_arch
+from hg3d.run import cli, run
 
 KEY_FILES = [("msra_50", {"hm": 16, "depth": 16}, "keys_msra50_hm_depth.txt"),
              ("msra_50", {"hm": 16}, "keys_msra50_hm.txt"),
@@ -51,19 +54,67 @@ def test_unknown_arch_is_a_user_error():
         parse_arch("resnet_50")
 
 
-def test_imagenet_missing_gives_notice_not_failure(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    notes = []
-    create_model("msra_18", {"hm": 16}, imagenet=True, log=notes.append)
-    assert len(notes) == 1 and "random init" in notes[0]
+@pytest.fixture
+def torch_home(monkeypatch, tmp_path):
+    """An empty hub cache (TORCH_HOME) with the network cut: a download attempt raises URLError."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    attempts = []
+
+    def no_network(url, dst, *args, **kwargs):
+        attempts.append(url)
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    return attempts
 
 
-def test_imagenet_weights_are_loaded_when_present(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    path = imagenet_weights_file(18)
-    os.makedirs(os.path.dirname(path))
-    from torchvision.models import resnet18
+def write_cached(state, depth=18):
+    path = imagenet_weights_file(depth)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(state, path)
+    return path
+
+
+def test_imagenet_weights_come_from_the_cached_file(torch_home, tmp_path):
     reference = resnet18()
-    torch.save(reference.state_dict(), path)
-    model = create_model("msra_18", {"hm": 16}, imagenet=True, log=lambda _: None)
+    path = write_cached(reference.state_dict())
+    assert path == str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
+    notes = []
+    model = create_model("msra_18", {"hm": 16}, imagenet=True, log=notes.append)
     assert torch.equal(model.layer3[1].conv2.weight, reference.layer3[1].conv2.weight)
+    assert torch.equal(model.bn1.running_var, reference.bn1.running_var)
+    assert torch_home == [] and notes == [f"loaded ImageNet weights for the backbone from {path}"]
+
+
+def test_imagenet_weights_are_downloaded_into_the_hub_cache(monkeypatch, torch_home):
+    reference = resnet18()
+    monkeypatch.setattr(torch.hub, "download_url_to_file",
+                        lambda url, dst, *args, **kwargs: torch.save(reference.state_dict(), dst))
+    model = create_model("msra_18", {"hm": 16}, imagenet=True, log=lambda _: None)
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
+    assert os.path.isfile(imagenet_weights_file(18))
+
+
+def test_imagenet_weights_neither_cached_nor_downloadable_is_a_one_line_error(torch_home):
+    with pytest.raises(UserError) as error:
+        create_model("msra_18", {"hm": 16}, imagenet=True, log=lambda _: None)
+    message = str(error.value)
+    assert torch_home == [ResNet18_Weights.IMAGENET1K_V1.url]
+    assert "\n" not in message and "resnet18-f37072fd.pth" in message
+    assert os.path.dirname(imagenet_weights_file(18)) in message and "--no_pretrained" in message
+
+
+def test_imagenet_file_of_another_resnet_is_refused(torch_home):
+    write_cached(resnet34().state_dict())
+    with pytest.raises(UserError, match="does not hold the ImageNet weights of a ResNet-18"):
+        create_model("msra_18", {"hm": 16}, imagenet=True, log=lambda _: None)
+
+
+def test_training_without_imagenet_weights_stops_unless_no_pretrained(torch_home, tmp_path, capsys):
+    args = ["--exp_id", "x", "--exp_dir", str(tmp_path), "--data_dir", FIXTURE_DATA, "--arch", "msra_18",
+            "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0", "--batch_size", "4",
+            "--num_epoch", "0"]
+    assert cli(run, args) == 2
+    error = capsys.readouterr().err
+    lines = [line for line in error.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "resnet18-f37072fd.pth" in lines[0] and "Traceback" not in error, error
+    assert cli(run, [*args, "--no_pretrained"]) == 0

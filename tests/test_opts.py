@@ -1,6 +1,10 @@
+import os
+
 import pytest
 import torch
 
+from conftest import SRC_DIR
+from hg3d.distributed import local_gpu
 from hg3d.errors import UserError
 from hg3d.opts import parse_opts
 
@@ -45,3 +49,41 @@ def test_bad_flags_are_one_line_user_errors(args, match):
     with pytest.raises(UserError, match=match) as err:
         parse("--gpus", "-1", *args)
     assert "\n" not in str(err.value)
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """torch.cuda as on a machine with 2 GPUs (nothing is run on them)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+
+
+def test_several_gpus_in_one_process_are_refused_with_the_torchrun_command(two_gpus, monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert parse("--gpus", "1")[0].device == torch.device("cuda", 1)
+    with pytest.raises(UserError) as err:
+        parse("--exp_id", "two", "--gpus", "0,1", "--lr", "1e-4")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("--gpus 0,1: one process uses one GPU")
+    assert message.endswith("torchrun --nproc_per_node 2 " + os.path.relpath(os.path.join(SRC_DIR, "main.py"))
+                            + " --exp_id two --lr 1e-4 --gpus 0,1")
+
+
+@pytest.mark.parametrize("gpus,local_rank,expected", [("0,1", 0, 0), ("1,0", 0, 1), ("1,0", 1, 0), ("0", 1, 1)])
+def test_under_torchrun_each_process_takes_its_gpu(two_gpus, monkeypatch, gpus, local_rank, expected):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+    opt, _ = parse("--gpus", gpus)
+    assert local_gpu(opt.gpus) == expected
+
+
+def test_under_torchrun_gpu_ids_must_match_the_processes(two_gpus, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    with pytest.raises(UserError, match="--gpus 0,1 lists 2 GPUs for 3 processes"):
+        local_gpu(parse("--gpus", "0,1")[0].gpus)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(UserError, match="local rank 2 has no GPU 2"):
+        local_gpu([0])

@@ -18,7 +18,7 @@ from hg3d.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
 TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1",
-        "--num_workers", "0", "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100"]
+        "--num_workers", "0", "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]
 
 
 def quiet(*args):

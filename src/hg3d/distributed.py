@@ -23,18 +23,30 @@ def setup(opt, log=print):
     opt.distributed = opt.world_size > 1
     if not opt.distributed:
         return opt
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if opt.device.type == "cuda":
-        if local_rank >= torch.cuda.device_count():
-            raise UserError(f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} visible): "
-                            f"lower --nproc_per_node")
-        torch.cuda.set_device(local_rank)
-        opt.device = torch.device("cuda", local_rank)
+        opt.device = torch.device("cuda", local_gpu(opt.gpus))
+        torch.cuda.set_device(opt.device)
     dist.init_process_group("nccl" if opt.device.type == "cuda" else "gloo")
     if opt.sync_bn and opt.device.type != "cuda" and opt.rank == 0:
         log("notice: --sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); each process "
             "normalises over its own part of the batch")
     return opt
+
+
+def local_gpu(gpus):
+    """This process's GPU: local rank i takes the i-th id of ``--gpus`` when it lists one per
+    process, or GPU i when it gives a single id (the default 0)."""
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    ids = ",".join(map(str, gpus))
+    if len(gpus) > 1 and len(gpus) != local_size:
+        raise UserError(f"--gpus {ids} lists {len(gpus)} GPUs for {local_size} processes on this machine: "
+                        f"give one id per process, or one id (process i then uses GPU i)")
+    gpu = gpus[local_rank] if len(gpus) > 1 else local_rank
+    if gpu >= torch.cuda.device_count():
+        raise UserError(f"local rank {local_rank} has no GPU {gpu} ({torch.cuda.device_count()} visible): "
+                        f"lower --nproc_per_node or fix --gpus")
+    return gpu
 
 
 def is_main(opt):
@@ -70,12 +82,13 @@ def mean_over_ranks(values, opt):
     return dict(zip(keys, (tensor / opt.world_size).tolist()))
 
 
-def all_finite(loss, opt):
-    """Whether the loss is finite on every rank (so all ranks stop together on a NaN)."""
-    finite = torch.isfinite(loss.detach()).to(torch.float32)
+def true_on_all_ranks(flag, opt):
+    """Whether the boolean tensor ``flag`` is true on every rank (so that all ranks stop together
+    on a NaN loss); one host-device sync."""
+    value = flag.to(torch.float32)
     if getattr(opt, "distributed", False):
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-    return bool(finite.item())
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
 
 
 def gather_predictions(result, opt):

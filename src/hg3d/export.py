@@ -38,7 +38,8 @@ def export_model(model, fmt, path, input_h, input_w):
     else:
         atomic_write(path, lambda tmp: torch.onnx.export(
             wrapped, (example,), tmp, input_names=["input"], output_names=wrapped.heads,
-            dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, verbose=False))
+            # positional: torch 2.6 reads a dict's keys as input_names, later versions as parameters
+            dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False))
     return wrapped
 
 

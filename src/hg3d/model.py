@@ -85,31 +85,45 @@ class PoseResNet(nn.Module):
 
 
 def imagenet_weights_file(depth):
-    """Where torchvision keeps the ImageNet weights of this ResNet (they are never downloaded here)."""
+    """Where torchvision keeps the ImageNet weights of this ResNet: <hub dir>/checkpoints/<file>."""
     weights = RESNET_SPECS[depth][2]
     return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
 
 
 def load_imagenet_backbone(model, depth, log=print):
-    """Copy ImageNet weights into the backbone when torchvision's file is on this machine.
+    """Copy torchvision's ImageNet weights into the backbone, as the original always started.
 
-    Returns True when they were loaded; otherwise the backbone keeps its random init and a notice
-    says which file would have been used.
+    torchvision's weights API reads the file from the hub cache, or downloads it there first. When
+    it is not cached and cannot be downloaded (no network), training stops with one line naming the
+    file and where to put it; ``--no_pretrained`` is the explicit way to start from random init.
     """
+    weights = RESNET_SPECS[depth][2]
     path = imagenet_weights_file(depth)
-    if not os.path.isfile(path):
-        log(f"notice: ImageNet weights not found at {path}; the ResNet-{depth} backbone starts "
-            f"from random init (put torchvision's file there to use them)")
-        return False
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    cached = os.path.isfile(path)
+    try:
+        state = weights.get_state_dict(map_location="cpu", progress=False, check_hash=True,
+                                       weights_only=True)
+    except Exception as exc:  # network errors (URLError, timeouts) or an unreadable file
+        if cached:
+            raise UserError(f"cannot read the ImageNet weights {path} ({exc}): delete the file to "
+                            f"download it again, or pass --no_pretrained") from None
+        raise UserError(f"the ImageNet weights of the ResNet-{depth} backbone are not cached and could "
+                        f"not be downloaded ({exc}): put {os.path.basename(path)} ({weights.url}) in "
+                        f"{os.path.dirname(path)}, or pass --no_pretrained to start from random "
+                        f"init") from None
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    backbone_missing = [k for k in missing if not k.startswith(("deconv_layers.", *model.heads))]
+    if unexpected or backbone_missing:
+        raise UserError(f"{path} does not hold the ImageNet weights of a ResNet-{depth} "
+                        f"({len(backbone_missing)} backbone tensors missing, {len(unexpected)} unexpected): "
+                        f"delete it to download it again, or pass --no_pretrained")
     log(f"loaded ImageNet weights for the backbone from {path}")
-    return True
 
 
 def create_model(arch, heads, imagenet=False, log=print):
-    """Build the network for ``arch`` ('msra_N') with ``heads`` ({'hm': 16, 'depth': 16})."""
+    """Build the network for ``arch`` ('msra_N') with ``heads`` ({'hm': 16, 'depth': 16}), with an
+    ImageNet backbone when ``imagenet`` (a UserError when the weights cannot be had)."""
     depth = parse_arch(arch)
     model = PoseResNet(depth, heads)
     if imagenet:

@@ -3,6 +3,8 @@
 Flag names and defaults follow the original release, so its README's commands work unchanged.
 """
 import os
+import shlex
+import sys
 
 import torch
 
@@ -41,6 +43,8 @@ def build_parser(prog="main.py"):
     a("--dataset", default="mpii", type=lambda s: DATASET_ALIASES.get(s, s), choices=DATASETS)
     a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
     a("--load_model", default="", help="checkpoint to test, or to initialise training from")
+    a("--no_pretrained", dest="pretrained", action="store_false",
+      help="train from random init instead of torchvision's ImageNet backbone")
     a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
     a("--overwrite", action="store_true",
       help="train anew in an <exp_dir>/<exp_id>/ that holds checkpoints, replacing them and its logs")
@@ -97,10 +101,34 @@ def _parse_int_list(text, flag):
         raise UserError(f"{flag} must be a comma-separated list of integers, got '{text}'") from None
 
 
-def select_device(gpus, log=print):
-    """The torch device for ``--gpus``: CPU for -1, and CPU with a notice when CUDA is absent."""
+def under_torchrun():
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def torchrun_command(gpus, argv):
+    """The command that trains on all of ``gpus``: one process per GPU under torchrun."""
+    rest, args = [], iter(argv)
+    for arg in args:
+        if arg == "--gpus":
+            next(args, None)
+        elif not arg.startswith("--gpus="):
+            rest.append(arg)
+    main = os.path.relpath(os.path.join(SRC_DIR, "main.py"))
+    return shlex.join(["torchrun", "--nproc_per_node", str(len(gpus)), main, *rest,
+                       "--gpus", ",".join(map(str, gpus))])
+
+
+def select_device(gpus, log=print, argv=()):
+    """The torch device for ``--gpus``: CPU for -1, and CPU with a notice when CUDA is absent.
+
+    Several ids need one process per GPU (torchrun; distributed.setup gives each local rank its id);
+    a single process refuses them with the torchrun command line rather than use only the first.
+    """
     if gpus[0] < 0:
         return torch.device("cpu")
+    if len(gpus) > 1 and not under_torchrun():
+        raise UserError(f"--gpus {','.join(map(str, gpus))}: one process uses one GPU (give one id); to "
+                        f"train on {len(gpus)} GPUs run: {torchrun_command(gpus, argv)}")
     if not torch.cuda.is_available():
         log(f"notice: --gpus {','.join(map(str, gpus))} asked for CUDA, which is not available; "
             f"running on the CPU")
@@ -113,8 +141,9 @@ def select_device(gpus, log=print):
     return torch.device("cuda", gpus[0])
 
 
-def finalize(opt, log=print):
-    """Check values and derive heads, sizes, device and paths from the parsed flags."""
+def finalize(opt, log=print, argv=None):
+    """Check values and derive heads, sizes, device and paths from the parsed flags (``argv``:
+    the command line, for the torchrun hint of several --gpus)."""
     opt.gpus = _parse_int_list(opt.gpus, "--gpus") or [-1]
     opt.lr_step = _parse_int_list(opt.lr_step, "--lr_step")
     checks = [
@@ -154,7 +183,7 @@ def finalize(opt, log=print):
     if opt.task == "human2d" and opt.dataset not in ("mpii",):
         raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
     opt.metric = "mpjpe" if opt.task == "human3d" else "acc"
-    opt.device = select_device(opt.gpus, log)
+    opt.device = select_device(opt.gpus, log, sys.argv[1:] if argv is None else argv)
     if opt.test_batch_size == 0:
         opt.test_batch_size = 16 if opt.device.type == "cuda" else 1
     opt.data_dir = os.path.abspath(opt.data_dir)
@@ -165,4 +194,4 @@ def finalize(opt, log=print):
 
 def parse_opts(argv=None, prog="main.py", log=print):
     """Parse ``argv`` (default: sys.argv[1:]) into the finished options namespace."""
-    return finalize(build_parser(prog).parse_args(argv), log)
+    return finalize(build_parser(prog).parse_args(argv), log, argv)

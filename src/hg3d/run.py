@@ -45,11 +45,15 @@ def is_better(metric, value, best):
     return value < best if metric == "mpjpe" else value > best
 
 
-def evaluate(opt, trainer, dataset, phase):
-    """Predict over ``dataset`` and summarise it; returns (summary, per-sample arrays)."""
-    result = distributed.gather_predictions(trainer.predict(build_loader(opt, dataset, train=False), phase), opt)
+def evaluate(opt, trainer, dataset, phase, with_loss=False):
+    """Predict over ``dataset`` and summarise it; returns (summary, per-sample arrays).
+    ``with_loss``: also the loss (validation during training; --test computes none)."""
+    loader = build_loader(opt, dataset, train=False)
+    result = distributed.gather_predictions(trainer.predict(loader, phase, with_loss), opt)
     summary, arrays = dataset.metrics(result)
-    summary["loss"] = result["loss"].get("loss")
+    if with_loss:
+        summary["loss"] = result["loss"].get("loss")
+    summary["autocast"] = trainer.amp  # whether the network ran in mixed precision
     return summary, arrays
 
 
@@ -132,8 +136,8 @@ def train(opt):
     main_rank = distributed.is_main(opt)
     prepare_run_dir(opt, main_rank)
     train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
-    fresh = not (opt.resume or opt.load_model)
-    model = create_model(opt.arch, opt.heads, imagenet=fresh, log=print if main_rank else lambda _: None)
+    imagenet = opt.pretrained and not (opt.resume or opt.load_model)
+    model = create_model(opt.arch, opt.heads, imagenet=imagenet, log=print if main_rank else lambda _: None)
     optimizer = torch.optim.Adam(model.parameters(), opt.lr)
     trainer = Trainer(opt, model, optimizer)
     if opt.amp and not trainer.amp:
@@ -198,7 +202,7 @@ def train(opt):
         line = f"epoch {epoch} | lr {lr:.3g} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
         new_best = False
         if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
-            summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}")
+            summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}", with_loss=True)
             logger.scalars("val", {k: v for k, v in summary.items()
                                    if isinstance(v, float)}, epoch)
             line += f" | val {format_summary(summary)}"

@@ -9,13 +9,14 @@ import numpy as np
 import torch
 from progress.bar import Bar
 
-from .distributed import all_finite, is_main, mean_over_ranks
+from .distributed import is_main, mean_over_ranks, true_on_all_ranks
 from .errors import UserError
-from .evaluation import decode_2d, decode_3d, flip_merge, pck_distances
+from .evaluation import decode_2d, decode_3d, flip_merge, pck_distances_to_points
 from .geometry import transform_preds
 from .losses import PoseLoss
 
 BATCH_KEYS = ("input", "target", "reg_target", "reg_ind", "reg_mask", "pts_crop")
+REPORT_EVERY = 20  # iterations between loss read-outs under the progress bar (--print_iter 0)
 
 
 class TrainingDiverged(UserError):
@@ -27,23 +28,48 @@ def learning_rate(opt, epoch):
     return opt.lr * 0.1 ** sum(1 for step in opt.lr_step if step <= epoch)
 
 
-def to_device(batch, device):
-    return {k: batch[k].to(device, non_blocking=True) for k in BATCH_KEYS if k in batch}
+def to_device(batch, device, keys=BATCH_KEYS):
+    return {k: batch[k].to(device, non_blocking=True) for k in keys if k in batch}
 
 
-class _Average:
-    """Running means of named numbers, weighted by batch size."""
+class _Sums:
+    """Batch-size-weighted running sums of the loss parts, kept on the device: adding a batch does
+    not wait for it, reading the means (``means``) is one host-device sync."""
 
     def __init__(self):
-        self.sums, self.count = {}, 0
+        self.keys, self.sums, self.count = None, None, 0
 
-    def add(self, values, n):
-        for key, value in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
+    def add(self, stats, n):
+        values = torch.stack([v.detach().float() for v in stats.values()]) * n
+        if self.sums is None:
+            self.keys, self.sums = list(stats), values
+        else:
+            self.sums = self.sums + values
         self.count += n
 
     def means(self):
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        if self.sums is None:
+            return {}
+        return dict(zip(self.keys, (self.sums / max(self.count, 1)).tolist(), strict=True))
+
+
+class _NonFinite:
+    """The first iteration whose loss was NaN or infinite, tracked on the device (no sync per step)."""
+
+    def __init__(self, device):
+        self.iteration = torch.full((), -1, dtype=torch.int64, device=device)
+        self.loss = torch.zeros((), device=device)
+
+    def add(self, loss, it):
+        new = ~torch.isfinite(loss.detach()) & (self.iteration < 0)
+        self.iteration = self.iteration.masked_fill(new, it)
+        self.loss = torch.where(new, loss.detach().float(), self.loss)
+
+    def first(self, opt):
+        """(iteration, loss) of the first non-finite loss on any rank, or None: one sync."""
+        if true_on_all_ranks(self.iteration < 0, opt):
+            return None
+        return int(self.iteration.item()), float(self.loss.item())
 
 
 def _bar(opt, phase, total):
@@ -69,31 +95,45 @@ class Trainer:
         return {k: v.float() for k, v in output.items()}
 
     def train_epoch(self, loader, epoch):
-        """One pass over ``loader``; returns the mean loss parts. Stops on a non-finite loss."""
+        """One pass over ``loader``; returns the mean loss parts. Stops on a non-finite loss.
+
+        The loss parts are summed on the device and read, with the finiteness check, every
+        ``--print_iter`` iterations (every REPORT_EVERY under the progress bar) and at the end: a
+        step does not wait for the device. A non-finite loss stops the run at the next check
+        (nothing is saved in between). With --amp, a step whose fp16 gradients overflow is skipped
+        by the GradScaler, which lowers its scale; the loss is finite, so the run goes on.
+        """
         self.model.train()
-        average, start = _Average(), time.time()
+        sums, non_finite, start = _Sums(), _NonFinite(self.opt.device), time.time()
+        every = self.opt.print_iter if self.opt.print_iter > 0 else REPORT_EVERY
         bar = _bar(self.opt, f"train {epoch}", len(loader))
         for it, batch in enumerate(loader):
             batch = to_device(batch, self.opt.device)
             output = self.forward(batch["input"])
             loss, stats = self.loss(output, batch)
-            if not all_finite(loss, self.opt):
-                bar.finish()
-                raise TrainingDiverged(
-                    f"the loss became {loss.item()} at epoch {epoch}, iteration {it + 1}; "
-                    f"the last good checkpoint is kept (try a lower --lr)")
+            non_finite.add(loss, it + 1)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            average.add({k: v.item() for k, v in stats.items()}, len(batch["input"]))
-            self._report(bar, it, len(loader), start, average.means())
+            sums.add(stats, len(batch["input"]))
+            if (it + 1) % every == 0 or it + 1 == len(loader):
+                first = non_finite.first(self.opt)
+                if first is not None:
+                    bar.finish()
+                    raise TrainingDiverged(
+                        f"the loss became {first[1]} at epoch {epoch}, iteration {first[0]}; "
+                        f"the last good checkpoint is kept (try a lower --lr)")
+                self._report(bar, it, len(loader), start, sums.means())
+            else:
+                self._advance(bar, it, len(loader))
         bar.finish()
-        stats = mean_over_ranks(average.means(), self.opt)
+        stats = mean_over_ranks(sums.means(), self.opt)
         stats["time"] = time.time() - start
         return stats
 
     def _report(self, bar, it, total, start, means):
+        """A line every --print_iter iterations, or the progress bar with fresh loss figures."""
         if self.quiet:
             return
         parts = " | ".join(f"{k} {v:.4g}" for k, v in means.items())
@@ -101,7 +141,15 @@ class Trainer:
             if (it + 1) % self.opt.print_iter == 0:
                 print(f"[{it + 1}/{total}] {parts}", flush=True)
             return
-        bar.suffix = f"[{it + 1}/{total}] | Tot: {bar.elapsed_td} | ETA: {bar.eta_td} | {parts}"
+        bar.loss_parts = parts
+        self._advance(bar, it, total)
+
+    def _advance(self, bar, it, total):
+        """Move the progress bar on, with the loss figures of the last report."""
+        if self.quiet or self.opt.print_iter > 0:
+            return
+        bar.suffix = (f"[{it + 1}/{total}] | Tot: {bar.elapsed_td} | ETA: {bar.eta_td} | "
+                      f"{getattr(bar, 'loss_parts', '')}")
         bar.next()
 
     @torch.no_grad()
@@ -118,31 +166,32 @@ class Trainer:
                 {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
 
     @torch.no_grad()
-    def predict(self, loader, phase="val"):
+    def predict(self, loader, phase="val", with_loss=False):
         """Run the model over ``loader`` (with the flip test unless --no_flip_test).
 
         Returns a dict of per-sample arrays: ``index``, ``pred_2d`` (J, 2) image pixels,
         ``pred_3d`` (J, 3) crop units relative to the pelvis (3D task), ``gt_3d``, ``center``,
-        ``scale``, ``pck_dist``, plus ``loss`` stats of the un-flipped pass.
+        ``scale``, ``pck_dist`` (against the labels' heatmap coordinates ``pts_crop``), and
+        ``loss``: with ``with_loss`` (validation during training) the loss parts of the un-flipped
+        pass, else empty (``--test`` copies only the inputs to the device).
         """
         self.model.eval()
-        parts, average, start = [], _Average(), time.time()
+        parts, sums = [], _Sums()
         bar = _bar(self.opt, phase, len(loader))
         for it, batch in enumerate(loader):
             inputs = batch["input"].to(self.opt.device, non_blocking=True)
-            n = len(inputs)
             plain, merged = self.infer(inputs)
-            device_batch = to_device(batch, self.opt.device)
-            _, stats = self.loss(plain, device_batch)
-            average.add({k: v.item() for k, v in stats.items()}, n)
-            parts.append(self._sample_predictions(merged, batch, device_batch))
-            self._report(bar, it, len(loader), start, average.means())
+            if with_loss:
+                labels = to_device(batch, self.opt.device, BATCH_KEYS[1:])
+                sums.add(self.loss(plain, labels)[1], len(inputs))
+            parts.append(self._sample_predictions(merged, batch))
+            self._advance(bar, it, len(loader))
         bar.finish()
         result = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
-        result["loss"] = average.means()
+        result["loss"] = sums.means()
         return result
 
-    def _sample_predictions(self, output, batch, device_batch):
+    def _sample_predictions(self, output, batch):
         hm = output["hm"]
         coords = decode_2d(hm).cpu().numpy()
         centers, scales = batch["center"].numpy(), batch["scale"].numpy()
@@ -155,7 +204,7 @@ class Trainer:
             "gt_3d": batch["gt_3d"].numpy(),
             "center": centers,
             "scale": scales,
-            "pck_dist": pck_distances(hm, device_batch["target"]),
+            "pck_dist": pck_distances_to_points(hm, batch["pts_crop"].to(hm.device)),
             "maxval": hm.flatten(2).amax(-1).cpu().numpy(),
         }
         if "depth" in output:
