@@ -21,7 +21,7 @@ from hg3d.run import run
 from hg3d.sample_data import write_mpii
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
+TINY = ["--arch", "msra_18", "--no_pretrained", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
         "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--task", "human3d",
         "--dataset", "fusion_3d", "--ratio_3d", "1", "--weight_3d", "0.1", "--weight_var", "0.01",
         "--lr_step", "2", "--val_intervals", "1", "--full_test"]
