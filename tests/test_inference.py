@@ -73,6 +73,10 @@ def test_several_boxes_give_the_single_box_results(estimator, scene):
         for key in ("joints_2d", "confidence", "joints_3d_mm", "box"):
             np.testing.assert_allclose(a[key], b[key], atol=1e-3, err_msg=key)
     assert not np.allclose(together[0]["joints_2d"], together[1]["joints_2d"])
+    other = random_scene(np.random.default_rng(4), 200, 160)["image"]
+    batch = estimator.predict_batch([other, image], [[boxes[0]], [boxes[1]]])
+    for got, expected in ((batch[0][0], estimator.predict(other, [boxes[0]])[0]), (batch[1][0], alone[1])):
+        np.testing.assert_allclose(got["joints_2d"], expected["joints_2d"], atol=1e-3)
     whole = estimator.predict(image)[0]
     np.testing.assert_allclose(whole["crop_center"], [100, 80])
     assert estimator.predict_batch([image, image], [[], None])[0] == []
