@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import HEADS_3D, SRC_DIR
+
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url

@@ -99,7 +99,6 @@ class Estimator:
         # NHWC: faster convolutions with oneDNN on CPUs and tensor cores on GPUs (scripts/bench.py).
         self.model.to(memory_format=torch.channels_last)
         self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
-        self.heads = {name for name in ("hm", "depth") if hasattr(model, name)}
 
     @classmethod
     def from_checkpoint(cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256,

@@ -179,7 +179,7 @@ class Demo:
             depth, boxes = entry
             if depth == 3:
                 return boxes[frame_index] if frame_index < len(boxes) else []
-            return [boxes] if depth == 1 else boxes
+            return all_boxes(entry)
         if self.detector and frame_index % self.opt.det_every and previous:
             return [pose_box(p["joints_2d"]) for p in previous]
         return None
@@ -195,7 +195,7 @@ class Demo:
         entry = box_entry(self.opt, path)
         tracker, smoother, tracked = Tracker(), TrackSmoother() if self.opt.smooth else None, TrackedPoses(fps)
         panels_3d = 1 if entry is None and not self.detector else min(MAX_PANELS, self.max_people(entry))
-        writers, frames, previous = {}, [], None
+        writers, frames, previous, completed = {}, [], None, False
         bar = Bar(os.path.basename(path), max=max(total, 1))
         try:
             while True:
@@ -204,10 +204,10 @@ class Demo:
                     break
                 index = len(frames)
                 boxes = self.frame_boxes(entry, index, previous)
-                if entry is not None:
-                    problem = next((p for p in (box_outside(b, frame.shape) for b in boxes) if p), None)
+                if entry is not None and index == 0:  # every frame has the first one's size
+                    problem = next((p for p in (box_outside(b, frame.shape) for b in all_boxes(entry)) if p), None)
                     if problem:
-                        print(f"skipping {path}: frame {index}: {problem} (check --bbox/--bboxes)")
+                        print(f"skipping {path}: {problem} (check --bbox/--bboxes)")
                         return 0
                 found = self.find_people([frame], [boxes])[0]
                 if boxes is not None and entry is None:  # boxes carried over from the pose
@@ -222,12 +222,13 @@ class Demo:
                 previous = people
                 self.write_frame(writers, stem, index, frame, people, fps, panels_3d)
                 bar.next()
+            completed = True
         finally:
             capture.release()
             bar.finish()
-            for writer, tmp, final in writers.values():
+            for writer, tmp, final in writers.values():  # an interrupted run keeps the old videos
                 writer.release()
-                if frames and os.path.exists(tmp):
+                if completed:
                     os.replace(tmp, final)
                 elif os.path.exists(tmp):
                     os.remove(tmp)
@@ -272,6 +273,12 @@ def box_entry(opt, path):
     return opt.bboxes.get(os.path.basename(path), opt.bboxes.get(path, opt.bbox))
 
 
+def all_boxes(entry):
+    """Every box of a --bbox/--bboxes entry, whatever its depth."""
+    depth, boxes = entry
+    return [boxes] if depth == 1 else boxes if depth == 2 else [b for frame in boxes for b in frame]
+
+
 def has_3d(people):
     return any(p.get("joints_3d_mm") is not None for p in people)
 
@@ -280,11 +287,10 @@ def image_boxes(entry, path):
     """The boxes given for an image (a list), or None when none were given."""
     if entry is None:
         return None
-    depth, boxes = entry
-    if depth == 3:
+    if entry[0] == 3:
         raise UserError(f"--bboxes entry of {path}: a list of box lists per frame is for videos; "
                         f"give an image [x, y, w, h] or [[x, y, w, h], ...]")
-    return [boxes] if depth == 1 else boxes
+    return all_boxes(entry)
 
 
 def _display_available():
