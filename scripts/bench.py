@@ -175,6 +175,13 @@ def bench_demo(frames):
     'person' logit raised, and --max_people 1, so the pose network sees one person per frame."""
     import tempfile
 
+    print(f"demo on a {frames}-frame 640x480 clip (ResNet-50, flip test, 2 threads)")
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        _bench_demo_in(tmp, frames)
+
+
+def _bench_demo_in(tmp, frames):
     import cv2
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 
@@ -183,9 +190,7 @@ def bench_demo(frames):
     from hg3d.demo.render import draw_people_2d, draw_people_3d
     from hg3d.synthetic import random_scene
 
-    print(f"demo on a {frames}-frame 640x480 clip (ResNet-50, flip test, 2 threads)")
-    torch.set_num_threads(2)
-    tmp, rng = tempfile.mkdtemp(prefix="hg3d-bench-"), np.random.default_rng(0)
+    rng = np.random.default_rng(0)
     clip, ckpt, det = (os.path.join(tmp, n) for n in ("clip.mp4", "model.pth", "detector.pth"))
     writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
     for _ in range(frames):

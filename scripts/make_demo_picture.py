@@ -43,14 +43,14 @@ def main():
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--out", default=os.path.join(REPO, "docs", "demo_multi.png"))
     args, demo_flags = parser.parse_known_args()
-    work = tempfile.mkdtemp(prefix="hg3d-picture-")
-    image, boxes = group_scene(np.random.default_rng(args.seed))
-    cv2.imwrite(os.path.join(work, "group.png"), image)
-    with open(os.path.join(work, "boxes.json"), "w") as handle:
-        json.dump({"group.png": boxes}, handle)
-    run_demo(["--demo", os.path.join(work, "group.png"), "--bboxes", os.path.join(work, "boxes.json"),
-              "--out_dir", work, "--gpus", "-1", *demo_flags])
-    overlay, panels = (cv2.imread(os.path.join(work, f"group_{k}.png")) for k in ("2d", "3d"))
+    with tempfile.TemporaryDirectory(prefix="hg3d-picture-") as work:
+        image, boxes = group_scene(np.random.default_rng(args.seed))
+        cv2.imwrite(os.path.join(work, "group.png"), image)
+        with open(os.path.join(work, "boxes.json"), "w") as handle:
+            json.dump({"group.png": boxes}, handle)
+        run_demo(["--demo", os.path.join(work, "group.png"), "--bboxes", os.path.join(work, "boxes.json"),
+                  "--out_dir", work, "--gpus", "-1", *demo_flags])
+        overlay, panels = (cv2.imread(os.path.join(work, f"group_{k}.png")) for k in ("2d", "3d"))
     panels = cv2.resize(panels, (overlay.shape[1], round(panels.shape[0] * overlay.shape[1] / panels.shape[1])))
     cv2.imwrite(args.out, np.concatenate([overlay, panels], 0))
     print(f"wrote {args.out}")
