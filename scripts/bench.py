@@ -244,6 +244,58 @@ def bench_host_syncs(repeat):
         f"on a GPU it stalls the queue")
 
 
+def bench_demo(frames):
+    """The video demo end to end (start-up included) on a generated 640x480 clip, ResNet-50 with the
+    flip test, 2 threads; the detector has random weights (none can be downloaded here) with its
+    'person' logit raised, and --max_people 1, so the pose network sees one person per frame."""
+    import tempfile
+
+    print(f"demo on a {frames}-frame 640x480 clip (ResNet-50, flip test, 2 threads)")
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        _bench_demo_in(tmp, frames)
+
+
+def _bench_demo_in(tmp, frames):
+    import cv2
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+
+    from hg3d.checkpoint import save_checkpoint
+    from hg3d.demo import run_demo
+    from hg3d.demo.render import draw_people_2d, draw_people_3d
+    from hg3d.synthetic import random_scene
+
+    rng = np.random.default_rng(0)
+    clip, ckpt, det = (os.path.join(tmp, n) for n in ("clip.mp4", "model.pth", "detector.pth"))
+    writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
+    for _ in range(frames):
+        writer.write(random_scene(rng, 640, 480)["image"])
+    writer.release()
+    torch.manual_seed(0)
+    save_checkpoint(ckpt, create_model("msra_50", {"hm": 16, "depth": 16}), 1)
+    detector = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91)
+    with torch.no_grad():
+        detector.roi_heads.box_predictor.cls_score.bias[1] = 8.0
+    torch.save(detector.state_dict(), det)
+    common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
+    with_det = ["--detector_weights", det, "--det_thresh", "0", "--max_people", "1"]
+    for name, extra in (("no detector", ["--detector", "none"]), ("fasterrcnn_mobile every frame", with_det),
+                        ("fasterrcnn_mobile every 5th frame", [*with_det, "--det_every", "5"])):
+        start = time.perf_counter()
+        demo = run_demo(common + extra)
+        seconds = time.perf_counter() - start
+        row(f"demo video, {name}", f"{frames / seconds:.2f} frames/s", f"{frames} frames in {seconds:.1f} s")
+    frame = random_scene(rng, 640, 480)["image"]
+    people = demo.estimator.predict(frame)
+    for index, person in enumerate(people):
+        person.update(index=index, track_id=1)
+    t_det = best_time(lambda: demo.detector.detect(frame), 3)
+    t_pose = best_time(lambda: demo.estimator.predict(frame, [people[0]["box"]]), 3)
+    t_draw = best_time(lambda: (draw_people_2d(frame, people), draw_people_3d(people)), 10)
+    row("demo per frame: detector / pose network / pictures", f"{t_det * 1e3:.0f} / {t_pose * 1e3:.0f} / "
+        f"{t_draw * 1e3:.1f} ms", "fasterrcnn_mobile; one person with the flip test; 2D overlay + 3D panel")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -259,6 +311,7 @@ def main():
     bench_h36m_conversion()
     bench_annotation_check(args.cache_entries)
     bench_host_syncs(repeat)
+    bench_demo(20 if args.quick else 60)
     cpu = platform.processor() or platform.machine()
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n")

@@ -41,3 +41,32 @@ def write_training_data(root, mpii_counts, h36m_counts, size):
     write_mpii(root / "mpii", np.random.default_rng(0), *mpii_counts, size=size)
     write_h36m(root / "h36m", np.random.default_rng(1), *h36m_counts, size=size)
     return str(root)
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(tmp_path_factory, monkeypatch):
+    """Tests never reach the network: torch's hub cache is an empty folder and a download fails
+    at once (as it does on a machine without internet)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+
+    def refuse(url, *args, **kwargs):
+        raise OSError(f"no network in tests (asked for {url})")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+
+
+@pytest.fixture(scope="session")
+def detector_weights(tmp_path_factory):
+    """A fasterrcnn_mobile built by torchvision with random (seeded) weights, saved as the state
+    dict torchvision's cache holds. Its 'person' logit is raised so that random boxes come out as
+    people (with --det_thresh 0 every proposal is kept)."""
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+
+    torch.manual_seed(0)
+    detector = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91)
+    with torch.no_grad():
+        detector.roi_heads.box_predictor.cls_score.bias[1] = 8.0
+    path = tmp_path_factory.mktemp("detector") / "fasterrcnn_mobilenet_v3_large_fpn.pth"
+    torch.save(detector.state_dict(), str(path))
+    return str(path)

@@ -1,4 +1,5 @@
-"""demo.py end to end: a folder of odd images, a video, bad input, and agreement with the model."""
+"""demo.py end to end: images, folders, videos; detector, several people, tracking, smoothing;
+bad input. The detector is torchvision's with random weights, loaded from a file (no download)."""
 import json
 import os
 import subprocess
@@ -8,23 +9,39 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import HEADS_3D, SRC_DIR
-from hg3d.checkpoint import load_weights, save_checkpoint
+
+from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
+from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
 from hg3d.errors import UserError
-from hg3d.evaluation import decode_2d, flip_merge
-from hg3d.geometry import crop_and_normalize, transform_preds
-from hg3d.joints import MPII_FLIP_PERM
+from hg3d.evaluation import bone_length_sum
+from hg3d.inference import Estimator
 from hg3d.model import create_model
+from hg3d.run import cli
 from hg3d.synthetic import random_scene
 
 SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
+NO_DET = [*SMALL, "--detector", "none"]
 
 
 def demo_py(*args):
     return subprocess.run([sys.executable, "demo.py", *args], cwd=SRC_DIR, capture_output=True,
                           text=True, timeout=300)
+
+
+def read(path):
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+
+
+def count_frames(path):
+    capture = cv2.VideoCapture(str(path))
+    frames, size = 0, None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames, size
+        frames, size = frames + 1, frame.shape[:2]
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +65,23 @@ def inputs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def two_people(tmp_path_factory):
+    """Two generated people side by side in one picture, with their boxes."""
+    rng = np.random.default_rng(11)
+    left, right = random_scene(rng, 160, 200), random_scene(rng, 160, 200)
+    path = tmp_path_factory.mktemp("two") / "two.png"
+    cv2.imwrite(str(path), np.concatenate([left["image"], right["image"]], 1))
+    boxes = [[round(float(v), 1) for v in left["box"]],
+             [round(float(v), 1) for v in right["box"] + [160, 0, 0, 0]]]
+    return path, boxes
+
+
+@pytest.fixture(scope="module")
 def folder_run(inputs, resnet18_3d_checkpoint, tmp_path_factory):
     folder, _ = inputs
     out = tmp_path_factory.mktemp("demo_out")
     proc = demo_py("--demo", str(folder), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out),
-                   "--batch_size", "3", *SMALL)
+                   "--batch_size", "3", *NO_DET)
     return proc, out
 
 
@@ -65,59 +94,170 @@ def test_folder_outputs(folder_run):
         for suffix in ("_2d.png", "_3d.png"):
             picture = cv2.imread(str(out / f"{stem}{suffix}"))
             assert picture is not None and picture.std() > 0, stem + suffix
-        record = json.loads((out / f"{stem}.json").read_text())
-        assert len(record["joint_names"]) == 16
+        record = read(out / f"{stem}.json")
+        assert record["format_version"] == 2 and record["detector"] == "none"
+        assert len(record["joint_names"]) == 16 and len(record["joint_names_h36m"]) == 17
+        assert record["num_people"] == 1 and len(record["people"]) == 1
+        person = record["people"][0]
+        assert person["box_source"] == "whole image" and person["track_id"] is None
         for key in ("joints_2d", "confidence", "joints_3d_mm"):
-            values = np.array(record[key], float)
+            values = np.array(person[key], float)
             assert values.shape[0] == 16 and np.isfinite(values).all(), key
-        assert np.allclose(record["joints_3d_mm"][6], 0)  # root-relative at the pelvis
+        assert np.allclose(person["joints_3d_mm"][6], 0)  # root-relative at the pelvis
+        assert bone_length_sum(np.array(person["joints_3d_h36m_mm"])) == pytest.approx(4000, abs=1)
     assert not list(out.glob(".tmp-*"))
 
 
-def test_json_matches_an_in_process_forward_pass(folder_run, inputs, resnet18_3d_checkpoint):
+def test_json_holds_the_api_numbers(folder_run, inputs, resnet18_3d_checkpoint):
+    """Estimator.predict (the Python API) gives the JSON's numbers."""
     _, out = folder_run
-    folder, _ = inputs
-    record = json.loads((out / "a_normal.json").read_text())
-    image = cv2.imread(str(folder / "a_normal.jpg"))
-    h, w = image.shape[:2]
-    center, size = np.array([w / 2, h / 2], np.float32), max(h, w)
-    model = create_model("msra_18", {"hm": 16, "depth": 16})
-    load_weights(model, resnet18_3d_checkpoint, log=lambda _: None)
-    model.eval()
-    x = torch.from_numpy(crop_and_normalize(image, center, (size, size), 0, 128, 128))[None]
-    with torch.no_grad():
-        hm = model(x)[0]["hm"]
-        hm_flip = model(x.flip(-1))[0]["hm"].flip(-1)[:, torch.as_tensor(MPII_FLIP_PERM)]
-    merged = (hm + hm_flip) / 2
-    expected = transform_preds(decode_2d(merged)[0].numpy(), center, (size, size), (32, 32))
-    np.testing.assert_allclose(record["joints_2d"], expected, atol=0.01)
-    np.testing.assert_allclose(record["confidence"], merged.flatten(2).amax(-1)[0].numpy(), atol=1e-4)
-    assert torch.allclose(flip_merge(hm, model(x.flip(-1))[0]["hm"].detach()), merged)
+    person = read(out / "a_normal.json")["people"][0]
+    estimator = Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="msra_18", input_w=128, input_h=128)
+    expected = estimator.predict(cv2.imread(str(inputs[0] / "a_normal.jpg")))[0]
+    for key in ("box", "joints_2d", "confidence", "joints_3d_mm", "joints_3d_h36m_mm"):
+        np.testing.assert_allclose(person[key], expected[key], atol=0.01, err_msg=key)
+    np.testing.assert_allclose(person["crop"]["center"], expected["crop_center"])
 
 
-def test_video(inputs, resnet18_3d_checkpoint, tmp_path):
-    _, video = inputs
-    run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path),
-              "--batch_size", "3", *SMALL])
-    capture = cv2.VideoCapture(str(tmp_path / "clip_2d.mp4"))
-    frames = 0
-    while capture.read()[0]:
-        frames += 1
-    assert frames == 4
-    record = json.loads((tmp_path / "clip.json").read_text())
-    assert [f["frame"] for f in record["frames"]] == [0, 1, 2, 3]
-    assert all(len(f["joints_2d"]) == 16 for f in record["frames"])
-    assert cv2.imread(str(tmp_path / "clip_00003_3d.png")) is not None
+def test_several_boxes_give_each_person_its_single_box_joints(two_people, resnet18_3d_checkpoint, tmp_path):
+    path, boxes = two_people
+    ckpt = ["--load_model", resnet18_3d_checkpoint, *SMALL]
+    spec = tmp_path / "boxes.json"
+    spec.write_text(json.dumps({"two.png": boxes}))
+    run_demo(["--demo", str(path), "--bboxes", str(spec), "--out_dir", str(tmp_path / "both"), *ckpt])
+    both = read(tmp_path / "both" / "two.json")
+    assert both["detector"] == "given boxes" and both["num_people"] == 2
+    bbox_flag = ";".join(",".join(str(v) for v in b) for b in boxes)
+    run_demo(["--demo", str(path), "--bbox", bbox_flag, "--out_dir", str(tmp_path / "flag"), *ckpt])
+    assert read(tmp_path / "flag" / "two.json")["people"] == both["people"]
+    for index, box in enumerate(boxes):
+        out = tmp_path / f"single{index}"
+        run_demo(["--demo", str(path), "--bbox", ",".join(map(str, box)), "--out_dir", str(out), *ckpt])
+        alone = read(out / "two.json")["people"][0]
+        person = both["people"][index]
+        assert person["index"] == index and person["box"] == box and person["box_source"] == "given"
+        for key in ("joints_2d", "confidence", "joints_3d_mm", "crop"):
+            assert person[key] == alone[key], key
+    assert both["people"][0]["joints_2d"] != both["people"][1]["joints_2d"]
+    three_d = cv2.imread(str(tmp_path / "both" / "two_3d.png"))
+    assert three_d.shape[1] == 2 * three_d.shape[0]  # a panel per person
 
 
 def test_bbox_crops_the_person(inputs, resnet18_3d_checkpoint, tmp_path):
     folder, _ = inputs
     boxes = tmp_path / "boxes.json"
-    boxes.write_text(json.dumps({"a_normal.jpg": [40, 30, 100, 150]}))
+    boxes.write_text(json.dumps({"a_normal.jpg": [40, 30, 100, 150]}))  # the old one-box format
     run_demo(["--demo", str(folder / "a_normal.jpg"), "--bboxes", str(boxes), "--load_model",
               resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *SMALL])
-    box = json.loads((tmp_path / "a_normal.json").read_text())["box"]
-    assert box["center"] == [90.0, 105.0] and box["size"] == [187.5, 187.5]  # 150 x 1.25, square
+    crop = read(tmp_path / "a_normal.json")["people"][0]["crop"]
+    assert crop["center"] == [90.0, 105.0] and crop["size"] == [187.5, 187.5]  # 150 x 1.25, square
+
+
+def test_detector_on_images(two_people, inputs, resnet18_3d_checkpoint, detector_weights, tmp_path):
+    """A random-weight detector loaded from its state-dict file: the JSON holds its people
+    (boxes and scores, at most --max_people, none lower than --min_box)."""
+    path, _ = two_people
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "two.png"), cv2.imread(str(path)))
+    cv2.imwrite(str(folder / "one.jpg"), cv2.imread(str(inputs[0] / "a_normal.jpg")))
+    flags = ["--load_model", resnet18_3d_checkpoint, "--detector_weights", detector_weights,
+             "--det_thresh", "0", "--max_people", "3", "--min_box", "40", *SMALL]
+    run_demo(["--demo", str(folder), "--out_dir", str(tmp_path / "out"), *flags])
+    name, state = resolve_weights("auto", detector_weights)
+    detector = PersonDetector(name, state, threshold=0.0, max_people=3, min_height=40)
+    for stem in ("two", "one"):
+        record = read(tmp_path / "out" / f"{stem}.json")
+        boxes, scores = detector([cv2.imread(str(next(folder.glob(stem + ".*"))))])[0]
+        assert record["detector"] == "fasterrcnn_mobile"
+        assert 1 <= record["num_people"] == len(boxes) <= 3
+        np.testing.assert_allclose([p["box"] for p in record["people"]], boxes, atol=0.01)
+        np.testing.assert_allclose([p["score"] for p in record["people"]], scores, atol=1e-4)
+        assert all(p["box"][3] >= 40 and p["box_source"] == "detector" for p in record["people"])
+        assert [p["index"] for p in record["people"]] == list(range(len(boxes)))
+    nobody = tmp_path / "nobody"
+    run_demo(["--demo", str(folder / "one.jpg"), "--out_dir", str(nobody), *flags, "--det_thresh", "1"])
+    record = read(nobody / "one.json")
+    assert record["people"] == [] and record["note"] == "no person found"
+    assert cv2.imread(str(nobody / "one_2d.png")) is not None and not (nobody / "one_3d.png").exists()
+
+
+def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint, detector_weights, tmp_path):
+    _, video = inputs
+    demo = run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path),
+                     "--detector_weights", detector_weights, "--det_thresh", "0", "--max_people", "2",
+                     "--det_every", "2", *SMALL])
+    record = read(tmp_path / "clip.json")
+    assert record["format_version"] == 2 and record["fps"] == 10 and record["num_frames"] == 4
+    assert [f["frame"] for f in record["frames"]] == [0, 1, 2, 3]
+    sources = [{p["box_source"] for p in f["people"]} for f in record["frames"]]
+    assert sources[0] == sources[2] == {"detector"} and sources[1] == sources[3] == {"previous pose"}
+    for frame in record["frames"]:
+        assert 1 <= frame["num_people"] <= 2
+        ids = [p["track_id"] for p in frame["people"]]
+        assert len(set(ids)) == len(ids) and all(isinstance(i, int) for i in ids)
+    assert record["frames"][1]["num_people"] == record["frames"][0]["num_people"]
+    assert {t["track_id"] for t in record["tracks"]} == {p["track_id"] for f in record["frames"] for p in f["people"]}
+    assert count_frames(tmp_path / "clip_2d.mp4") == (4, (128, 160))
+    frames_3d, size_3d = count_frames(tmp_path / "clip_3d.mp4")
+    assert frames_3d == 4 and size_3d[1] == 2 * size_3d[0]  # a panel for each of --max_people 2
+    assert not list(tmp_path.glob("*.png"))  # per-frame pictures only with --save_frames
+    tracked = demo.tracked[str(video)]
+    assert tracked.fps == 10 and set(tracked.arrays()) == {t["track_id"] for t in record["tracks"]}
+
+
+def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpoint, tmp_path):
+    _, video = inputs
+    runs = {}
+    for name, extra in (("raw", []), ("smooth", ["--smooth", "--save_frames"])):
+        runs[name] = run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint,
+                               "--out_dir", str(tmp_path / name), *NO_DET, *extra])
+    raw, smooth = (read(tmp_path / n / "clip.json") for n in ("raw", "smooth"))
+    assert raw["smooth"] is None and smooth["smooth"]["2d_px"]["min_cutoff"] == 1.0
+    assert [t["track_id"] for t in smooth["tracks"]] == [1] and smooth["tracks"][0]["num_frames"] == 4
+    first_raw, first_smooth = raw["frames"][0]["people"][0], smooth["frames"][0]["people"][0]
+    assert first_raw["joints_2d"] == first_smooth["joints_2d"]  # the filter starts at the first value
+    last_raw, last_smooth = raw["frames"][3]["people"][0], smooth["frames"][3]["people"][0]
+    assert last_raw["joints_2d"] != last_smooth["joints_2d"]
+    assert last_raw["joints_3d_mm"] != last_smooth["joints_3d_mm"]
+    frames, poses = runs["smooth"].tracked[str(video)].arrays()[1]
+    assert frames.tolist() == [0, 1, 2, 3] and poses.shape == (4, 17, 3)
+    np.testing.assert_allclose(poses[3], last_smooth["joints_3d_h36m_mm"], atol=0.01)  # smoothed 3D kept
+    for index in range(4):
+        for kind in ("2d", "3d"):
+            assert cv2.imread(str(tmp_path / "smooth" / f"clip_{index:05d}_{kind}.png")) is not None
+
+
+def test_video_boxes_per_frame(inputs, resnet18_3d_checkpoint, tmp_path):
+    _, video = inputs
+    per_frame = [[[10, 10, 60, 100], [90, 10, 60, 100]], [[12, 10, 60, 100]], [], [[88, 12, 60, 100]]]
+    spec = tmp_path / "boxes.json"
+    spec.write_text(json.dumps({"clip.mp4": per_frame}))
+    run_demo(["--demo", str(video), "--bboxes", str(spec), "--load_model", resnet18_3d_checkpoint,
+              "--out_dir", str(tmp_path), *SMALL])
+    record = read(tmp_path / "clip.json")
+    assert [f["num_people"] for f in record["frames"]] == [2, 1, 0, 1]
+    ids = [[p["track_id"] for p in f["people"]] for f in record["frames"]]
+    assert ids == [[1, 2], [1], [], [2]]  # the right person was missed one frame, then found again
+    assert record["frames"][2]["note"] == "no person found"
+
+
+def test_auto_detector_without_weights_falls_back(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
+    run_demo(["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", resnet18_3d_checkpoint,
+              "--out_dir", str(tmp_path), *SMALL])
+    out = capsys.readouterr().out
+    assert out.count("notice: no person detector") == 1 and weights_url("fasterrcnn") in out
+    record = read(tmp_path / "a_normal.json")
+    assert record["detector"] == "none" and record["people"][0]["box_source"] == "whole image"
+
+
+def test_chosen_detector_without_weights_is_a_one_line_error(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
+    argv = ["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", resnet18_3d_checkpoint,
+            "--out_dir", str(tmp_path), *SMALL, "--detector", "fasterrcnn_mobile"]
+    assert cli(run_demo, argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and weights_url("fasterrcnn_mobile") in lines[0] and "--detector_weights" in lines[0]
+    assert not (tmp_path / "a_normal.json").exists()
 
 
 def assert_one_line(proc, needle):
@@ -129,19 +269,23 @@ def assert_one_line(proc, needle):
 def test_bad_input(inputs, resnet18_3d_checkpoint, tmp_path):
     folder, _ = inputs
     ckpt = ["--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
-    assert_one_line(demo_py("--demo", str(tmp_path / "nope.jpg"), *ckpt, *SMALL), "does not exist")
+    assert_one_line(demo_py("--demo", str(tmp_path / "nope.jpg"), *ckpt, *NO_DET), "does not exist")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_one_line(demo_py("--demo", str(empty), *ckpt, *SMALL), "no images")
-    assert_one_line(demo_py("--demo", str(folder / "e_corrupt.jpg"), *ckpt, *SMALL), "e_corrupt.jpg cannot be read")
-    assert_one_line(demo_py("--demo", str(folder), "--bbox", "1,2,-3,4", *ckpt, *SMALL), "--bbox")
-    wrong_arch = [a if a != "msra_18" else "msra_34" for a in SMALL]
+    assert_one_line(demo_py("--demo", str(empty), *ckpt, *NO_DET), "no images")
+    assert_one_line(demo_py("--demo", str(folder / "e_corrupt.jpg"), *ckpt, *NO_DET), "e_corrupt.jpg cannot be read")
+    assert_one_line(demo_py("--demo", str(folder), "--bbox", "1,2,-3,4", *ckpt, *NO_DET), "--bbox")
+    assert_one_line(demo_py("--demo", str(folder), "--det_every", "0", *ckpt, *NO_DET), "--det_every")
+    assert_one_line(demo_py("--demo", str(folder), "--detector", "yolo", *ckpt, *NO_DET), "--detector")
+    assert_one_line(demo_py("--demo", str(folder), "--detector_weights", str(tmp_path / "no.pth"), *ckpt,
+                            *SMALL), "--detector_weights")
+    wrong_arch = [a if a != "msra_18" else "msra_34" for a in NO_DET]
     assert_one_line(demo_py("--demo", str(folder), *ckpt, *wrong_arch), "it fits --arch msra_18")
-    assert_one_line(demo_py("--demo", str(folder), "--load_model", str(tmp_path / "none.pth"), *SMALL),
+    assert_one_line(demo_py("--demo", str(folder), "--load_model", str(tmp_path / "none.pth"), *NO_DET),
                     "does not exist")
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"junk")
-    assert_one_line(demo_py("--demo", str(folder), "--load_model", str(broken), *SMALL), "cannot read checkpoint")
+    assert_one_line(demo_py("--demo", str(folder), "--load_model", str(broken), *NO_DET), "cannot read checkpoint")
     assert not os.path.exists(tmp_path / "a_normal.json")
 
 
@@ -154,10 +298,10 @@ def test_same_stem_inputs_keep_their_outputs(inputs, resnet18_3d_checkpoint, tmp
     cv2.imwrite(str(folder / "a.png"), image[:, ::-1])
     out = tmp_path / "out"
     assert run_demo(["--demo", str(folder), "--load_model", resnet18_3d_checkpoint,
-                     "--out_dir", str(out), *SMALL]) == 2
+                     "--out_dir", str(out), *NO_DET]).done == 2
     assert sorted(p.name for p in out.glob("*.json")) == ["a_jpg.json", "a_png.json"]
-    left = json.loads((out / "a_jpg.json").read_text())["joints_2d"]
-    right = json.loads((out / "a_png.json").read_text())["joints_2d"]
+    left = read(out / "a_jpg.json")["people"][0]["joints_2d"]
+    right = read(out / "a_png.json")["people"][0]["joints_2d"]
     assert left != right
 
 
@@ -166,14 +310,14 @@ def test_box_outside_the_image(inputs, resnet18_3d_checkpoint, tmp_path, capsys)
     folder, video = inputs
     ckpt = ["--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path / "out")]
     assert_one_line(demo_py("--demo", str(folder / "a_normal.jpg"), "--bbox", "900,900,20,20",
-                            *ckpt, *SMALL), "lies outside the 240x200 image")
+                            *ckpt, *NO_DET), "lies outside the 240x200 image")
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"a_normal.jpg": [-500, 10, 100, 100]}))
-    assert run_demo(["--demo", str(folder), "--bboxes", str(boxes), *ckpt, *SMALL]) == 3
+    assert run_demo(["--demo", str(folder), "--bboxes", str(boxes), *ckpt, *NO_DET]).done == 3
     assert "skipping" in capsys.readouterr().out
     assert not (tmp_path / "out" / "a_normal.json").exists()
     with pytest.raises(UserError, match="could be processed"):
-        run_demo(["--demo", str(video), "--bbox", "900,900,20,20", *ckpt, *SMALL])
+        run_demo(["--demo", str(video), "--bbox", "900,900,20,20", *ckpt, *NO_DET])
 
 
 def test_degenerate_3d_gives_null_not_nan(inputs, tmp_path):
@@ -189,9 +333,8 @@ def test_degenerate_3d_gives_null_not_nan(inputs, tmp_path):
     save_checkpoint(ckpt, model, 1)
     out = tmp_path / "out"
     run_demo(["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", ckpt,
-              "--out_dir", str(out), *SMALL])
-    record = json.loads((out / "a_normal.json").read_text(),
-                        parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
-    assert record["joints_3d_mm"] is None and record["joints_3d_h36m_mm"] is None
-    assert np.isfinite(record["joints_2d"]).all()
+              "--out_dir", str(out), *NO_DET])
+    person = read(out / "a_normal.json")["people"][0]
+    assert person["joints_3d_mm"] is None and person["joints_3d_h36m_mm"] is None
+    assert np.isfinite(person["joints_2d"]).all()
     assert (out / "a_normal_2d.png").exists() and not (out / "a_normal_3d.png").exists()

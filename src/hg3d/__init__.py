@@ -1,3 +1,11 @@
-"""hg3d: weakly-supervised 3D human pose estimation (Zhou et al., ICCV 2017), rebuilt."""
+"""hg3d: weakly-supervised 3D human pose estimation (Zhou et al., ICCV 2017), rebuilt.
+
+``hg3d.Estimator.from_checkpoint(path).predict(image, boxes=None)`` runs a checkpoint on an image
+array and returns, per person, the numbers the demo's JSON holds (see README, "Python API").
+"""
 
 __version__ = "0.1.0"
+
+from .inference import Estimator  # noqa: E402  (after __version__, which setuptools reads)
+
+__all__ = ["Estimator", "__version__"]

@@ -11,8 +11,9 @@ from progress.bar import Bar
 
 from .distributed import is_main, mean_over_ranks, true_on_all_ranks
 from .errors import UserError
-from .evaluation import decode_2d, decode_3d, flip_merge, pck_distances_to_points
+from .evaluation import decode_2d, decode_3d, pck_distances_to_points
 from .geometry import transform_preds
+from .inference import flip_test_forward
 from .losses import PoseLoss
 
 BATCH_KEYS = ("input", "target", "reg_target", "reg_ind", "reg_mask", "pts_crop")
@@ -154,16 +155,9 @@ class Trainer:
 
     @torch.no_grad()
     def infer(self, inputs):
-        """Network maps of a batch: (plain, merged), merged averaging in the mirrored input's maps
-        when the flip test is on (one forward pass over both)."""
+        """Network maps of a batch: (plain, merged), merged with the flip test when it is on."""
         model = getattr(self.model, "module", self.model)  # no DDP collectives for inference
-        if not self.opt.flip_test:
-            output = self.forward(inputs, model)
-            return output, output
-        n = len(inputs)
-        output = self.forward(torch.cat([inputs, inputs.flip(-1)]), model)
-        return ({k: v[:n] for k, v in output.items()},
-                {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
+        return flip_test_forward(lambda x: self.forward(x, model), inputs, self.opt.flip_test)
 
     @torch.no_grad()
     def predict(self, loader, phase="val", with_loss=False):

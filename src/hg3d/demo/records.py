@@ -1,0 +1,70 @@
+"""The demo's JSON: one file per image or video, a list of people per image or frame.
+
+``format_version`` 2 (this layout); version 1 (one person per file, no version field) was
+written before detection and tracking.
+"""
+import os
+
+import numpy as np
+
+from ..joints import H36M_JOINTS, MPII_JOINTS
+
+FORMAT_VERSION = 2
+JOINTS_3D_NOTE = ("root-relative (pelvis) camera axes x right, y down, z forward; scaled so the 15 "
+                  "H36M bones sum to 4000 mm; null when every joint decoded to one point")
+
+
+def _rounded(array, digits):
+    return None if array is None else np.round(np.asarray(array, np.float64), digits).tolist()
+
+
+def person_record(person):
+    """The JSON form of one person as the pipeline holds it."""
+    record = {
+        "index": person["index"],
+        "track_id": person.get("track_id"),
+        "box": _rounded(person["box"], 2),
+        "box_source": person["box_source"],
+        "score": None if person.get("score") is None else round(float(person["score"]), 4),
+        "crop": {"center": _rounded(person["crop_center"], 2), "size": _rounded(person["crop_size"], 2)},
+        "joints_2d": _rounded(person["joints_2d"], 2),
+        "confidence": _rounded(person["confidence"], 4),
+    }
+    if "joints_3d_mm" in person:
+        record["joints_3d_mm"] = _rounded(person["joints_3d_mm"], 2)
+        record["joints_3d_h36m_mm"] = _rounded(person["joints_3d_h36m_mm"], 2)
+    return record
+
+
+def header(opt, detector):
+    """Fields shared by image and video files."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "checkpoint": os.path.abspath(opt.load_model),
+        "detector": detector or "none",
+        "joint_names": list(MPII_JOINTS),
+        "joint_names_h36m": list(H36M_JOINTS),
+        "joints_3d_note": JOINTS_3D_NOTE if opt.task == "human3d" else "2D checkpoint: no 3D joints",
+    }
+
+
+def people_fields(people):
+    fields = {"num_people": len(people), "people": [person_record(p) for p in people]}
+    if not people:
+        fields["note"] = "no person found"
+    return fields
+
+
+def image_record(opt, detector, path, people):
+    return {**header(opt, detector), "image": os.path.abspath(path), **people_fields(people)}
+
+
+def video_record(opt, detector, path, fps, frames, tracks):
+    """``frames``: (index, people) pairs; ``tracks``: the video's TrackedPoses."""
+    return {
+        **header(opt, detector), "video": os.path.abspath(path), "fps": fps, "num_frames": len(frames),
+        "det_every": opt.det_every, "smooth": opt.smooth_settings,
+        "tracks": tracks.summary(),
+        "frames": [{"frame": index, "time_s": round(index / fps, 4), **people_fields(people)}
+                   for index, people in frames],
+    }

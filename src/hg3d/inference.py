@@ -1,0 +1,149 @@
+"""The predictor: checkpoint -> model -> person crops -> flip test -> decoded 2D/3D poses.
+
+No Trainer is needed to run a model: the demo, the Python API and the trainer's testing all go
+through ``flip_test_forward``; decoding is ``hg3d.evaluation``'s (the same functions as testing).
+
+    from hg3d.inference import Estimator
+    estimator = Estimator.from_checkpoint("models/fusion_3d_var.pth", arch="msra_50")
+    people = estimator.predict(bgr_image, boxes=[[x, y, w, h], ...])  # boxes=None: whole image
+"""
+import numpy as np
+import torch
+
+from .checkpoint import load_weights
+from .errors import UserError
+from .evaluation import decode_2d, decode_3d, flip_merge, h36m_scale, to_h36m_order
+from .geometry import adjust_aspect_ratio, crop_and_normalize, transform_preds
+from .model import ARCHS, create_model
+
+BOX_MARGIN = 1.25  # like MPII's scale: the crop is 1.25 x the person box
+NUM_JOINTS = 16
+
+
+@torch.no_grad()
+def flip_test_forward(forward, inputs, flip_test=True):
+    """Network maps of a batch: (plain, merged), merged averaging in the mirrored input's maps
+    when ``flip_test`` is on (one forward pass over both halves)."""
+    if not flip_test:
+        output = forward(inputs)
+        return output, output
+    n = len(inputs)
+    output = forward(torch.cat([inputs, inputs.flip(-1)]))
+    return ({k: v[:n] for k, v in output.items()},
+            {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
+
+
+def crop_box(image_shape, box, input_w, input_h):
+    """(center, size) of the network crop: the whole image, centred, for ``box=None``; else the
+    box x, y, w, h grown to the input's aspect ratio and by ``BOX_MARGIN``."""
+    aspect = input_w / input_h
+    if box is None:
+        h, w = image_shape[:2]
+        side = max(h, w)
+        return np.array([w / 2, h / 2], np.float32), adjust_aspect_ratio((side, side), aspect)
+    x, y, w, h = box
+    return (np.array([x + w / 2, y + h / 2], np.float32),
+            adjust_aspect_ratio((w, h), aspect) * BOX_MARGIN)
+
+
+def box_outside(box, image_shape):
+    """Why a person box cannot be used on an image of ``image_shape`` (it misses it), or None."""
+    if box is None:
+        return None
+    height, width = image_shape[:2]
+    x, y, w, h = box
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        return f"box {[float(v) for v in box]} lies outside the {width}x{height} image"
+    return None
+
+
+def decode_people(maps, centers, sizes):
+    """One dict per crop from merged network maps: ``joints_2d`` (16, 2) image px, ``confidence``
+    (16,) heatmap peaks and, with a depth head, ``joints_3d_mm`` (16, 3) / ``joints_3d_h36m_mm``
+    (17, 3) root-relative mm, or None for both when every joint decodes to one point (no bone to
+    scale by)."""
+    hm = maps["hm"]
+    coords = decode_2d(hm).cpu().numpy()
+    confidence = hm.flatten(2).amax(-1).cpu().numpy()
+    pred_3d = decode_3d(hm, maps["depth"]).cpu().numpy() if "depth" in maps else None
+    out_size = (hm.shape[3], hm.shape[2])
+    people = []
+    for i, (center, size) in enumerate(zip(centers, sizes)):
+        person = {"joints_2d": transform_preds(coords[i], center, size, out_size),
+                  "confidence": confidence[i].astype(np.float64),
+                  "crop_center": np.asarray(center, np.float64), "crop_size": np.asarray(size, np.float64)}
+        if pred_3d is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = h36m_scale(pred_3d[i])
+            finite = bool(np.isfinite(scale))
+            person["joints_3d_mm"] = pred_3d[i].astype(np.float64) * scale if finite else None
+            person["joints_3d_h36m_mm"] = to_h36m_order(pred_3d[i]).astype(np.float64) * scale if finite else None
+        people.append(person)
+    return people
+
+
+class Estimator:
+    """A pose model ready to run on BGR images (NumPy arrays as OpenCV reads them).
+
+    ``predict(image, boxes)`` returns one dict per person with the demo JSON's numbers:
+    ``box`` [x, y, w, h] px (the whole image when no box was given), ``crop_center``/``crop_size``
+    (the network crop), ``joints_2d`` (16, 2) px in MPII order, ``confidence`` (16,),
+    ``joints_3d_mm`` (16, 3) and ``joints_3d_h36m_mm`` (17, 3) root-relative, camera axes
+    (x right, y down, z forward), bones summing to 4000 mm (3D checkpoints only; None when
+    degenerate).
+    """
+
+    def __init__(self, model, input_w=256, input_h=256, device="cpu", flip_test=True):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        # NHWC: faster convolutions with oneDNN on CPUs and tensor cores on GPUs (scripts/bench.py).
+        self.model.to(memory_format=torch.channels_last)
+        self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
+
+    @classmethod
+    def from_checkpoint(cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256,
+                        device="cpu", flip_test=True):
+        """Build the model of ``arch``/``task`` and load ``path`` strictly (one-line UserError on a
+        missing, corrupt or other-arch file)."""
+        if arch not in ARCHS:
+            raise UserError(f"arch '{arch}' is not one of {', '.join(ARCHS)}")
+        if task not in ("human2d", "human3d"):
+            raise UserError(f"task '{task}' is neither human2d nor human3d")
+        heads = {"hm": NUM_JOINTS, **({"depth": NUM_JOINTS} if task == "human3d" else {})}
+        model = create_model(arch, heads)
+        load_weights(model, path, strict=True, log=lambda _: None)
+        return cls(model, input_w, input_h, device, flip_test)
+
+    def forward(self, inputs):
+        """The last stack's maps of a batch, as float32."""
+        output = self.model(inputs.contiguous(memory_format=torch.channels_last))[-1]
+        return {k: v.float() for k, v in output.items()}
+
+    def predict(self, image, boxes=None):
+        """People in one BGR image: ``boxes`` a list of [x, y, w, h] (None: the whole image)."""
+        return self.predict_batch([image], [boxes])[0]
+
+    def predict_batch(self, images, boxes_per_image):
+        """People in several images; every crop of every image goes through the network together
+        (with the flip test). An image whose box list is empty gives no people."""
+        crops, owners = [], []
+        for index, (image, boxes) in enumerate(zip(images, boxes_per_image)):
+            for box in ([None] if boxes is None else boxes):
+                problem = box_outside(box, image.shape)
+                if problem:
+                    raise UserError(problem)
+                crops.append((box, *crop_box(image.shape, box, self.input_w, self.input_h)))
+                owners.append(index)
+        results = [[] for _ in images]
+        if not crops:
+            return results
+        inputs = np.stack([crop_and_normalize(images[i], c, s, 0, self.input_w, self.input_h)
+                           for i, (_, c, s) in zip(owners, crops)])
+        _, maps = flip_test_forward(self.forward, torch.from_numpy(inputs).to(self.device), self.flip_test)
+        people = decode_people(maps, [c for _, c, _ in crops], [s for _, _, s in crops])
+        for owner, (box, _, _), person in zip(owners, crops, people):
+            if box is None:
+                h, w = images[owner].shape[:2]
+                box = [0.0, 0.0, float(w), float(h)]
+            results[owner].append({"box": np.asarray(box, np.float64), **person})
+        return results

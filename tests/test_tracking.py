@@ -1,0 +1,51 @@
+"""Tracking: IoU, and ids kept through crossing, entering and leaving people with shuffled boxes."""
+import numpy as np
+
+from hg3d.demo.tracking import Tracker, iou_matrix
+
+
+def test_iou_matrix():
+    a = [[0, 0, 10, 10], [100, 100, 5, 5]]
+    b = [[5, 0, 10, 10], [0, 0, 10, 10], [50, 50, 1, 1]]
+    expected = [[50 / 150, 1, 0], [0, 0, 0]]
+    np.testing.assert_allclose(iou_matrix(a, b), expected)
+    assert iou_matrix(np.zeros((0, 4)), b).shape == (0, 3)
+
+
+def people_boxes(frame):
+    """Ground-truth boxes {person: x, y, w, h} of frame 0..39: A walks right, B walks left (they
+    cross around frame 20, B a little lower), C enters at frame 10, A leaves after frame 29."""
+    boxes = {"B": [300 - 8 * frame, 110, 40, 100]}
+    if frame < 30:
+        boxes["A"] = [20 + 8 * frame, 100, 40, 100]
+    if frame >= 10:
+        boxes["C"] = [400, 20 + frame, 50, 120]
+    return boxes
+
+
+def test_ids_follow_people_through_crossing_entering_leaving():
+    rng = np.random.default_rng(0)
+    tracker, seen = Tracker(), {}
+    for frame in range(40):
+        truth = people_boxes(frame)
+        names = list(truth)
+        rng.shuffle(names)  # the detector gives boxes in any order
+        boxes = np.array([truth[n] for n in names], float) + rng.normal(0, 1.5, (len(names), 4))
+        for name, track_id in zip(names, tracker.update(boxes)):
+            seen.setdefault(name, set()).add(track_id)
+    assert all(len(ids) == 1 for ids in seen.values()), seen  # one id per person, all along
+    assert len({next(iter(ids)) for ids in seen.values()}) == 3  # three different ids
+    assert sorted(next(iter(seen[n])) for n in ("A", "B")) == [1, 2] and seen["C"] == {3}
+
+
+def test_track_ends_after_missed_frames_and_ids_are_not_reused():
+    tracker = Tracker(max_missed=2)
+    box = [[0, 0, 10, 10]]
+    assert tracker.update(box) == [1]
+    tracker.update([])
+    tracker.update([])
+    assert tracker.update(box) == [1]  # missed 2 frames: still the same person
+    for _ in range(3):
+        tracker.update([])
+    assert tracker.update(box) == [2]  # missed 3 > 2 frames: the track had ended
+    assert tracker.update([[500, 500, 10, 10], [1, 1, 10, 10]]) == [3, 2]  # far box: a new id
