@@ -143,9 +143,8 @@ class PoseEstimator:
             pose = {"joints_2d": transform_preds(coords[i], center, size, out_size),
                     "confidence": confidence[i], "center": center, "size": size}
             if pred_3d is not None:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    scale = h36m_scale(pred_3d[i])
-                if np.isfinite(scale):
+                scale = h36m_scale(pred_3d[i])
+                if scale > 0:
                     pose["joints_3d"] = pred_3d[i] * scale
                     pose["joints_3d_h36m"] = to_h36m_order(pred_3d[i]) * scale
                 else:  # every joint decoded at one point: no bone to scale by, no 3D pose
