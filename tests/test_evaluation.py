@@ -11,7 +11,8 @@ from conftest import SRC_DIR, golden
 from hg3d.checkpoint import save_checkpoint
 from hg3d.evaluation import (decode_2d, decode_3d, degenerate, flip_merge, group_means, h36m_metrics, mpii_to_h36m,
                              pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align)
-from hg3d.joints import MPII_FLIP_PERM
+from hg3d.joints import (H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM,
+                         MPII_JOINTS)
 from hg3d.model import create_model
 from hg3d.sample_data import write_h36m
 
@@ -69,12 +70,6 @@ def test_procrustes_removes_similarity_transform():
     assert per_sample_mpjpe(procrustes_align(mirrored, gt), gt).min() > 1
 
 
-def test_flip_merge_of_mirrored_maps_is_identity():
-    maps = torch.rand(2, 16, 8, 8)
-    mirrored = maps.flip(-1)[:, torch.as_tensor(MPII_FLIP_PERM)]
-    assert torch.allclose(flip_merge(maps, mirrored), maps)
-
-
 def test_group_means_pools_samples_per_group():
     values = np.array([1.0, 2.0, 3.0, 10.0])
     groups = np.array(["b", "a", "b", "a"])
@@ -128,3 +123,34 @@ def test_degenerate_network_through_main_test(tmp_path):
              "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl")
     gt = np.stack([e["joints_3d_relative"][:17] for e in pickle.loads(cache.read_bytes())])
     assert results["mpjpe"] == pytest.approx(np.linalg.norm(gt, axis=-1).mean(), rel=1e-5)
+
+
+def mirror_partner(names, j):
+    """Index of the joint named like ``names[j]`` with l_ and r_ swapped (itself if neither)."""
+    swap = {"l_": "r_", "r_": "l_"}
+    return names.index(swap[names[j][:2]] + names[j][2:]) if names[j][:2] in swap else j
+
+
+@pytest.mark.parametrize("names,pairs,perm", [(MPII_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM),
+                                              (H36M_JOINTS, H36M_FLIP_PAIRS, H36M_FLIP_PERM)])
+def test_flip_pairs_follow_joint_names(names, pairs, perm):
+    expected = {frozenset((j, mirror_partner(names, j))) for j in range(len(names)) if mirror_partner(names, j) != j}
+    assert {frozenset(p) for p in pairs} == expected and len(pairs) == 6
+    assert list(perm) == [mirror_partner(names, j) for j in range(len(names))]
+
+
+def test_flip_merge_on_an_asymmetric_person():
+    """What a perfect network sees in the mirrored image: the joint named n where the partner of n
+    was, mirrored. Merged back, every map peaks at its own joint, as in the plain maps."""
+    rng = np.random.default_rng(4)
+    height, width = 16, 12
+    cells = np.stack([rng.integers(0, width, 16), rng.integers(0, height, 16)], 1)
+    maps = torch.zeros(1, 16, height, width)
+    mirrored = torch.zeros(1, 16, height, width)
+    for j, (x, y) in enumerate(cells):
+        maps[0, j, y, x] = 1
+        px, py = cells[mirror_partner(MPII_JOINTS, j)]
+        mirrored[0, j, py, width - 1 - px] = 1
+    assert not torch.equal(mirrored.flip(-1), maps)  # asymmetric: a plain un-mirroring is wrong
+    torch.testing.assert_close(flip_merge(maps, mirrored), maps)
+    np.testing.assert_array_equal(decode_2d(flip_merge(maps, mirrored))[0].numpy(), cells)
