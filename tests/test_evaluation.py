@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SRC_DIR, golden
+from conftest import SRC_DIR, golden, mirror_partner
 from hg3d.checkpoint import save_checkpoint
 from hg3d.evaluation import (decode_2d, decode_3d, degenerate, flip_merge, group_means, h36m_metrics, mpii_to_h36m,
                              pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align)
@@ -123,12 +123,6 @@ def test_degenerate_network_through_main_test(tmp_path):
              "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl")
     gt = np.stack([e["joints_3d_relative"][:17] for e in pickle.loads(cache.read_bytes())])
     assert results["mpjpe"] == pytest.approx(np.linalg.norm(gt, axis=-1).mean(), rel=1e-5)
-
-
-def mirror_partner(names, j):
-    """Index of the joint named like ``names[j]`` with l_ and r_ swapped (itself if neither)."""
-    swap = {"l_": "r_", "r_": "l_"}
-    return names.index(swap[names[j][:2]] + names[j][2:]) if names[j][:2] in swap else j
 
 
 @pytest.mark.parametrize("names,pairs,perm", [(MPII_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM),

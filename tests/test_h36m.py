@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, golden
+from conftest import FIXTURE_DATA, golden, mirror_partner
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS
@@ -45,13 +45,6 @@ def test_train_flip_mirrors_3d_labels(monkeypatch):
     assert np.abs(flipped["input"] - plain["input"][:, :, ::-1]).mean() < 0.05
 
 
-def partner(names, j):
-    """Index of the joint named like ``names[j]`` with l_ and r_ swapped (itself if neither)."""
-    swap = {"l_": "r_", "r_": "l_"}
-    name = names[j]
-    return names.index(swap[name[:2]] + name[2:]) if name[:2] in swap else j
-
-
 def test_train_flip_swaps_joints_and_3d_by_name(monkeypatch):
     """On an asymmetric person the mirrored item's joint j is the plain item's mirror partner of j
     (by name, not by the flip table): heatmap cell x -> W - 1 - x, same depth target, 3D x negated."""
@@ -61,8 +54,8 @@ def test_train_flip_swaps_joints_and_3d_by_name(monkeypatch):
     monkeypatch.setattr(opt, "flip", 0.0)
     plain = dataset[0]
     assert plain["reg_mask"].all() and flipped["reg_mask"].all()
-    mpii = [partner(MPII_JOINTS, j) for j in range(len(MPII_JOINTS))]
-    h36m = [partner(H36M_JOINTS, j) for j in range(len(H36M_JOINTS))]
+    mpii = [mirror_partner(MPII_JOINTS, j) for j in range(len(MPII_JOINTS))]
+    h36m = [mirror_partner(H36M_JOINTS, j) for j in range(len(H36M_JOINTS))]
     paired = np.array(mpii) != np.arange(len(mpii))
     assert np.all(plain["reg_target"][mpii][paired] != plain["reg_target"][paired])  # asymmetric
     np.testing.assert_array_equal(flipped["reg_target"], plain["reg_target"][mpii])
