@@ -34,12 +34,12 @@ torch.manual_seed(0); save_checkpoint(sys.argv[1], create_model('msra_18', {'hm'
     ../exp/quickstart_untrained.pth
 "$PY" main.py --exp_id quickstart_untrained --load_model ../exp/quickstart_untrained.pth "${TEST[@]}"
 echo "==> stage 1/3: 2D heatmaps on MPII (exp/quickstart_mpii)"
-"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 4 \
-    --val_intervals 4 "${COMMON[@]}"
+"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 6 \
+    --lr_step 5 --val_intervals 6 "${COMMON[@]}"
 echo "==> stage 2/3: MPII + H36M with depth regression (exp/quickstart_fusion_3d)"
 "$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 \
-    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 3 \
-    --lr_step 2 --val_intervals 3 "${COMMON[@]}"
+    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 6 \
+    --lr_step 5 --val_intervals 6 "${COMMON[@]}"
 echo "==> stage 3/3: + bone-length variance loss (exp/quickstart_fusion_3d_var)"
 "$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 \
     --weight_3d 0.1 --weight_var 0.01 --load_model ../exp/quickstart_fusion_3d/model_last.pth \
