@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on a fresh machine, with no download: install, sample data, the three training
-# stages of the original recipe (shortened: ResNet-18, 128x128 inputs, few epochs), the Human3.6M
+# stages of the original recipe (shortened: ResNet-18, 64x64 inputs, few epochs), the Human3.6M
 # test and the demo. About 10 minutes on 2 CPU cores. Usage: bash scripts/quickstart.sh [--gpus -1]
+# It prints the MPJPE of the untrained network and of the final model on the same validation set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -21,39 +22,49 @@ done
 echo "==> sample data in $DATA"
 "$PY" scripts/make_sample_data.py --out "$DATA" --seed 0
 
-COMMON=(--arch msra_18 --input_h 128 --input_w 128 --batch_size 16 --num_workers 2
+COMMON=(--arch msra_18 --input_h 64 --input_w 64 --batch_size 16 --num_workers 2
         --gpus "$GPUS" --data_dir "$DATA" --print_iter 8)
+TRAIN=(--overwrite --no_pretrained "${COMMON[@]}")
+TEST=(--task human3d --dataset fusion_3d --test --full_test --arch msra_18 --input_h 64
+      --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2)
 cd src
+echo "==> untrained network (random init, seed 0) on the Human3.6M sample validation set"
+mkdir -p ../exp
+"$PY" -c "import sys, torch; from hg3d.checkpoint import save_checkpoint; from hg3d.model import create_model
+torch.manual_seed(0); save_checkpoint(sys.argv[1], create_model('msra_18', {'hm': 16, 'depth': 16}), 0)" \
+    ../exp/quickstart_untrained.pth
+"$PY" main.py --exp_id quickstart_untrained --load_model ../exp/quickstart_untrained.pth "${TEST[@]}"
 echo "==> stage 1/3: 2D heatmaps on MPII (exp/quickstart_mpii)"
 # --no_pretrained: no download here; the recipe proper starts from torchvision's ImageNet ResNet.
-"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 10 --overwrite \
-    --lr_step 8 --val_intervals 5 --no_pretrained "${COMMON[@]}"
+"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 6 \
+    --lr_step 5 --val_intervals 6 "${TRAIN[@]}"
 echo "==> stage 2/3: MPII + H36M with depth regression (exp/quickstart_fusion_3d)"
-"$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 --overwrite \
+"$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 \
     --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 6 \
-    --lr_step 5 --val_intervals 3 --no_pretrained "${COMMON[@]}"
+    --lr_step 5 --val_intervals 6 "${TRAIN[@]}"
 echo "==> stage 3/3: + bone-length variance loss (exp/quickstart_fusion_3d_var)"
-"$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 --overwrite \
+"$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 \
     --weight_3d 0.1 --weight_var 0.01 --load_model ../exp/quickstart_fusion_3d/model_last.pth \
-    --num_epoch 3 --lr 1e-4 --lr_step 10 --val_intervals 3 --no_pretrained "${COMMON[@]}"
+    --num_epoch 1 --lr 1e-4 --lr_step 10 --val_intervals 1 "${TRAIN[@]}"
 echo "==> Human3.6M test (exp/quickstart_test)"
-"$PY" main.py --exp_id quickstart_test --task human3d --dataset fusion_3d --test --full_test \
-    --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
-    --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
+"$PY" main.py --exp_id quickstart_test --load_model ../exp/quickstart_fusion_3d_var/model_last.pth "${TEST[@]}"
 echo "==> 3DPW test on its synthetic test split (exp/quickstart_test_3dpw)"
 "$PY" main.py --exp_id quickstart_test_3dpw --task human3d --dataset 3dpw --test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
-    --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
+    --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
 echo "==> MPI-INF-3DHP test on its synthetic test set (exp/quickstart_test_3dhp)"
 "$PY" main.py --exp_id quickstart_test_3dhp --task human3d --dataset mpi_inf_3dhp --test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
-    --input_h 128 --input_w 128 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
+    --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
 if [ -d ../images ]; then
     echo "==> demo on images/ (exp/quickstart_demo)"
     "$PY" demo.py --demo ../images --load_model ../exp/quickstart_fusion_3d_var/model_last.pth \
-        --arch msra_18 --input_h 128 --input_w 128 --gpus "$GPUS" --out_dir ../exp/quickstart_demo
+        --arch msra_18 --input_h 64 --input_w 64 --gpus "$GPUS" --out_dir ../exp/quickstart_demo
 fi
+mpjpe() { "$PY" -c "import json, sys; print('%.1f' % json.load(open(sys.argv[1]))['mpjpe'])" "$1"; }
 echo
+echo "Human3.6M sample validation MPJPE: untrained $(mpjpe ../exp/quickstart_untrained/results.json) mm," \
+     "trained $(mpjpe ../exp/quickstart_test/results.json) mm"
 echo "Done. Outputs:"
 echo "  checkpoints and logs: exp/quickstart_mpii, exp/quickstart_fusion_3d, exp/quickstart_fusion_3d_var"
 echo "  H36M test:            exp/quickstart_test/results.json and preds.h5"

@@ -14,6 +14,13 @@ FIXTURE_DATA = os.path.join(GOLDEN_DIR, "fixture_data")
 HEADS_3D = {"hm": 16, "depth": 16}
 
 
+def mirror_partner(names, j):
+    """Index of the joint named like ``names[j]`` with l_ and r_ swapped (itself if neither): the
+    flip tests' reference, independent of the flip tables they check."""
+    swap = {"l_": "r_", "r_": "l_"}
+    return names.index(swap[names[j][:2]] + names[j][2:]) if names[j][:2] in swap else j
+
+
 def golden(name):
     path = os.path.join(GOLDEN_DIR, name)
     if not os.path.exists(path):

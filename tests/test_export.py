@@ -7,20 +7,35 @@ import pytest
 import torch
 
 from conftest import REPO_DIR
-from hg3d.checkpoint import load_weights
+from hg3d.checkpoint import load_weights, save_checkpoint
 from hg3d.model import create_model
 
 
+@pytest.fixture(scope="module")
+def loud_checkpoint(tmp_path_factory):
+    """A ResNet-18 3D checkpoint whose outputs are of order 1: the deconvolutions and heads are
+    re-drawn with He init (the released init, N(0, 0.001), gives outputs of ~1e-6, which any
+    exporter, even one returning zeros, would match to an absolute tolerance)."""
+    torch.manual_seed(0)
+    model = create_model("msra_18", {"hm": 16, "depth": 16})
+    for module in model.modules():
+        if isinstance(module, (torch.nn.ConvTranspose2d, torch.nn.Conv2d)) and module.kernel_size != (7, 7):
+            torch.nn.init.kaiming_normal_(module.weight)
+    path = tmp_path_factory.mktemp("loud") / "msra18_3d_loud.pth"
+    save_checkpoint(str(path), model, epoch=1)
+    return str(path)
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_exported_model_matches_pytorch(fmt, resnet18_3d_checkpoint, tmp_path):
+def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
     out = tmp_path / f"model.{'onnx' if fmt == 'onnx' else 'pt'}"
-    proc = subprocess.run([sys.executable, "scripts/export.py", "--load_model", resnet18_3d_checkpoint,
+    proc = subprocess.run([sys.executable, "scripts/export.py", "--load_model", loud_checkpoint,
                            "--arch", "msra_18", "--format", fmt, "--out", str(out), "--input_h", "128",
                            "--input_w", "96", "--gpus", "-1"], cwd=REPO_DIR, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     model = create_model("msra_18", {"hm": 16, "depth": 16})
-    load_weights(model, resnet18_3d_checkpoint, log=lambda _: None)
+    load_weights(model, loud_checkpoint, log=lambda _: None)
     model.eval()
     x = torch.randn(3, 3, 128, 96)  # another batch size than the export example
     with torch.no_grad():
@@ -33,7 +48,10 @@ def test_exported_model_matches_pytorch(fmt, resnet18_3d_checkpoint, tmp_path):
         with torch.no_grad():
             got = dict(zip(["hm", "depth"], (t.numpy() for t in torch.jit.load(str(out))(x))))
     for head in ("hm", "depth"):
-        np.testing.assert_allclose(got[head], expected[head].numpy(), atol=1e-4, rtol=0)
+        want = expected[head].numpy()
+        assert want.std() > 0.1, f"{head} outputs too small to compare"
+        # relative to the output's size: a zero, constant or rescaled output fails
+        np.testing.assert_allclose(got[head], want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
 
 
 def test_export_of_wrong_checkpoint_is_one_line(resnet18_3d_checkpoint, tmp_path):

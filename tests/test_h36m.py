@@ -5,9 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, golden
+from conftest import FIXTURE_DATA, golden, mirror_partner
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
+from hg3d.joints import H36M_JOINTS, MPII_JOINTS
 from hg3d.opts import parse_opts
 
 
@@ -42,6 +43,26 @@ def test_train_flip_mirrors_3d_labels(monkeypatch):
     np.testing.assert_allclose(flipped["gt_3d"][6], plain["gt_3d"][3] * [-1, 1, 1], atol=1e-4)
     # the image is mirrored: the input equals the mirrored plain input (up to interpolation)
     assert np.abs(flipped["input"] - plain["input"][:, :, ::-1]).mean() < 0.05
+
+
+def test_train_flip_swaps_joints_and_3d_by_name(monkeypatch):
+    """On an asymmetric person the mirrored item's joint j is the plain item's mirror partner of j
+    (by name, not by the flip table): heatmap cell x -> W - 1 - x, same depth target, 3D x negated."""
+    opt = h36m_opts(FIXTURE_DATA, "--flip", "1", "--scale", "0", "--input_h", "128", "--input_w", "96")
+    dataset = get_dataset(opt, "train").datasets_3d[0]
+    flipped = dataset[0]
+    monkeypatch.setattr(opt, "flip", 0.0)
+    plain = dataset[0]
+    assert plain["reg_mask"].all() and flipped["reg_mask"].all()
+    mpii = [mirror_partner(MPII_JOINTS, j) for j in range(len(MPII_JOINTS))]
+    h36m = [mirror_partner(H36M_JOINTS, j) for j in range(len(H36M_JOINTS))]
+    paired = np.array(mpii) != np.arange(len(mpii))
+    assert np.all(plain["reg_target"][mpii][paired] != plain["reg_target"][paired])  # asymmetric
+    np.testing.assert_array_equal(flipped["reg_target"], plain["reg_target"][mpii])
+    # the cell (x, y) of a mirrored joint is (W - 1 - x, y), up to float rounding at truncation
+    np.testing.assert_allclose(flipped["pts_crop"][:, 0], opt.output_w - 1 - plain["pts_crop"][mpii, 0], atol=1)
+    np.testing.assert_allclose(flipped["pts_crop"][:, 1], plain["pts_crop"][mpii, 1], atol=1)
+    np.testing.assert_allclose(flipped["gt_3d"], plain["gt_3d"][h36m] * [-1, 1, 1], atol=1e-4)
 
 
 @pytest.fixture

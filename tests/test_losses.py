@@ -72,3 +72,29 @@ def test_pose_loss_combines_terms(g):
     np.testing.assert_allclose(stats["var_loss"].item(), g["var_loss"][0], **TOL)
     loss_2d, stats_2d = PoseLoss()({"hm": hm}, batch)
     assert set(stats_2d) == {"hm_loss", "loss"} and torch.allclose(loss_2d, stats["hm_loss"])
+
+
+@pytest.mark.parametrize("height,width", [(32, 24), (24, 32), (32, 32)])
+def test_var_loss_units_agree_for_any_aspect_ratio(height, width):
+    """x, y in cells / W and the depth in box widths are one unit (a cell is s_w / W px in x and y):
+    hip bones of equal 3D length, one lying in the image plane (3, 4, 0) cells and one partly in
+    depth (0, 4, 3) cells, have no variance; dividing x, y by H on a non-square map would give some."""
+    joints = 16
+    pts = torch.zeros(1, joints, 2, dtype=torch.int32)
+    pts[0, 6], pts[0, 2], pts[0, 3] = torch.tensor([10, 10]), torch.tensor([13, 14]), torch.tensor([10, 14])
+    z = torch.zeros(joints)
+    z[3] = 3 / width
+    visible = torch.zeros(1, joints, 1)
+    visible[0, [2, 3, 6]] = 1
+    ind = (pts[0, :, 1] * width * joints + pts[0, :, 0] * joints + torch.arange(joints)).long()[None]
+    depth_map = torch.zeros(1, height, width, joints)
+    depth_map.view(-1)[ind[0]] = z
+    output = {"hm": torch.zeros(1, joints, height, width), "depth": depth_map.permute(0, 3, 1, 2)}
+    batch = {"target": output["hm"], "reg_ind": ind, "reg_mask": torch.zeros(1, joints), "reg_target": visible,
+             "pts_crop": pts}
+    _, stats = PoseLoss(weight_3d=1, weight_var=1)(output, batch)
+    assert stats["var_loss"].item() < 1e-12
+    z[3] = 4 / width  # now the bones differ: the loss sees it
+    depth_map.view(-1)[ind[0]] = z
+    _, stats = PoseLoss(weight_3d=1, weight_var=1)(output, batch)
+    assert stats["var_loss"].item() > 1e-6

@@ -22,14 +22,26 @@ def decode_2d(heatmaps):
     return torch.stack([idx % width, idx // width], -1)
 
 
+def crop_coords_3d(xy, z, width):
+    """Heatmap cells (x, y) (B, J, 2) and depth-map values z (B, J, 1) -> one 3D frame, pelvis-relative.
+
+    The unit is the crop box width: the box (s_w, s_h) has the aspect ratio of the maps, so one
+    cell is s_w / W image pixels in x and in y, and x / W, y / W are pixels / s_w; the depth target
+    is z_px / s_w (``datasets.base``). So the three axes share one scale for any aspect ratio.
+    (The original divides x, y by max(H, W): the same for its square maps, a squashed pose for
+    non-square ones.)
+    """
+    coords = torch.cat([xy.to(z.dtype) / width, z], -1)
+    return coords - coords[:, PELVIS:PELVIS + 1]
+
+
 def decode_3d(heatmaps, depthmaps):
-    """(x, y) = argmax / max(H, W), z = depth there; all relative to the pelvis -> (B, J, 3)."""
-    batch, joints, height, width = heatmaps.shape
+    """Integer argmax (x, y) and the depth there, as ``crop_coords_3d`` -> (B, J, 3)."""
+    batch, joints, _, width = heatmaps.shape
     xy = decode_2d(heatmaps)
     flat_idx = (xy[..., 1] * width + xy[..., 0]).unsqueeze(-1)
     z = depthmaps.reshape(batch, joints, -1).gather(-1, flat_idx)
-    coords = torch.cat([xy.to(depthmaps.dtype) / max(height, width), z], -1)
-    return coords - coords[:, PELVIS:PELVIS + 1]
+    return crop_coords_3d(xy, z, width)
 
 
 def pck_distances(heatmaps, targets, joints=ACC_JOINTS):
@@ -77,14 +89,29 @@ def to_h36m_order(pred_3d):
     return pred
 
 
-def h36m_scale(pred_3d):
-    """Per-pose factor that brings an MPII-16 pose to millimetres: its H36M bones sum to 4000 mm."""
-    return H36M_BONE_SUM_MM / bone_length_sum(to_h36m_order(pred_3d))
+def h36m_scale(pred_3d, bone_sum=H36M_BONE_SUM_MM):
+    """Per-pose factor that brings an MPII-16 pose to millimetres: its H36M bones sum to
+    ``bone_sum`` (4000 mm, the protocol). 0 for a degenerate pose (see ``degenerate``)."""
+    bones = bone_length_sum(to_h36m_order(pred_3d))
+    usable = ~degenerate(pred_3d)
+    return np.where(usable, bone_sum / np.where(usable, bones, 1.0), 0.0)
 
 
-def mpii_to_h36m(pred_3d):
-    """MPII-16 poses (N, 16, 3) -> H36M-17 (N, 17, 3) scaled so the bones sum to 4000 mm."""
-    return to_h36m_order(pred_3d) * h36m_scale(pred_3d)[..., None, None]
+def degenerate(pred_3d):
+    """Poses that cannot be scaled: bones summing to 0 (every joint decoded at one point) or not
+    finite. The metrics score them as the zero pose (every joint at the root): an error, never
+    a crash, never a sample left out of a mean."""
+    bones = bone_length_sum(to_h36m_order(pred_3d))
+    return ~(np.isfinite(bones) & (bones > 0))
+
+
+def mpii_to_h36m(pred_3d, bone_sum=H36M_BONE_SUM_MM):
+    """MPII-16 poses (N, 16, 3) -> H36M-17 (N, 17, 3) scaled so the bones sum to ``bone_sum``
+    (4000 mm, or per pose, e.g. the ground truth's to check units apart from the protocol's
+    rescale); a degenerate pose becomes the zero pose."""
+    h36m = to_h36m_order(pred_3d)
+    scale = h36m_scale(pred_3d, bone_sum)[..., None, None]
+    return np.where(scale > 0, h36m * scale, 0.0)
 
 
 def has_3d_label(gt_3d):

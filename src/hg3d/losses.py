@@ -40,7 +40,7 @@ def depth_regression_loss(pred, target, mask):
 def bone_variance_loss(depth, xy, visible, reg_mask, var_weight):
     """Bone-length variance loss on the samples without 3D labels (all of ``reg_mask`` zero).
 
-    ``depth`` (B, J, 1) gathered depths, ``xy`` (B, J, 2) = pts_crop / output size, ``visible``
+    ``depth`` (B, J, 1) gathered depths, ``xy`` (B, J, 2) = pts_crop / output width, ``visible``
     (B, J, 1) joint visibility (the 2D samples' ``reg_target``). In each bone group, over the bones
     whose joints are both visible: l = w * |(xy_a - xy_b, z_a - z_b)|, E = mean l, and the loss is
     sum((l - E)^2 / 2 / num) over bones with l > 0; summed over groups and samples, times
@@ -81,6 +81,8 @@ class PoseLoss(nn.Module):
             loss = loss + self.weight_3d * reg_loss
             stats["reg_loss"] = reg_loss
             if self.weight_var > 0:
+                # cells / W: the depth targets' unit (box widths) for any aspect ratio; the
+                # original divides by output_h, the same on its square maps
                 xy = batch["pts_crop"].to(depth.dtype) / output["hm"].shape[-1]
                 var_loss = bone_variance_loss(depth, xy, batch["reg_target"], batch["reg_mask"],
                                               self.weight_var)

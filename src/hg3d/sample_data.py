@@ -12,6 +12,7 @@ import struct
 import cv2
 import numpy as np
 
+from .datasets.base import orthographic_joints
 from .errors import UserError
 from .joints import H36M_TO_MPI3DHP, MPI3DHP_PELVIS
 from .synthetic import random_scene
@@ -75,7 +76,8 @@ def write_h36m(root, rng, num_train, num_val, size=320):
     """``root/h36m``: ECCV18_Challenge/{Train,Val}/IMG/%05d.jpg and the msra_cache pickles.
 
     Each cache entry holds the fields the loader reads: the box (center_x, center_y, width,
-    height), ``joints_3d`` (18 x 3: u, v px and depth minus the root's, mm) and
+    height) around the projected joints, ``joints_3d`` (18 x 3: u, v, z in one orthographic pixel
+    frame, z = k (Z - Z_root), as the real caches; ``datasets.base.orthographic_joints``) and
     ``joints_3d_relative`` (18 x 3: root-relative camera coordinates, mm). The 18th joint, unused by
     the H36M-17 protocol, repeats the thorax.
     """
@@ -85,13 +87,14 @@ def write_h36m(root, rng, num_train, num_val, size=320):
             scene = random_scene(rng, *_image_size(rng, size))
             _jpeg(os.path.join(root, "ECCV18_Challenge", split, "IMG", f"{i + 1:05d}.jpg"), scene["image"])
             cam = np.concatenate([scene["joints_cam"], scene["joints_cam"][8:9]])
-            uv = np.concatenate([scene["joints_2d"], scene["joints_2d"][8:9]])
             relative = cam - cam[0]
+            joints_3d = orthographic_joints(scene["joints_cam"], scene["joints_2d"])
+            joints_3d = np.concatenate([joints_3d, joints_3d[8:9]])
             x, y, w, h = scene["box"]
             entries.append({
                 "image": f"{i + 1:05d}.jpg", "center_x": float(x + w / 2), "center_y": float(y + h / 2),
                 "width": float(w), "height": float(h),
-                "joints_3d": np.concatenate([uv, relative[:, 2:]], 1),
+                "joints_3d": joints_3d,
                 "joints_3d_vis": np.ones((18, 3)),
                 "joints_3d_relative": relative, "joints_3d_relative_vis": np.ones((18, 3)),
             })

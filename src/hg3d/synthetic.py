@@ -8,19 +8,27 @@ y down, z forward) and mapped to MPII-16 with ``joints.H36M_TO_MPII``, as the H3
 import cv2
 import numpy as np
 
-from .joints import H36M_TO_MPII
+from .joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
 
 # Rest pose, H36M-17 order, mm, relative to the pelvis (y down): a person standing, arms down.
-REST_POSE = np.array([
+# Spine and neck are the midpoints of their neighbours, as the MPII-16 -> H36M-17 conversion of
+# a prediction makes them, and the 15 protocol bones sum to 4000 mm, the length the protocol
+# rescales predictions to: so a perfect prediction scores 0 mm on these people, and every error
+# measured on them comes from the network (or from the heatmap's quantisation).
+_REST = np.array([
     [0, 0, 0], [-130, 0, 0], [-130, 450, 0], [-130, 880, 0], [130, 0, 0], [130, 450, 0],
-    [130, 880, 0], [0, -230, 0], [0, -480, 0], [0, -560, -30], [0, -700, 0], [180, -450, 0],
+    [130, 880, 0], [0, -240, 0], [0, -480, 0], [0, -590, 0], [0, -700, 0], [180, -450, 0],
     [200, -180, 0], [210, 70, 0], [-180, -450, 0], [-200, -180, 0], [-210, 70, 0],
 ], np.float64)
+_BONE_SUM = sum(np.linalg.norm(_REST[a] - _REST[b]) for a, b in H36M_BONES)
+REST_POSE = _REST * (H36M_BONE_SUM_MM / _BONE_SUM)
 # Kinematic chains: (parent, child) pairs in an order where parents come first.
 CHAINS = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
           (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16))
-# Joints whose subtree a random rotation bends (hips, knees, spine, neck, shoulders, elbows).
-BEND_JOINTS = {1: 60, 2: 50, 4: 60, 5: 50, 7: 20, 8: 15, 11: 90, 12: 70, 14: 90, 15: 70}
+# Joints whose subtree a random rotation bends (hips, knees, thorax, shoulders, elbows), and the
+# whole upper body (spine included) about the pelvis, which keeps the spine a midpoint.
+BEND_JOINTS = {1: 60, 2: 50, 4: 60, 5: 50, 8: 15, 11: 90, 12: 70, 14: 90, 15: 70}
+SPINE, TORSO_BEND = 7, 20
 # Filled body parts drawn as thick segments: (joint a, joint b, thickness in mm, colour slot).
 # Slots: 0 torso/neck, 1 right leg, 2 left leg, 3 left arm, 4 right arm. Right limbs are drawn
 # darker and left limbs lighter than the clothing colour, and the face is marked on the front of
@@ -48,11 +56,12 @@ def random_pose(rng):
             out += subtree(c)
         return out
 
-    for joint, limit in BEND_JOINTS.items():
+    bends = [(joint, subtree(joint)[1:], limit) for joint, limit in BEND_JOINTS.items()]
+    bends.append((PELVIS_J, subtree(SPINE), TORSO_BEND))
+    for pivot, moved, limit in bends:
         axis = rng.normal(size=3)
         rot = _rotation(axis / np.linalg.norm(axis), rng.uniform(-limit, limit))
-        moved = subtree(joint)[1:]
-        pose[moved] = (pose[moved] - pose[joint]) @ rot.T + pose[joint]
+        pose[moved] = (pose[moved] - pose[pivot]) @ rot.T + pose[pivot]
     facing = _rotation((0, 1, 0), rng.uniform(-180, 180))  # turn about the vertical
     lean = _rotation((1, 0, 0), rng.uniform(-10, 10))
     return pose @ (lean @ facing).T

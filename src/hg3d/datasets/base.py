@@ -3,7 +3,8 @@
 An item is a dict of arrays with the same keys for every dataset, so that datasets can be mixed
 in one batch (fusion training):
 ``input`` (3, in_h, in_w) float32, ``target`` (16, out_h, out_w) float32 heatmaps,
-``reg_target`` (16, 1) float32 (depth / box width for 3D samples, visibility for 2D ones),
+``reg_target`` (16, 1) float32 (depth / box width for 3D samples, visibility for 2D ones; see
+``make_3d_item`` for the units),
 ``reg_ind`` (16,) int64 flat index ``y*W*J + x*J + j``, ``reg_mask`` (16,) uint8 (1 = depth
 label), ``pts_crop`` (16, 2) int32 heatmap coordinates, ``gt_3d`` (17, 3) float32 H36M-17 in mm
 (zeros without 3D label), ``center`` (2,), ``scale`` (2,) crop box (w, h) in px, ``index``.
@@ -14,7 +15,7 @@ import numpy as np
 import torch.utils.data
 
 from ..errors import UserError
-from ..evaluation import h36m_metrics, pck_accuracy
+from ..evaluation import degenerate, h36m_metrics, pck_accuracy
 from ..files import imread_bgr
 from ..geometry import (adjust_aspect_ratio, affine_transform, crop_and_normalize,
                         gaussian_maps, get_affine_transform)
@@ -36,6 +37,23 @@ def require_path(path, what, hint="see data/README.md for the layout, or pass --
     if not os.path.exists(path):
         raise UserError(f"{what} not found: expected {path} ({hint})")
     return path
+
+
+def orthographic_joints(joints_cam, joints_uv):
+    """3D labels (N, 3) in one orthographic pixel frame from camera-frame joints (N, 3, mm; joint 0
+    the root) and their image projections (N, 2, px).
+
+    As the ECCV18 msra caches were made (``shared/spec/REFERENCE.md``): fit the scale k (px/mm)
+    and shift t that best map (X, Y) onto (u, v) in least squares, then u, v = k * (X, Y) + t and
+    z = k * (Z - Z_root). No rotation is fitted: a camera's x, y axes are the image's. The fitted
+    u, v differ from the perspective projection by the person's perspective (a few px), the price
+    of a depth that shares the unit of u and v.
+    """
+    cam, uv = np.asarray(joints_cam, np.float64), np.asarray(joints_uv, np.float64)
+    xy_centred, uv_centred = cam[:, :2] - cam[:, :2].mean(0), uv - uv.mean(0)
+    k = (xy_centred * uv_centred).sum() / (xy_centred ** 2).sum()
+    shift = uv.mean(0) - k * cam[:, :2].mean(0)
+    return np.concatenate([k * cam[:, :2] + shift, k * (cam[:, 2:] - cam[0, 2])], 1)
 
 
 class PoseDataset(torch.utils.data.Dataset):
@@ -80,13 +98,17 @@ class PoseDataset(torch.utils.data.Dataset):
         """
         opt = self.opt
         inp = crop_and_normalize(image, center, box, rot, opt.input_w, opt.input_h, mirrored)
-        trans = get_affine_transform(center, box, rot, (opt.output_w, opt.output_h))
-        pts = np.trunc(affine_transform(joints_xy, trans)).astype(np.int32)
+        pts = np.trunc(self.heatmap_coords(center, box, rot, joints_xy)).astype(np.int32)
         pts[~labelled] = 0
         inside = labelled & (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & \
             (pts[:, 0] < opt.output_w) & (pts[:, 1] < opt.output_h)
         target = gaussian_maps(pts, opt.output_h, opt.output_w, opt.hm_gauss, valid=labelled)
         return inp, target, pts, inside
+
+    def heatmap_coords(self, center, box, rot, joints_xy):
+        """Image points (N, 2) in heatmap cells, unrounded (the targets truncate them)."""
+        trans = get_affine_transform(center, box, rot, (self.opt.output_w, self.opt.output_h))
+        return affine_transform(joints_xy, trans)
 
     def reg_index(self, pts, inside):
         """Flat index ``y*W*J + x*J + j`` of each joint's depth-map cell (0 outside the map)."""
@@ -97,8 +119,11 @@ class PoseDataset(torch.utils.data.Dataset):
     def make_3d_item(self, image, center, size, joints, gt_3d, index):
         """The item of a sample with 3D labels (H36M, 3DPW).
 
-        ``joints`` (16, 3): MPII-16 u, v in px and depth minus the root's depth in mm; ``gt_3d``
-        (17, 3): H36M-17 root-relative camera coordinates in mm; ``size``: the person box side.
+        ``joints`` (16, 3): MPII-16 u, v, z in one orthographic frame in image pixels,
+        z = k * (Z - Z_root) with k the px/mm scale that maps X, Y to u, v (``orthographic_joints``);
+        ``gt_3d`` (17, 3): H36M-17 root-relative camera coordinates in mm; ``size``: the person
+        box side. The depth target is z / s_w (box width): a heatmap cell is s_w / W pixels in x
+        and y alike, so (x / W, y / W, target) is the pose in one unit (``evaluation.crop_coords_3d``).
         Training augments scale and flip (no rotation); a flip mirrors the 3D labels too.
         """
         center, joints, gt_3d = center.copy(), joints.copy(), gt_3d.copy()
@@ -147,8 +172,10 @@ class PoseDataset(torch.utils.data.Dataset):
         if "pred_3d" in result:
             converted, mpjpe, pa_mpjpe, labelled = h36m_metrics(result["pred_3d"], result["gt_3d"])
             summary["num_3d"] = int(labelled.sum())
-            summary["mpjpe"] = float(np.nanmean(mpjpe)) if labelled.any() else None
-            summary["pa_mpjpe"] = float(np.nanmean(pa_mpjpe)) if labelled.any() else None
+            # a degenerate prediction is scored as the zero pose (evaluation.degenerate): counted
+            summary["num_degenerate"] = int((degenerate(result["pred_3d"]) & labelled).sum())
+            summary["mpjpe"] = float(mpjpe[labelled].mean()) if labelled.any() else None
+            summary["pa_mpjpe"] = float(pa_mpjpe[labelled].mean()) if labelled.any() else None
             arrays.update(pred_3d=converted.astype(np.float32), gt_3d=result["gt_3d"],
                           mpjpe=mpjpe.astype(np.float32), pa_mpjpe=pa_mpjpe.astype(np.float32))
         return summary, arrays

@@ -15,6 +15,8 @@ SMPL joints in world coordinates, metres). Row t of the per-frame arrays is imag
 
 Only frames with a valid camera pose are used. The 24 SMPL joints become H36M-17 (the 3D ground
 truth) and, through ``joints.H36M_TO_MPII`` exactly as for Human3.6M, the network's MPII-16.
+Training targets follow the msra caches' rule: u, v, z in one orthographic pixel frame fitted to
+the projected joints (``base.orthographic_joints``), so 3DPW and Human3.6M teach one depth unit.
 """
 import glob
 import os
@@ -24,7 +26,7 @@ import numpy as np
 from ..errors import UserError
 from ..evaluation import group_means, per_sample_mpjpe, procrustes_align
 from ..joints import H36M_TO_MPII
-from .base import PoseDataset, read_image, require_path
+from .base import PoseDataset, orthographic_joints, read_image, require_path
 from .safe_pickle import load_pickle
 
 REQUIRED_KEYS = ("sequence", "img_frame_ids", "cam_intrinsics", "cam_poses", "campose_valid",
@@ -160,10 +162,12 @@ class ThreeDPW(PoseDataset):
         self.sample_person = np.array([s[1] for s in samples])
         self.sample_frame = np.array([s[2] for s in samples])
         self.joints_cam = np.stack([s[3] for s in samples]).astype(np.float32)  # H36M-17, mm
-        self.joints_uv = np.stack([s[4] for s in samples]).astype(np.float32)
+        self.joints_uv = np.stack([s[4] for s in samples]).astype(np.float32)  # perspective, px
+        self.joints_ortho = np.stack([orthographic_joints(s[3], s[4]) for s in samples]).astype(np.float32)
         if split != "train" and not (opt.test or opt.full_test):
             # validation during training: every 10th frame, as for Human3.6M
-            for name in ("sample_sequence", "sample_person", "sample_frame", "joints_cam", "joints_uv"):
+            for name in ("sample_sequence", "sample_person", "sample_frame", "joints_cam", "joints_uv",
+                         "joints_ortho"):
                 setattr(self, name, getattr(self, name)[::10])
 
     def __len__(self):
@@ -179,7 +183,7 @@ class ThreeDPW(PoseDataset):
                            f"3DPW {self.pw3d_split} sequence {sequence} frame {self.sample_frame[index]}")
         cam, uv = self.joints_cam[index], self.joints_uv[index]
         gt_3d = cam - cam[0]
-        joints = np.concatenate([uv, gt_3d[:, 2:]], 1)[H36M_TO_MPII]  # u, v px; depth - root depth
+        joints = self.joints_ortho[index][H36M_TO_MPII]
         low, high = uv.min(0), uv.max(0)
         center = ((low + high) / 2).astype(np.float32)
         size = float((high - low).max()) * BOX_MARGIN
