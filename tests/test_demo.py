@@ -338,3 +338,42 @@ def test_degenerate_3d_gives_null_not_nan(inputs, tmp_path):
     assert person["joints_3d_mm"] is None and person["joints_3d_h36m_mm"] is None
     assert np.isfinite(person["joints_2d"]).all()
     assert (out / "a_normal_2d.png").exists() and not (out / "a_normal_3d.png").exists()
+
+
+def test_video_bvh_exports_each_tracked_person(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
+    """--bvh: one file per track long enough, whose forward kinematics give the JSON's 3D bones."""
+    from test_bvh import SINGLE_CHILD_BONES, angles_deg, bones, read_positions, to_bvh_axes
+
+    from hg3d.bvh import seen_frames
+
+    _, video = inputs
+    per_frame = [[[10, 10, 60, 100], [90, 10, 60, 100]], [[12, 10, 60, 100], [88, 12, 60, 100]],
+                 [[14, 10, 60, 100]], [[16, 12, 60, 100]]]
+    spec = tmp_path / "boxes.json"
+    spec.write_text(json.dumps({"clip.mp4": per_frame}))
+    run_demo(["--demo", str(video), "--bboxes", str(spec), "--load_model", resnet18_3d_checkpoint,
+              "--out_dir", str(tmp_path), *SMALL, "--bvh", "--bvh_min_frames", "3"])
+    out = capsys.readouterr().out
+    assert "track 2: seen in 2 frame(s), fewer than 3: no BVH written" in out
+    assert not (tmp_path / "clip_track2.bvh").exists()
+    record = read(tmp_path / "clip.json")
+    track = np.array([next(p["joints_3d_h36m_mm"] for p in f["people"] if p["track_id"] == 1)
+                      for f in record["frames"]], np.float64)
+    seen = seen_frames(track)
+    assert seen.sum() >= 3
+    positions = read_positions(tmp_path / "clip_track1.bvh")
+    first = int(np.flatnonzero(seen)[0])
+    assert len(positions) == len(track) - first
+    error = angles_deg(bones(positions)[:, SINGLE_CHILD_BONES],
+                       bones(to_bvh_axes(track[first:]))[:, SINGLE_CHILD_BONES])
+    assert error[seen[first:]].max() < 0.5
+    assert "Frame Time: 0.1" in (tmp_path / "clip_track1.bvh").read_text()  # the clip is 10 fps
+
+
+def test_bvh_needs_a_video(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
+    argv = ["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", resnet18_3d_checkpoint,
+            "--out_dir", str(tmp_path), *NO_DET, "--bvh"]
+    assert cli(run_demo, argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--bvh" in lines[0] and "no video" in lines[0]
+    assert not list(tmp_path.iterdir())

@@ -73,11 +73,10 @@ def decode_people(maps, centers, sizes):
                   "confidence": confidence[i].astype(np.float64),
                   "crop_center": np.asarray(center, np.float64), "crop_size": np.asarray(size, np.float64)}
         if pred_3d is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = h36m_scale(pred_3d[i])
-            finite = bool(np.isfinite(scale))
-            person["joints_3d_mm"] = pred_3d[i].astype(np.float64) * scale if finite else None
-            person["joints_3d_h36m_mm"] = to_h36m_order(pred_3d[i]).astype(np.float64) * scale if finite else None
+            scale = h36m_scale(pred_3d[i])  # 0 for a degenerate pose (see evaluation.degenerate)
+            usable = bool(scale > 0)
+            person["joints_3d_mm"] = pred_3d[i].astype(np.float64) * scale if usable else None
+            person["joints_3d_h36m_mm"] = to_h36m_order(pred_3d[i]).astype(np.float64) * scale if usable else None
         people.append(person)
     return people
 

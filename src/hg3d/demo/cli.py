@@ -7,6 +7,7 @@ People come from ``--bbox``/``--bboxes`` when given, else from the person detect
 import numbers
 import os
 
+from ..bvh import DEFAULT_MIN_FRAMES
 from ..errors import UserError
 from ..files import read_json
 from ..opts import build_parser, finalize, home_dir
@@ -38,6 +39,9 @@ def parse_demo_opts(argv=None):
       help="video: detect every n frames, follow the previous poses' boxes in between")
     a("--smooth", action="store_true", help="video: One-Euro filter per track on the 2D and 3D joints")
     a("--save_frames", action="store_true", help="video: also write each frame's _2d/_3d PNGs")
+    a("--bvh", action="store_true", help="video: one BVH animation per track, <name>_track<id>.bvh")
+    a("--bvh_min_frames", type=int, default=DEFAULT_MIN_FRAMES,
+      help="video with --bvh: tracks seen in fewer frames get no BVH file")
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     parser.set_defaults(task="human3d", batch_size=8, num_workers=0,
@@ -48,6 +52,7 @@ def parse_demo_opts(argv=None):
         (opt.max_people < 1, f"--max_people must be >= 1, got {opt.max_people}"),
         (opt.min_box < 0, f"--min_box must be >= 0, got {opt.min_box}"),
         (opt.det_every < 1, f"--det_every must be >= 1, got {opt.det_every}"),
+        (opt.bvh_min_frames < 1, f"--bvh_min_frames must be >= 1, got {opt.bvh_min_frames}"),
     ]
     for failed, message in checks:
         if failed:
@@ -130,6 +135,9 @@ def run_demo(argv=None):
     """The demo command; returns the Demo that ran (its ``done`` count, ``tracked`` videos)."""
     opt = parse_demo_opts(argv)
     images, videos = find_inputs(opt.demo, opt.recursive)
+    if opt.bvh and not videos:
+        raise UserError(f"--bvh exports the people tracked through a video, and --demo {opt.demo} holds no "
+                        f"video ({', '.join(sorted(VIDEO_EXTENSIONS))}); drop --bvh for images")
     inputs = images + videos
     need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in inputs)
     demo = Demo(opt, output_names(inputs, opt.demo), need_detector)

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from progress.bar import Bar
 
+from ..bvh import export_tracks
 from ..errors import UserError
 from ..evaluation import to_h36m_order
 from ..files import atomic_write, imread_bgr, writable_dir, write_json
@@ -47,6 +48,16 @@ class TrackedPoses:
         """{track id: (frame indices (T,), H36M-17 joints (T, 17, 3) mm)} for tracks with 3D poses."""
         return {tid: (np.array(t["frames_3d"]), np.stack(t["joints_3d"]))
                 for tid, t in self.tracks.items() if t["joints_3d"]}
+
+    def per_frame(self, num_frames):
+        """{track id: (num_frames, 17, 3) mm} with NaN where the track has no 3D pose: what
+        ``bvh.export_tracks`` reads (a missed frame repeats the previous pose there)."""
+        out = {}
+        for tid, (frames, joints) in self.arrays().items():
+            poses = np.full((num_frames, *joints.shape[1:]), np.nan)
+            poses[frames] = joints
+            out[tid] = poses
+        return out
 
     def summary(self):
         return [{"track_id": tid, "first_frame": t["frames"][0], "last_frame": t["frames"][-1],
@@ -241,6 +252,11 @@ class Demo:
                    records.video_record(self.opt, detector, path, fps, frames, tracked))
         print(f"{path} -> {os.path.join(out_dir, stem)}{{_2d.mp4,_3d.mp4,.json}}: {len(frames)} frames, "
               f"{len(tracked.tracks)} track(s)")
+        if self.opt.bvh:
+            _, messages = export_tracks(out_dir, stem, tracked.per_frame(len(frames)), fps,
+                                        self.opt.bvh_min_frames)
+            for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
+                print(f"bvh: {message}")
         return len(frames)
 
     def max_people(self, entry):
