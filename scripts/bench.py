@@ -4,6 +4,7 @@ numbers beside it. Prints a Markdown table (the one in the README).
     python scripts/bench.py            # about a minute on 2 CPU cores (when nothing else runs)
     python scripts/bench.py --quick    # fewer repetitions
 """
+
 import argparse
 import os
 import platform
@@ -81,14 +82,31 @@ def bench_variance_loss(repeat):
     t_batched = best_time(lambda: run(bone_variance_loss), repeat * 10)
     t_loop = best_time(lambda: run(variance_loss_loop), repeat)
     diff = max((loss_b - loss_l).abs().item(), (grad_b - grad_l).abs().max().item())
-    row("variance loss: batched vs loop", f"{t_loop / t_batched:.0f}x",
-        f"{t_batched * 1e3:.2f} ms vs {t_loop * 1e3:.1f} ms; max abs difference {diff:.1e}")
+    row(
+        "variance loss: batched vs loop",
+        f"{t_loop / t_batched:.0f}x",
+        f"{t_batched * 1e3:.2f} ms vs {t_loop * 1e3:.1f} ms; max abs difference {diff:.1e}",
+    )
 
 
 def fixture_opts(*extra):
     data = os.environ.get("HG3D_GOLDEN", os.path.join(os.path.dirname(REPO), "shared", "golden"))
-    return parse_opts(["--task", "human3d", "--dataset", "fusion_3d", "--gpus", "-1", "--num_workers", "0",
-                       "--data_dir", os.path.join(data, "fixture_data"), *extra], log=lambda _: None)
+    return parse_opts(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "fusion_3d",
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+            "--data_dir",
+            os.path.join(data, "fixture_data"),
+            *extra,
+        ],
+        log=lambda _: None,
+    )
 
 
 def bench_test_batching(repeat):
@@ -96,22 +114,31 @@ def bench_test_batching(repeat):
     torch.manual_seed(0)
     model = create_model("msra_50", {"hm": 16, "depth": 16}).eval()
     results = {}
-    for batch, memory_format in ((1, torch.contiguous_format), (1, torch.channels_last),
-                                 (16, torch.channels_last)):
+    for batch, memory_format in ((1, torch.contiguous_format), (1, torch.channels_last), (16, torch.channels_last)):
         opt = fixture_opts("--full_test", "--test_batch_size", str(batch), "--print_iter", "1000")
         dataset = get_dataset(opt, "val")
         trainer = Trainer(opt, model)
         trainer.memory_format = memory_format
         model.to(memory_format=memory_format)
         key = (batch, memory_format)
-        seconds = best_time(lambda: results.__setitem__(key, evaluate(opt, trainer, dataset, "bench")[0]),
-                            repeat)
+        seconds = best_time(
+            lambda key=key, opt=opt, trainer=trainer, dataset=dataset: results.__setitem__(
+                key, evaluate(opt, trainer, dataset, "bench")[0]
+            ),
+            repeat,
+        )
         results[key] = (seconds, results[key]["mpjpe"])
     (t_nchw, m_nchw), (t1, m1), (t16, m16) = results.values()
-    row("H36M test: channels_last vs NCHW (batch 1)", f"{t_nchw / t1:.2f}x",
-        f"{20 / t1:.1f} vs {20 / t_nchw:.1f} samples/s; MPJPE difference {abs(m1 - m_nchw):.1e} mm")
-    row("H36M test: batch 16 vs batch 1", f"{t1 / t16:.2f}x",
-        f"{20 / t16:.1f} vs {20 / t1:.1f} samples/s; MPJPE difference {abs(m1 - m16):.1e} mm")
+    row(
+        "H36M test: channels_last vs NCHW (batch 1)",
+        f"{t_nchw / t1:.2f}x",
+        f"{20 / t1:.1f} vs {20 / t_nchw:.1f} samples/s; MPJPE difference {abs(m1 - m_nchw):.1e} mm",
+    )
+    row(
+        "H36M test: batch 16 vs batch 1",
+        f"{t1 / t16:.2f}x",
+        f"{20 / t16:.1f} vs {20 / t1:.1f} samples/s; MPJPE difference {abs(m1 - m16):.1e} mm",
+    )
 
 
 def bench_input_pipeline(repeat):
@@ -122,23 +149,29 @@ def bench_input_pipeline(repeat):
         opt = fixture_opts("--ratio_3d", "1", *extra)
         fusion = get_dataset(opt, "train")
         dataset = fusion.datasets_3d[0] if name == "H36M" else fusion.dataset_2d
-        paths = [dataset.image_path(int(dataset.indices[i])) if name == "H36M" else dataset.image_path(i)
-                 for i in range(len(dataset))]
+        paths = [
+            dataset.image_path(int(dataset.indices[i])) if name == "H36M" else dataset.image_path(i)
+            for i in range(len(dataset))
+        ]
         n = len(dataset)
         np.random.seed(0)
-        t_decode = best_time(lambda: [cv2.imread(p, cv2.IMREAD_COLOR) for p in paths], repeat)
-        t_items = best_time(lambda: [dataset[i] for i in range(n)], repeat)
-        row(f"{name} training items vs bare decode (1 core)", f"{t_items / t_decode:.2f}x the decode",
+        t_decode = best_time(lambda paths=paths: [cv2.imread(p, cv2.IMREAD_COLOR) for p in paths], repeat)
+        t_items = best_time(lambda dataset=dataset, n=n: [dataset[i] for i in range(n)], repeat)
+        row(
+            f"{name} training items vs bare decode (1 core)",
+            f"{t_items / t_decode:.2f}x the decode",
             f"{n / t_items:.0f} items/s vs {n / t_decode:.0f} images/s (cv2.imread); "
-            f"{(t_items - t_decode) / n * 1e3:.1f} ms/item for augmentation, crop and targets")
+            f"{(t_items - t_decode) / n * 1e3:.1f} ms/item for augmentation, crop and targets",
+        )
     torch.set_num_threads(os.cpu_count() or 1)
 
 
 def bench_training_step(repeat):
     print("training step on the CPU (ResNet-18, batch 8, 256x256)")
     torch.manual_seed(0)
-    opt = fixture_opts("--arch", "msra_18", "--weight_3d", "0.1", "--weight_var", "0.01", "--ratio_3d", "1",
-                       "--batch_size", "8")
+    opt = fixture_opts(
+        "--arch", "msra_18", "--weight_3d", "0.1", "--weight_var", "0.01", "--ratio_3d", "1", "--batch_size", "8"
+    )
     model = create_model("msra_18", opt.heads)
     trainer = Trainer(opt, model, torch.optim.Adam(model.parameters(), 1e-4))
     loader = build_loader(opt, get_dataset(opt, "train"), train=True)
@@ -150,19 +183,29 @@ def bench_training_step(repeat):
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.optimizer.step()
+
     model.train()
     step()
     t_step = best_time(step, repeat)
     t_load = best_time(lambda: next(iter(loader)), repeat)
-    row("training step, CPU fp32 (channels_last)", f"{8 / t_step:.1f} img/s",
-        f"{t_step * 1e3:.0f} ms per batch of 8 on {torch.get_num_threads()} threads")
+    row(
+        "training step, CPU fp32 (channels_last)",
+        f"{8 / t_step:.1f} img/s",
+        f"{t_step * 1e3:.0f} ms per batch of 8 on {torch.get_num_threads()} threads",
+    )
     trainer.memory_format = torch.contiguous_format
     model.to(memory_format=torch.contiguous_format)
     t_nchw = best_time(step, repeat)
-    row("training step: channels_last vs NCHW (CPU)", f"{t_nchw / t_step:.2f}x",
-        f"{8 / t_step:.1f} vs {8 / t_nchw:.1f} img/s")
-    row("data loading vs step (CPU, --num_workers 0)", f"{t_load / t_step:.2f}x the step",
-        "loading one batch in the main process; below 1x the step is not loader-bound")
+    row(
+        "training step: channels_last vs NCHW (CPU)",
+        f"{t_nchw / t_step:.2f}x",
+        f"{8 / t_step:.1f} vs {8 / t_nchw:.1f} img/s",
+    )
+    row(
+        "data loading vs step (CPU, --num_workers 0)",
+        f"{t_load / t_step:.2f}x the step",
+        "loading one batch in the main process; below 1x the step is not loader-bound",
+    )
     if torch.cuda.is_available():
         row("training step, GPU fp32 vs --amp", "see the GPU section", "run on a GPU machine")
     else:
@@ -175,22 +218,46 @@ def bench_h36m_conversion():
 
     from hg3d.tools.h36m_sample import write_official_h36m
     from hg3d.tools.prepare_h36m import main as prepare
+
     print("Human3.6M conversion (1 worker)")
     with tempfile.TemporaryDirectory() as tmp:
         layout = ((1, "Directions 1", ("54138969",)), (9, "Directions 1", ("54138969",)))
-        write_official_h36m(os.path.join(tmp, "src"), np.random.default_rng(0), frames=126, width=1000,
-                            layout=layout, quirks=False)
+        write_official_h36m(
+            os.path.join(tmp, "src"), np.random.default_rng(0), frames=126, width=1000, layout=layout, quirks=False
+        )
         for crop in ((), ("--crop",)):
             out = os.path.join(tmp, f"out{len(crop)}")
             start = time.perf_counter()
-            prepare(["--src", os.path.join(tmp, "src"), "--out", out, "--train_subjects", "1",
-                     "--test_subjects", "9", "--test_step", "5", "--workers", "1", *crop])
+            prepare(
+                [
+                    "--src",
+                    os.path.join(tmp, "src"),
+                    "--out",
+                    out,
+                    "--train_subjects",
+                    "1",
+                    "--test_subjects",
+                    "9",
+                    "--test_step",
+                    "5",
+                    "--workers",
+                    "1",
+                    *crop,
+                ]
+            )
             seconds = time.perf_counter() - start
-            kept = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(out, "sequences"))
-                    for f in files if f.endswith(".jpg")]
-            row(f"H36M conversion{' --crop' if crop else ', full frames'} (step 5)",
-                f"{252 / seconds:.0f} video frames/s", f"{len(kept) / seconds:.1f} kept frames/s; "
-                f"{sum(map(os.path.getsize, kept)) / len(kept) / 1e3:.0f} kB per JPEG (quality 95)")
+            kept = [
+                os.path.join(d, f)
+                for d, _, files in os.walk(os.path.join(out, "sequences"))
+                for f in files
+                if f.endswith(".jpg")
+            ]
+            row(
+                f"H36M conversion{' --crop' if crop else ', full frames'} (step 5)",
+                f"{252 / seconds:.0f} video frames/s",
+                f"{len(kept) / seconds:.1f} kept frames/s; "
+                f"{sum(map(os.path.getsize, kept)) / len(kept) / 1e3:.0f} kB per JPEG (quality 95)",
+            )
 
 
 def bench_annotation_check(count):
@@ -204,10 +271,20 @@ def bench_annotation_check(count):
 
     rng = np.random.default_rng(0)
     joints = rng.normal(size=(1000, 18, 3)) * 100
-    entries = [{"image": f"s_09_act_02_subact_01_ca_01/{i:06d}.jpg", "center_x": 500.0 + i % 7,
-                "center_y": 500.0, "width": 200.0, "height": 400.0, "joints_3d": joints[i % 1000].copy(),
-                "joints_3d_vis": np.ones((18, 3)), "joints_3d_relative": joints[(i + 1) % 1000].copy(),
-                "joints_3d_relative_vis": np.ones((18, 3))} for i in range(count)]
+    entries = [
+        {
+            "image": f"s_09_act_02_subact_01_ca_01/{i:06d}.jpg",
+            "center_x": 500.0 + i % 7,
+            "center_y": 500.0,
+            "width": 200.0,
+            "height": 400.0,
+            "joints_3d": joints[i % 1000].copy(),
+            "joints_3d_vis": np.ones((18, 3)),
+            "joints_3d_relative": joints[(i + 1) % 1000].copy(),
+            "joints_3d_relative_vis": np.ones((18, 3)),
+        }
+        for i in range(count)
+    ]
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "cache.pkl")
         with open(path, "wb") as handle:
@@ -217,15 +294,29 @@ def bench_annotation_check(count):
         entries = load_pickle(path)
         load = time.perf_counter() - start
     check = best_time(lambda: check_annotations(entries, path), 2)
-    row(f"opening an H36M cache of {count // 1000}k entries: validation", f"{check:.2f} s",
-        f"{check / count * 1e6:.1f} us/entry, every field of every entry; reading the pickle "
-        f"itself takes {load:.1f} s")
+    row(
+        f"opening an H36M cache of {count // 1000}k entries: validation",
+        f"{check:.2f} s",
+        f"{check / count * 1e6:.1f} us/entry, every field of every entry; reading the pickle itself takes {load:.1f} s",
+    )
 
 
 def bench_host_syncs(repeat):
     print("training loop: loss read-out every step vs once per 4 steps (CPU, ResNet-18, batch 4, 64x64)")
-    opt = fixture_opts("--arch", "msra_18", "--weight_3d", "0.1", "--ratio_3d", "1", "--batch_size", "4",
-                       "--input_h", "64", "--input_w", "64")
+    opt = fixture_opts(
+        "--arch",
+        "msra_18",
+        "--weight_3d",
+        "0.1",
+        "--ratio_3d",
+        "1",
+        "--batch_size",
+        "4",
+        "--input_h",
+        "64",
+        "--input_w",
+        "64",
+    )
     loader = build_loader(opt, get_dataset(opt, "train"), train=True)
     batches = list(loader)  # the same 4 batches every time: only the loop is measured
     steps = len(batches)
@@ -239,9 +330,12 @@ def bench_host_syncs(repeat):
         trainer.train_epoch(batches, 0)
         times[every] = best_time(lambda trainer=trainer: trainer.train_epoch(batches, 1), repeat) / steps
     t_each, t_batched = times[1], times[steps]
-    row(f"training step: syncs every {steps} steps vs every step (CPU)", f"{t_each / t_batched:.2f}x",
+    row(
+        f"training step: syncs every {steps} steps vs every step (CPU)",
+        f"{t_each / t_batched:.2f}x",
         f"{t_batched * 1e3:.1f} vs {t_each * 1e3:.1f} ms per step; on the CPU a sync costs little, "
-        f"on a GPU it stalls the queue")
+        f"on a GPU it stalls the queue",
+    )
 
 
 def bench_demo(frames):
@@ -279,8 +373,11 @@ def _bench_demo_in(tmp, frames):
     torch.save(detector.state_dict(), det)
     common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
     with_det = ["--detector_weights", det, "--det_thresh", "0", "--max_people", "1"]
-    for name, extra in (("no detector", ["--detector", "none"]), ("fasterrcnn_mobile every frame", with_det),
-                        ("fasterrcnn_mobile every 5th frame", [*with_det, "--det_every", "5"])):
+    for name, extra in (
+        ("no detector", ["--detector", "none"]),
+        ("fasterrcnn_mobile every frame", with_det),
+        ("fasterrcnn_mobile every 5th frame", [*with_det, "--det_every", "5"]),
+    ):
         start = time.perf_counter()
         demo = run_demo(common + extra)
         seconds = time.perf_counter() - start
@@ -292,15 +389,19 @@ def _bench_demo_in(tmp, frames):
     t_det = best_time(lambda: demo.detector.detect(frame), 3)
     t_pose = best_time(lambda: demo.estimator.predict(frame, [people[0]["box"]]), 3)
     t_draw = best_time(lambda: (draw_people_2d(frame, people), draw_people_3d(people)), 10)
-    row("demo per frame: detector / pose network / pictures", f"{t_det * 1e3:.0f} / {t_pose * 1e3:.0f} / "
-        f"{t_draw * 1e3:.1f} ms", "fasterrcnn_mobile; one person with the flip test; 2D overlay + 3D panel")
+    row(
+        "demo per frame: detector / pose network / pictures",
+        f"{t_det * 1e3:.0f} / {t_pose * 1e3:.0f} / {t_draw * 1e3:.1f} ms",
+        "fasterrcnn_mobile; one person with the flip test; 2D overlay + 3D panel",
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--cache_entries", type=int, default=500000,
-                        help="size of the generated H36M cache whose opening is timed")
+    parser.add_argument(
+        "--cache_entries", type=int, default=500000, help="size of the generated H36M cache whose opening is timed"
+    )
     args = parser.parse_args()
     repeat = 2 if args.quick else 5
     start = time.time()
@@ -313,8 +414,10 @@ def main():
     bench_host_syncs(repeat)
     bench_demo(20 if args.quick else 60)
     cpu = platform.processor() or platform.machine()
-    print(f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n")
+    print(
+        f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n"
+    )
     print("| benchmark | result | details |\n|---|---|---|")
     for name, value, detail in ROWS:
         print(f"| {name} | {value} | {detail} |")

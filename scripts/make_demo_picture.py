@@ -4,6 +4,7 @@ image, their boxes as the generator knows them (--bboxes), run through demo.py w
     python scripts/make_demo_picture.py --load_model exp/quickstart_fusion_3d_var/model_last.pth \\
         --arch msra_18 --input_h 128 --input_w 128
 """
+
 import argparse
 import json
 import os
@@ -48,8 +49,19 @@ def main():
         cv2.imwrite(os.path.join(work, "group.png"), image)
         with open(os.path.join(work, "boxes.json"), "w") as handle:
             json.dump({"group.png": boxes}, handle)
-        run_demo(["--demo", os.path.join(work, "group.png"), "--bboxes", os.path.join(work, "boxes.json"),
-                  "--out_dir", work, "--gpus", "-1", *demo_flags])
+        run_demo(
+            [
+                "--demo",
+                os.path.join(work, "group.png"),
+                "--bboxes",
+                os.path.join(work, "boxes.json"),
+                "--out_dir",
+                work,
+                "--gpus",
+                "-1",
+                *demo_flags,
+            ]
+        )
         overlay, panels = (cv2.imread(os.path.join(work, f"group_{k}.png")) for k in ("2d", "3d"))
     panels = cv2.resize(panels, (overlay.shape[1], round(panels.shape[0] * overlay.shape[1] / panels.shape[1])))
     cv2.imwrite(args.out, np.concatenate([overlay, panels], 0))

@@ -5,12 +5,13 @@
 
 See ``python scripts/prepare_h36m.py --help`` and the README ("Human3.6M from the official release").
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from hg3d.commands import prepare_h36m  # noqa: E402
+from hg3d.commands import prepare_h36m
 
 if __name__ == "__main__":
     sys.exit(prepare_h36m())

@@ -1,4 +1,5 @@
 """Shared fixtures: where the golden files are, and small random-weight checkpoints."""
+
 import os
 
 import pytest
@@ -24,8 +25,7 @@ def mirror_partner(names, j):
 def golden(name):
     path = os.path.join(GOLDEN_DIR, name)
     if not os.path.exists(path):
-        pytest.fail(f"golden file {path} missing: tests need ../shared/golden beside the repo "
-                    f"(or HG3D_GOLDEN)")
+        pytest.fail(f"golden file {path} missing: tests need ../shared/golden beside the repo (or HG3D_GOLDEN)")
     return path
 
 

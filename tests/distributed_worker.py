@@ -1,5 +1,6 @@
 """Run under torchrun by test_distributed.py: a few DDP training steps through hg3d's own pieces,
 then each rank saves its parameters and the losses it saw."""
+
 import sys
 
 import torch
@@ -32,8 +33,10 @@ def main():
         loss.backward()
         trainer.optimizer.step()
         losses.append(loss.item())
-    torch.save({"losses": losses, "params": {k: v.detach().clone() for k, v in model.named_parameters()}},
-               f"{out_dir}/rank{opt.rank}.pt")
+    torch.save(
+        {"losses": losses, "params": {k: v.detach().clone() for k, v in model.named_parameters()}},
+        f"{out_dir}/rank{opt.rank}.pt",
+    )
     distributed.cleanup(opt)
 
 

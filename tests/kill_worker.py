@@ -6,15 +6,16 @@
 (checkpoint file writes); the process kills itself at the n-th call, ``before`` or ``after`` it, or
 ``during`` it (``write`` only: half of the file is written, then the kill).
 """
+
 import os
 import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
-import torch  # noqa: E402
+import torch
 
-from hg3d import checkpoint, run  # noqa: E402
+from hg3d import checkpoint, run
 
 
 def kill():
@@ -32,18 +33,22 @@ def watch(owner, name, count, when):
             kill()
         if calls[0] == count and when == "during":  # write_bytes(path, data): half, then die
             with open(args[0], "wb") as handle:
-                handle.write(bytes(args[1])[:len(args[1]) // 2])
+                handle.write(bytes(args[1])[: len(args[1]) // 2])
             kill()
         result = original(*args, **kwargs)
         if calls[0] == count and when == "after":
             kill()
         return result
+
     setattr(owner, name, watched)
 
 
 if __name__ == "__main__":
     target, count, when = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    owner, name = {"step": (torch.optim.Adam, "step"), "evaluate": (run, "evaluate"),
-                   "write": (checkpoint, "write_bytes")}[target]
+    owner, name = {
+        "step": (torch.optim.Adam, "step"),
+        "evaluate": (run, "evaluate"),
+        "write": (checkpoint, "write_bytes"),
+    }[target]
     watch(owner, name, count, when)
     sys.exit(run.cli(run.run, sys.argv[4:]))

@@ -1,5 +1,6 @@
 """BVH export: files written from a generated motion with known 3D poses, read back by an
 independent library (bvhio) and checked by forward kinematics."""
+
 import itertools
 from pathlib import Path
 
@@ -51,8 +52,12 @@ def smooth_motion():
             # +x turns a hanging bone backwards; +z turns the right side's outwards
             turn(pose, J[f"{side}_hip"], subtree(J[f"{side}_knee"]), (sign * 30 * swing, 0, sign * 5))
             turn(pose, J[f"{side}_knee"], subtree(J[f"{side}_ankle"]), (25 - sign * 20 * swing, 0, 0))
-            turn(pose, J[f"{side}_shoulder"], subtree(J[f"{side}_elbow"]),
-                 (-sign * 25 * swing, 10 * np.cos(phase), sign * (3 + 3 * swing)))
+            turn(
+                pose,
+                J[f"{side}_shoulder"],
+                subtree(J[f"{side}_elbow"]),
+                (-sign * 25 * swing, 10 * np.cos(phase), sign * (3 + 3 * swing)),
+            )
             turn(pose, J[f"{side}_elbow"], subtree(J[f"{side}_wrist"]), (-30 - sign * 15 * swing, 0, 0))
         turn(pose, J["neck"], [J["head"]], (12 * np.sin(3 * phase), 20 * swing, 0))
         for joint in range(1, len(H36M_JOINTS)):
@@ -97,7 +102,7 @@ def read_channels(path):
     out, column = {}, 0
     for joint in layout:
         n = len(joint.Channels)
-        out[joint.Name] = (np.array(tuple(joint.Offset)), joint.Channels, motion[:, column:column + n])
+        out[joint.Name] = (np.array(tuple(joint.Offset)), joint.Channels, motion[:, column : column + n])
         column += n
     assert column == motion.shape[1]
     return out
@@ -138,7 +143,8 @@ def test_hierarchy_names_channels_and_frame_time(exported):
     assert bvh.Root.Channels[:3] == ["Xposition", "Yposition", "Zposition"]
     for joint, _, _ in layout:
         assert [c for c in joint.Channels if c.endswith("position")] == (
-            ["Xposition", "Yposition", "Zposition"] if joint is bvh.Root else [])
+            ["Xposition", "Yposition", "Zposition"] if joint is bvh.Root else []
+        )
         assert len([c for c in joint.Channels if c.endswith("rotation")]) == 3
     assert bvh.FrameCount == NUM_FRAMES
     root_position = read_channels(path)["pelvis"][2][:, :3]
@@ -277,8 +283,10 @@ def test_missed_frames_repeat_the_previous_pose(tmp_path, motion):
     assert np.abs(rows[14 - 2] - rows[11 - 2]).max() > 0.5  # the pose moves on afterwards
     positions = read_positions(paths[0])
     seen = [t for t in range(2, 29) if t not in (12, 13, 20, 21)]
-    error = angles_deg(bones(positions[np.array(seen) - 2])[:, SINGLE_CHILD_BONES],
-                       bones(to_bvh_axes(motion[seen]))[:, SINGLE_CHILD_BONES])
+    error = angles_deg(
+        bones(positions[np.array(seen) - 2])[:, SINGLE_CHILD_BONES],
+        bones(to_bvh_axes(motion[seen]))[:, SINGLE_CHILD_BONES],
+    )
     assert error.max() < 0.5
 
 

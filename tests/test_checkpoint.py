@@ -29,7 +29,7 @@ def test_roundtrip_with_optimizer(tmp_path, model18):
     assert epoch == 7 and opt_state["state"]
     for (k, a), b in zip(model18.state_dict().items(), other.state_dict().values()):
         assert torch.equal(a, b), k
-    assert [f for f in os.listdir(tmp_path)] == ["m.pth"]  # no temp file left behind
+    assert list(os.listdir(tmp_path)) == ["m.pth"]  # no temp file left behind
 
 
 @pytest.mark.parametrize("layout", ["bare", "module_prefix", "legacy_format"])
@@ -69,10 +69,13 @@ def test_2d_checkpoint_in_3d_model_strict_and_partial(tmp_path):
     assert "depth (2 tensors)" in notes[0] and torch.equal(model.depth.weight, fresh_depth)
 
 
-@pytest.mark.parametrize("content,match", [
-    (b"not a checkpoint at all", "not a PyTorch checkpoint"),
-    (None, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"not a checkpoint at all", "not a PyTorch checkpoint"),
+        (None, "does not exist"),
+    ],
+)
 def test_unreadable_files(tmp_path, content, match):
     path = tmp_path / "bad.pth"
     if content is not None:
@@ -104,7 +107,7 @@ def test_truncated_checkpoint(tmp_path, model18):
 def full_disk(path, data):
     """A writer that runs out of space half-way through the file."""
     with open(path, "wb") as handle:
-        handle.write(bytes(data)[:len(data) // 2])
+        handle.write(bytes(data)[: len(data) // 2])
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
@@ -113,8 +116,11 @@ def test_failed_save_keeps_previous_file(tmp_path, model18, monkeypatch):
     save_checkpoint(path, model18, 1)
     before = open(path, "rb").read()
     monkeypatch.setattr(checkpoint, "write_bytes", full_disk)
-    with pytest.raises(UserError, match=r"^cannot write .*model_last.pth: No space left on device; "
-                                        r"the previous file is unchanged$"):
+    with pytest.raises(
+        UserError,
+        match=r"^cannot write .*model_last.pth: No space left on device; "
+        r"the previous file is unchanged$",
+    ):
         save_checkpoint(path, model18, 2)
     assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["model_last.pth"]
     assert read_checkpoint(path)[1] == 1

@@ -1,5 +1,6 @@
 """demo.py end to end: images, folders, videos; detector, several people, tracking, smoothing;
 bad input. The detector is torchvision's with random weights, loaded from a file (no download)."""
+
 import json
 import os
 import subprocess
@@ -9,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import HEADS_3D, SRC_DIR
 
+from conftest import HEADS_3D, SRC_DIR
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
@@ -26,8 +27,7 @@ NO_DET = [*SMALL, "--detector", "none"]
 
 
 def demo_py(*args):
-    return subprocess.run([sys.executable, "demo.py", *args], cwd=SRC_DIR, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "demo.py", *args], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
 
 
 def read(path):
@@ -71,8 +71,7 @@ def two_people(tmp_path_factory):
     left, right = random_scene(rng, 160, 200), random_scene(rng, 160, 200)
     path = tmp_path_factory.mktemp("two") / "two.png"
     cv2.imwrite(str(path), np.concatenate([left["image"], right["image"]], 1))
-    boxes = [[round(float(v), 1) for v in left["box"]],
-             [round(float(v), 1) for v in right["box"] + [160, 0, 0, 0]]]
+    boxes = [[round(float(v), 1) for v in left["box"]], [round(float(v), 1) for v in right["box"] + [160, 0, 0, 0]]]
     return path, boxes
 
 
@@ -80,8 +79,17 @@ def two_people(tmp_path_factory):
 def folder_run(inputs, resnet18_3d_checkpoint, tmp_path_factory):
     folder, _ = inputs
     out = tmp_path_factory.mktemp("demo_out")
-    proc = demo_py("--demo", str(folder), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out),
-                   "--batch_size", "3", *NO_DET)
+    proc = demo_py(
+        "--demo",
+        str(folder),
+        "--load_model",
+        resnet18_3d_checkpoint,
+        "--out_dir",
+        str(out),
+        "--batch_size",
+        "3",
+        *NO_DET,
+    )
     return proc, out
 
 
@@ -147,8 +155,19 @@ def test_bbox_crops_the_person(inputs, resnet18_3d_checkpoint, tmp_path):
     folder, _ = inputs
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"a_normal.jpg": [40, 30, 100, 150]}))  # the old one-box format
-    run_demo(["--demo", str(folder / "a_normal.jpg"), "--bboxes", str(boxes), "--load_model",
-              resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *SMALL])
+    run_demo(
+        [
+            "--demo",
+            str(folder / "a_normal.jpg"),
+            "--bboxes",
+            str(boxes),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--out_dir",
+            str(tmp_path),
+            *SMALL,
+        ]
+    )
     crop = read(tmp_path / "a_normal.json")["people"][0]["crop"]
     assert crop["center"] == [90.0, 105.0] and crop["size"] == [187.5, 187.5]  # 150 x 1.25, square
 
@@ -161,8 +180,19 @@ def test_detector_on_images(two_people, inputs, resnet18_3d_checkpoint, detector
     folder.mkdir()
     cv2.imwrite(str(folder / "two.png"), cv2.imread(str(path)))
     cv2.imwrite(str(folder / "one.jpg"), cv2.imread(str(inputs[0] / "a_normal.jpg")))
-    flags = ["--load_model", resnet18_3d_checkpoint, "--detector_weights", detector_weights,
-             "--det_thresh", "0", "--max_people", "3", "--min_box", "40", *SMALL]
+    flags = [
+        "--load_model",
+        resnet18_3d_checkpoint,
+        "--detector_weights",
+        detector_weights,
+        "--det_thresh",
+        "0",
+        "--max_people",
+        "3",
+        "--min_box",
+        "40",
+        *SMALL,
+    ]
     run_demo(["--demo", str(folder), "--out_dir", str(tmp_path / "out"), *flags])
     name, state = resolve_weights("auto", detector_weights)
     detector = PersonDetector(name, state, threshold=0.0, max_people=3, min_height=40)
@@ -184,9 +214,25 @@ def test_detector_on_images(two_people, inputs, resnet18_3d_checkpoint, detector
 
 def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint, detector_weights, tmp_path):
     _, video = inputs
-    demo = run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path),
-                     "--detector_weights", detector_weights, "--det_thresh", "0", "--max_people", "2",
-                     "--det_every", "2", *SMALL])
+    demo = run_demo(
+        [
+            "--demo",
+            str(video),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--out_dir",
+            str(tmp_path),
+            "--detector_weights",
+            detector_weights,
+            "--det_thresh",
+            "0",
+            "--max_people",
+            "2",
+            "--det_every",
+            "2",
+            *SMALL,
+        ]
+    )
     record = read(tmp_path / "clip.json")
     assert record["format_version"] == 2 and record["fps"] == 10 and record["num_frames"] == 4
     assert [f["frame"] for f in record["frames"]] == [0, 1, 2, 3]
@@ -210,8 +256,18 @@ def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpo
     _, video = inputs
     runs = {}
     for name, extra in (("raw", []), ("smooth", ["--smooth", "--save_frames"])):
-        runs[name] = run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint,
-                               "--out_dir", str(tmp_path / name), *NO_DET, *extra])
+        runs[name] = run_demo(
+            [
+                "--demo",
+                str(video),
+                "--load_model",
+                resnet18_3d_checkpoint,
+                "--out_dir",
+                str(tmp_path / name),
+                *NO_DET,
+                *extra,
+            ]
+        )
     raw, smooth = (read(tmp_path / n / "clip.json") for n in ("raw", "smooth"))
     assert raw["smooth"] is None and smooth["smooth"]["2d_px"]["min_cutoff"] == 1.0
     assert [t["track_id"] for t in smooth["tracks"]] == [1] and smooth["tracks"][0]["num_frames"] == 4
@@ -233,8 +289,19 @@ def test_video_boxes_per_frame(inputs, resnet18_3d_checkpoint, tmp_path):
     per_frame = [[[10, 10, 60, 100], [90, 10, 60, 100]], [[12, 10, 60, 100]], [], [[88, 12, 60, 100]]]
     spec = tmp_path / "boxes.json"
     spec.write_text(json.dumps({"clip.mp4": per_frame}))
-    run_demo(["--demo", str(video), "--bboxes", str(spec), "--load_model", resnet18_3d_checkpoint,
-              "--out_dir", str(tmp_path), *SMALL])
+    run_demo(
+        [
+            "--demo",
+            str(video),
+            "--bboxes",
+            str(spec),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--out_dir",
+            str(tmp_path),
+            *SMALL,
+        ]
+    )
     record = read(tmp_path / "clip.json")
     assert [f["num_people"] for f in record["frames"]] == [2, 1, 0, 1]
     ids = [[p["track_id"] for p in f["people"]] for f in record["frames"]]
@@ -243,8 +310,17 @@ def test_video_boxes_per_frame(inputs, resnet18_3d_checkpoint, tmp_path):
 
 
 def test_auto_detector_without_weights_falls_back(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
-    run_demo(["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", resnet18_3d_checkpoint,
-              "--out_dir", str(tmp_path), *SMALL])
+    run_demo(
+        [
+            "--demo",
+            str(inputs[0] / "a_normal.jpg"),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--out_dir",
+            str(tmp_path),
+            *SMALL,
+        ]
+    )
     out = capsys.readouterr().out
     assert out.count("notice: no person detector") == 1 and weights_url("fasterrcnn") in out
     record = read(tmp_path / "a_normal.json")
@@ -252,8 +328,17 @@ def test_auto_detector_without_weights_falls_back(inputs, resnet18_3d_checkpoint
 
 
 def test_chosen_detector_without_weights_is_a_one_line_error(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
-    argv = ["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", resnet18_3d_checkpoint,
-            "--out_dir", str(tmp_path), *SMALL, "--detector", "fasterrcnn_mobile"]
+    argv = [
+        "--demo",
+        str(inputs[0] / "a_normal.jpg"),
+        "--load_model",
+        resnet18_3d_checkpoint,
+        "--out_dir",
+        str(tmp_path),
+        *SMALL,
+        "--detector",
+        "fasterrcnn_mobile",
+    ]
     assert cli(run_demo, argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and weights_url("fasterrcnn_mobile") in lines[0] and "--detector_weights" in lines[0]
@@ -277,12 +362,15 @@ def test_bad_input(inputs, resnet18_3d_checkpoint, tmp_path):
     assert_one_line(demo_py("--demo", str(folder), "--bbox", "1,2,-3,4", *ckpt, *NO_DET), "--bbox")
     assert_one_line(demo_py("--demo", str(folder), "--det_every", "0", *ckpt, *NO_DET), "--det_every")
     assert_one_line(demo_py("--demo", str(folder), "--detector", "yolo", *ckpt, *NO_DET), "--detector")
-    assert_one_line(demo_py("--demo", str(folder), "--detector_weights", str(tmp_path / "no.pth"), *ckpt,
-                            *SMALL), "--detector_weights")
+    assert_one_line(
+        demo_py("--demo", str(folder), "--detector_weights", str(tmp_path / "no.pth"), *ckpt, *SMALL),
+        "--detector_weights",
+    )
     wrong_arch = [a if a != "msra_18" else "msra_34" for a in NO_DET]
     assert_one_line(demo_py("--demo", str(folder), *ckpt, *wrong_arch), "it fits --arch msra_18")
-    assert_one_line(demo_py("--demo", str(folder), "--load_model", str(tmp_path / "none.pth"), *NO_DET),
-                    "does not exist")
+    assert_one_line(
+        demo_py("--demo", str(folder), "--load_model", str(tmp_path / "none.pth"), *NO_DET), "does not exist"
+    )
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"junk")
     assert_one_line(demo_py("--demo", str(folder), "--load_model", str(broken), *NO_DET), "cannot read checkpoint")
@@ -297,8 +385,10 @@ def test_same_stem_inputs_keep_their_outputs(inputs, resnet18_3d_checkpoint, tmp
     cv2.imwrite(str(folder / "a.jpg"), image)
     cv2.imwrite(str(folder / "a.png"), image[:, ::-1])
     out = tmp_path / "out"
-    assert run_demo(["--demo", str(folder), "--load_model", resnet18_3d_checkpoint,
-                     "--out_dir", str(out), *NO_DET]).done == 2
+    assert (
+        run_demo(["--demo", str(folder), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *NO_DET]).done
+        == 2
+    )
     assert sorted(p.name for p in out.glob("*.json")) == ["a_jpg.json", "a_png.json"]
     left = read(out / "a_jpg.json")["people"][0]["joints_2d"]
     right = read(out / "a_png.json")["people"][0]["joints_2d"]
@@ -309,8 +399,10 @@ def test_box_outside_the_image(inputs, resnet18_3d_checkpoint, tmp_path, capsys)
     """A box that misses the image: one line for a single input; skipped in a folder."""
     folder, video = inputs
     ckpt = ["--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path / "out")]
-    assert_one_line(demo_py("--demo", str(folder / "a_normal.jpg"), "--bbox", "900,900,20,20",
-                            *ckpt, *NO_DET), "lies outside the 240x200 image")
+    assert_one_line(
+        demo_py("--demo", str(folder / "a_normal.jpg"), "--bbox", "900,900,20,20", *ckpt, *NO_DET),
+        "lies outside the 240x200 image",
+    )
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"a_normal.jpg": [-500, 10, 100, 100]}))
     assert run_demo(["--demo", str(folder), "--bboxes", str(boxes), *ckpt, *NO_DET]).done == 3
@@ -332,8 +424,7 @@ def test_degenerate_3d_gives_null_not_nan(inputs, tmp_path):
     ckpt = str(tmp_path / "flat.pth")
     save_checkpoint(ckpt, model, 1)
     out = tmp_path / "out"
-    run_demo(["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", ckpt,
-              "--out_dir", str(out), *NO_DET])
+    run_demo(["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", ckpt, "--out_dir", str(out), *NO_DET])
     person = read(out / "a_normal.json")["people"][0]
     assert person["joints_3d_mm"] is None and person["joints_3d_h36m_mm"] is None
     assert np.isfinite(person["joints_2d"]).all()
@@ -342,37 +433,64 @@ def test_degenerate_3d_gives_null_not_nan(inputs, tmp_path):
 
 def test_video_bvh_exports_each_tracked_person(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
     """--bvh: one file per track long enough, whose forward kinematics give the JSON's 3D bones."""
+    from hg3d.bvh import seen_frames
     from test_bvh import SINGLE_CHILD_BONES, angles_deg, bones, read_positions, to_bvh_axes
 
-    from hg3d.bvh import seen_frames
-
     _, video = inputs
-    per_frame = [[[10, 10, 60, 100], [90, 10, 60, 100]], [[12, 10, 60, 100], [88, 12, 60, 100]],
-                 [[14, 10, 60, 100]], [[16, 12, 60, 100]]]
+    per_frame = [
+        [[10, 10, 60, 100], [90, 10, 60, 100]],
+        [[12, 10, 60, 100], [88, 12, 60, 100]],
+        [[14, 10, 60, 100]],
+        [[16, 12, 60, 100]],
+    ]
     spec = tmp_path / "boxes.json"
     spec.write_text(json.dumps({"clip.mp4": per_frame}))
-    run_demo(["--demo", str(video), "--bboxes", str(spec), "--load_model", resnet18_3d_checkpoint,
-              "--out_dir", str(tmp_path), *SMALL, "--bvh", "--bvh_min_frames", "3"])
+    run_demo(
+        [
+            "--demo",
+            str(video),
+            "--bboxes",
+            str(spec),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--out_dir",
+            str(tmp_path),
+            *SMALL,
+            "--bvh",
+            "--bvh_min_frames",
+            "3",
+        ]
+    )
     out = capsys.readouterr().out
     assert "track 2: seen in 2 frame(s), fewer than 3: no BVH written" in out
     assert not (tmp_path / "clip_track2.bvh").exists()
     record = read(tmp_path / "clip.json")
-    track = np.array([next(p["joints_3d_h36m_mm"] for p in f["people"] if p["track_id"] == 1)
-                      for f in record["frames"]], np.float64)
+    track = np.array(
+        [next(p["joints_3d_h36m_mm"] for p in f["people"] if p["track_id"] == 1) for f in record["frames"]], np.float64
+    )
     seen = seen_frames(track)
     assert seen.sum() >= 3
     positions = read_positions(tmp_path / "clip_track1.bvh")
     first = int(np.flatnonzero(seen)[0])
     assert len(positions) == len(track) - first
-    error = angles_deg(bones(positions)[:, SINGLE_CHILD_BONES],
-                       bones(to_bvh_axes(track[first:]))[:, SINGLE_CHILD_BONES])
+    error = angles_deg(
+        bones(positions)[:, SINGLE_CHILD_BONES], bones(to_bvh_axes(track[first:]))[:, SINGLE_CHILD_BONES]
+    )
     assert error[seen[first:]].max() < 0.5
     assert "Frame Time: 0.1" in (tmp_path / "clip_track1.bvh").read_text()  # the clip is 10 fps
 
 
 def test_bvh_needs_a_video(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
-    argv = ["--demo", str(inputs[0] / "a_normal.jpg"), "--load_model", resnet18_3d_checkpoint,
-            "--out_dir", str(tmp_path), *NO_DET, "--bvh"]
+    argv = [
+        "--demo",
+        str(inputs[0] / "a_normal.jpg"),
+        "--load_model",
+        resnet18_3d_checkpoint,
+        "--out_dir",
+        str(tmp_path),
+        *NO_DET,
+        "--bvh",
+    ]
     assert cli(run_demo, argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--bvh" in lines[0] and "no video" in lines[0]

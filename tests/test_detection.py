@@ -1,4 +1,5 @@
 """Person detector: weights from a file or torch's hub cache, auto fallback, one-line errors, filtering."""
+
 import os
 import shutil
 
@@ -65,11 +66,11 @@ def test_bad_weights_files(tmp_path):
 def test_people_are_filtered_by_score_size_and_count(detector_weights, image):
     name, state = resolve_weights("auto", detector_weights)
     everyone = PersonDetector(name, state, threshold=0.0, max_people=100, min_height=0)
-    (boxes, scores), = everyone([image])
+    ((boxes, scores),) = everyone([image])
     assert len(boxes) >= 3 and boxes.shape[1] == 4 and np.all(boxes[:, 2:] > 0)
     assert np.all(np.diff(scores) <= 0)  # best first
     kept = PersonDetector(name, state, threshold=0.0, max_people=2, min_height=40)
-    (kept_boxes, kept_scores), = kept([image])
+    ((kept_boxes, kept_scores),) = kept([image])
     tall = boxes[boxes[:, 3] >= 40]
     assert len(kept_boxes) == min(2, len(tall)) and np.all(kept_boxes[:, 3] >= 40)
     np.testing.assert_allclose(iou_matrix(kept_boxes, tall).max(1), 1)

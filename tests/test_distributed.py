@@ -1,4 +1,5 @@
 """DistributedDataParallel with torchrun: 2 CPU processes (gloo backend) on this machine."""
+
 import json
 import os
 import socket
@@ -6,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import torch
 
 from conftest import FIXTURE_DATA, SRC_DIR
@@ -16,9 +16,31 @@ from hg3d.opts import parse_opts
 from hg3d.trainer import Trainer
 
 # Human2D on the fixture's 8 MPII training images, no augmentation: every item is deterministic.
-ARGS = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
-        "--batch_size", "2", "--lr", "1e-3", "--scale", "0", "--rotate", "0", "--flip", "0",
-        "--data_dir", FIXTURE_DATA, "--no_pretrained"]
+ARGS = [
+    "--arch",
+    "msra_18",
+    "--input_h",
+    "64",
+    "--input_w",
+    "64",
+    "--gpus",
+    "-1",
+    "--num_workers",
+    "0",
+    "--batch_size",
+    "2",
+    "--lr",
+    "1e-3",
+    "--scale",
+    "0",
+    "--rotate",
+    "0",
+    "--flip",
+    "0",
+    "--data_dir",
+    FIXTURE_DATA,
+    "--no_pretrained",
+]
 
 
 def free_port():
@@ -29,9 +51,26 @@ def free_port():
 
 def torchrun(script, *args, cwd=SRC_DIR, processes=2):
     env = dict(os.environ, PYTHONPATH=SRC_DIR, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), script, *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(processes),
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            script,
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
@@ -51,7 +90,8 @@ def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
     shards = []
     for rank in (0, 1):
         sampler = torch.utils.data.distributed.DistributedSampler(
-            dataset, num_replicas=2, rank=rank, shuffle=True, seed=opt.seed, drop_last=True)
+            dataset, num_replicas=2, rank=rank, shuffle=True, seed=opt.seed, drop_last=True
+        )
         sampler.set_epoch(1)
         shards.append(list(sampler))
     torch.manual_seed(0)
@@ -63,7 +103,7 @@ def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
     for step in range(steps):
         losses = []
         for shard in shards:
-            items = [dataset[i] for i in shard[step * 2:(step + 1) * 2]]
+            items = [dataset[i] for i in shard[step * 2 : (step + 1) * 2]]
             batch = {k: torch.as_tensor(np.stack([it[k] for it in items])) for k in items[0]}
             losses.append(trainer.loss(trainer.forward(batch["input"]), batch)[0])
         trainer.optimizer.zero_grad()
@@ -76,9 +116,25 @@ def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
 
 
 def test_torchrun_main_trains_and_only_rank_0_writes(tmp_path):
-    proc = torchrun("main.py", "--exp_id", "ddp", "--exp_dir", str(tmp_path), "--num_epoch", "1",
-                    "--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1", "--weight_3d", "0.1",
-                    "--full_test", *ARGS)
+    proc = torchrun(
+        "main.py",
+        "--exp_id",
+        "ddp",
+        "--exp_dir",
+        str(tmp_path),
+        "--num_epoch",
+        "1",
+        "--task",
+        "human3d",
+        "--dataset",
+        "fusion_3d",
+        "--ratio_3d",
+        "1",
+        "--weight_3d",
+        "0.1",
+        "--full_test",
+        *ARGS,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("epoch 1 |") == 1  # one log line, from rank 0
     assert "20 samples" in proc.stdout  # validation gathered from both ranks: all 20 fixture frames
@@ -86,9 +142,23 @@ def test_torchrun_main_trains_and_only_rank_0_writes(tmp_path):
     assert sorted(os.listdir(out)) == ["log.txt", "model_best.pth", "model_last.pth", "opt.txt", "tensorboard"]
     assert (out / "log.txt").read_text().count("epoch 1 |") == 1
     # 3 ranks for 20 samples: DistributedSampler pads to 21, and the repeated sample must be dropped
-    test = torchrun("main.py", "--exp_id", "ddp_test", "--exp_dir", str(tmp_path), "--test", "--full_test",
-                    "--task", "human3d", "--dataset", "fusion_3d", "--load_model", str(out / "model_last.pth"),
-                    *ARGS, processes=3)
+    test = torchrun(
+        "main.py",
+        "--exp_id",
+        "ddp_test",
+        "--exp_dir",
+        str(tmp_path),
+        "--test",
+        "--full_test",
+        "--task",
+        "human3d",
+        "--dataset",
+        "fusion_3d",
+        "--load_model",
+        str(out / "model_last.pth"),
+        *ARGS,
+        processes=3,
+    )
     assert test.returncode == 0, test.stderr[-3000:]
     results = json.loads((tmp_path / "ddp_test" / "results.json").read_text())
     assert results["num_samples"] == 20 and np.isfinite(results["mpjpe"])

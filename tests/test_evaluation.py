@@ -9,14 +9,24 @@ import torch
 
 from conftest import SRC_DIR, golden, mirror_partner
 from hg3d.checkpoint import save_checkpoint
-from hg3d.evaluation import (decode_2d, decode_3d, degenerate, flip_merge, group_means, h36m_metrics, mpii_to_h36m,
-                             pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align)
-from hg3d.joints import (H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM,
-                         MPII_JOINTS)
+from hg3d.evaluation import (
+    decode_2d,
+    decode_3d,
+    degenerate,
+    flip_merge,
+    group_means,
+    h36m_metrics,
+    mpii_to_h36m,
+    pck_accuracy,
+    pck_distances,
+    per_sample_mpjpe,
+    procrustes_align,
+)
+from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM, MPII_JOINTS
 from hg3d.model import create_model
 from hg3d.sample_data import write_h36m
 
-TOL = dict(rtol=1e-4, atol=1e-6)
+TOL = {"rtol": 1e-4, "atol": 1e-6}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +66,7 @@ def test_conversion_rescales_bone_sum():
     pred = np.random.default_rng(0).normal(size=(3, 16, 3))
     converted = mpii_to_h36m(pred)
     from hg3d.evaluation import bone_length_sum
+
     np.testing.assert_allclose(bone_length_sum(converted), 4000.0, rtol=1e-6)
 
 
@@ -112,21 +123,53 @@ def test_degenerate_network_through_main_test(tmp_path):
         torch.nn.init.zeros_(head.bias)
     save_checkpoint(str(tmp_path / "flat.pth"), model, 1)
     proc = subprocess.run(
-        [sys.executable, "main.py", "--task", "human3d", "--dataset", "h36m", "--test", "--full_test",
-         "--arch", "msra_18", "--load_model", str(tmp_path / "flat.pth"), "--data_dir", str(tmp_path),
-         "--exp_dir", str(tmp_path), "--exp_id", "flat", "--gpus", "-1", "--num_workers", "0",
-         "--input_h", "64", "--input_w", "64"], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "main.py",
+            "--task",
+            "human3d",
+            "--dataset",
+            "h36m",
+            "--test",
+            "--full_test",
+            "--arch",
+            "msra_18",
+            "--load_model",
+            str(tmp_path / "flat.pth"),
+            "--data_dir",
+            str(tmp_path),
+            "--exp_dir",
+            str(tmp_path),
+            "--exp_id",
+            "flat",
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+            "--input_h",
+            "64",
+            "--input_w",
+            "64",
+        ],
+        cwd=SRC_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "flat" / "results.json").read_text())
     assert results["num_3d"] == 3 and results["num_degenerate"] == 3
-    cache = (tmp_path / "h36m/msra_cache/HM36_eccv_challenge_Val_cache/"
-             "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl")
+    cache = (
+        tmp_path / "h36m/msra_cache/HM36_eccv_challenge_Val_cache/"
+        "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl"
+    )
     gt = np.stack([e["joints_3d_relative"][:17] for e in pickle.loads(cache.read_bytes())])
     assert results["mpjpe"] == pytest.approx(np.linalg.norm(gt, axis=-1).mean(), rel=1e-5)
 
 
-@pytest.mark.parametrize("names,pairs,perm", [(MPII_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM),
-                                              (H36M_JOINTS, H36M_FLIP_PAIRS, H36M_FLIP_PERM)])
+@pytest.mark.parametrize(
+    "names,pairs,perm", [(MPII_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM), (H36M_JOINTS, H36M_FLIP_PAIRS, H36M_FLIP_PERM)]
+)
 def test_flip_pairs_follow_joint_names(names, pairs, perm):
     expected = {frozenset((j, mirror_partner(names, j))) for j in range(len(names)) if mirror_partner(names, j) != j}
     assert {frozenset(p) for p in pairs} == expected and len(pairs) == 6

@@ -29,10 +29,30 @@ def loud_checkpoint(tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
     out = tmp_path / f"model.{'onnx' if fmt == 'onnx' else 'pt'}"
-    proc = subprocess.run([sys.executable, "scripts/export.py", "--load_model", loud_checkpoint,
-                           "--arch", "msra_18", "--format", fmt, "--out", str(out), "--input_h", "128",
-                           "--input_w", "96", "--gpus", "-1"], cwd=REPO_DIR, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "scripts/export.py",
+            "--load_model",
+            loud_checkpoint,
+            "--arch",
+            "msra_18",
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+            "--input_h",
+            "128",
+            "--input_w",
+            "96",
+            "--gpus",
+            "-1",
+        ],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     model = create_model("msra_18", {"hm": 16, "depth": 16})
     load_weights(model, loud_checkpoint, log=lambda _: None)
@@ -55,9 +75,24 @@ def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
 
 
 def test_export_of_wrong_checkpoint_is_one_line(resnet18_3d_checkpoint, tmp_path):
-    proc = subprocess.run([sys.executable, "scripts/export.py", "--load_model", resnet18_3d_checkpoint,
-                           "--arch", "msra_50", "--out", str(tmp_path / "m.onnx"), "--gpus", "-1"],
-                          cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "scripts/export.py",
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--arch",
+            "msra_50",
+            "--out",
+            str(tmp_path / "m.onnx"),
+            "--gpus",
+            "-1",
+        ],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "fits --arch msra_18" in lines[0]
     assert not (tmp_path / "m.onnx").exists()

@@ -2,12 +2,21 @@ import numpy as np
 import pytest
 
 from conftest import golden
-from hg3d.geometry import (adjust_aspect_ratio, affine_transform, draw_gaussian, gaussian_maps,
-                           get_affine_transform, transform_preds)
+from hg3d.geometry import (
+    adjust_aspect_ratio,
+    affine_transform,
+    draw_gaussian,
+    gaussian_maps,
+    get_affine_transform,
+    transform_preds,
+)
 
-TOL = dict(rtol=1e-4, atol=1e-6)
-AFFINE_CASES = [((320.5, 240), 400, 0, (256, 256)), ((100, 80), (300, 200), 25, (64, 64)),
-                ((500, 510), 1000, -40, (288, 384))]
+TOL = {"rtol": 1e-4, "atol": 1e-6}
+AFFINE_CASES = [
+    ((320.5, 240), 400, 0, (256, 256)),
+    ((100, 80), (300, 200), 25, (64, 64)),
+    ((500, 510), 1000, -40, (288, 384)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +63,17 @@ def test_gaussian_maps_batch_equals_single_draws():
 
 
 def test_adjust_aspect_ratio_matches_golden(image_golden):
-    got = [adjust_aspect_ratio((300, 200), 0.75), adjust_aspect_ratio((300, 200), 0.75, True),
-           adjust_aspect_ratio((100, 200), 1.0)]
+    got = [
+        adjust_aspect_ratio((300, 200), 0.75),
+        adjust_aspect_ratio((300, 200), 0.75, True),
+        adjust_aspect_ratio((100, 200), 1.0),
+    ]
     np.testing.assert_allclose(np.array(got), image_golden["aspect"], **TOL)
 
 
 def test_mirrored_crop_equals_crop_of_mirrored_image():
     from hg3d.geometry import crop_and_normalize
+
     rng = np.random.default_rng(0)
     image = cv2_blur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
     center = np.array([70.3, 55.8], np.float32)  # in the mirrored image
@@ -72,4 +85,5 @@ def test_mirrored_crop_equals_crop_of_mirrored_image():
 
 def cv2_blur(image):
     import cv2
+
     return cv2.GaussianBlur(image, (7, 7), 2)

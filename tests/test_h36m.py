@@ -13,8 +13,10 @@ from hg3d.opts import parse_opts
 
 
 def h36m_opts(data_dir, *extra):
-    return parse_opts(["--task", "human3d", "--dataset", "fusion_3d", "--data_dir", str(data_dir),
-                       "--gpus", "-1", *extra], log=lambda _: None)
+    return parse_opts(
+        ["--task", "human3d", "--dataset", "fusion_3d", "--data_dir", str(data_dir), "--gpus", "-1", *extra],
+        log=lambda _: None,
+    )
 
 
 def test_val_items_match_golden():
@@ -84,8 +86,10 @@ def test_missing_image_is_named(h36m_copy):
 
 
 def test_cache_without_required_fields(h36m_copy):
-    cache = (h36m_copy / "h36m/msra_cache/HM36_eccv_challenge_Val_cache/"
-             "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl")
+    cache = (
+        h36m_copy / "h36m/msra_cache/HM36_eccv_challenge_Val_cache/"
+        "HM36_eccv_challenge_Val_w288xh384_keypoint_jnt_bbox_db.pkl"
+    )
     entries = pickle.loads(cache.read_bytes())
     del entries[3]["joints_3d"]
     cache.write_bytes(pickle.dumps(entries))

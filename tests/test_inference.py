@@ -1,4 +1,5 @@
 """hg3d.inference: the predictor and API apart from the trainer (crops, flip test, decoding)."""
+
 import numpy as np
 import pytest
 import torch
@@ -83,8 +84,10 @@ def test_several_boxes_give_the_single_box_results(estimator, scene):
 
 
 def test_trainer_infer_is_the_shared_flip_test(resnet18_3d_checkpoint, estimator):
-    opt = parse_opts(["--arch", "msra_18", "--task", "human3d", "--gpus", "-1", "--input_h", "128",
-                      "--input_w", "128"], log=lambda _: None)
+    opt = parse_opts(
+        ["--arch", "msra_18", "--task", "human3d", "--gpus", "-1", "--input_h", "128", "--input_w", "128"],
+        log=lambda _: None,
+    )
     trainer = Trainer(opt, estimator.model)
     x = torch.randn(2, 3, 128, 128)
     plain, merged = trainer.infer(x)

@@ -5,7 +5,7 @@ import torch
 from conftest import golden
 from hg3d.losses import PoseLoss, bone_variance_loss, depth_regression_loss, gather_depth
 
-TOL = dict(rtol=1e-4, atol=1e-6)
+TOL = {"rtol": 1e-4, "atol": 1e-6}
 
 
 @pytest.fixture(scope="module")
@@ -15,8 +15,13 @@ def g():
 
 def _inputs(g):
     depth_map = torch.tensor(g["depth_map"], requires_grad=True)
-    return (depth_map, torch.tensor(g["ind"]), torch.tensor(g["mask"]), torch.tensor(g["reg_target"]),
-            torch.tensor(g["gt_2d"]))
+    return (
+        depth_map,
+        torch.tensor(g["ind"]),
+        torch.tensor(g["mask"]),
+        torch.tensor(g["reg_target"]),
+        torch.tensor(g["gt_2d"]),
+    )
 
 
 def test_reg_loss_value_and_grad(g):
@@ -63,8 +68,13 @@ def test_pose_loss_combines_terms(g):
     depth_map, ind, mask, target, xy = _inputs(g)
     hm = torch.rand(6, 16, 64, 64)
     hm_target = torch.rand(6, 16, 64, 64)
-    batch = {"target": hm_target, "reg_ind": ind, "reg_mask": mask, "reg_target": target,
-             "pts_crop": (xy * 64).round().int()}
+    batch = {
+        "target": hm_target,
+        "reg_ind": ind,
+        "reg_mask": mask,
+        "reg_target": target,
+        "pts_crop": (xy * 64).round().int(),
+    }
     loss, stats = PoseLoss(weight_3d=0.1, weight_var=0.01)({"hm": hm, "depth": depth_map}, batch)
     expected = stats["hm_loss"] + 0.1 * stats["reg_loss"] + stats["var_loss"]
     assert torch.allclose(loss, expected)
@@ -90,8 +100,13 @@ def test_var_loss_units_agree_for_any_aspect_ratio(height, width):
     depth_map = torch.zeros(1, height, width, joints)
     depth_map.view(-1)[ind[0]] = z
     output = {"hm": torch.zeros(1, joints, height, width), "depth": depth_map.permute(0, 3, 1, 2)}
-    batch = {"target": output["hm"], "reg_ind": ind, "reg_mask": torch.zeros(1, joints), "reg_target": visible,
-             "pts_crop": pts}
+    batch = {
+        "target": output["hm"],
+        "reg_ind": ind,
+        "reg_mask": torch.zeros(1, joints),
+        "reg_target": visible,
+        "pts_crop": pts,
+    }
     _, stats = PoseLoss(weight_3d=1, weight_var=1)(output, batch)
     assert stats["var_loss"].item() < 1e-12
     z[3] = 4 / width  # now the bones differ: the loss sees it

@@ -1,4 +1,5 @@
 """End to end: ``python src/main.py --test --full_test`` on the fixture data, and its bad input."""
+
 import json
 import os
 import subprocess
@@ -12,20 +13,42 @@ from conftest import FIXTURE_DATA, SRC_DIR
 from hg3d.evaluation import per_sample_mpjpe
 from hg3d.run import run
 
-TEST_ARGS = ["--task", "human3d", "--dataset", "fusion_3d", "--arch", "msra_18", "--test",
-             "--full_test", "--gpus", "-1", "--num_workers", "0", "--data_dir", FIXTURE_DATA]
+TEST_ARGS = [
+    "--task",
+    "human3d",
+    "--dataset",
+    "fusion_3d",
+    "--arch",
+    "msra_18",
+    "--test",
+    "--full_test",
+    "--gpus",
+    "-1",
+    "--num_workers",
+    "0",
+    "--data_dir",
+    FIXTURE_DATA,
+]
 
 
 def main_py(*args, cwd=SRC_DIR):
-    return subprocess.run([sys.executable, "main.py", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run([sys.executable, "main.py", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def test_run(resnet18_3d_checkpoint, tmp_path_factory):
     exp_dir = tmp_path_factory.mktemp("exp")
-    proc = main_py(*TEST_ARGS, "--exp_id", "e2e", "--load_model", resnet18_3d_checkpoint,
-                   "--exp_dir", str(exp_dir), "--test_batch_size", "8")
+    proc = main_py(
+        *TEST_ARGS,
+        "--exp_id",
+        "e2e",
+        "--load_model",
+        resnet18_3d_checkpoint,
+        "--exp_dir",
+        str(exp_dir),
+        "--test_batch_size",
+        "8",
+    )
     assert proc.returncode == 0, proc.stderr
     return proc, exp_dir / "e2e"
 
@@ -54,8 +77,9 @@ def test_preds_h5_is_consistent_with_results(test_run):
 def test_batched_test_equals_batch_one(test_run, resnet18_3d_checkpoint, tmp_path, capsys):
     _, out = test_run
     batched = json.loads((out / "results.json").read_text())
-    single = run([*TEST_ARGS, "--load_model", resnet18_3d_checkpoint, "--exp_dir", str(tmp_path),
-                  "--test_batch_size", "1"])
+    single = run(
+        [*TEST_ARGS, "--load_model", resnet18_3d_checkpoint, "--exp_dir", str(tmp_path), "--test_batch_size", "1"]
+    )
     assert abs(single["mpjpe"] - batched["mpjpe"]) < 1e-3
     assert abs(single["pa_mpjpe"] - batched["pa_mpjpe"]) < 1e-3
     assert single["acc"] == batched["acc"]

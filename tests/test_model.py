@@ -10,9 +10,11 @@ from hg3d.errors import UserError
 from hg3d.model import create_model, imagenet_weights_file, parse_arch
 from hg3d.run import cli, run
 
-KEY_FILES = [("msra_50", {"hm": 16, "depth": 16}, "keys_msra50_hm_depth.txt"),
-             ("msra_50", {"hm": 16}, "keys_msra50_hm.txt"),
-             ("msra_18", {"hm": 16, "depth": 16}, "keys_msra18_hm_depth.txt")]
+KEY_FILES = [
+    ("msra_50", {"hm": 16, "depth": 16}, "keys_msra50_hm_depth.txt"),
+    ("msra_50", {"hm": 16}, "keys_msra50_hm.txt"),
+    ("msra_18", {"hm": 16, "depth": 16}, "keys_msra18_hm_depth.txt"),
+]
 
 
 def read_keys(name):
@@ -63,6 +65,7 @@ def torch_home(monkeypatch, tmp_path):
     def no_network(url, dst, *args, **kwargs):
         attempts.append(url)
         raise urllib.error.URLError("no network")
+
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     return attempts
 
@@ -87,8 +90,9 @@ def test_imagenet_weights_come_from_the_cached_file(torch_home, tmp_path):
 
 def test_imagenet_weights_are_downloaded_into_the_hub_cache(monkeypatch, torch_home):
     reference = resnet18()
-    monkeypatch.setattr(torch.hub, "download_url_to_file",
-                        lambda url, dst, *args, **kwargs: torch.save(reference.state_dict(), dst))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda url, dst, *args, **kwargs: torch.save(reference.state_dict(), dst)
+    )
     model = create_model("msra_18", {"hm": 16}, imagenet=True, log=lambda _: None)
     assert torch.equal(model.conv1.weight, reference.conv1.weight)
     assert os.path.isfile(imagenet_weights_file(18))
@@ -110,9 +114,28 @@ def test_imagenet_file_of_another_resnet_is_refused(torch_home):
 
 
 def test_training_without_imagenet_weights_stops_unless_no_pretrained(torch_home, tmp_path, capsys):
-    args = ["--exp_id", "x", "--exp_dir", str(tmp_path), "--data_dir", FIXTURE_DATA, "--arch", "msra_18",
-            "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0", "--batch_size", "4",
-            "--num_epoch", "0"]
+    args = [
+        "--exp_id",
+        "x",
+        "--exp_dir",
+        str(tmp_path),
+        "--data_dir",
+        FIXTURE_DATA,
+        "--arch",
+        "msra_18",
+        "--input_h",
+        "64",
+        "--input_w",
+        "64",
+        "--gpus",
+        "-1",
+        "--num_workers",
+        "0",
+        "--batch_size",
+        "4",
+        "--num_epoch",
+        "0",
+    ]
     assert cli(run, args) == 2
     error = capsys.readouterr().err
     lines = [line for line in error.splitlines() if line.startswith("error:")]

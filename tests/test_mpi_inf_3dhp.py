@@ -1,5 +1,6 @@
 """MPI-INF-3DHP: joint table, prediction mapping and scaling, the official metrics and their pooling,
 the test-set reader (valid frames, 1-based images, absent sequences, bad files), end to end."""
+
 import json
 import shutil
 
@@ -9,33 +10,81 @@ import pytest
 
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
-from hg3d.joints import (H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO_MPII,
-                         MPII_JOINTS)
+from hg3d.joints import H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO_MPII, MPII_JOINTS
 from hg3d.metrics_3dhp import frame_metrics, joint_errors, to_mpi3dhp
 from hg3d.opts import parse_opts
 from hg3d.run import cli, run
 from hg3d.sample_data import write_mpi_inf_3dhp
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
-ACTIVITY_NAMES = ("Standing/Walking", "Exercise", "Sitting", "Reaching/Crouching", "On the Floor",
-                  "Sports", "Miscellaneous")
+ACTIVITY_NAMES = (
+    "Standing/Walking",
+    "Exercise",
+    "Sitting",
+    "Reaching/Crouching",
+    "On the Floor",
+    "Sports",
+    "Miscellaneous",
+)
 SCENE = {"TS1": "GS", "TS2": "GS", "TS3": "noGS", "TS4": "noGS", "TS5": "Outdoor", "TS6": "Outdoor"}
-EVALUATED = ("head_top", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
-             "l_wrist", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")
+EVALUATED = (
+    "head_top",
+    "neck",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_hip",
+    "r_knee",
+    "r_ankle",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+)
 # the 15 H36M bones, by 3DHP name
-BONES = (("r_ankle", "r_knee"), ("r_knee", "r_hip"), ("r_hip", "pelvis"), ("pelvis", "l_hip"),
-         ("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("pelvis", "spine"), ("spine", "neck"),
-         ("neck", "head_top"), ("r_wrist", "r_elbow"), ("r_elbow", "r_shoulder"),
-         ("r_shoulder", "neck"), ("neck", "l_shoulder"), ("l_shoulder", "l_elbow"),
-         ("l_elbow", "l_wrist"))
+BONES = (
+    ("r_ankle", "r_knee"),
+    ("r_knee", "r_hip"),
+    ("r_hip", "pelvis"),
+    ("pelvis", "l_hip"),
+    ("l_hip", "l_knee"),
+    ("l_knee", "l_ankle"),
+    ("pelvis", "spine"),
+    ("spine", "neck"),
+    ("neck", "head_top"),
+    ("r_wrist", "r_elbow"),
+    ("r_elbow", "r_shoulder"),
+    ("r_shoulder", "neck"),
+    ("neck", "l_shoulder"),
+    ("l_shoulder", "l_elbow"),
+    ("l_elbow", "l_wrist"),
+)
 J = MPI3DHP_JOINTS.index
 M = MPII_JOINTS.index
 
 
 def opts(data_dir, *extra):
-    return parse_opts(["--task", "human3d", "--dataset", "mpi_inf_3dhp", "--test", "--data_dir",
-                       str(data_dir), "--gpus", "-1", "--input_h", "64", "--input_w", "64", *extra],
-                      log=lambda _: None)
+    return parse_opts(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "mpi_inf_3dhp",
+            "--test",
+            "--data_dir",
+            str(data_dir),
+            "--gpus",
+            "-1",
+            "--input_h",
+            "64",
+            "--input_w",
+            "64",
+            *extra,
+        ],
+        log=lambda _: None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +164,7 @@ def test_mapping_of_a_hand_made_pose():
 def test_ground_truth_through_both_scale_modes_scores_zero(root):
     dataset = get_dataset(opts(root), "val")
     gt = with_midpoints(dataset.gt_3d)
-    gt = gt - gt[:, J("pelvis"):J("pelvis") + 1]
+    gt = gt - gt[:, J("pelvis") : J("pelvis") + 1]
     crop_scale = np.linspace(500, 2000, len(gt))[:, None, None]  # any per-frame crop scale
     # h36m mode: exact when the ground truth's bones sum to 4000 mm
     gt_4000 = gt * (4000 / bone_sum(gt))[:, None, None]
@@ -123,7 +172,7 @@ def test_ground_truth_through_both_scale_modes_scores_zero(root):
     np.testing.assert_allclose(to_mpi3dhp(pred, gt, "h36m"), gt_4000, atol=1e-6)
     # gt_bones mode: exact when pelvis and hips sit where the 0.2 shift toward the thorax takes them
     mpii = mpii_from_3dhp(gt)
-    thorax = mpii[:, M("thorax"):M("thorax") + 1]
+    thorax = mpii[:, M("thorax") : M("thorax") + 1]
     hips = [M("pelvis"), M("r_hip"), M("l_hip")]
     unshifted = mpii.copy()
     unshifted[:, hips] = (mpii[:, hips] - 0.2 * thorax) / 0.8
@@ -158,8 +207,7 @@ def test_valid_frames_and_one_based_image_names(root):
     assert rows["TS1"].tolist() == [1, 2, 3, 4] and rows["TS2"].tolist() == [0, 2, 3, 4]
     assert len(dataset) == sum(len(r) for r in rows.values()) == 24
     paths = [dataset.image_path(i) for i in range(len(dataset))]
-    expected = [str(set_dir(root) / s / "imageSequence" / f"img_{r + 1:06d}.jpg")
-                for s in SEQUENCES for r in rows[s]]
+    expected = [str(set_dir(root) / s / "imageSequence" / f"img_{r + 1:06d}.jpg") for s in SEQUENCES for r in rows[s]]
     assert paths == expected
     assert dataset[0]["input"].shape == (3, 64, 64)
 
@@ -167,8 +215,9 @@ def test_valid_frames_and_one_based_image_names(root):
 def test_crop_box_from_annot2(root):
     dataset = get_dataset(opts(root), "val")
     annot2 = read_mat(root, "TS5")["annot2"][:, 0]
-    index = [dataset.image_path(i).endswith("TS5/imageSequence/img_000002.jpg")
-             for i in range(len(dataset))].index(True)
+    index = [dataset.image_path(i).endswith("TS5/imageSequence/img_000002.jpg") for i in range(len(dataset))].index(
+        True
+    )
     uv = annot2[1]  # row 1 (an outdoor frame: 320 x 180)
     item = dataset[index]
     np.testing.assert_allclose(item["center"], (uv.min(0) + uv.max(0)) / 2, rtol=1e-6)
@@ -176,6 +225,7 @@ def test_crop_box_from_annot2(root):
     np.testing.assert_allclose(item["scale"], [side, side], rtol=1e-5)
     # the heatmap targets sit at the annotated joints (MPII order), within a map cell
     from hg3d.geometry import affine_transform, get_affine_transform
+
     trans = get_affine_transform(item["center"], item["scale"], 0, (16, 16))
     np.testing.assert_allclose(item["pts_crop"], affine_transform(uv[MPI3DHP_TO_MPII], trans), atol=1)
 
@@ -195,8 +245,7 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
     gt_mpii = mpii_from_3dhp(dataset.gt_3d)
     pred = gt_mpii / 900 + rng.normal(0, 0.08, gt_mpii.shape)  # near the truth: PCK neither 0 nor 100
     order = rng.permutation(n)  # predictions arrive in any order
-    result = {"index": order, "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)),
-              "pred_3d": pred[order]}
+    result = {"index": order, "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "pred_3d": pred[order]}
     summary, arrays = dataset.metrics(result)
     # the ground truth, read here from the files: univ_annot3 minus the pelvis of the valid frames
     frames = []
@@ -210,12 +259,13 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
     assert [s.decode() for s in arrays["sequence"]] == [f[0] for f in frames]
     assert arrays["frame"].tolist() == [f[1] for f in frames]
     assert arrays["activity"].tolist() == [f[2] for f in frames]
-    errors = [[np.linalg.norm(arrays["pred_3d"][i][j].astype(np.float64) - frames[i][3][j])
-               for j in range(14)] for i in range(n)]
+    errors = [
+        [np.linalg.norm(arrays["pred_3d"][i][j].astype(np.float64) - frames[i][3][j]) for j in range(14)]
+        for i in range(n)
+    ]
     pck, auc, mpjpe = independent_figures(errors)
     assert 5 < pck < 95
-    np.testing.assert_allclose([summary["pck"], summary["auc"], summary["mpjpe"]], [pck, auc, mpjpe],
-                               rtol=1e-5)
+    np.testing.assert_allclose([summary["pck"], summary["auc"], summary["mpjpe"]], [pck, auc, mpjpe], rtol=1e-5)
     groups = {
         "per_activity": [ACTIVITY_NAMES[f[2] - 1] for f in frames],
         "per_sequence": [f[0] for f in frames],
@@ -226,8 +276,12 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
         for label in set(labels):
             members = [errors[i] for i in range(n) if labels[i] == label]
             got = summary[table][label]
-            np.testing.assert_allclose([got["pck"], got["auc"], got["mpjpe"]],
-                                       independent_figures(members), rtol=1e-5, err_msg=f"{table} {label}")
+            np.testing.assert_allclose(
+                [got["pck"], got["auc"], got["mpjpe"]],
+                independent_figures(members),
+                rtol=1e-5,
+                err_msg=f"{table} {label}",
+            )
             assert got["num_samples"] == len(members)
     assert summary["num_samples"] == n and summary["scale"] == "h36m"
 
@@ -239,9 +293,14 @@ def test_ground_truth_as_prediction_through_the_dataset(root):
     # the dataset's own ground truth, replaced by bone-sum 4000 poses whose midpoints are exact
     dataset.gt_3d = gt * (4000 / bone_sum(gt))[:, None, None]
     n = len(dataset)
-    summary, _ = dataset.metrics({"index": np.arange(n), "pred_2d": np.zeros((n, 16, 2)),
-                                  "pck_dist": np.zeros((n, 10)),
-                                  "pred_3d": mpii_from_3dhp(dataset.gt_3d) / 1000})
+    summary, _ = dataset.metrics(
+        {
+            "index": np.arange(n),
+            "pred_2d": np.zeros((n, 16, 2)),
+            "pck_dist": np.zeros((n, 10)),
+            "pred_3d": mpii_from_3dhp(dataset.gt_3d) / 1000,
+        }
+    )
     assert summary["pck"] == pytest.approx(100) and summary["mpjpe"] == pytest.approx(0, abs=1e-6)
     assert summary["auc"] == pytest.approx(100 * 30 / 31)
     for table in ("per_activity", "per_sequence", "per_scene"):
@@ -257,14 +316,20 @@ def test_absent_sequences_are_reported_and_left_out(copy, capsys):
     assert dataset.sequences == ["TS1", "TS2", "TS4", "TS5"] and len(dataset) == 16
     for name in SEQUENCES:
         shutil.rmtree(copy / "mpi_inf_3dhp/mpi_inf_3dhp_test_set" / name, ignore_errors=True)
-    with pytest.raises(UserError, match=r"no MPI-INF-3DHP test sequence \(TS1 ... TS6\) in .*test_set "
-                                        r"\(if the zip unpacked into a nested"):
+    with pytest.raises(
+        UserError,
+        match=r"no MPI-INF-3DHP test sequence \(TS1 ... TS6\) in .*test_set "
+        r"\(if the zip unpacked into a nested",
+    ):
         get_dataset(opts(copy), "val")
 
 
 def test_missing_test_set_and_training_are_one_line_errors(tmp_path):
-    with pytest.raises(UserError, match=r"MPI-INF-3DHP test set not found: expected "
-                                        r".*mpi_inf_3dhp/mpi_inf_3dhp_test_set"):
+    with pytest.raises(
+        UserError,
+        match=r"MPI-INF-3DHP test set not found: expected "
+        r".*mpi_inf_3dhp/mpi_inf_3dhp_test_set",
+    ):
         get_dataset(opts(tmp_path), "val")
     with pytest.raises(UserError, match="mpi_inf_3dhp is a test set: add --test"):
         parse_opts(["--task", "human3d", "--dataset", "3dhp"], log=lambda _: None)
@@ -285,21 +350,34 @@ def rewrite(path, **changes):
                 handle[name] = array
 
 
-@pytest.mark.parametrize("damage, match", [
-    (lambda p: p.unlink(), r"MPI-INF-3DHP annotation file .*TS2/annot_data.mat is missing"),
-    (lambda p: p.write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200)),
-     r"cannot read MPI-INF-3DHP annotation file .*TS2/annot_data.mat \(expected MATLAB v7.3 / HDF5 with numeric"),
-    (lambda p: rewrite(p, valid_frame=None), r"TS2/annot_data.mat lacks valid_frame"),
-    (lambda p: rewrite(p, annot2="group"), r"TS2/annot_data.mat: annot2 is not a numeric array"),
-    (lambda p: rewrite(p, activity_annotation=np.full((5, 1), 9.0)),
-     r"TS2/annot_data.mat: activity_annotation outside 1..7 in valid frames"),
-    (lambda p: rewrite(p, univ_annot3=np.zeros((5, 1, 16, 3))),
-     r"TS2/annot_data.mat: univ_annot3 has shape \(5, 1, 16, 3\), expected \(5, 1, 17, 3\) for 5 frames"),
-    (lambda p: rewrite(p, annot2=np.zeros((4, 1, 17, 2))),
-     r"TS2/annot_data.mat: annot2 has shape \(4, 1, 17, 2\), expected \(5, 1, 17, 2\)"),
-    (lambda p: (p.parent / "imageSequence/img_000001.jpg").unlink(),
-     r"image .*TS2/imageSequence/img_000001.jpg \(MPI-INF-3DHP TS2 frame 1\) is missing"),
-])
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda p: p.unlink(), r"MPI-INF-3DHP annotation file .*TS2/annot_data.mat is missing"),
+        (
+            lambda p: p.write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200)),
+            r"cannot read MPI-INF-3DHP annotation file .*TS2/annot_data.mat \(expected MATLAB v7.3 / HDF5 with numeric",
+        ),
+        (lambda p: rewrite(p, valid_frame=None), r"TS2/annot_data.mat lacks valid_frame"),
+        (lambda p: rewrite(p, annot2="group"), r"TS2/annot_data.mat: annot2 is not a numeric array"),
+        (
+            lambda p: rewrite(p, activity_annotation=np.full((5, 1), 9.0)),
+            r"TS2/annot_data.mat: activity_annotation outside 1..7 in valid frames",
+        ),
+        (
+            lambda p: rewrite(p, univ_annot3=np.zeros((5, 1, 16, 3))),
+            r"TS2/annot_data.mat: univ_annot3 has shape \(5, 1, 16, 3\), expected \(5, 1, 17, 3\) for 5 frames",
+        ),
+        (
+            lambda p: rewrite(p, annot2=np.zeros((4, 1, 17, 2))),
+            r"TS2/annot_data.mat: annot2 has shape \(4, 1, 17, 2\), expected \(5, 1, 17, 2\)",
+        ),
+        (
+            lambda p: (p.parent / "imageSequence/img_000001.jpg").unlink(),
+            r"image .*TS2/imageSequence/img_000001.jpg \(MPI-INF-3DHP TS2 frame 1\) is missing",
+        ),
+    ],
+)
 def test_bad_files_are_one_line_errors(copy, damage, match):
     damage(copy / "mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS2/annot_data.mat")
     with pytest.raises(UserError, match=match):
@@ -313,8 +391,24 @@ def test_image_of_an_invalid_frame_is_not_needed(copy):
 
 def test_bad_file_from_the_command_line(copy, capsys, resnet18_3d_checkpoint):
     (copy / "mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS4/annot_data.mat").write_text("not a mat file")
-    code = cli(run, ["--task", "human3d", "--dataset", "mpi_inf_3dhp", "--test", "--arch", "msra_18",
-                     "--load_model", resnet18_3d_checkpoint, "--data_dir", str(copy), "--gpus", "-1"])
+    code = cli(
+        run,
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "mpi_inf_3dhp",
+            "--test",
+            "--arch",
+            "msra_18",
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--data_dir",
+            str(copy),
+            "--gpus",
+            "-1",
+        ],
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "TS4/annot_data.mat" in err and "Traceback" not in err
 
@@ -326,8 +420,8 @@ def test_sample_data_layout(root):
     with h5py.File(path, "r") as handle:
         assert handle.userblock_size == 512 and handle["univ_annot3"].shape == (5, 1, 17, 3)
     import cv2
-    sizes = {s: cv2.imread(str(set_dir(root) / s / "imageSequence/img_000001.jpg")).shape[:2]
-             for s in SEQUENCES}
+
+    sizes = {s: cv2.imread(str(set_dir(root) / s / "imageSequence/img_000001.jpg")).shape[:2] for s in SEQUENCES}
     assert sizes["TS1"] == sizes["TS4"] == (256, 256) and sizes["TS5"] == sizes["TS6"] == (180, 320)
     mat = read_mat(root, "TS1")
     univ, annot3 = mat["univ_annot3"][:, 0], mat["annot3"][:, 0]
@@ -336,10 +430,35 @@ def test_sample_data_layout(root):
 
 @pytest.mark.parametrize("scale", ["gt_bones", "h36m"])
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, scale):
-    run(["--task", "human3d", "--dataset", "mpi_inf_3dhp", "--test", "--arch", "msra_18",
-         "--load_model", resnet18_3d_checkpoint, "--data_dir", str(root), "--exp_dir", str(tmp_path),
-         "--exp_id", "t", "--gpus", "-1", "--num_workers", "0", "--input_h", "64", "--input_w", "64",
-         "--mpi_scale", scale])
+    run(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "mpi_inf_3dhp",
+            "--test",
+            "--arch",
+            "msra_18",
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--data_dir",
+            str(root),
+            "--exp_dir",
+            str(tmp_path),
+            "--exp_id",
+            "t",
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+            "--input_h",
+            "64",
+            "--input_w",
+            "64",
+            "--mpi_scale",
+            scale,
+        ]
+    )
     out = capsys.readouterr().out
     assert f"MPI-INF-3DHP test (6 sequences, univ_annot3, 14 joints, PCK at 150 mm, scale {scale})" in out
     for label in ("GS", "noGS", "Outdoor", "All", "Sitting", "TS6"):
@@ -376,5 +495,6 @@ def test_sample_data_is_deterministic(tmp_path):
     for out in ("a", "b"):
         write_mpi_inf_3dhp(str(tmp_path / out), np.random.default_rng(7), frames=2)
     for name in ("TS1/annot_data.mat", "TS6/annot_data.mat", "TS5/imageSequence/img_000002.jpg"):
-        assert filecmp.cmp(tmp_path / "a/mpi_inf_3dhp_test_set" / name,
-                           tmp_path / "b/mpi_inf_3dhp_test_set" / name, shallow=False), name
+        assert filecmp.cmp(
+            tmp_path / "a/mpi_inf_3dhp_test_set" / name, tmp_path / "b/mpi_inf_3dhp_test_set" / name, shallow=False
+        ), name

@@ -39,9 +39,28 @@ def test_2d_test_writes_preds_mat_in_image_coordinates(tmp_path, monkeypatch):
 
     def oracle(self, images, model=None):
         return {"hm": torch.stack([next(t for x, t in lookup if torch.equal(x, img)) for img in images])}
+
     monkeypatch.setattr(Trainer, "forward", oracle)
-    run(["--exp_id", "mpii_test", "--test", "--no_flip_test", "--load_model", ckpt, "--arch", "msra_18",
-         "--data_dir", FIXTURE_DATA, "--exp_dir", str(tmp_path), "--gpus", "-1", "--num_workers", "0"])
+    run(
+        [
+            "--exp_id",
+            "mpii_test",
+            "--test",
+            "--no_flip_test",
+            "--load_model",
+            ckpt,
+            "--arch",
+            "msra_18",
+            "--data_dir",
+            FIXTURE_DATA,
+            "--exp_dir",
+            str(tmp_path),
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+        ]
+    )
 
     preds = scipy.io.loadmat(tmp_path / "mpii_test" / "preds.mat")["preds"]
     assert preds.shape == (12, 16, 2)

@@ -35,16 +35,19 @@ def test_cuda_request_without_cuda_falls_back_with_notice():
     assert opt.device.type == "cpu" and len(notes) == 1 and "not available" in notes[0]
 
 
-@pytest.mark.parametrize("args,match", [
-    (["--lr_step", "10,x"], "--lr_step"),
-    (["--ratio_3d", "-1"], "--ratio_3d"),
-    (["--input_h", "250"], "multiples of 32"),
-    (["--input_h", "256", "--output_h", "32"], "input / 4"),
-    (["--arch", "msra_17"], "invalid choice"),
-    (["--task", "human2d", "--dataset", "h36m"], "--task human3d"),
-    (["--flip", "2"], "probability"),
-    (["--no_such_flag"], "unrecognized"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--lr_step", "10,x"], "--lr_step"),
+        (["--ratio_3d", "-1"], "--ratio_3d"),
+        (["--input_h", "250"], "multiples of 32"),
+        (["--input_h", "256", "--output_h", "32"], "input / 4"),
+        (["--arch", "msra_17"], "invalid choice"),
+        (["--task", "human2d", "--dataset", "h36m"], "--task human3d"),
+        (["--flip", "2"], "probability"),
+        (["--no_such_flag"], "unrecognized"),
+    ],
+)
 def test_bad_flags_are_one_line_user_errors(args, match):
     with pytest.raises(UserError, match=match) as err:
         parse("--gpus", "-1", *args)
@@ -65,8 +68,11 @@ def test_several_gpus_in_one_process_are_refused_with_the_torchrun_command(two_g
         parse("--exp_id", "two", "--gpus", "0,1", "--lr", "1e-4")
     message = str(err.value)
     assert "\n" not in message and message.startswith("--gpus 0,1: one process uses one GPU")
-    assert message.endswith("torchrun --nproc_per_node 2 " + os.path.relpath(os.path.join(SRC_DIR, "main.py"))
-                            + " --exp_id two --lr 1e-4 --gpus 0,1")
+    assert message.endswith(
+        "torchrun --nproc_per_node 2 "
+        + os.path.relpath(os.path.join(SRC_DIR, "main.py"))
+        + " --exp_id two --lr 1e-4 --gpus 0,1"
+    )
 
 
 @pytest.mark.parametrize("gpus,local_rank,expected", [("0,1", 0, 0), ("1,0", 0, 1), ("1,0", 1, 0), ("0", 1, 1)])

@@ -7,6 +7,7 @@ Two error sources are not units and are kept apart from them:
 The unit chain (u, v, z frame -> depth target / box width -> x / W, y / W, z) is checked to < 1 mm
 with exact sub-cell coordinates, for square and non-square inputs.
 """
+
 import os
 import pickle
 
@@ -17,9 +18,8 @@ import torch
 
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import PROTOCOL_JOINTS, hip_midpoint
-from hg3d.evaluation import (bone_length_sum, crop_coords_3d, decode_3d, mpii_to_h36m,
-                             per_sample_mpjpe, to_h36m_order)
-from hg3d.joints import H36M_BONE_SUM_MM, H36M_TO_MPII, NUM_JOINTS, PELVIS
+from hg3d.evaluation import bone_length_sum, crop_coords_3d, decode_3d, mpii_to_h36m, per_sample_mpjpe, to_h36m_order
+from hg3d.joints import H36M_BONE_SUM_MM, H36M_TO_MPII, NUM_JOINTS
 from hg3d.opts import parse_opts
 from hg3d.sample_data import write_3dpw, write_h36m
 from hg3d.synthetic import random_pose
@@ -30,8 +30,24 @@ VAL_CACHE = "msra_cache/HM36_eccv_challenge_Val_cache/HM36_eccv_challenge_Val_w2
 
 
 def opts(dataset, root, size, *extra):
-    return parse_opts(["--task", "human3d", "--dataset", dataset, "--data_dir", str(root), "--gpus", "-1",
-                       "--input_h", str(size[0]), "--input_w", str(size[1]), *extra], log=lambda _: None)
+    return parse_opts(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            dataset,
+            "--data_dir",
+            str(root),
+            "--gpus",
+            "-1",
+            "--input_h",
+            str(size[0]),
+            "--input_w",
+            str(size[1]),
+            *extra,
+        ],
+        log=lambda _: None,
+    )
 
 
 def perfect_maps(item):
@@ -61,8 +77,13 @@ def exact(dataset, items, joints):
 
 def metrics(dataset, items, pred_3d):
     n = len(items)
-    result = {"index": np.arange(n), "pred_2d": np.zeros((n, NUM_JOINTS, 2)), "pck_dist": np.zeros((n, 10)),
-              "gt_3d": np.stack([it["gt_3d"] for it in items]), "pred_3d": pred_3d}
+    result = {
+        "index": np.arange(n),
+        "pred_2d": np.zeros((n, NUM_JOINTS, 2)),
+        "pck_dist": np.zeros((n, 10)),
+        "gt_3d": np.stack([it["gt_3d"] for it in items]),
+        "pred_3d": pred_3d,
+    }
     return dataset.metrics(result)[0]
 
 
@@ -73,6 +94,7 @@ def cell_mm(dataset, items, joints_px, gt_mm):
 
 
 # --- hand-made Human3.6M data: every joint at a cell centre, so even the argmax path is exact ---
+
 
 def write_cell_centred_h36m(root, size, count=4, seed=0):
     """A Val cache (and grey images) whose joints project to cell centres of a (h, w) = ``size``
@@ -98,8 +120,16 @@ def write_cell_centred_h36m(root, size, count=4, seed=0):
         joints_3d = np.zeros((18, 3))
         joints_3d[H36M_TO_MPII] = joints_px
         joints_3d[[9, 17]] = h36m_px[[9, 8]]
-        entries.append({"center_x": center[0], "center_y": center[1], "width": side, "height": side,
-                        "joints_3d": joints_3d, "joints_3d_relative": np.concatenate([gt, gt[8:9]])})
+        entries.append(
+            {
+                "center_x": center[0],
+                "center_y": center[1],
+                "width": side,
+                "height": side,
+                "joints_3d": joints_3d,
+                "joints_3d_relative": np.concatenate([gt, gt[8:9]]),
+            }
+        )
         cv2.imwrite(os.path.join(image_dir, f"{i + 1:05d}.jpg"), np.full((160, 160, 3), 128, np.uint8))
     cache = os.path.join(root, "h36m", VAL_CACHE)
     os.makedirs(os.path.dirname(cache))
@@ -118,6 +148,7 @@ def test_h36m_cell_centred_labels_score_zero(size, tmp_path):
 
 
 # --- the sample data (quickstart) and 3DPW ---
+
 
 @pytest.fixture(scope="module")
 def sample_root(tmp_path_factory):
@@ -157,8 +188,9 @@ def test_sample_data_perfect_maps(sample_root, size):
 def threedpw_mpjpe_12(pred_mpii, gt):
     """3DPW protocol joints, root at the hips, prediction scaled to the ground truth's bone sum."""
     pred = mpii_to_h36m(pred_mpii, bone_sum=bone_length_sum(gt))
-    return per_sample_mpjpe((pred - hip_midpoint(pred))[:, PROTOCOL_JOINTS],
-                            (gt - hip_midpoint(gt))[:, PROTOCOL_JOINTS])
+    return per_sample_mpjpe(
+        (pred - hip_midpoint(pred))[:, PROTOCOL_JOINTS], (gt - hip_midpoint(gt))[:, PROTOCOL_JOINTS]
+    )
 
 
 @pytest.mark.parametrize("size", SIZES[:2])

@@ -1,6 +1,7 @@
 """scripts/prepare_h36m.py on a generated tree in the official layout (OpenCV videos, cdflib pose
 files, the release's quirks), checked against the generated truth; then the converted data
 through the loader, the 3D decode and ``main.py --test``."""
+
 import json
 import os
 import pickle
@@ -34,8 +35,12 @@ def run_script(*args):
 
 
 def read_cache(out, split):
-    path = os.path.join(out, "msra_cache", f"HM36_eccv_challenge_{split}_cache",
-                        f"HM36_eccv_challenge_{split}_w288xh384_keypoint_jnt_bbox_db.pkl")
+    path = os.path.join(
+        out,
+        "msra_cache",
+        f"HM36_eccv_challenge_{split}_cache",
+        f"HM36_eccv_challenge_{split}_w288xh384_keypoint_jnt_bbox_db.pkl",
+    )
     with open(path, "rb") as handle:
         return pickle.load(handle)
 
@@ -84,9 +89,12 @@ def test_entries_match_the_generated_truth(tree, converted):
     largest_gap = 0.0
     for split, subjects in (("Train", (1, 5)), ("Val", (9, 11))):
         entries = read_cache(out, split)
-        expected = [(s, name, row) for (s, name), t in sorted(truth.items()) if s in subjects
-                    and (s, name) != (11, "Directions.54138969")  # the damaged video
-                    for row in range(0, len(t["pose_2d"]), STEPS[split])]
+        expected = [
+            (s, name, row)
+            for (s, name), t in sorted(truth.items())
+            if s in subjects and (s, name) != (11, "Directions.54138969")  # the damaged video
+            for row in range(0, len(t["pose_2d"]), STEPS[split])
+        ]
         assert [(e["subject"], f"{e['sequence']}.{e['camera']}", e["frame"]) for e in entries] == expected
         frames = {}
         for i, entry in enumerate(entries):
@@ -94,7 +102,8 @@ def test_entries_match_the_generated_truth(tree, converted):
             t, row = truth[(entry["subject"], name)], entry["frame"]
             assert entry["image"] == f"{i + 1:05d}.jpg"
             assert entry["action"] == {"TakingPhoto 1": "Photo", "WalkingDog": "WalkDog"}.get(
-                entry["sequence"], entry["sequence"].split(" ")[0])
+                entry["sequence"], entry["sequence"].split(" ")[0]
+            )
             xyz = t["pose_3d"][row][OFFICIAL_17]
             k, uv, _ = similarity_by_least_squares(xyz[:, :2], t["pose_2d"][row][OFFICIAL_17])
             shoulders = lambda a: np.concatenate([a, (a[11:12] + a[14:15]) / 2])  # noqa: E731
@@ -117,17 +126,21 @@ def test_entries_match_the_generated_truth(tree, converted):
 
 def test_quirks_are_reported_and_the_run_goes_on(converted):
     out, proc = converted
-    for needle in ("S11/Videos/Directions.54138969.mp4 cannot be read",
-                   "S9/Greeting.58860488: video without its pose file",
-                   "S9/Posing 1.54138969: pose files without a video"):
+    for needle in (
+        "S11/Videos/Directions.54138969.mp4 cannot be read",
+        "S9/Greeting.58860488: video without its pose file",
+        "S9/Posing 1.54138969: pose files without a video",
+    ):
         assert sum(needle in line for line in proc.stdout.splitlines()) == 2, needle  # as found + summary
     assert "Traceback" not in proc.stderr and "moov atom" not in proc.stderr
     assert "3 skipped" in proc.stdout and "JPEG quality 95" in proc.stdout
 
 
 def h36m_opts(data_dir, *extra):
-    return parse_opts(["--task", "human3d", "--dataset", "h36m", "--data_dir", data_dir, "--gpus", "-1",
-                       "--full_test", *extra], log=lambda _: None)
+    return parse_opts(
+        ["--task", "human3d", "--dataset", "h36m", "--data_dir", data_dir, "--gpus", "-1", "--full_test", *extra],
+        log=lambda _: None,
+    )
 
 
 def test_ground_truth_through_the_3d_decode_gives_zero_mpjpe(tree, converted):
@@ -176,11 +189,41 @@ def test_ground_truth_through_the_3d_decode_gives_zero_mpjpe(tree, converted):
 def test_main_test_reports_per_action_figures(converted, resnet18_3d_checkpoint, tmp_path):
     out, _ = converted
     proc = subprocess.run(
-        [sys.executable, "main.py", "--task", "human3d", "--dataset", "h36m", "--arch", "msra_18", "--test",
-         "--full_test", "--gpus", "-1", "--num_workers", "0", "--input_h", "64", "--input_w", "64",
-         "--data_dir", os.path.dirname(out), "--load_model", resnet18_3d_checkpoint,
-         "--exp_dir", str(tmp_path), "--exp_id", "per_action", "--test_batch_size", "8"],
-        cwd=SRC_DIR, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "main.py",
+            "--task",
+            "human3d",
+            "--dataset",
+            "h36m",
+            "--arch",
+            "msra_18",
+            "--test",
+            "--full_test",
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+            "--input_h",
+            "64",
+            "--input_w",
+            "64",
+            "--data_dir",
+            os.path.dirname(out),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--exp_dir",
+            str(tmp_path),
+            "--exp_id",
+            "per_action",
+            "--test_batch_size",
+            "8",
+        ],
+        cwd=SRC_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "per_action" / "results.json").read_text())
     per_action = results["per_action"]
@@ -213,7 +256,10 @@ def same_output(out_a, out_b):
         names = sorted(os.listdir(os.path.join(out_a, folder)))
         assert names == sorted(os.listdir(os.path.join(out_b, folder)))
         for name in names:
-            with open(os.path.join(out_a, folder, name), "rb") as fa, open(os.path.join(out_b, folder, name), "rb") as fb:
+            with (
+                open(os.path.join(out_a, folder, name), "rb") as fa,
+                open(os.path.join(out_b, folder, name), "rb") as fb,
+            ):
                 assert fa.read() == fb.read(), name
 
 
@@ -236,9 +282,13 @@ main(sys.argv[1:])
 def test_killed_conversion_rerun_equals_a_clean_run(tree, converted, tmp_path, capsys):
     src, _ = tree
     out = str(tmp_path / "h36m")
-    proc = subprocess.run([sys.executable, "-c", KILLED_MID_SEQUENCE, "--src", src, "--out", out,
-                           "--workers", "1", *ARGS], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": SRC_DIR})
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_SEQUENCE, "--src", src, "--out", out, "--workers", "1", *ARGS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC_DIR},
+    )
     assert proc.returncode == -9, proc.stderr
     sequences = os.path.join(out, "sequences", "S1")
     assert any(d.endswith(".partial") for d in os.listdir(sequences))  # killed mid-sequence
@@ -287,8 +337,7 @@ def test_bad_input_is_one_line(tree, tmp_path, capsys):
     assert "--train_step" in one_line_error(capsys, "--src", src, "--out", "x", "--train_step", "five")
     err = one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"))  # default subjects: no S6
     assert "S6 not found (unpack SubjectSpecific_7.tgz" in err
-    assert "overlap" in one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"),
-                                       "--train_subjects", "1,9")
+    assert "overlap" in one_line_error(capsys, "--src", src, "--out", str(tmp_path / "out"), "--train_subjects", "1,9")
     foreign = tmp_path / "challenge"
     (foreign / "ECCV18_Challenge").mkdir(parents=True)
     assert "refusing to overwrite" in one_line_error(capsys, "--src", src, "--out", str(foreign), *ARGS)
@@ -296,8 +345,11 @@ def test_bad_input_is_one_line(tree, tmp_path, capsys):
 
 
 def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
-    layout = ((1, "Walking 1", ("54138969", "60457274")), (1, "Sitting 2", ("58860488",)),
-              (9, "Sitting 1", ("54138969",)))
+    layout = (
+        (1, "Walking 1", ("54138969", "60457274")),
+        (1, "Sitting 2", ("58860488",)),
+        (9, "Sitting 1", ("54138969",)),
+    )
     src = str(tmp_path / "src")
     write_official_h36m(src, np.random.default_rng(1), frames=6, width=64, layout=layout, quirks=False)
     short = os.path.join(src, "S1", "Videos", "Walking 1.60457274.mp4")
@@ -308,8 +360,24 @@ def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
     garbage = os.path.join(src, "S1", "MyPoseFeatures", "D2_Positions", "Sitting 2.58860488.cdf")
     with open(garbage, "wb") as handle:
         handle.write(b"not a cdf file")
-    result = prepare(["--src", src, "--out", str(tmp_path / "h36m"), "--train_subjects", "1", "--test_subjects", "9",
-                      "--train_step", "1", "--test_step", "1", "--workers", "1"])
+    result = prepare(
+        [
+            "--src",
+            src,
+            "--out",
+            str(tmp_path / "h36m"),
+            "--train_subjects",
+            "1",
+            "--test_subjects",
+            "9",
+            "--train_step",
+            "1",
+            "--test_step",
+            "1",
+            "--workers",
+            "1",
+        ]
+    )
     assert result["problems"][0].startswith(f"cannot read the pose file {garbage}")
     assert result["problems"][1:] == [f"{short} ends after 3 frames but its pose files have 6 rows (damaged)"]
     assert result["sizes"] == {"Train": 6, "Val": 6}

@@ -1,6 +1,7 @@
 """Nothing a user trained is lost: finished runs refused, path flags, failed saves, stale temp
 files, kill -9 at any moment + --resume ending exactly as an uninterrupted run (weights, best
 model, log.txt and TensorBoard scalars)."""
+
 import errno
 import glob
 import os
@@ -21,10 +22,40 @@ from hg3d.run import run
 from hg3d.sample_data import write_mpii
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-TINY = ["--arch", "msra_18", "--no_pretrained", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
-        "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--task", "human3d",
-        "--dataset", "fusion_3d", "--ratio_3d", "1", "--weight_3d", "0.1", "--weight_var", "0.01",
-        "--lr_step", "2", "--val_intervals", "1", "--full_test"]
+TINY = [
+    "--arch",
+    "msra_18",
+    "--no_pretrained",
+    "--input_h",
+    "64",
+    "--input_w",
+    "64",
+    "--gpus",
+    "-1",
+    "--num_workers",
+    "0",
+    "--batch_size",
+    "4",
+    "--test_batch_size",
+    "8",
+    "--print_iter",
+    "100",
+    "--task",
+    "human3d",
+    "--dataset",
+    "fusion_3d",
+    "--ratio_3d",
+    "1",
+    "--weight_3d",
+    "0.1",
+    "--weight_var",
+    "0.01",
+    "--lr_step",
+    "2",
+    "--val_intervals",
+    "1",
+    "--full_test",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +64,13 @@ def data(tmp_path_factory):
 
 
 def train(data, exp_dir, *extra, epochs=1):
-    return run(["--exp_id", "run", "--data_dir", data, "--exp_dir", str(exp_dir), *TINY,
-                "--num_epoch", str(epochs), *extra])
+    return run(
+        ["--exp_id", "run", "--data_dir", data, "--exp_dir", str(exp_dir), *TINY, "--num_epoch", str(epochs), *extra]
+    )
 
 
 def main_py(*args, script="main.py"):
-    return subprocess.run([sys.executable, script, *args], cwd=SRC_DIR, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, script, *args], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
 
 
 def assert_one_line(proc, *needles):
@@ -50,17 +81,19 @@ def assert_one_line(proc, *needles):
 
 
 def snapshot(folder):
-    return {p: open(p, "rb").read() for p in glob.glob(os.path.join(folder, "**"), recursive=True)
-            if os.path.isfile(p)}
+    return {p: open(p, "rb").read() for p in glob.glob(os.path.join(folder, "**"), recursive=True) if os.path.isfile(p)}
 
 
 def test_finished_run_is_refused_then_overwrite_and_resume(data, tmp_path, capsys):
     train(data, tmp_path, epochs=1)
     run_dir = str(tmp_path / "run")
     before = snapshot(run_dir)
-    with pytest.raises(UserError, match=r"run holds a trained run \(model_last.pth \(epoch 1\), "
-                                        r"model_best.pth \(epoch 1\)\): add --resume to continue it, "
-                                        r"pick another --exp_id, or add --overwrite to replace it"):
+    with pytest.raises(
+        UserError,
+        match=r"run holds a trained run \(model_last.pth \(epoch 1\), "
+        r"model_best.pth \(epoch 1\)\): add --resume to continue it, "
+        r"pick another --exp_id, or add --overwrite to replace it",
+    ):
         train(data, tmp_path, epochs=3)
     assert snapshot(run_dir) == before  # nothing touched, not even the logs
     proc = main_py("--exp_id", "run", "--data_dir", data, "--exp_dir", str(tmp_path), *TINY)
@@ -76,8 +109,11 @@ def test_finished_run_is_refused_then_overwrite_and_resume(data, tmp_path, capsy
     log = open(os.path.join(run_dir, "log.txt")).read()
     assert "epoch 1 |" in log and "epoch 2 |" not in log  # the old run's log went with it
     assert len(glob.glob(os.path.join(run_dir, "tensorboard", "events*"))) == 1
-    with pytest.raises(UserError, match=r"\(model_last.pth \(epoch 1\), model_1.pth \(epoch 1\), "
-                                        r"model_best.pth \(epoch 1\)\)"):
+    with pytest.raises(
+        UserError,
+        match=r"\(model_last.pth \(epoch 1\), model_1.pth \(epoch 1\), "
+        r"model_best.pth \(epoch 1\)\)",
+    ):
         train(data, tmp_path, epochs=1)
     with pytest.raises(UserError, match="--resume continues a run, --overwrite replaces it"):
         train(data, tmp_path, "--resume", "--overwrite")
@@ -94,33 +130,56 @@ def test_a_folder_with_logs_only_is_reused(data, tmp_path):
 def test_unusable_paths_are_named(data, tmp_path, resnet18_3d_checkpoint):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
-    assert_one_line(main_py("--exp_dir", str(a_file), "--data_dir", data, *TINY),
-                    f"--exp_dir {a_file} is a file, not a folder")
-    assert_one_line(main_py("--exp_dir", str(a_file / "sub"), "--data_dir", data, *TINY),
-                    f"--exp_dir {a_file / 'sub'} cannot be created")
+    assert_one_line(
+        main_py("--exp_dir", str(a_file), "--data_dir", data, *TINY), f"--exp_dir {a_file} is a file, not a folder"
+    )
+    assert_one_line(
+        main_py("--exp_dir", str(a_file / "sub"), "--data_dir", data, *TINY),
+        f"--exp_dir {a_file / 'sub'} cannot be created",
+    )
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "run").write_text("x")
-    assert_one_line(main_py("--exp_dir", str(tmp_path / "exp"), "--exp_id", "run", "--data_dir", data, *TINY),
-                    f"--exp_id {tmp_path / 'exp' / 'run'} is a file")
-    assert_one_line(main_py("--data_dir", str(a_file), "--exp_dir", str(tmp_path), *TINY),
-                    f"--data_dir {a_file} is a file, not a folder")
-    assert_one_line(main_py("--data_dir", str(tmp_path / "nowhere"), "--exp_dir", str(tmp_path), *TINY),
-                    f"--data_dir {tmp_path / 'nowhere'} does not exist")
+    assert_one_line(
+        main_py("--exp_dir", str(tmp_path / "exp"), "--exp_id", "run", "--data_dir", data, *TINY),
+        f"--exp_id {tmp_path / 'exp' / 'run'} is a file",
+    )
+    assert_one_line(
+        main_py("--data_dir", str(a_file), "--exp_dir", str(tmp_path), *TINY),
+        f"--data_dir {a_file} is a file, not a folder",
+    )
+    assert_one_line(
+        main_py("--data_dir", str(tmp_path / "nowhere"), "--exp_dir", str(tmp_path), *TINY),
+        f"--data_dir {tmp_path / 'nowhere'} does not exist",
+    )
     images = tmp_path / "images"
     write_mpii(images, np.random.default_rng(0), 1, 0, size=96)
-    assert_one_line(main_py("--demo", str(images / "images"), "--load_model", resnet18_3d_checkpoint,
-                            "--arch", "msra_18", "--gpus", "-1", "--out_dir", str(a_file), script="demo.py"),
-                    f"--out_dir {a_file} is a file, not a folder")
+    assert_one_line(
+        main_py(
+            "--demo",
+            str(images / "images"),
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--arch",
+            "msra_18",
+            "--gpus",
+            "-1",
+            "--out_dir",
+            str(a_file),
+            script="demo.py",
+        ),
+        f"--out_dir {a_file} is a file, not a folder",
+    )
     if os.geteuid() != 0:  # root may write anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        assert_one_line(main_py("--exp_dir", str(locked), "--data_dir", data, *TINY),
-                        f"--exp_dir {locked} is not writable")
+        assert_one_line(
+            main_py("--exp_dir", str(locked), "--data_dir", data, *TINY), f"--exp_dir {locked} is not writable"
+        )
 
 
 def full_disk(path, data):
     with open(path, "wb") as handle:
-        handle.write(bytes(data)[:len(data) // 2])
+        handle.write(bytes(data)[: len(data) // 2])
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
@@ -133,8 +192,10 @@ def test_disk_full_during_a_save_keeps_the_last_checkpoint(data, tmp_path, monke
         train(data, tmp_path, "--resume", epochs=2)
     message = str(failure.value)
     assert "\n" not in message and message.startswith(f"cannot write {tmp_path / 'run'}")
-    assert "No space left on device; the previous file is unchanged; training stopped in epoch 2 " \
-           "(--resume continues from model_last.pth once the problem is fixed)" in message
+    assert (
+        "No space left on device; the previous file is unchanged; training stopped in epoch 2 "
+        "(--resume continues from model_last.pth once the problem is fixed)" in message
+    )
     assert last.read_bytes() == before and read_checkpoint(str(last))[1] == 1
     assert not glob.glob(str(tmp_path / "run" / ".tmp-*"))
 
@@ -160,8 +221,8 @@ def read_scalars(folder):
         raw, events = open(path, "rb").read(), []
         while len(raw) >= 12:
             (length,) = struct.unpack("<Q", raw[:8])
-            events.append(Event.FromString(raw[12:12 + length]))
-            raw = raw[16 + length:]
+            events.append(Event.FromString(raw[12 : 12 + length]))
+            raw = raw[16 + length :]
         files.append(events)
     scalars = {}
     for events in sorted(files, key=lambda events: events[0].wall_time):
@@ -176,8 +237,10 @@ def read_scalars(folder):
 
 def log_lines(run_dir):
     """log.txt without what differs between any two runs: time stamps and epoch durations."""
-    return [re.sub(r" \| time [\d.e+-]+", "", line.split(": ", 1)[1])
-            for line in open(os.path.join(run_dir, "log.txt")).read().splitlines()]
+    return [
+        re.sub(r" \| time [\d.e+-]+", "", line.split(": ", 1)[1])
+        for line in open(os.path.join(run_dir, "log.txt")).read().splitlines()
+    ]
 
 
 def scalars_but_time(folder):
@@ -186,9 +249,22 @@ def scalars_but_time(folder):
 
 def worker(exp_dir, kill, *extra):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([sys.executable, os.path.join(TESTS_DIR, "kill_worker.py"), *kill,
-                           "--exp_id", "run", "--exp_dir", str(exp_dir), *extra],
-                          capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            os.path.join(TESTS_DIR, "kill_worker.py"),
+            *kill,
+            "--exp_id",
+            "run",
+            "--exp_dir",
+            str(exp_dir),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_kill_9_at_any_moment_then_resume_equals_an_uninterrupted_run(data, tmp_path):
@@ -197,11 +273,11 @@ def test_kill_9_at_any_moment_then_resume_equals_an_uninterrupted_run(data, tmp_
     assert straight.returncode == 0, straight.stderr
     run_dir = tmp_path / "killed" / "run"
     kills = [  # (what to watch, n-th call, when), each run resuming the previous one
-        ("step", "6", "before"),     # in epoch 2 (4 steps an epoch), after epoch 1 was saved
+        ("step", "6", "before"),  # in epoch 2 (4 steps an epoch), after epoch 1 was saved
         ("evaluate", "1", "after"),  # epoch 2 validated, nothing logged or saved yet
-        ("write", "1", "during"),    # epoch 2 logged; killed half-way through its first save
-        ("write", "1", "after"),     # epoch 2: one file saved, model_last.pth not yet
-        ("write", "2", "after"),     # epoch 2 or 3 fully saved: killed before the next epoch
+        ("write", "1", "during"),  # epoch 2 logged; killed half-way through its first save
+        ("write", "1", "after"),  # epoch 2: one file saved, model_last.pth not yet
+        ("write", "2", "after"),  # epoch 2 or 3 fully saved: killed before the next epoch
     ]
     for i, kill in enumerate(kills):
         proc = worker(tmp_path / "killed", kill, *args, *(["--resume"] if i else []))
@@ -223,10 +299,14 @@ def test_kill_9_at_any_moment_then_resume_equals_an_uninterrupted_run(data, tmp_
         for key in a_state:
             assert torch.equal(a_state[key], b_state[key]), (name, key)
         assert str(a_opt) == str(b_opt), name
-    assert read_training_state(str(run_dir / "model_last.pth"))["best"] == \
-        read_training_state(str(tmp_path / "straight" / "run" / "model_last.pth"))["best"]
+    assert (
+        read_training_state(str(run_dir / "model_last.pth"))["best"]
+        == read_training_state(str(tmp_path / "straight" / "run" / "model_last.pth"))["best"]
+    )
     assert log_lines(str(run_dir)) == log_lines(str(tmp_path / "straight" / "run"))
-    assert len(log_lines(str(run_dir))) == 3 and all(re.match(rf"epoch {e} \|", line)
-                                                     for e, line in enumerate(log_lines(str(run_dir)), 1))
-    assert scalars_but_time(str(run_dir / "tensorboard")) == \
-        scalars_but_time(str(tmp_path / "straight" / "run" / "tensorboard"))
+    assert len(log_lines(str(run_dir))) == 3 and all(
+        re.match(rf"epoch {e} \|", line) for e, line in enumerate(log_lines(str(run_dir)), 1)
+    )
+    assert scalars_but_time(str(run_dir / "tensorboard")) == scalars_but_time(
+        str(tmp_path / "straight" / "run" / "tensorboard")
+    )

@@ -11,8 +11,13 @@ from hg3d.errors import UserError
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_plain_data_roundtrips(tmp_path, protocol):
-    data = {"a": [1, 2.5, "x", None, (3, 4)], "b": np.arange(6, dtype=np.float32).reshape(2, 3),
-            "c": OrderedDict(k=np.float64(1.5)), "d": {1, 2}, "e": b"bytes"}
+    data = {
+        "a": [1, 2.5, "x", None, (3, 4)],
+        "b": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "c": OrderedDict(k=np.float64(1.5)),
+        "d": {1, 2},
+        "e": b"bytes",
+    }
     path = tmp_path / "d.pkl"
     path.write_bytes(pickle.dumps(data, protocol=protocol))
     loaded = load_pickle(str(path))
@@ -22,8 +27,7 @@ def test_plain_data_roundtrips(tmp_path, protocol):
 
 def test_python2_style_numpy_module_names(tmp_path):
     """Files written by Python 2 / NumPy 1 name numpy.core.multiarray; they must still load."""
-    blob = pickle.dumps(np.arange(3.0), protocol=2).replace(b"numpy._core.multiarray",
-                                                            b"numpy.core.multiarray")
+    blob = pickle.dumps(np.arange(3.0), protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
     path = tmp_path / "py2.pkl"
     path.write_bytes(blob)
     np.testing.assert_array_equal(load_pickle(str(path)), np.arange(3.0))

@@ -35,8 +35,22 @@ def root(tmp_path_factory):
 
 
 def test_sample_data_passes_the_loaders(root):
-    opt = parse_opts(["--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1", "--full_test",
-                      "--data_dir", str(root), "--gpus", "-1"], log=lambda _: None)
+    opt = parse_opts(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "fusion_3d",
+            "--ratio_3d",
+            "1",
+            "--full_test",
+            "--data_dir",
+            str(root),
+            "--gpus",
+            "-1",
+        ],
+        log=lambda _: None,
+    )
     train, val = get_dataset(opt, "train"), get_dataset(opt, "val")
     assert len(train) == 12 and len(val) == 12
     for item in [train[i] for i in range(len(train))] + [val[0]]:
@@ -77,9 +91,30 @@ def test_make_sample_data_script(tmp_path):
     from conftest import REPO_DIR
 
     def make(out, *extra):
-        return subprocess.run([sys.executable, "scripts/make_sample_data.py", "--out", str(out), "--size", "64",
-                               "--mpii_train", "3", "--mpii_val", "2", "--h36m_train", "2", "--h36m_val", "2",
-                               *extra], cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "scripts/make_sample_data.py",
+                "--out",
+                str(out),
+                "--size",
+                "64",
+                "--mpii_train",
+                "3",
+                "--mpii_val",
+                "2",
+                "--h36m_train",
+                "2",
+                "--h36m_val",
+                "2",
+                *extra,
+            ],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     for out in ("a", "b"):
         assert make(tmp_path / out, "--seed", "5").returncode == 0
     assert len(json.load(open(tmp_path / "a/mpii/annot/train.json"))) == 3

@@ -1,4 +1,5 @@
 """One-Euro filter: less jitter on a noisy still signal, and a step followed quickly."""
+
 import numpy as np
 
 from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D, OneEuroFilter

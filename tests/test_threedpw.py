@@ -1,4 +1,5 @@
 """3DPW: projection, joint mappings, valid frames, the protocol metrics, bad input, end to end."""
+
 import json
 import os
 import pickle
@@ -10,8 +11,14 @@ import pytest
 
 from conftest import SRC_DIR
 from hg3d.datasets import get_dataset
-from hg3d.datasets.threedpw import (PROTOCOL_JOINTS, SMPL_JOINTS, ThreeDPW, hip_midpoint, project,
-                                    smpl_to_h36m, world_to_camera)
+from hg3d.datasets.threedpw import (
+    PROTOCOL_JOINTS,
+    SMPL_JOINTS,
+    hip_midpoint,
+    project,
+    smpl_to_h36m,
+    world_to_camera,
+)
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS
 from hg3d.opts import parse_opts
@@ -19,8 +26,24 @@ from hg3d.sample_data import write_3dpw
 
 
 def opts(data_dir, *extra):
-    return parse_opts(["--task", "human3d", "--dataset", "3dpw", "--data_dir", str(data_dir),
-                       "--gpus", "-1", "--input_h", "128", "--input_w", "128", *extra], log=lambda _: None)
+    return parse_opts(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "3dpw",
+            "--data_dir",
+            str(data_dir),
+            "--gpus",
+            "-1",
+            "--input_h",
+            "128",
+            "--input_w",
+            "128",
+            *extra,
+        ],
+        log=lambda _: None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +67,35 @@ def test_projection_by_hand():
 def test_joint_mapping():
     smpl = np.arange(24 * 3, dtype=float).reshape(24, 3)
     h36m = smpl_to_h36m(smpl)
-    direct = {"pelvis": "pelvis", "r_hip": "r_hip", "l_knee": "l_knee", "r_ankle": "r_ankle",
-              "l_shoulder": "l_shoulder", "r_elbow": "r_elbow", "l_wrist": "l_wrist", "thorax": "neck"}
+    direct = {
+        "pelvis": "pelvis",
+        "r_hip": "r_hip",
+        "l_knee": "l_knee",
+        "r_ankle": "r_ankle",
+        "l_shoulder": "l_shoulder",
+        "r_elbow": "r_elbow",
+        "l_wrist": "l_wrist",
+        "thorax": "neck",
+    }
     for h36m_name, smpl_name in direct.items():
         np.testing.assert_array_equal(h36m[H36M_JOINTS.index(h36m_name)], smpl[SMPL_JOINTS.index(smpl_name)])
     neck, head = smpl[12], smpl[15]
     np.testing.assert_allclose(h36m[9], (neck + head) / 2)
     np.testing.assert_allclose(h36m[10], head + 0.5 * (head - neck))
     assert [H36M_JOINTS[j] for j in PROTOCOL_JOINTS] == [
-        "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow",
-        "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"]
+        "r_ankle",
+        "r_knee",
+        "r_hip",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "r_wrist",
+        "r_elbow",
+        "r_shoulder",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+    ]
 
 
 def test_loader_uses_valid_frames_and_projects_joints(root):
@@ -80,10 +122,16 @@ def test_ground_truth_as_prediction_scores_zero(root):
     gt = dataset.joints_cam - dataset.joints_cam[:, :1]
     # a prediction in crop units: the ground truth in MPII-16 order, any scale
     from hg3d.joints import H36M_TO_MPII
+
     pred_mpii = gt[:, H36M_TO_MPII] / 1234.0
     n = len(dataset)
-    result = {"index": np.arange(n), "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)),
-              "gt_3d": gt, "pred_3d": pred_mpii}
+    result = {
+        "index": np.arange(n),
+        "pred_2d": np.zeros((n, 16, 2)),
+        "pck_dist": np.zeros((n, 10)),
+        "gt_3d": gt,
+        "pred_3d": pred_mpii,
+    }
     summary, arrays = dataset.metrics(result)
     assert summary["pa_mpjpe_12"] < 1e-3 and summary["num_samples"] == n  # 0 mm to float32 precision
     assert summary["per_sequence"]["synthetic_test_03"]["num_samples"] == n
@@ -124,10 +172,38 @@ def test_bad_input(root, tmp_path, capsys):
 
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "main.py", "--task", "human3d", "--dataset", "3dpw", "--test", "--arch", "msra_18",
-         "--load_model", resnet18_3d_checkpoint, "--data_dir", str(root), "--exp_dir", str(tmp_path),
-         "--exp_id", "pw", "--gpus", "-1", "--num_workers", "0", "--input_h", "128", "--input_w", "128"],
-        cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "main.py",
+            "--task",
+            "human3d",
+            "--dataset",
+            "3dpw",
+            "--test",
+            "--arch",
+            "msra_18",
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--data_dir",
+            str(root),
+            "--exp_dir",
+            str(tmp_path),
+            "--exp_id",
+            "pw",
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+            "--input_h",
+            "128",
+            "--input_w",
+            "128",
+        ],
+        cwd=SRC_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "pw" / "results.json").read_text())
     assert results["num_samples"] == 10 and results["split"] == "test"
@@ -138,10 +214,41 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
 
 def test_fine_tune_on_3dpw(root, resnet18_3d_checkpoint, tmp_path, capsys):
     from hg3d.run import run
-    run(["--task", "human3d", "--dataset", "threedpw", "--arch", "msra_18", "--load_model",
-         resnet18_3d_checkpoint, "--data_dir", str(root), "--exp_dir", str(tmp_path), "--exp_id", "ft",
-         "--gpus", "-1", "--num_workers", "0", "--input_h", "64", "--input_w", "64", "--batch_size", "4",
-         "--num_epoch", "1", "--weight_3d", "0.1", "--lr", "1e-4"])
+
+    run(
+        [
+            "--task",
+            "human3d",
+            "--dataset",
+            "threedpw",
+            "--arch",
+            "msra_18",
+            "--load_model",
+            resnet18_3d_checkpoint,
+            "--data_dir",
+            str(root),
+            "--exp_dir",
+            str(tmp_path),
+            "--exp_id",
+            "ft",
+            "--gpus",
+            "-1",
+            "--num_workers",
+            "0",
+            "--input_h",
+            "64",
+            "--input_w",
+            "64",
+            "--batch_size",
+            "4",
+            "--num_epoch",
+            "1",
+            "--weight_3d",
+            "0.1",
+            "--lr",
+            "1e-4",
+        ]
+    )
     out = capsys.readouterr().out
     assert "epoch 1" in out and "reg_loss" in out and "val mpjpe" in out
     assert (tmp_path / "ft" / "model_last.pth").exists() and (tmp_path / "ft" / "model_best.pth").exists()

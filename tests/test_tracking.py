@@ -1,4 +1,5 @@
 """Tracking: IoU, and ids kept through crossing, entering and leaving people with shuffled boxes."""
+
 import numpy as np
 
 from hg3d.demo.tracking import Tracker, iou_matrix

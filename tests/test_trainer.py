@@ -1,4 +1,5 @@
 """Trainer: AMP overflow vs a non-finite loss, host-device syncs per step, what --test computes."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,9 +13,30 @@ from hg3d.opts import parse_opts
 from hg3d.run import build_loader
 from hg3d.trainer import Trainer, TrainingDiverged
 
-ARGS = ["--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1", "--weight_3d", "0.1",
-        "--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0",
-        "--batch_size", "2", "--data_dir", FIXTURE_DATA]
+ARGS = [
+    "--task",
+    "human3d",
+    "--dataset",
+    "fusion_3d",
+    "--ratio_3d",
+    "1",
+    "--weight_3d",
+    "0.1",
+    "--arch",
+    "msra_18",
+    "--input_h",
+    "64",
+    "--input_w",
+    "64",
+    "--gpus",
+    "-1",
+    "--num_workers",
+    "0",
+    "--batch_size",
+    "2",
+    "--data_dir",
+    FIXTURE_DATA,
+]
 
 
 def trainer_and_loader(*extra, train=True):
@@ -45,6 +67,7 @@ def test_a_non_finite_loss_stops_at_the_first_bad_iteration(monkeypatch, print_i
         loss, stats = original(self, output, batch)
         calls.append(1)
         return (loss * float("inf") if len(calls) == 3 else loss), stats
+
     monkeypatch.setattr(PoseLoss, "forward", poisoned)
     with pytest.raises(TrainingDiverged, match="the loss became inf at epoch 4, iteration 3;"):
         trainer.train_epoch(loader, 4)
@@ -59,6 +82,7 @@ def count_syncs(monkeypatch):
         def counted(self, *args, _method=method, **kwargs):
             counts["n"] += 1
             return _method(self, *args, **kwargs)
+
         monkeypatch.setattr(torch.Tensor, name, counted)
     return counts
 
@@ -81,6 +105,7 @@ def test_test_copies_inputs_once_and_computes_no_loss(monkeypatch):
     def spy(self, *args, **kwargs):
         copies.append(tuple(self.shape))
         return original_to(self, *args, **kwargs)
+
     monkeypatch.setattr(torch.Tensor, "to", spy)
     monkeypatch.setattr(PoseLoss, "forward", lambda *a: pytest.fail("a loss was computed"))
     result = trainer.predict(loader, "test")

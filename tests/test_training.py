@@ -1,4 +1,5 @@
 """Training: fusion sampling, each loss term, LR schedule, resume, best model, NaN, bad input."""
+
 import subprocess
 import sys
 
@@ -17,8 +18,25 @@ from hg3d.run import is_better, run
 from hg3d.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
-TINY = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1",
-        "--num_workers", "0", "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]
+TINY = [
+    "--arch",
+    "msra_18",
+    "--input_h",
+    "64",
+    "--input_w",
+    "64",
+    "--gpus",
+    "-1",
+    "--num_workers",
+    "0",
+    "--batch_size",
+    "4",
+    "--test_batch_size",
+    "8",
+    "--print_iter",
+    "100",
+    "--no_pretrained",
+]
 
 
 def quiet(*args):
@@ -33,8 +51,18 @@ def sample_root(tmp_path_factory):
 @pytest.mark.parametrize("ratio,expected_3d", [(0, 0), (0.5, 4), (1, 8), (5, 8)])
 def test_fusion_subset_follows_ratio_3d(ratio, expected_3d):
     # the fixture has 8 H36M train and 8 MPII train samples
-    opt = quiet("--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", str(ratio),
-                "--data_dir", FIXTURE_DATA, "--gpus", "-1")
+    opt = quiet(
+        "--task",
+        "human3d",
+        "--dataset",
+        "fusion_3d",
+        "--ratio_3d",
+        str(ratio),
+        "--data_dir",
+        FIXTURE_DATA,
+        "--gpus",
+        "-1",
+    )
     dataset = get_dataset(opt, "train")
     assert dataset.num_3d == expected_3d and len(dataset) == expected_3d + 8
     if expected_3d == 4:
@@ -51,16 +79,29 @@ def test_fusion_subset_follows_ratio_3d(ratio, expected_3d):
 
 
 def _fusion_batch():
-    opt = quiet("--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1", "--data_dir",
-                FIXTURE_DATA, "--gpus", "-1", "--input_h", "128", "--input_w", "128")
+    opt = quiet(
+        "--task",
+        "human3d",
+        "--dataset",
+        "fusion_3d",
+        "--ratio_3d",
+        "1",
+        "--data_dir",
+        FIXTURE_DATA,
+        "--gpus",
+        "-1",
+        "--input_h",
+        "128",
+        "--input_w",
+        "128",
+    )
     dataset = get_dataset(opt, "train")
     np.random.seed(0)
     items = [dataset[i] for i in (0, 1, 2, 8, 9, 10)]  # 3 H36M + 3 MPII samples
     return {k: torch.as_tensor(np.stack([it[k] for it in items])) for k in items[0]}
 
 
-@pytest.mark.parametrize("term,weights", [("hm_loss", (0, 0)), ("reg_loss", (1, 0)),
-                                          ("var_loss", (0, 1))])
+@pytest.mark.parametrize("term,weights", [("hm_loss", (0, 0)), ("reg_loss", (1, 0)), ("var_loss", (0, 1))])
 def test_one_step_on_a_term_reduces_it(term, weights):
     batch = _fusion_batch()
     torch.manual_seed(0)
@@ -70,7 +111,7 @@ def test_one_step_on_a_term_reduces_it(term, weights):
     before[term].backward()
     # A gradient step sized to lower the term by ~10% to first order: it only does so if the
     # gradient really points downhill for that term.
-    grad_sq = sum((p.grad ** 2).sum() for p in model.parameters() if p.grad is not None)
+    grad_sq = sum((p.grad**2).sum() for p in model.parameters() if p.grad is not None)
     lr = 0.1 * before[term].item() / grad_sq.item()
     torch.optim.SGD(model.parameters(), lr).step()
     with torch.no_grad():
@@ -92,9 +133,32 @@ def test_best_model_direction():
 
 
 def _train(sample_root, exp_dir, exp_id, *extra):
-    return run(["--exp_id", exp_id, "--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1",
-                "--weight_3d", "0.1", "--weight_var", "0.01", "--lr_step", "1", "--val_intervals", "1",
-                "--data_dir", sample_root, "--exp_dir", str(exp_dir), *TINY, *extra])
+    return run(
+        [
+            "--exp_id",
+            exp_id,
+            "--task",
+            "human3d",
+            "--dataset",
+            "fusion_3d",
+            "--ratio_3d",
+            "1",
+            "--weight_3d",
+            "0.1",
+            "--weight_var",
+            "0.01",
+            "--lr_step",
+            "1",
+            "--val_intervals",
+            "1",
+            "--data_dir",
+            sample_root,
+            "--exp_dir",
+            str(exp_dir),
+            *TINY,
+            *extra,
+        ]
+    )
 
 
 def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
@@ -110,11 +174,14 @@ def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
     for key, a_param in a_opt["state"].items():  # Adam moments and step counts
         for name, value in a_param.items():
             torch.testing.assert_close(value, b_opt["state"][key][name], rtol=1e-5, atol=1e-8)
-    a_best, b_best = (read_training_state(str(tmp_path / run / "model_last.pth"))["best"]
-                      for run in ("straight", "resumed"))
+    a_best, b_best = (
+        read_training_state(str(tmp_path / run / "model_last.pth"))["best"] for run in ("straight", "resumed")
+    )
     assert a_best == pytest.approx(b_best, rel=1e-5)
-    assert read_checkpoint(str(tmp_path / "resumed" / "model_best.pth"))[1] == \
-        read_checkpoint(str(tmp_path / "straight" / "model_best.pth"))[1]
+    assert (
+        read_checkpoint(str(tmp_path / "resumed" / "model_best.pth"))[1]
+        == read_checkpoint(str(tmp_path / "straight" / "model_best.pth"))[1]
+    )
     assert (tmp_path / "straight" / "model_best.pth").exists()
     log = (tmp_path / "straight" / "log.txt").read_text()
     assert "epoch 2" in log and "mpjpe" in log
@@ -122,13 +189,25 @@ def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
 
 
 def test_save_all_models_and_2d_checkpoint_seeds_3d(sample_root, tmp_path, capsys):
-    run(["--exp_id", "mpii", "--data_dir", sample_root, "--exp_dir", str(tmp_path), "--num_epoch", "2",
-         "--save_all_models", "--amp", *TINY])
+    run(
+        [
+            "--exp_id",
+            "mpii",
+            "--data_dir",
+            sample_root,
+            "--exp_dir",
+            str(tmp_path),
+            "--num_epoch",
+            "2",
+            "--save_all_models",
+            "--amp",
+            *TINY,
+        ]
+    )
     assert "notice: --amp needs CUDA" in capsys.readouterr().out
     for name in ("model_1.pth", "model_2.pth", "model_last.pth", "model_best.pth"):
         assert (tmp_path / "mpii" / name).exists(), name
-    _train(sample_root, tmp_path, "fusion", "--num_epoch", "1", "--load_model",
-           str(tmp_path / "mpii" / "model_2.pth"))
+    _train(sample_root, tmp_path, "fusion", "--num_epoch", "1", "--load_model", str(tmp_path / "mpii" / "model_2.pth"))
     out = capsys.readouterr().out
     assert "layers left at init: depth (2 tensors); layers of the checkpoint not used: none" in out
 
@@ -142,6 +221,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(sample_root, tmp_path, monkeyp
     def poisoned(self, output, batch):
         loss, stats = original(self, output, batch)
         return loss * float("nan"), stats
+
     monkeypatch.setattr(PoseLoss, "forward", poisoned)
     with pytest.raises(UserError, match="loss became nan at epoch 2"):
         _train(sample_root, tmp_path, "nan", "--num_epoch", "2", "--resume")
@@ -149,8 +229,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(sample_root, tmp_path, monkeyp
 
 
 def _main(*args):
-    return subprocess.run([sys.executable, "main.py", *args], cwd=SRC_DIR, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "main.py", *args], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
 
 
 def _assert_one_line(proc, needle):
@@ -160,28 +239,49 @@ def _assert_one_line(proc, needle):
 
 
 def test_bad_training_input(sample_root, tmp_path):
-    _assert_one_line(_main("--resume", "--exp_dir", str(tmp_path), "--data_dir", sample_root, *TINY),
-                     "nothing to resume")
+    _assert_one_line(
+        _main("--resume", "--exp_dir", str(tmp_path), "--data_dir", sample_root, *TINY), "nothing to resume"
+    )
     broken = tmp_path / "broken"
     (broken / "mpii" / "annot").mkdir(parents=True)
     (broken / "mpii" / "images").mkdir()
     (broken / "mpii" / "annot" / "train.json").write_text("{not json")
-    _assert_one_line(_main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
-                     "cannot read MPII annotation file")
+    _assert_one_line(
+        _main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY), "cannot read MPII annotation file"
+    )
     (broken / "mpii" / "annot" / "train.json").write_text('[{"image": "a.jpg"}]')
-    _assert_one_line(_main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
-                     "entry 0 lacks center, scale, joints, joints_vis")
+    _assert_one_line(
+        _main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
+        "entry 0 lacks center, scale, joints, joints_vis",
+    )
     mpii_only = tmp_path / "noimg"
     write_mpii(mpii_only / "mpii", np.random.default_rng(0), 4, 1, size=96)
     (mpii_only / "mpii" / "images" / "train_000002.jpg").unlink()
-    _assert_one_line(_main("--data_dir", str(mpii_only), "--exp_dir", str(tmp_path), *TINY,
-                           "--num_epoch", "1", "--val_intervals", "5"),
-                     "train_000002.jpg (MPII train sample 2) is missing")
+    _assert_one_line(
+        _main(
+            "--data_dir", str(mpii_only), "--exp_dir", str(tmp_path), *TINY, "--num_epoch", "1", "--val_intervals", "5"
+        ),
+        "train_000002.jpg (MPII train sample 2) is missing",
+    )
     _assert_one_line(_main("--ratio_3d", "-2", *TINY), "--ratio_3d")
     _assert_one_line(_main("--lr_step", "90,1e2", *TINY), "--lr_step must be a comma-separated list of integers")
     other_arch = str(tmp_path / "msra34.pth")
     save_checkpoint(other_arch, create_model("msra_34", {"hm": 16}), 1)
-    _assert_one_line(_main("--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1",
-                           "--load_model", other_arch, "--data_dir", sample_root,
-                           "--exp_dir", str(tmp_path), *TINY),
-                     "fits --arch msra_34 --task human2d")
+    _assert_one_line(
+        _main(
+            "--task",
+            "human3d",
+            "--dataset",
+            "fusion_3d",
+            "--ratio_3d",
+            "1",
+            "--load_model",
+            other_arch,
+            "--data_dir",
+            sample_root,
+            "--exp_dir",
+            str(tmp_path),
+            *TINY,
+        ),
+        "fits --arch msra_34 --task human2d",
+    )

@@ -6,6 +6,6 @@ array and returns, per person, the numbers the demo's JSON holds (see README, "P
 
 __version__ = "0.1.0"
 
-from .inference import Estimator  # noqa: E402  (after __version__, which setuptools reads)
+from .inference import Estimator
 
 __all__ = ["Estimator", "__version__"]

@@ -25,6 +25,7 @@ Conventions (also in the README's ``--bvh`` section):
 - A frame where the person was missed (NaN joints or a zero-length bone) repeats the previous
   frame's pose.
 """
+
 import io
 import os
 import warnings
@@ -40,29 +41,35 @@ EULER_ORDER = "ZXY"  # intrinsic, R = Rz Rx Ry: BVH readers apply the channels i
 ROTATION_CHANNELS = " ".join(f"{axis}rotation" for axis in EULER_ORDER)
 # Camera frame (y down, z forward) -> BVH frame (y up): a half turn about x.
 CAMERA_TO_BVH = np.array([1.0, -1.0, -1.0])
-CHILDREN = tuple(tuple(c for c in range(NUM_H36M_JOINTS) if H36M_PARENTS[c] == j)
-                 for j in range(NUM_H36M_JOINTS))
+CHILDREN = tuple(tuple(c for c in range(NUM_H36M_JOINTS) if H36M_PARENTS[c] == j) for j in range(NUM_H36M_JOINTS))
 UP, DOWN, LEFT, RIGHT, FORWARD = (0, 1, 0), (0, -1, 0), (1, 0, 0), (-1, 0, 0), (0, 0, 1)
 # Rest direction of every bone that leaves a joint with one child, by child joint.
 REST_DIRECTIONS = {
-    H36M_JOINTS.index("r_knee"): DOWN, H36M_JOINTS.index("r_ankle"): DOWN,
-    H36M_JOINTS.index("l_knee"): DOWN, H36M_JOINTS.index("l_ankle"): DOWN,
-    H36M_JOINTS.index("thorax"): UP, H36M_JOINTS.index("head"): UP,
-    H36M_JOINTS.index("l_elbow"): LEFT, H36M_JOINTS.index("l_wrist"): LEFT,
-    H36M_JOINTS.index("r_elbow"): RIGHT, H36M_JOINTS.index("r_wrist"): RIGHT,
+    H36M_JOINTS.index("r_knee"): DOWN,
+    H36M_JOINTS.index("r_ankle"): DOWN,
+    H36M_JOINTS.index("l_knee"): DOWN,
+    H36M_JOINTS.index("l_ankle"): DOWN,
+    H36M_JOINTS.index("thorax"): UP,
+    H36M_JOINTS.index("head"): UP,
+    H36M_JOINTS.index("l_elbow"): LEFT,
+    H36M_JOINTS.index("l_wrist"): LEFT,
+    H36M_JOINTS.index("r_elbow"): RIGHT,
+    H36M_JOINTS.index("r_wrist"): RIGHT,
 }
 # The two joints with three child bones, each as (joint, its upward child, left child, right child):
 # their rest shape is the track's median, seen in a frame where that upward bone is +Y and the
 # right-to-left line lies along +X.
-TORSO_JOINTS = tuple((H36M_JOINTS.index(j), H36M_JOINTS.index(up), H36M_JOINTS.index(left),
-                      H36M_JOINTS.index(right))
-                     for j, up, left, right in (("pelvis", "spine", "l_hip", "r_hip"),
-                                                ("thorax", "neck", "l_shoulder", "r_shoulder")))
+TORSO_JOINTS = tuple(
+    (H36M_JOINTS.index(j), H36M_JOINTS.index(up), H36M_JOINTS.index(left), H36M_JOINTS.index(right))
+    for j, up, left, right in (("pelvis", "spine", "l_hip", "r_hip"), ("thorax", "neck", "l_shoulder", "r_shoulder"))
+)
 # End Sites give the leaf bones a tail (Blender draws bones from joint to tail); they carry no
 # data. Direction in the leaf's rest frame, length as a fraction of the bone into the leaf.
 END_SITES = {
-    H36M_JOINTS.index("r_ankle"): FORWARD, H36M_JOINTS.index("l_ankle"): FORWARD,
-    H36M_JOINTS.index("head"): UP, H36M_JOINTS.index("l_wrist"): LEFT,
+    H36M_JOINTS.index("r_ankle"): FORWARD,
+    H36M_JOINTS.index("l_ankle"): FORWARD,
+    H36M_JOINTS.index("head"): UP,
+    H36M_JOINTS.index("l_wrist"): LEFT,
     H36M_JOINTS.index("r_wrist"): RIGHT,
 }
 END_SITE_FRACTION = 0.3
@@ -104,9 +111,12 @@ def rest_offsets(frames):
     for joint, up, left, right in TORSO_JOINTS:
         spread = frames[:, left] - frames[:, right]
         children = list(CHILDREN[joint])
-        local = np.stack([
-            _align([UP, LEFT], [bones[t, up], spread[t]], [np.inf, 1]).apply(_unit(bones[t, children]))
-            for t in range(len(frames))])
+        local = np.stack(
+            [
+                _align([UP, LEFT], [bones[t, up], spread[t]], [np.inf, 1]).apply(_unit(bones[t, children]))
+                for t in range(len(frames))
+            ]
+        )
         directions[children] = _unit(np.median(local, axis=0))
     return directions * lengths[:, None]
 
@@ -122,7 +132,8 @@ def joint_rotations(frames, offsets):
         parent = world[H36M_PARENTS[joint]] if joint else Rotation.identity(len(frames))
         if len(children) > 1:  # rigid: best fit of the child bones
             world[joint] = Rotation.concatenate(
-                [_align(frame[list(children)], rest[list(children)]) for frame in bones])
+                [_align(frame[list(children)], rest[list(children)]) for frame in bones]
+            )
             local[joint] = parent.inv() * world[joint]
         elif children:  # the smallest turn from the parent's frame onto the bone
             targets = parent.inv().apply(bones[:, children[0]])
@@ -149,16 +160,20 @@ def _hierarchy_lines(offsets):
     def joint_block(joint, depth):
         pad = "\t" * depth
         keyword = "ROOT" if joint == 0 else "JOINT"
-        channels = (f"6 Xposition Yposition Zposition {ROTATION_CHANNELS}" if joint == 0
-                    else f"3 {ROTATION_CHANNELS}")
-        lines.extend([f"{pad}{keyword} {H36M_JOINTS[joint]}", pad + "{",
-                      f"{pad}\tOFFSET {_numbers(offsets[joint])}", f"{pad}\tCHANNELS {channels}"])
+        channels = f"6 Xposition Yposition Zposition {ROTATION_CHANNELS}" if joint == 0 else f"3 {ROTATION_CHANNELS}"
+        lines.extend(
+            [
+                f"{pad}{keyword} {H36M_JOINTS[joint]}",
+                pad + "{",
+                f"{pad}\tOFFSET {_numbers(offsets[joint])}",
+                f"{pad}\tCHANNELS {channels}",
+            ]
+        )
         for child in CHILDREN[joint]:
             joint_block(child, depth + 1)
         if not CHILDREN[joint]:
             tail = np.array(END_SITES[joint], float) * END_SITE_FRACTION * np.linalg.norm(offsets[joint])
-            lines.extend([f"{pad}\tEnd Site", pad + "\t{", f"{pad}\t\tOFFSET {_numbers(tail)}",
-                          pad + "\t}"])
+            lines.extend([f"{pad}\tEnd Site", pad + "\t{", f"{pad}\t\tOFFSET {_numbers(tail)}", pad + "\t}"])
         lines.append(pad + "}")
 
     joint_block(0, 0)
@@ -193,12 +208,16 @@ def write_bvh(path, frames, fps):
     motion = np.concatenate([np.zeros((len(frames), 3)), angles.reshape(len(frames), -1)], axis=1)
     table = io.StringIO()
     np.savetxt(table, motion, fmt="%.6f")
-    text = "\n".join(_hierarchy_lines(offsets) + [
-        "MOTION", f"Frames: {len(frames)}", f"Frame Time: {1.0 / fps:.8f}"]) + "\n" + table.getvalue()
+    text = (
+        "\n".join(_hierarchy_lines(offsets) + ["MOTION", f"Frames: {len(frames)}", f"Frame Time: {1.0 / fps:.8f}"])
+        + "\n"
+        + table.getvalue()
+    )
 
     def write(tmp):
         with open(tmp, "w") as handle:
             handle.write(text)
+
     atomic_write(path, write)
 
 
@@ -224,14 +243,15 @@ def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES):
         seen = seen_frames(frames)
         count = int(seen.sum())
         if count < max(min_frames, 1):
-            messages.append(f"track {track_id}: seen in {count} frame(s), fewer than {min_frames}: "
-                            f"no BVH written")
+            messages.append(f"track {track_id}: seen in {count} frame(s), fewer than {min_frames}: no BVH written")
             continue
         first, last = np.flatnonzero(seen)[[0, -1]]
         path = os.path.join(out_dir, f"{name}_track{track_id}.bvh")
-        write_bvh(path, frames[first:last + 1], fps)
+        write_bvh(path, frames[first : last + 1], fps)
         missed = last + 1 - first - count
-        messages.append(f"track {track_id}: {path}, {last + 1 - first} frames from frame {first}"
-                        + (f" ({missed} missed, each repeating the previous pose)" if missed else ""))
+        messages.append(
+            f"track {track_id}: {path}, {last + 1 - first} frames from frame {first}"
+            + (f" ({missed} missed, each repeating the previous pose)" if missed else "")
+        )
         written.append(path)
     return written, messages

@@ -4,6 +4,7 @@ Files are ``{'epoch': int, 'state_dict': ..., 'optimizer': ...?}`` or a bare sta
 any PyTorch from 0.4 (legacy serialization) on. Loading uses ``weights_only=True``, so a file from
 the internet cannot run code.
 """
+
 import io
 import os
 import re
@@ -19,8 +20,10 @@ from .model import RESNET_SPECS
 def read_checkpoint(path):
     """Return ``(state_dict, epoch, optimizer_state)`` of a checkpoint file (tensors on the CPU)."""
     if not os.path.isfile(path):
-        raise UserError(f"checkpoint {path} does not exist: check --load_model (released models go "
-                        f"in models/, see models/README.md)")
+        raise UserError(
+            f"checkpoint {path} does not exist: check --load_model (released models go "
+            f"in models/, see models/README.md)"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files; all mean "unreadable"
@@ -31,7 +34,7 @@ def read_checkpoint(path):
         state, epoch, optimizer = data, 0, None
     else:
         raise UserError(f"cannot read checkpoint {path}: it holds no 'state_dict' of tensors")
-    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    state = {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
     return state, int(epoch), optimizer
 
 
@@ -40,8 +43,10 @@ def _load_failure(exc):
     text = str(exc)
     match = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)
     if match:
-        return (f"it refers to code ({match.group(1)}) that a weights file never needs; refusing "
-                f"to load it (only tensors and plain containers are accepted)")
+        return (
+            f"it refers to code ({match.group(1)}) that a weights file never needs; refusing "
+            f"to load it (only tensors and plain containers are accepted)"
+        )
     for line in text.splitlines():
         if line.strip().startswith(("_pickle.UnpicklingError", "EOFError", "RuntimeError")):
             return f"not a PyTorch checkpoint, or truncated ({line.strip()[:120]})"
@@ -50,8 +55,7 @@ def _load_failure(exc):
 
 def guess_arch(state):
     """'--arch msra_N --task T' that a state dict fits, or None when it is no known layout."""
-    stages = tuple(
-        len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
+    stages = tuple(len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
     bottleneck = "layer1.0.conv3.weight" in state
     for depth, (block, layers, _) in RESNET_SPECS.items():
         if tuple(layers) == stages and (block.expansion == 4) == bottleneck:
@@ -64,11 +68,16 @@ def describe_mismatch(model_state, state):
     """Counts and first examples of missing, unexpected and wrongly shaped entries."""
     missing = [k for k in model_state if k not in state]
     unexpected = [k for k in state if k not in model_state]
-    shape = [f"{k} {tuple(state[k].shape)} vs {tuple(model_state[k].shape)}"
-             for k in model_state if k in state and state[k].shape != model_state[k].shape]
-    parts = [f"{len(items)} {what} (e.g. {items[0]})"
-             for what, items in (("missing", missing), ("unexpected", unexpected),
-                                 ("with another shape", shape)) if items]
+    shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(model_state[k].shape)}"
+        for k in model_state
+        if k in state and state[k].shape != model_state[k].shape
+    ]
+    parts = [
+        f"{len(items)} {what} (e.g. {items[0]})"
+        for what, items in (("missing", missing), ("unexpected", unexpected), ("with another shape", shape))
+        if items
+    ]
     return ", ".join(parts)
 
 
@@ -82,9 +91,11 @@ def check_same_body(model, model_state, state, path):
     other += [k for k in model_state if k in state and state[k].shape != model_state[k].shape]
     if other:
         guess = guess_arch(state)
-        raise UserError(f"checkpoint {path} is another network ({describe_mismatch(model_state, state)}; "
-                        f"it fits {guess or 'no hg3d model'}): --load_model can leave only output "
-                        f"heads at their initialisation, so pick the same --arch")
+        raise UserError(
+            f"checkpoint {path} is another network ({describe_mismatch(model_state, state)}; "
+            f"it fits {guess or 'no hg3d model'}): --load_model can leave only output "
+            f"heads at their initialisation, so pick the same --arch"
+        )
 
 
 def load_weights(model, path, strict=True, log=print):
@@ -106,12 +117,16 @@ def load_weights(model, path, strict=True, log=print):
         check_same_body(model, model_state, state, path)
         fitting = {k: v for k, v in state.items() if k in model_state}
         model.load_state_dict(fitting, strict=False)
+
         def layers(keys):
             counts = sorted(Counter(k.split(".")[0] for k in keys).items())
             return ", ".join(f"{name} ({n} tensors)" for name, n in counts) or "none"
-        log(f"loaded {path} partly: layers left at init: "
+
+        log(
+            f"loaded {path} partly: layers left at init: "
             f"{layers(k for k in model_state if k not in fitting)}; layers of the checkpoint not "
-            f"used: {layers(k for k in state if k not in fitting)}")
+            f"used: {layers(k for k in state if k not in fitting)}"
+        )
         return epoch, None
     model.load_state_dict(state, strict=True)
     log(f"loaded {path} (epoch {epoch})")

@@ -6,6 +6,7 @@ process trains on its shard of every batch (``--batch_size`` is per process: the
 N x batch_size), gradients are averaged by DDP, only rank 0 writes logs and checkpoints, and
 validation predictions are gathered from all ranks. Without torchrun nothing here is active.
 """
+
 import os
 
 import numpy as np
@@ -28,8 +29,10 @@ def setup(opt, log=print):
         torch.cuda.set_device(opt.device)
     dist.init_process_group("nccl" if opt.device.type == "cuda" else "gloo")
     if opt.sync_bn and opt.device.type != "cuda" and opt.rank == 0:
-        log("notice: --sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); each process "
-            "normalises over its own part of the batch")
+        log(
+            "notice: --sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); each process "
+            "normalises over its own part of the batch"
+        )
     return opt
 
 
@@ -40,12 +43,16 @@ def local_gpu(gpus):
     local_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     ids = ",".join(map(str, gpus))
     if len(gpus) > 1 and len(gpus) != local_size:
-        raise UserError(f"--gpus {ids} lists {len(gpus)} GPUs for {local_size} processes on this machine: "
-                        f"give one id per process, or one id (process i then uses GPU i)")
+        raise UserError(
+            f"--gpus {ids} lists {len(gpus)} GPUs for {local_size} processes on this machine: "
+            f"give one id per process, or one id (process i then uses GPU i)"
+        )
     gpu = gpus[local_rank] if len(gpus) > 1 else local_rank
     if gpu >= torch.cuda.device_count():
-        raise UserError(f"local rank {local_rank} has no GPU {gpu} ({torch.cuda.device_count()} visible): "
-                        f"lower --nproc_per_node or fix --gpus")
+        raise UserError(
+            f"local rank {local_rank} has no GPU {gpu} ({torch.cuda.device_count()} visible): "
+            f"lower --nproc_per_node or fix --gpus"
+        )
     return gpu
 
 
@@ -60,7 +67,8 @@ def wrap_model(model, opt):
     if opt.sync_bn and opt.device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return nn.parallel.DistributedDataParallel(
-        model, device_ids=[opt.device.index] if opt.device.type == "cuda" else None)
+        model, device_ids=[opt.device.index] if opt.device.type == "cuda" else None
+    )
 
 
 def sampler(dataset, opt, train):
@@ -68,8 +76,8 @@ def sampler(dataset, opt, train):
     if not getattr(opt, "distributed", False):
         return None
     return torch.utils.data.distributed.DistributedSampler(
-        dataset, num_replicas=opt.world_size, rank=opt.rank, shuffle=train, seed=opt.seed,
-        drop_last=train)
+        dataset, num_replicas=opt.world_size, rank=opt.rank, shuffle=train, seed=opt.seed, drop_last=train
+    )
 
 
 def mean_over_ranks(values, opt):

@@ -2,11 +2,11 @@
 
 Decoders take torch tensors (on any device) and return tensors; metrics take NumPy arrays.
 """
+
 import numpy as np
 import torch
 
-from .joints import (ACC_JOINTS, H36M_BONE_SUM_MM, H36M_BONES, MPII_FLIP_PERM, MPII_TO_H36M,
-                     PELVIS)
+from .joints import ACC_JOINTS, H36M_BONE_SUM_MM, H36M_BONES, MPII_FLIP_PERM, MPII_TO_H36M, PELVIS
 
 
 def flip_merge(maps, flipped_maps):
@@ -32,7 +32,7 @@ def crop_coords_3d(xy, z, width):
     non-square ones.)
     """
     coords = torch.cat([xy.to(z.dtype) / width, z], -1)
-    return coords - coords[:, PELVIS:PELVIS + 1]
+    return coords - coords[:, PELVIS : PELVIS + 1]
 
 
 def decode_3d(heatmaps, depthmaps):
@@ -59,8 +59,7 @@ def pck_distances_to_points(heatmaps, points, joints=ACC_JOINTS):
     gt = points[:, joints].float()
     norm = heatmaps.shape[2] / 10
     dist = torch.linalg.norm(pred / norm - gt / norm, dim=-1)
-    labelled = (gt[..., 0] > 0) & (gt[..., 1] > 0) & (gt[..., 0] < heatmaps.shape[3]) & \
-        (gt[..., 1] < heatmaps.shape[2])
+    labelled = (gt[..., 0] > 0) & (gt[..., 1] > 0) & (gt[..., 0] < heatmaps.shape[3]) & (gt[..., 1] < heatmaps.shape[2])
     return torch.where(labelled, dist, torch.nan).cpu().numpy()
 
 
@@ -136,7 +135,7 @@ def fit_similarity(source, target):
     s[:, -1] *= sign
     vt[:, -1] *= sign[:, None]
     rotation = u @ vt  # row-vector form
-    scale = s.sum(1) / np.maximum((s0 ** 2).sum((1, 2)), 1e-12)
+    scale = s.sum(1) / np.maximum((s0**2).sum((1, 2)), 1e-12)
     return scale, rotation, mu_t - scale[:, None, None] * mu_s @ rotation
 
 
@@ -161,9 +160,13 @@ def group_means(per_sample, groups):
     for name, values in per_sample.items():
         sums = np.bincount(inverse, weights=np.asarray(values, np.float64), minlength=len(labels))
         pooled[name] = sums / counts
-    return {(label.item() if hasattr(label, "item") else label):
-            {**{name: float(means[g]) for name, means in pooled.items()}, "num_samples": int(counts[g])}
-            for g, label in enumerate(labels)}
+    return {
+        (label.item() if hasattr(label, "item") else label): {
+            **{name: float(means[g]) for name, means in pooled.items()},
+            "num_samples": int(counts[g]),
+        }
+        for g, label in enumerate(labels)
+    }
 
 
 def h36m_metrics(pred_3d, gt_3d):

@@ -3,6 +3,7 @@
 Both take a batch of normalised crops (N, 3, input_h, input_w) — see geometry.crop_and_normalize —
 and return the heatmaps (and depth maps) of the network, without the flip test or decoding.
 """
+
 import torch
 from torch import nn
 
@@ -36,10 +37,20 @@ def export_model(model, fmt, path, input_h, input_w):
             traced = torch.jit.trace(wrapped, example)
         atomic_write(path, lambda tmp: traced.save(tmp))
     else:
-        atomic_write(path, lambda tmp: torch.onnx.export(
-            wrapped, (example,), tmp, input_names=["input"], output_names=wrapped.heads,
-            # positional: torch 2.6 reads a dict's keys as input_names, later versions as parameters
-            dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False))
+        atomic_write(
+            path,
+            lambda tmp: torch.onnx.export(
+                wrapped,
+                (example,),
+                tmp,
+                input_names=["input"],
+                output_names=wrapped.heads,
+                # positional: torch 2.6 reads a dict's keys as input_names, later versions as parameters
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamo=True,
+                verbose=False,
+            ),
+        )
     return wrapped
 
 
@@ -53,5 +64,7 @@ def run_export(argv=None):
     model = create_model(opt.arch, opt.heads)
     load_weights(model, opt.load_model, strict=True, log=lambda _: None)
     export_model(model.cpu(), opt.format, opt.out, opt.input_h, opt.input_w)
-    print(f"wrote {opt.out} ({opt.format}; input (N, 3, {opt.input_h}, {opt.input_w}), "
-          f"outputs {', '.join(MapsOnly(model).heads)})")
+    print(
+        f"wrote {opt.out} ({opt.format}; input (N, 3, {opt.input_h}, {opt.input_w}), "
+        f"outputs {', '.join(MapsOnly(model).heads)})"
+    )

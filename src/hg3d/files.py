@@ -1,5 +1,6 @@
 """Reading images quietly, usable folders, and atomic writes: results and checkpoints are never
 left half-written (temp file + rename), and a failed write leaves the previous file as it was."""
+
 import contextlib
 import glob
 import json
@@ -96,8 +97,7 @@ def writable_dir(path, flag):
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"{flag} {path} cannot be created ({exc.strerror or exc}): pass another "
-                        f"folder") from None
+        raise UserError(f"{flag} {path} cannot be created ({exc.strerror or exc}): pass another folder") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise UserError(f"{flag} {path} is not writable: pass a folder you can write to")
     return path
@@ -119,6 +119,7 @@ def write_json(path, data):
         with open(tmp, "w") as handle:
             json.dump(data, handle, indent=2)
             handle.write("\n")
+
     atomic_write(path, write)
 
 
@@ -132,6 +133,7 @@ def write_h5(path, arrays, attrs=None):
                 handle.create_dataset(name, data=array)
             for name, value in (attrs or {}).items():
                 handle.attrs[name] = value
+
     atomic_write(path, write)
 
 

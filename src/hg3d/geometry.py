@@ -5,6 +5,7 @@ a box size ``s = (s_w, s_h)`` in pixels and a rotation in degrees; it is mapped 
 ``(w, h)`` pixels. The point triples are held in float32 before OpenCV solves the transform, as
 the original did: this keeps crops bit-compatible with the released models' training data.
 """
+
 import cv2
 import numpy as np
 
@@ -73,7 +74,7 @@ def _gaussian_patch(sigma):
     """The (6 sigma + 1)^2 patch exp(-d^2 / 2 sigma^2), float32 like the original targets."""
     radius = int(3 * sigma)
     x = np.arange(2 * radius + 1, dtype=np.float32) - radius
-    return np.exp(-(x[None, :] ** 2 + x[:, None] ** 2) / np.float32(2 * sigma ** 2)), radius
+    return np.exp(-(x[None, :] ** 2 + x[:, None] ** 2) / np.float32(2 * sigma**2)), radius
 
 
 def gaussian_maps(points, height, width, sigma, valid=None):

@@ -7,6 +7,7 @@ through ``flip_test_forward``; decoding is ``hg3d.evaluation``'s (the same funct
     estimator = Estimator.from_checkpoint("models/fusion_3d_var.pth", arch="msra_50")
     people = estimator.predict(bgr_image, boxes=[[x, y, w, h], ...])  # boxes=None: whole image
 """
+
 import numpy as np
 import torch
 
@@ -29,8 +30,7 @@ def flip_test_forward(forward, inputs, flip_test=True):
         return output, output
     n = len(inputs)
     output = forward(torch.cat([inputs, inputs.flip(-1)]))
-    return ({k: v[:n] for k, v in output.items()},
-            {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
+    return ({k: v[:n] for k, v in output.items()}, {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
 
 
 def crop_box(image_shape, box, input_w, input_h):
@@ -42,8 +42,7 @@ def crop_box(image_shape, box, input_w, input_h):
         side = max(h, w)
         return np.array([w / 2, h / 2], np.float32), adjust_aspect_ratio((side, side), aspect)
     x, y, w, h = box
-    return (np.array([x + w / 2, y + h / 2], np.float32),
-            adjust_aspect_ratio((w, h), aspect) * BOX_MARGIN)
+    return (np.array([x + w / 2, y + h / 2], np.float32), adjust_aspect_ratio((w, h), aspect) * BOX_MARGIN)
 
 
 def box_outside(box, image_shape):
@@ -69,9 +68,12 @@ def decode_people(maps, centers, sizes):
     out_size = (hm.shape[3], hm.shape[2])
     people = []
     for i, (center, size) in enumerate(zip(centers, sizes)):
-        person = {"joints_2d": transform_preds(coords[i], center, size, out_size),
-                  "confidence": confidence[i].astype(np.float64),
-                  "crop_center": np.asarray(center, np.float64), "crop_size": np.asarray(size, np.float64)}
+        person = {
+            "joints_2d": transform_preds(coords[i], center, size, out_size),
+            "confidence": confidence[i].astype(np.float64),
+            "crop_center": np.asarray(center, np.float64),
+            "crop_size": np.asarray(size, np.float64),
+        }
         if pred_3d is not None:
             scale = h36m_scale(pred_3d[i])  # 0 for a degenerate pose (see evaluation.degenerate)
             usable = bool(scale > 0)
@@ -100,8 +102,9 @@ class Estimator:
         self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
 
     @classmethod
-    def from_checkpoint(cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256,
-                        device="cpu", flip_test=True):
+    def from_checkpoint(
+        cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256, device="cpu", flip_test=True
+    ):
         """Build the model of ``arch``/``task`` and load ``path`` strictly (one-line UserError on a
         missing, corrupt or other-arch file)."""
         if arch not in ARCHS:
@@ -127,7 +130,7 @@ class Estimator:
         (with the flip test). An image whose box list is empty gives no people."""
         crops, owners = [], []
         for index, (image, boxes) in enumerate(zip(images, boxes_per_image)):
-            for box in ([None] if boxes is None else boxes):
+            for box in [None] if boxes is None else boxes:
                 problem = box_outside(box, image.shape)
                 if problem:
                     raise UserError(problem)
@@ -136,8 +139,9 @@ class Estimator:
         results = [[] for _ in images]
         if not crops:
             return results
-        inputs = np.stack([crop_and_normalize(images[i], c, s, 0, self.input_w, self.input_h)
-                           for i, (_, c, s) in zip(owners, crops)])
+        inputs = np.stack(
+            [crop_and_normalize(images[i], c, s, 0, self.input_w, self.input_h) for i, (_, c, s) in zip(owners, crops)]
+        )
         _, maps = flip_test_forward(self.forward, torch.from_numpy(inputs).to(self.device), self.flip_test)
         people = decode_people(maps, [c for _, c, _ in crops], [s for _, _, s in crops])
         for owner, (box, _, _), person in zip(owners, crops, people):

@@ -2,27 +2,69 @@
 
 Every index list here is stated in ``shared/spec/REFERENCE.md`` ("Joints").
 """
+
 import numpy as np
 
 # --- MPII-16: the network's output order -------------------------------------------------------
 MPII_JOINTS = (
-    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+    "r_ankle",
+    "r_knee",
+    "r_hip",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+    "pelvis",
+    "thorax",
+    "upper_neck",
+    "head_top",
+    "r_wrist",
+    "r_elbow",
+    "r_shoulder",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
 )
 NUM_JOINTS = len(MPII_JOINTS)
 PELVIS = MPII_JOINTS.index("pelvis")
 MPII_FLIP_PAIRS = ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
 MPII_EDGES = (
-    (0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (10, 11), (11, 12),
-    (12, 8), (8, 13), (13, 14), (14, 15), (6, 8), (8, 9),
+    (0, 1),
+    (1, 2),
+    (2, 6),
+    (6, 3),
+    (3, 4),
+    (4, 5),
+    (10, 11),
+    (11, 12),
+    (12, 8),
+    (8, 13),
+    (13, 14),
+    (14, 15),
+    (6, 8),
+    (8, 9),
 )
 # Joints the PCK accuracy monitor counts (limbs; the torso joints are too easy to be informative).
 ACC_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 14, 15)
 
 # --- Human3.6M-17: ECCV18 challenge / msra cache order, used for MPJPE ---------------------------
 H36M_JOINTS = (
-    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
-    "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
+    "pelvis",
+    "r_hip",
+    "r_knee",
+    "r_ankle",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+    "spine",
+    "thorax",
+    "neck",
+    "head",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
 )
 NUM_H36M_JOINTS = len(H36M_JOINTS)
 H36M_FLIP_PAIRS = ((3, 6), (2, 5), (1, 4), (16, 13), (15, 12), (14, 11))
@@ -31,8 +73,21 @@ H36M_TO_MPII = np.array([3, 2, 1, 4, 5, 6, 0, 7, 8, 10, 16, 15, 14, 11, 12, 13])
 # Index into MPII-16 for each H36M-17 joint; spine (7) and neck (9) are then re-made as midpoints.
 MPII_TO_H36M = np.array([6, 2, 1, 0, 3, 4, 5, 7, 8, 9, 9, 13, 14, 15, 12, 11, 10])
 H36M_BONES = (
-    (3, 2), (2, 1), (1, 0), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 10),
-    (16, 15), (15, 14), (14, 8), (8, 11), (11, 12), (12, 13),
+    (3, 2),
+    (2, 1),
+    (1, 0),
+    (0, 4),
+    (4, 5),
+    (5, 6),
+    (0, 7),
+    (7, 8),
+    (8, 10),
+    (16, 15),
+    (15, 14),
+    (14, 8),
+    (8, 11),
+    (11, 12),
+    (12, 13),
 )
 # Parent of each H36M-17 joint in the skeleton tree (pelvis the root; shoulders and neck hang from
 # the thorax); parents come before their children.
@@ -55,8 +110,23 @@ H36M_FLIP_PERM = flip_permutation(NUM_H36M_JOINTS, H36M_FLIP_PAIRS)
 
 # --- MPI-INF-3DHP-17: the test set's annotation order (shared/spec/MPI_INF_3DHP.md) --------------
 MPI3DHP_JOINTS = (
-    "head_top", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "pelvis", "spine", "head",
+    "head_top",
+    "neck",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_hip",
+    "r_knee",
+    "r_ankle",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+    "pelvis",
+    "spine",
+    "head",
 )
 MPI3DHP_PELVIS = MPI3DHP_JOINTS.index("pelvis")
 # The official scripts score the first 14 joints (pelvis, spine and head excluded).

@@ -6,6 +6,7 @@ run first drops what the killed run logged after its last saved epoch (lines of 
 TensorBoard a SessionLog START event at the next step, which tells it to discard those steps), so
 its logs end as those of an uninterrupted run.
 """
+
 import os
 import re
 import time
@@ -22,12 +23,12 @@ def drop_epochs_after(path, epoch):
         return
     with open(path) as handle:
         lines = handle.readlines()
-    kept = [line for line in lines
-            if not ((match := EPOCH_LINE.match(line)) and int(match.group(1)) > epoch)]
+    kept = [line for line in lines if not ((match := EPOCH_LINE.match(line)) and int(match.group(1)) > epoch)]
 
     def write(tmp):
         with open(tmp, "w") as handle:
             handle.writelines(kept)
+
     if len(kept) != len(lines):
         atomic_write(path, write)
 
@@ -47,7 +48,7 @@ class Logger:
         self.log_path = os.path.join(self.save_dir, "log.txt")
         if resume_epoch is not None:
             drop_epochs_after(self.log_path, resume_epoch)
-        self.log_file = open(self.log_path, "a")
+        self.log_file = open(self.log_path, "a")  # noqa: SIM115 (open for the whole run, closed by close())
         from tensorboardX.event_file_writer import EventsWriter  # only training runs need it
         from tensorboardX.proto.event_pb2 import Event, SessionLog
 
@@ -57,8 +58,9 @@ class Logger:
         # starts in the same second as the killed one from truncating its file.
         self.events = EventsWriter(os.path.join(folder, "events"), f".{os.getpid()}")
         if resume_epoch is not None:
-            self.events.write_event(Event(wall_time=time.time(), step=resume_epoch + 1,
-                                          session_log=SessionLog(status=SessionLog.START)))
+            self.events.write_event(
+                Event(wall_time=time.time(), step=resume_epoch + 1, session_log=SessionLog(status=SessionLog.START))
+            )
         self.events.flush()
 
     def write(self, text):
@@ -69,8 +71,10 @@ class Logger:
             self.log_file.write(f"{time.strftime('%Y-%m-%d-%H-%M')}: {text}\n")
             self.log_file.flush()
         except OSError as exc:
-            raise UserError(f"cannot write {self.log_path}: {exc.strerror or exc}; training stopped "
-                            f"(--resume continues from the last saved epoch)") from None
+            raise UserError(
+                f"cannot write {self.log_path}: {exc.strerror or exc}; training stopped "
+                f"(--resume continues from the last saved epoch)"
+            ) from None
         self.events.flush()
 
     def scalars(self, prefix, values, step):
@@ -81,8 +85,9 @@ class Logger:
         from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import Summary
 
-        summary = Summary(value=[Summary.Value(tag=f"{prefix}/{name}", simple_value=float(value))
-                                 for name, value in values.items()])
+        summary = Summary(
+            value=[Summary.Value(tag=f"{prefix}/{name}", simple_value=float(value)) for name, value in values.items()]
+        )
         self.events.write_event(Event(wall_time=time.time(), step=step, summary=summary))
 
     def close(self):

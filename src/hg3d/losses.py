@@ -2,6 +2,7 @@
 
 total = MSE(hm, target) + weight_3d * L_reg + L_var   (``shared/spec/REFERENCE.md``, "Losses")
 """
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,13 +11,11 @@ from torch import nn
 # as MPII-16 joint pairs with the weights that equalise their mean H36M lengths.
 BONE_GROUPS = (
     (((0, 1), 1.0085885098415446), ((1, 2), 1.0), ((3, 4), 1.0), ((4, 5), 1.0085885098415446)),
-    (((10, 11), 1.1375361376887123), ((11, 12), 1.0), ((13, 14), 1.0),
-     ((14, 15), 1.1375361376887123)),
+    (((10, 11), 1.1375361376887123), ((11, 12), 1.0), ((13, 14), 1.0), ((14, 15), 1.1375361376887123)),
     (((2, 6), 1.0), ((3, 6), 1.0)),
     (((12, 8), 1.0), ((13, 8), 1.0)),
 )
-_BONES = [(bone, weight, group) for group, members in enumerate(BONE_GROUPS)
-          for bone, weight in members]
+_BONES = [(bone, weight, group) for group, members in enumerate(BONE_GROUPS) for bone, weight in members]
 BONE_A = torch.tensor([b[0][0] for b in _BONES])
 BONE_B = torch.tensor([b[0][1] for b in _BONES])
 BONE_WEIGHT = torch.tensor([b[1] for b in _BONES])
@@ -84,8 +83,7 @@ class PoseLoss(nn.Module):
                 # cells / W: the depth targets' unit (box widths) for any aspect ratio; the
                 # original divides by output_h, the same on its square maps
                 xy = batch["pts_crop"].to(depth.dtype) / output["hm"].shape[-1]
-                var_loss = bone_variance_loss(depth, xy, batch["reg_target"], batch["reg_mask"],
-                                              self.weight_var)
+                var_loss = bone_variance_loss(depth, xy, batch["reg_target"], batch["reg_mask"], self.weight_var)
                 loss = loss + var_loss
                 stats["var_loss"] = var_loss
         stats["loss"] = loss

@@ -8,16 +8,23 @@ counting no joint); MPJPE = mean error. Every frame has the same 14 joints, so t
 figures over a set of frames equals the figure pooled over its joints: "All", each activity, each
 sequence and each scene group pool their frames (``evaluation.group_means``).
 """
+
 import numpy as np
 
 from .evaluation import bone_length_sum, group_means, mpii_to_h36m, to_h36m_order
-from .joints import (H36M_TO_MPI3DHP, MPI3DHP_EVAL_JOINTS, MPI3DHP_PELVIS, MPI3DHP_TO_H36M,
-                     MPII_JOINTS)
+from .joints import H36M_TO_MPI3DHP, MPI3DHP_EVAL_JOINTS, MPI3DHP_PELVIS, MPI3DHP_TO_H36M, MPII_JOINTS
 
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)  # 0, 5, ..., 150: 31 thresholds
-ACTIVITIES = ("Standing/Walking", "Exercise", "Sitting", "Reaching/Crouching", "On the Floor",
-              "Sports", "Miscellaneous")  # activity_annotation 1..7
+ACTIVITIES = (
+    "Standing/Walking",
+    "Exercise",
+    "Sitting",
+    "Reaching/Crouching",
+    "On the Floor",
+    "Sports",
+    "Miscellaneous",
+)  # activity_annotation 1..7
 SCENES = {"TS1": "GS", "TS2": "GS", "TS3": "noGS", "TS4": "noGS", "TS5": "Outdoor", "TS6": "Outdoor"}
 SCENE_ORDER = ("GS", "noGS", "Outdoor")
 # --mpi_scale: gt_bones = the paper's own 3DHP evaluation, h36m = the project's H36M rule.
@@ -32,7 +39,7 @@ THORAX = MPII_JOINTS.index("thorax")
 def shift_hips(pred_mpii):
     """MPII-16 poses (..., 16, 3) with pelvis and hips moved HIP_SHIFT toward the thorax."""
     pose = np.array(pred_mpii, np.float64)
-    thorax = pose[..., THORAX:THORAX + 1, :]
+    thorax = pose[..., THORAX : THORAX + 1, :]
     pose[..., HIP_SHIFT_JOINTS, :] += HIP_SHIFT * (thorax - pose[..., HIP_SHIFT_JOINTS, :])
     return pose
 
@@ -54,7 +61,7 @@ def to_mpi3dhp(pred_mpii, gt_3dhp, scale="gt_bones"):
     else:
         raise ValueError(f"unknown 3DHP scale mode {scale!r} (one of {SCALE_MODES})")
     pose = h36m[..., H36M_TO_MPI3DHP, :]
-    return pose - pose[..., MPI3DHP_PELVIS:MPI3DHP_PELVIS + 1, :]
+    return pose - pose[..., MPI3DHP_PELVIS : MPI3DHP_PELVIS + 1, :]
 
 
 def joint_errors(pred, gt):
@@ -83,21 +90,28 @@ def summarize(per_frame, sequences, activities):
     names = np.array(ACTIVITIES)[np.asarray(activities, int) - 1]
     scenes = np.array([SCENES[s] for s in sequences])
     everything = group_means(per_frame, np.zeros(len(sequences), int))[0]
-    return {**everything,
-            "per_activity": group_means(per_frame, names),
-            "per_sequence": group_means(per_frame, sequences),
-            "per_scene": group_means(per_frame, scenes)}
+    return {
+        **everything,
+        "per_activity": group_means(per_frame, names),
+        "per_sequence": group_means(per_frame, sequences),
+        "per_scene": group_means(per_frame, scenes),
+    }
 
 
 def format_table(summary):
     """The results as papers print them: scene groups and All, then activities, then sequences."""
+
     def row(label, figures):
-        return (f"{label:<20}{figures['pck']:>7.1f}{figures['auc']:>7.1f}{figures['mpjpe']:>8.1f}"
-                f"{figures['num_samples']:>8d}")
+        return (
+            f"{label:<20}{figures['pck']:>7.1f}{figures['auc']:>7.1f}{figures['mpjpe']:>8.1f}"
+            f"{figures['num_samples']:>8d}"
+        )
 
     header = f"{'':<20}{'PCK':>7}{'AUC':>7}{'MPJPE':>8}{'frames':>8}"
-    title = (f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, univ_annot3, 14 joints, "
-             f"PCK at 150 mm, scale {summary['scale']})")
+    title = (
+        f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, univ_annot3, 14 joints, "
+        f"PCK at 150 mm, scale {summary['scale']})"
+    )
     lines = [title, header]
     lines += [row(s, summary["per_scene"][s]) for s in SCENE_ORDER if s in summary["per_scene"]]
     lines += [row("All", summary), ""]

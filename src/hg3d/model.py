@@ -3,6 +3,7 @@
 Parameter names, shapes and order follow the released checkpoints exactly
 (``shared/golden/keys_*.txt``), so they load with ``strict=True``.
 """
+
 import os
 
 import torch
@@ -39,10 +40,13 @@ class PoseResNet(nn.Module):
         super().__init__()
         block, layers, _ = RESNET_SPECS[depth]
         backbone = tv_resnet.ResNet(block, list(layers))
-        self.conv1, self.bn1, self.relu, self.maxpool = (
-            backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
+        self.conv1, self.bn1, self.relu, self.maxpool = (backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
         self.layer1, self.layer2, self.layer3, self.layer4 = (
-            backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4)
+            backbone.layer1,
+            backbone.layer2,
+            backbone.layer3,
+            backbone.layer4,
+        )
         for module in self.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.momentum = BN_MOMENTUM
@@ -51,8 +55,9 @@ class PoseResNet(nn.Module):
         in_channels = 512 * block.expansion
         for _ in range(3):
             deconv += [
-                nn.ConvTranspose2d(in_channels, DECONV_FILTERS, kernel_size=4, stride=2,
-                                   padding=1, output_padding=0, bias=False),
+                nn.ConvTranspose2d(
+                    in_channels, DECONV_FILTERS, kernel_size=4, stride=2, padding=1, output_padding=0, bias=False
+                ),
                 nn.BatchNorm2d(DECONV_FILTERS, momentum=BN_MOMENTUM),
                 nn.ReLU(inplace=True),
             ]
@@ -101,23 +106,28 @@ def load_imagenet_backbone(model, depth, log=print):
     path = imagenet_weights_file(depth)
     cached = os.path.isfile(path)
     try:
-        state = weights.get_state_dict(map_location="cpu", progress=False, check_hash=True,
-                                       weights_only=True)
+        state = weights.get_state_dict(map_location="cpu", progress=False, check_hash=True, weights_only=True)
     except Exception as exc:  # network errors (URLError, timeouts) or an unreadable file
         if cached:
-            raise UserError(f"cannot read the ImageNet weights {path} ({exc}): delete the file to "
-                            f"download it again, or pass --no_pretrained") from None
-        raise UserError(f"the ImageNet weights of the ResNet-{depth} backbone are not cached and could "
-                        f"not be downloaded ({exc}): put {os.path.basename(path)} ({weights.url}) in "
-                        f"{os.path.dirname(path)}, or pass --no_pretrained to start from random "
-                        f"init") from None
+            raise UserError(
+                f"cannot read the ImageNet weights {path} ({exc}): delete the file to "
+                f"download it again, or pass --no_pretrained"
+            ) from None
+        raise UserError(
+            f"the ImageNet weights of the ResNet-{depth} backbone are not cached and could "
+            f"not be downloaded ({exc}): put {os.path.basename(path)} ({weights.url}) in "
+            f"{os.path.dirname(path)}, or pass --no_pretrained to start from random "
+            f"init"
+        ) from None
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     backbone_missing = [k for k in missing if not k.startswith(("deconv_layers.", *model.heads))]
     if unexpected or backbone_missing:
-        raise UserError(f"{path} does not hold the ImageNet weights of a ResNet-{depth} "
-                        f"({len(backbone_missing)} backbone tensors missing, {len(unexpected)} unexpected): "
-                        f"delete it to download it again, or pass --no_pretrained")
+        raise UserError(
+            f"{path} does not hold the ImageNet weights of a ResNet-{depth} "
+            f"({len(backbone_missing)} backbone tensors missing, {len(unexpected)} unexpected): "
+            f"delete it to download it again, or pass --no_pretrained"
+        )
     log(f"loaded ImageNet weights for the backbone from {path}")
 
 

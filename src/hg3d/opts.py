@@ -2,6 +2,7 @@
 
 Flag names and defaults follow the original release, so its README's commands work unchanged.
 """
+
 import os
 import shlex
 import sys
@@ -14,8 +15,10 @@ from .model import ARCHS
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
-HOME_HELP = ("Default paths (data/, exp/, models/) lie under $HG3D_HOME when it is set, else in the clone "
-             "this code runs from, else (an installed package) in the current directory.")
+HOME_HELP = (
+    "Default paths (data/, exp/, models/) lie under $HG3D_HOME when it is set, else in the clone "
+    "this code runs from, else (an installed package) in the current directory."
+)
 TASKS = ("human2d", "human3d")
 DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw", "mpi_inf_3dhp")
 DATASET_ALIASES = {"3dpw": "threedpw", "3dhp": "mpi_inf_3dhp"}
@@ -43,11 +46,18 @@ def build_parser(prog="main.py"):
     a("--dataset", default="mpii", type=lambda s: DATASET_ALIASES.get(s, s), choices=DATASETS)
     a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
     a("--load_model", default="", help="checkpoint to test, or to initialise training from")
-    a("--no_pretrained", dest="pretrained", action="store_false",
-      help="train from random init instead of torchvision's ImageNet backbone")
+    a(
+        "--no_pretrained",
+        dest="pretrained",
+        action="store_false",
+        help="train from random init instead of torchvision's ImageNet backbone",
+    )
     a("--resume", action="store_true", help="continue <exp_dir>/<exp_id>/model_last.pth")
-    a("--overwrite", action="store_true",
-      help="train anew in an <exp_dir>/<exp_id>/ that holds checkpoints, replacing them and its logs")
+    a(
+        "--overwrite",
+        action="store_true",
+        help="train anew in an <exp_dir>/<exp_id>/ that holds checkpoints, replacing them and its logs",
+    )
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
     a("--data_dir", default=os.path.join(home, "data"), help="root of the datasets (default: %(default)s)")
@@ -65,8 +75,12 @@ def build_parser(prog="main.py"):
     a("--lr_step", default="90,120", help="epochs after which lr drops 10x, comma separated")
     a("--num_epoch", "--num_epochs", dest="num_epoch", type=int, default=140)
     a("--batch_size", type=int, default=32, help="per process under torchrun")
-    a("--test_batch_size", type=int, default=0,
-      help="batch size of validation and testing (default: 16 on CUDA, 1 on the CPU, the fastest there)")
+    a(
+        "--test_batch_size",
+        type=int,
+        default=0,
+        help="batch size of validation and testing (default: 16 on CUDA, 1 on the CPU, the fastest there)",
+    )
     a("--val_intervals", type=int, default=5, help="validate every this many epochs")
     a("--save_all_models", action="store_true", help="keep model_<epoch>.pth of every epoch")
     a("--amp", action="store_true", help="mixed precision (and channels_last) on CUDA")
@@ -75,11 +89,14 @@ def build_parser(prog="main.py"):
     # loss
     a("--ratio_3d", type=float, default=0, help="3D samples per 2D sample in fusion training")
     a("--ratio_3dpw", type=float, default=0, help="3DPW samples per 2D sample (fusion_3dpw)")
-    a("--test_split", default="test", choices=("test", "validation", "train"),
-      help="3DPW split evaluated by --test")
-    a("--mpi_scale", default="gt_bones", choices=SCALE_MODES,
-      help="MPI-INF-3DHP test: scale predictions so their bones sum to the ground truth's, with the "
-           "paper's hip shift (gt_bones), or to 4000 mm as for Human3.6M (h36m)")
+    a("--test_split", default="test", choices=("test", "validation", "train"), help="3DPW split evaluated by --test")
+    a(
+        "--mpi_scale",
+        default="gt_bones",
+        choices=SCALE_MODES,
+        help="MPI-INF-3DHP test: scale predictions so their bones sum to the ground truth's, with the "
+        "paper's hip shift (gt_bones), or to 4000 mm as for Human3.6M (h36m)",
+    )
     a("--weight_3d", type=float, default=0, help="weight of the depth regression loss")
     a("--weight_var", type=float, default=0, help="weight of the bone-length variance loss")
     # augmentation
@@ -88,8 +105,13 @@ def build_parser(prog="main.py"):
     a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
     a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
-    a("--flip_test", dest="flip_test", action="store_true", default=True,
-      help="average with the mirrored input's maps when testing (default on)")
+    a(
+        "--flip_test",
+        dest="flip_test",
+        action="store_true",
+        default=True,
+        help="average with the mirrored input's maps when testing (default on)",
+    )
     a("--no_flip_test", dest="flip_test", action="store_false", help="test without the flip")
     return p
 
@@ -114,8 +136,7 @@ def torchrun_command(gpus, argv):
         elif not arg.startswith("--gpus="):
             rest.append(arg)
     main = os.path.relpath(os.path.join(SRC_DIR, "main.py"))
-    return shlex.join(["torchrun", "--nproc_per_node", str(len(gpus)), main, *rest,
-                       "--gpus", ",".join(map(str, gpus))])
+    return shlex.join(["torchrun", "--nproc_per_node", str(len(gpus)), main, *rest, "--gpus", ",".join(map(str, gpus))])
 
 
 def select_device(gpus, log=print, argv=()):
@@ -127,17 +148,20 @@ def select_device(gpus, log=print, argv=()):
     if gpus[0] < 0:
         return torch.device("cpu")
     if len(gpus) > 1 and not under_torchrun():
-        raise UserError(f"--gpus {','.join(map(str, gpus))}: one process uses one GPU (give one id); to "
-                        f"train on {len(gpus)} GPUs run: {torchrun_command(gpus, argv)}")
+        raise UserError(
+            f"--gpus {','.join(map(str, gpus))}: one process uses one GPU (give one id); to "
+            f"train on {len(gpus)} GPUs run: {torchrun_command(gpus, argv)}"
+        )
     if not torch.cuda.is_available():
-        log(f"notice: --gpus {','.join(map(str, gpus))} asked for CUDA, which is not available; "
-            f"running on the CPU")
+        log(f"notice: --gpus {','.join(map(str, gpus))} asked for CUDA, which is not available; running on the CPU")
         return torch.device("cpu")
     count = torch.cuda.device_count()
     bad = [g for g in gpus if g >= count]
     if bad:
-        raise UserError(f"--gpus {','.join(map(str, gpus))}: this machine has {count} CUDA device(s) "
-                        f"(ids 0..{count - 1}); use -1 for the CPU")
+        raise UserError(
+            f"--gpus {','.join(map(str, gpus))}: this machine has {count} CUDA device(s) "
+            f"(ids 0..{count - 1}); use -1 for the CPU"
+        )
     return torch.device("cuda", gpus[0])
 
 
@@ -159,8 +183,10 @@ def finalize(opt, log=print, argv=None):
         (opt.scale < 0 or opt.scale >= 1, f"--scale must be in [0, 1), got {opt.scale}"),
         (opt.hm_gauss <= 0, f"--hm_gauss must be > 0, got {opt.hm_gauss}"),
         (opt.resume and opt.test, "--resume continues training; use --load_model with --test"),
-        (opt.dataset == "mpi_inf_3dhp" and not opt.test,
-         "--dataset mpi_inf_3dhp is a test set: add --test (training on it is not supported)"),
+        (
+            opt.dataset == "mpi_inf_3dhp" and not opt.test,
+            "--dataset mpi_inf_3dhp is a test set: add --test (training on it is not supported)",
+        ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
     ]
     for failed, message in checks:
@@ -174,8 +200,10 @@ def finalize(opt, log=print, argv=None):
     if opt.input_h % 32 or opt.input_w % 32:
         raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
     if (opt.output_h * 4, opt.output_w * 4) != (opt.input_h, opt.input_w):
-        raise UserError(f"the network's output is input / 4: --output_h/w {opt.output_h}x{opt.output_w} "
-                        f"does not fit input {opt.input_h}x{opt.input_w}")
+        raise UserError(
+            f"the network's output is input / 4: --output_h/w {opt.output_h}x{opt.output_w} "
+            f"does not fit input {opt.input_h}x{opt.input_w}"
+        )
 
     opt.heads = {"hm": NUM_JOINTS}
     if opt.task == "human3d":

@@ -1,4 +1,5 @@
 """What ``python main.py`` does: parse options, then train (with validation) or test."""
+
 import glob
 import os
 import random
@@ -13,8 +14,7 @@ from . import distributed
 from .checkpoint import checkpoint_epoch, load_weights, read_training_state, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
-from .files import (readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json,
-                    write_mat)
+from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json, write_mat
 from .logger import Logger
 from .model import create_model
 from .opts import parse_opts
@@ -30,12 +30,19 @@ def seed_everything(seed):
 def build_loader(opt, dataset, train):
     batch_size = opt.batch_size if train else opt.test_batch_size
     if train and len(dataset) < batch_size:
-        raise UserError(f"the training set has {len(dataset)} samples, fewer than --batch_size "
-                        f"{batch_size} (lower --batch_size)")
+        raise UserError(
+            f"the training set has {len(dataset)} samples, fewer than --batch_size {batch_size} (lower --batch_size)"
+        )
     shard = distributed.sampler(dataset, opt, train)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=train and shard is None, sampler=shard,
-        num_workers=opt.num_workers, pin_memory=opt.device.type == "cuda", drop_last=train)
+        dataset,
+        batch_size=batch_size,
+        shuffle=train and shard is None,
+        sampler=shard,
+        num_workers=opt.num_workers,
+        pin_memory=opt.device.type == "cuda",
+        drop_last=train,
+    )
 
 
 def is_better(metric, value, best):
@@ -64,10 +71,17 @@ def format_summary(summary):
 
 def format_per_action(summary):
     """The per-action table of papers (mm): one row per action, then the mean over actions."""
-    rows = [f"{action:<14}{v['mpjpe']:>9.2f}{v['pa_mpjpe']:>11.2f}{v['num_samples']:>9d}"
-            for action, v in summary["per_action"].items()]
-    return "\n".join([f"{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>11}{'samples':>9}", *rows,
-                      f"{'mean':<14}{summary['mpjpe_action_mean']:>9.2f}{summary['pa_mpjpe_action_mean']:>11.2f}"])
+    rows = [
+        f"{action:<14}{v['mpjpe']:>9.2f}{v['pa_mpjpe']:>11.2f}{v['num_samples']:>9d}"
+        for action, v in summary["per_action"].items()
+    ]
+    return "\n".join(
+        [
+            f"{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>11}{'samples':>9}",
+            *rows,
+            f"{'mean':<14}{summary['mpjpe_action_mean']:>9.2f}{summary['pa_mpjpe_action_mean']:>11.2f}",
+        ]
+    )
 
 
 def test(opt):
@@ -81,18 +95,26 @@ def test(opt):
     if not distributed.is_main(opt):  # every rank predicted its shard; rank 0 writes
         return summary
     summary.setdefault("split", dataset.split)
-    summary.update(dataset=opt.dataset, checkpoint=os.path.abspath(opt.load_model),
-                   flip_test=opt.flip_test, full_test=opt.full_test)
+    summary.update(
+        dataset=opt.dataset,
+        checkpoint=os.path.abspath(opt.load_model),
+        flip_test=opt.flip_test,
+        full_test=opt.full_test,
+    )
     write_json(os.path.join(opt.save_dir, "results.json"), summary)
-    write_h5(os.path.join(opt.save_dir, "preds.h5"), arrays,
-             {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)})
+    write_h5(
+        os.path.join(opt.save_dir, "preds.h5"),
+        arrays,
+        {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)},
+    )
     if opt.dataset == "mpii":  # the original's 2D output, for the MPII evaluation tools
         write_mat(os.path.join(opt.save_dir, "preds.mat"), {"preds": arrays["pred_2d"]})
     if hasattr(dataset, "format_table"):
         print(dataset.format_table(summary))
     elif summary.get("mpjpe") is not None:
-        print(f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm "
-              f"over {summary['num_3d']} samples")
+        print(
+            f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm over {summary['num_3d']} samples"
+        )
     if "per_action" in summary:
         print(format_per_action(summary))
     print(f"test: {format_summary(summary)}; results in {opt.save_dir}")
@@ -112,13 +134,17 @@ def prepare_run_dir(opt, main_rank):
     A folder with only logs (a run that never saved) is reused; --overwrite deletes the old
     checkpoints and logs. Temporary files of saves that a kill interrupted are removed.
     """
-    checkpoints = sorted(glob.glob(os.path.join(glob.escape(opt.save_dir), "model_*.pth")),
-                         key=lambda p: (os.path.basename(p) != "model_last.pth", p))
+    checkpoints = sorted(
+        glob.glob(os.path.join(glob.escape(opt.save_dir), "model_*.pth")),
+        key=lambda p: (os.path.basename(p) != "model_last.pth", p),
+    )
     if checkpoints and not (opt.resume or opt.overwrite):
         shown = [f"{os.path.basename(p)} (epoch {checkpoint_epoch(p)})" for p in checkpoints[:3]]
         more = f" and {len(checkpoints) - 3} more" if len(checkpoints) > 3 else ""
-        raise UserError(f"{opt.save_dir} holds a trained run ({', '.join(shown)}{more}): add --resume "
-                        f"to continue it, pick another --exp_id, or add --overwrite to replace it")
+        raise UserError(
+            f"{opt.save_dir} holds a trained run ({', '.join(shown)}{more}): add --resume "
+            f"to continue it, pick another --exp_id, or add --overwrite to replace it"
+        )
     if not main_rank:
         return
     if opt.overwrite and checkpoints:
@@ -146,8 +172,9 @@ def train(opt):
     last = os.path.join(opt.save_dir, "model_last.pth")
     if opt.resume:
         if not os.path.isfile(last):
-            raise UserError(f"--resume: nothing to resume, {last} does not exist (train without "
-                            f"--resume first, or check --exp_id)")
+            raise UserError(
+                f"--resume: nothing to resume, {last} does not exist (train without --resume first, or check --exp_id)"
+            )
         start_epoch, optimizer_state = load_weights(model, last, strict=True)
         if optimizer_state:
             optimizer.load_state_dict(optimizer_state)
@@ -179,8 +206,10 @@ def train(opt):
             else:
                 save_checkpoint(path, model, epoch)
         except UserError as exc:
-            raise UserError(f"{exc}; training stopped in epoch {epoch} (--resume continues from "
-                            f"model_last.pth once the problem is fixed)") from None
+            raise UserError(
+                f"{exc}; training stopped in epoch {epoch} (--resume continues from "
+                f"model_last.pth once the problem is fixed)"
+            ) from None
 
     train_loader = build_loader(opt, train_set, train=True)
     for epoch in range(start_epoch + 1, opt.num_epoch + 1):
@@ -203,8 +232,7 @@ def train(opt):
         new_best = False
         if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
             summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}", with_loss=True)
-            logger.scalars("val", {k: v for k, v in summary.items()
-                                   if isinstance(v, float)}, epoch)
+            logger.scalars("val", {k: v for k, v in summary.items() if isinstance(v, float)}, epoch)
             line += f" | val {format_summary(summary)}"
             value = summary.get(opt.metric)
             if value is not None and is_better(opt.metric, value, best):

@@ -4,6 +4,7 @@ Used by ``scripts/make_sample_data.py`` (quickstart) and by the tests. Every wri
 deterministic for a given generator state, and refuses to write into a dataset folder that was
 not made by it (real data is never overwritten).
 """
+
 import json
 import os
 import pickle
@@ -27,8 +28,10 @@ def prepare_root(path, overwrite=False):
     """
     if os.path.isdir(path) and os.listdir(path):
         if not os.path.exists(os.path.join(path, MARKER)):
-            raise UserError(f"{path} already holds data that is not hg3d sample data; refusing to "
-                            f"overwrite it (choose another --out)")
+            raise UserError(
+                f"{path} already holds data that is not hg3d sample data; refusing to "
+                f"overwrite it (choose another --out)"
+            )
         if not overwrite:
             return False
     os.makedirs(path, exist_ok=True)
@@ -65,8 +68,15 @@ def write_mpii(root, rng, num_train, num_val, size=320, drop_prob=0.05):
             scale = h / 200.0
             # MPII's centre sits above the box centre: the loader moves it down by 15 * scale.
             center = [x + w / 2, y + h / 2 - 15 * scale]
-            entries.append({"image": name, "center": center, "scale": scale,
-                            "joints": joints.tolist(), "joints_vis": visible.astype(float).tolist()})
+            entries.append(
+                {
+                    "image": name,
+                    "center": center,
+                    "scale": scale,
+                    "joints": joints.tolist(),
+                    "joints_vis": visible.astype(float).tolist(),
+                }
+            )
         os.makedirs(os.path.join(root, "annot"), exist_ok=True)
         with open(os.path.join(root, "annot", annot), "w") as handle:
             json.dump(entries, handle)
@@ -91,17 +101,24 @@ def write_h36m(root, rng, num_train, num_val, size=320):
             joints_3d = orthographic_joints(scene["joints_cam"], scene["joints_2d"])
             joints_3d = np.concatenate([joints_3d, joints_3d[8:9]])
             x, y, w, h = scene["box"]
-            entries.append({
-                "image": f"{i + 1:05d}.jpg", "center_x": float(x + w / 2), "center_y": float(y + h / 2),
-                "width": float(w), "height": float(h),
-                "joints_3d": joints_3d,
-                "joints_3d_vis": np.ones((18, 3)),
-                "joints_3d_relative": relative, "joints_3d_relative_vis": np.ones((18, 3)),
-            })
+            entries.append(
+                {
+                    "image": f"{i + 1:05d}.jpg",
+                    "center_x": float(x + w / 2),
+                    "center_y": float(y + h / 2),
+                    "width": float(w),
+                    "height": float(h),
+                    "joints_3d": joints_3d,
+                    "joints_3d_vis": np.ones((18, 3)),
+                    "joints_3d_relative": relative,
+                    "joints_3d_relative_vis": np.ones((18, 3)),
+                }
+            )
         cache = os.path.join(root, "msra_cache", f"HM36_eccv_challenge_{split}_cache")
         os.makedirs(cache, exist_ok=True)
-        with open(os.path.join(cache, f"HM36_eccv_challenge_{split}_w288xh384_keypoint_jnt_bbox_db.pkl"),
-                  "wb") as handle:
+        with open(
+            os.path.join(cache, f"HM36_eccv_challenge_{split}_w288xh384_keypoint_jnt_bbox_db.pkl"), "wb"
+        ) as handle:
             pickle.dump(entries, handle, protocol=2)
 
 
@@ -120,25 +137,45 @@ def smpl24_from_h36m(pose):
     p = np.asarray(pose, np.float64)
     down = np.array([0.0, 60.0, 0.0])  # feet below the ankles (y is down)
     joints = [
-        p[0], p[4], p[1], (p[0] + p[7]) / 2, p[5], p[2], p[7], p[6], p[3], (p[7] + p[8]) / 2,
-        p[6] + down, p[3] + down, p[8], (p[8] + p[11]) / 2, (p[8] + p[14]) / 2, (p[9] + p[10]) / 2,
-        p[11], p[14], p[12], p[15], p[13], p[16],
-        p[13] + 0.25 * (p[13] - p[12]), p[16] + 0.25 * (p[16] - p[15]),
+        p[0],
+        p[4],
+        p[1],
+        (p[0] + p[7]) / 2,
+        p[5],
+        p[2],
+        p[7],
+        p[6],
+        p[3],
+        (p[7] + p[8]) / 2,
+        p[6] + down,
+        p[3] + down,
+        p[8],
+        (p[8] + p[11]) / 2,
+        (p[8] + p[14]) / 2,
+        (p[9] + p[10]) / 2,
+        p[11],
+        p[14],
+        p[12],
+        p[15],
+        p[13],
+        p[16],
+        p[13] + 0.25 * (p[13] - p[12]),
+        p[16] + 0.25 * (p[16] - p[15]),
     ]
     return np.stack(joints)
 
 
 def _rigid(rng, max_angle=20.0):
     """A random 4x4 rigid transform (rotation about the vertical mostly, translation in metres)."""
-    rotation = cv2.Rodrigues(np.array([rng.uniform(-0.1, 0.1), rng.uniform(-1, 1), 0.0])
-                             * np.deg2rad(max_angle))[0]
+    rotation = cv2.Rodrigues(np.array([rng.uniform(-0.1, 0.1), rng.uniform(-1, 1), 0.0]) * np.deg2rad(max_angle))[0]
     pose = np.eye(4)
     pose[:3, :3], pose[:3, 3] = rotation, rng.uniform(-1, 1, 3)
     return pose
 
 
-def write_3dpw(root, rng, sequences=(("train", 1, 8), ("train", 1, 8), ("validation", 1, 6),
-                                     ("test", 2, 6)), size=(240, 320)):
+def write_3dpw(
+    root, rng, sequences=(("train", 1, 8), ("train", 1, 8), ("validation", 1, 6), ("test", 2, 6)), size=(240, 320)
+):
     """``root/3dpw`` in the official layout: ``imageFiles/<seq>/image_%05d.jpg`` and
     ``sequenceFiles/<split>/<seq>.pkl`` (protocol-2 pickles with the official fields).
 
@@ -175,9 +212,12 @@ def write_3dpw(root, rng, sequences=(("train", 1, 8), ("train", 1, 8), ("validat
         if people > 1:
             valid[1][0] = 0
         sequence = {
-            "sequence": name, "img_frame_ids": np.arange(frames) * 2,
-            "cam_intrinsics": intrinsics, "cam_poses": np.stack(cam_poses),
-            "campose_valid": valid, "jointPositions": [np.stack(j) for j in joints],
+            "sequence": name,
+            "img_frame_ids": np.arange(frames) * 2,
+            "cam_intrinsics": intrinsics,
+            "cam_poses": np.stack(cam_poses),
+            "campose_valid": valid,
+            "jointPositions": [np.stack(j) for j in joints],
             "poses2d": [np.zeros((frames, 3, 18)) for _ in range(people)],
             "poses": [np.zeros((frames, 72)) for _ in range(people)],
             "betas": [np.zeros(10) for _ in range(people)],
@@ -202,8 +242,7 @@ def write_matlab_v73(path, variables):
         for name, array in variables.items():
             handle.create_dataset(name, data=np.asarray(array, np.float64))
             handle[name].attrs["MATLAB_class"] = np.bytes_("double")
-    text = ("MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 "
-            "HDF5 schema 1.00 .")
+    text = "MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 HDF5 schema 1.00 ."
     # 116 bytes of text, 8 of subsystem offset, version 0x0200, endian indicator "IM"
     header = text.ljust(116).encode("ascii") + b" " * 8 + struct.pack("<H", 0x0200) + b"IM"
     with open(path, "r+b") as handle:
@@ -236,8 +275,13 @@ def write_mpi_inf_3dhp(root, rng, frames=6, studio_size=(256, 256), outdoor_size
             annot2.append(scene["joints_2d"][H36M_TO_MPI3DHP])
         valid = np.ones(frames)
         valid[number % frames] = 0
-        write_matlab_v73(os.path.join(folder, "annot_data.mat"), {
-            "annot2": np.stack(annot2)[:, None], "annot3": np.stack(annot3)[:, None],
-            "univ_annot3": np.stack(univ)[:, None], "valid_frame": valid[:, None],
-            "activity_annotation": ((number + np.arange(frames)) % 7 + 1)[:, None],
-        })
+        write_matlab_v73(
+            os.path.join(folder, "annot_data.mat"),
+            {
+                "annot2": np.stack(annot2)[:, None],
+                "annot3": np.stack(annot3)[:, None],
+                "univ_annot3": np.stack(univ)[:, None],
+                "valid_frame": valid[:, None],
+                "activity_annotation": ((number + np.arange(frames)) % 7 + 1)[:, None],
+            },
+        )

@@ -5,6 +5,7 @@ Nothing here is a dataset of the paper; it lets the real loaders, training and t
 machine without downloads. Poses are built in the H36M-17 order (mm, camera frame: x right,
 y down, z forward) and mapped to MPII-16 with ``joints.H36M_TO_MPII``, as the H36M loader does.
 """
+
 import cv2
 import numpy as np
 
@@ -15,16 +16,49 @@ from .joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
 # a prediction makes them, and the 15 protocol bones sum to 4000 mm, the length the protocol
 # rescales predictions to: so a perfect prediction scores 0 mm on these people, and every error
 # measured on them comes from the network (or from the heatmap's quantisation).
-_REST = np.array([
-    [0, 0, 0], [-130, 0, 0], [-130, 450, 0], [-130, 880, 0], [130, 0, 0], [130, 450, 0],
-    [130, 880, 0], [0, -240, 0], [0, -480, 0], [0, -590, 0], [0, -700, 0], [180, -450, 0],
-    [200, -180, 0], [210, 70, 0], [-180, -450, 0], [-200, -180, 0], [-210, 70, 0],
-], np.float64)
+_REST = np.array(
+    [
+        [0, 0, 0],
+        [-130, 0, 0],
+        [-130, 450, 0],
+        [-130, 880, 0],
+        [130, 0, 0],
+        [130, 450, 0],
+        [130, 880, 0],
+        [0, -240, 0],
+        [0, -480, 0],
+        [0, -590, 0],
+        [0, -700, 0],
+        [180, -450, 0],
+        [200, -180, 0],
+        [210, 70, 0],
+        [-180, -450, 0],
+        [-200, -180, 0],
+        [-210, 70, 0],
+    ],
+    np.float64,
+)
 _BONE_SUM = sum(np.linalg.norm(_REST[a] - _REST[b]) for a, b in H36M_BONES)
 REST_POSE = _REST * (H36M_BONE_SUM_MM / _BONE_SUM)
 # Kinematic chains: (parent, child) pairs in an order where parents come first.
-CHAINS = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
-          (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16))
+CHAINS = (
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (0, 4),
+    (4, 5),
+    (5, 6),
+    (0, 7),
+    (7, 8),
+    (8, 9),
+    (9, 10),
+    (8, 11),
+    (11, 12),
+    (12, 13),
+    (8, 14),
+    (14, 15),
+    (15, 16),
+)
 # Joints whose subtree a random rotation bends (hips, knees, thorax, shoulders, elbows), and the
 # whole upper body (spine included) about the pelvis, which keeps the spine a midpoint.
 BEND_JOINTS = {1: 60, 2: 50, 4: 60, 5: 50, 8: 15, 11: 90, 12: 70, 14: 90, 15: 70}
@@ -33,8 +67,17 @@ SPINE, TORSO_BEND = 7, 20
 # Slots: 0 torso/neck, 1 right leg, 2 left leg, 3 left arm, 4 right arm. Right limbs are drawn
 # darker and left limbs lighter than the clothing colour, and the face is marked on the front of
 # the head, so that left/right and front/back (hence depth order) can be told from the picture.
-LIMBS = ((1, 2, 130, 1), (2, 3, 110, 1), (4, 5, 130, 2), (5, 6, 110, 2), (11, 12, 90, 3),
-         (12, 13, 75, 3), (14, 15, 90, 4), (15, 16, 75, 4), (8, 9, 80, 0))
+LIMBS = (
+    (1, 2, 130, 1),
+    (2, 3, 110, 1),
+    (4, 5, 130, 2),
+    (5, 6, 110, 2),
+    (11, 12, 90, 3),
+    (12, 13, 75, 3),
+    (14, 15, 90, 4),
+    (15, 16, 75, 4),
+    (8, 9, 80, 0),
+)
 R_HIP, L_HIP, PELVIS_J, THORAX = 1, 4, 0, 8
 TORSO = (1, 4, 11, 14)  # hips and shoulders: one filled quadrilateral
 HEAD, HEAD_RADIUS_MM = 10, 110
@@ -121,16 +164,23 @@ def render_person(image, joints_cam, intrinsics, rng):
         if kind == "limb":
             a, b, mm, slot = spec
             width = max(2, int(round(focal * mm / depth)))
-            cv2.line(image, tuple(np.round(uv[a]).astype(int)), tuple(np.round(uv[b]).astype(int)),
-                     tuple(float(c) for c in palette[slot]), width, cv2.LINE_AA)
+            cv2.line(
+                image,
+                tuple(np.round(uv[a]).astype(int)),
+                tuple(np.round(uv[b]).astype(int)),
+                tuple(float(c) for c in palette[slot]),
+                width,
+                cv2.LINE_AA,
+            )
         elif kind == "torso":
             quad = np.round(uv[[TORSO[0], TORSO[1], TORSO[2], TORSO[3]]]).astype(np.int32)
             hull = cv2.convexHull(quad)
             cv2.fillConvexPoly(image, hull, tuple(float(c) for c in palette[0]), cv2.LINE_AA)
         else:
             radius = max(3, int(round(focal * HEAD_RADIUS_MM / depth)))
-            cv2.circle(image, tuple(np.round(uv[HEAD]).astype(int)), radius,
-                       tuple(float(c) for c in skin), -1, cv2.LINE_AA)
+            cv2.circle(
+                image, tuple(np.round(uv[HEAD]).astype(int)), radius, tuple(float(c) for c in skin), -1, cv2.LINE_AA
+            )
             draw_face(image, joints_cam, intrinsics, skin)
     return uv
 
@@ -147,8 +197,14 @@ def draw_face(image, joints_cam, intrinsics, skin):
     for side in (-1, 1):
         eye = head + HEAD_RADIUS_MM * (0.85 * forward + 0.4 * side * right)
         radius = max(1, int(round(intrinsics[0, 0] * 18 / eye[2])))
-        cv2.circle(image, tuple(np.round(project(eye, intrinsics)).astype(int)), radius,
-                   tuple(float(c) for c in skin * 0.3), -1, cv2.LINE_AA)
+        cv2.circle(
+            image,
+            tuple(np.round(project(eye, intrinsics)).astype(int)),
+            radius,
+            tuple(float(c) for c in skin * 0.3),
+            -1,
+            cv2.LINE_AA,
+        )
 
 
 def random_scene(rng, width, height):
@@ -162,7 +218,10 @@ def random_scene(rng, width, height):
     low, high = joints_2d.min(0), joints_2d.max(0)
     low, high = low - 0.1 * (high - low), high + 0.1 * (high - low)  # room for the head and limbs
     return {
-        "image": image, "joints_cam": joints_cam, "joints_2d": joints_2d,
-        "mpii_2d": joints_2d[H36M_TO_MPII], "intrinsics": intrinsics,
+        "image": image,
+        "joints_cam": joints_cam,
+        "joints_2d": joints_2d,
+        "mpii_2d": joints_2d[H36M_TO_MPII],
+        "intrinsics": intrinsics,
         "box": np.concatenate([low, high - low]),
     }

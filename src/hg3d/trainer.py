@@ -3,6 +3,7 @@
 ``Trainer.train_epoch`` runs the optimisation; ``Trainer.predict`` returns per-sample predictions
 (2D in image pixels, 3D in crop units, PCK distances) that ``dataset.metrics`` turns into numbers.
 """
+
 import time
 
 import numpy as np
@@ -124,7 +125,8 @@ class Trainer:
                     bar.finish()
                     raise TrainingDiverged(
                         f"the loss became {first[1]} at epoch {epoch}, iteration {first[0]}; "
-                        f"the last good checkpoint is kept (try a lower --lr)")
+                        f"the last good checkpoint is kept (try a lower --lr)"
+                    )
                 self._report(bar, it, len(loader), start, sums.means())
             else:
                 self._advance(bar, it, len(loader))
@@ -149,8 +151,9 @@ class Trainer:
         """Move the progress bar on, with the loss figures of the last report."""
         if self.quiet or self.opt.print_iter > 0:
             return
-        bar.suffix = (f"[{it + 1}/{total}] | Tot: {bar.elapsed_td} | ETA: {bar.eta_td} | "
-                      f"{getattr(bar, 'loss_parts', '')}")
+        bar.suffix = (
+            f"[{it + 1}/{total}] | Tot: {bar.elapsed_td} | ETA: {bar.eta_td} | {getattr(bar, 'loss_parts', '')}"
+        )
         bar.next()
 
     @torch.no_grad()
@@ -190,8 +193,7 @@ class Trainer:
         coords = decode_2d(hm).cpu().numpy()
         centers, scales = batch["center"].numpy(), batch["scale"].numpy()
         out_size = (hm.shape[3], hm.shape[2])
-        pred_2d = np.stack([transform_preds(coords[i], centers[i], scales[i], out_size)
-                            for i in range(len(coords))])
+        pred_2d = np.stack([transform_preds(coords[i], centers[i], scales[i], out_size) for i in range(len(coords))])
         part = {
             "index": batch["index"].numpy(),
             "pred_2d": pred_2d.astype(np.float32),

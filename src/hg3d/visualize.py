@@ -2,6 +2,7 @@
 
 Both work without a display (OpenCV drawing, matplotlib's Agg backend).
 """
+
 import cv2
 import numpy as np
 
@@ -28,8 +29,7 @@ def draw_skeleton_2d(image, joints, edges=MPII_EDGES):
     thickness, radius = max(1, int(round(2 * scale))), max(2, int(round(3 * scale)))
     points = np.round(np.asarray(joints, np.float64)).astype(int)
     for a, b in edges:
-        cv2.line(canvas, tuple(points[a]), tuple(points[b]), SIDE_COLOURS[edge_side(a, b)],
-                 thickness, cv2.LINE_AA)
+        cv2.line(canvas, tuple(points[a]), tuple(points[b]), SIDE_COLOURS[edge_side(a, b)], thickness, cv2.LINE_AA)
     for name, point in zip(MPII_JOINTS, points):
         cv2.circle(canvas, tuple(point), radius, SIDE_COLOURS[joint_side(name)], -1, cv2.LINE_AA)
     return canvas

@@ -4,6 +4,7 @@ Training splits are ``train``; validation and testing use ``val``. Fusion datase
 their 3D part, as the original did (``--dataset fusion_3d --test`` tests on Human3.6M;
 ``fusion_3dpw`` validates on 3DPW). ``mpi_inf_3dhp`` is test only.
 """
+
 from ..errors import UserError
 from .fusion import Fusion
 from .h36m import H36M
@@ -26,8 +27,9 @@ def get_dataset(opt, split):
         return H36M(opt, split)
     if opt.dataset == "fusion_3dpw":  # MPII + H36M + 3DPW; validates on 3DPW
         if split == "train":
-            return Fusion(opt, [(H36M(opt, "train"), opt.ratio_3d),
-                                (ThreeDPW(opt, "train"), opt.ratio_3dpw)], MPII(opt, "train"))
+            return Fusion(
+                opt, [(H36M(opt, "train"), opt.ratio_3d), (ThreeDPW(opt, "train"), opt.ratio_3dpw)], MPII(opt, "train")
+            )
         return ThreeDPW(opt, split)
     if opt.dataset == "mpi_inf_3dhp":  # test only
         return MPIInf3DHP(opt, split)

@@ -9,6 +9,7 @@ in one batch (fusion training):
 label), ``pts_crop`` (16, 2) int32 heatmap coordinates, ``gt_3d`` (17, 3) float32 H36M-17 in mm
 (zeros without 3D label), ``center`` (2,), ``scale`` (2,) crop box (w, h) in px, ``index``.
 """
+
 import os
 
 import numpy as np
@@ -17,8 +18,7 @@ import torch.utils.data
 from ..errors import UserError
 from ..evaluation import degenerate, h36m_metrics, pck_accuracy
 from ..files import imread_bgr
-from ..geometry import (adjust_aspect_ratio, affine_transform, crop_and_normalize,
-                        gaussian_maps, get_affine_transform)
+from ..geometry import adjust_aspect_ratio, affine_transform, crop_and_normalize, gaussian_maps, get_affine_transform
 from ..joints import H36M_FLIP_PERM, MPII_FLIP_PERM, NUM_H36M_JOINTS, NUM_JOINTS
 
 
@@ -51,7 +51,7 @@ def orthographic_joints(joints_cam, joints_uv):
     """
     cam, uv = np.asarray(joints_cam, np.float64), np.asarray(joints_uv, np.float64)
     xy_centred, uv_centred = cam[:, :2] - cam[:, :2].mean(0), uv - uv.mean(0)
-    k = (xy_centred * uv_centred).sum() / (xy_centred ** 2).sum()
+    k = (xy_centred * uv_centred).sum() / (xy_centred**2).sum()
     shift = uv.mean(0) - k * cam[:, :2].mean(0)
     return np.concatenate([k * cam[:, :2] + shift, k * (cam[:, 2:] - cam[0, 2])], 1)
 
@@ -100,8 +100,9 @@ class PoseDataset(torch.utils.data.Dataset):
         inp = crop_and_normalize(image, center, box, rot, opt.input_w, opt.input_h, mirrored)
         pts = np.trunc(self.heatmap_coords(center, box, rot, joints_xy)).astype(np.int32)
         pts[~labelled] = 0
-        inside = labelled & (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & \
-            (pts[:, 0] < opt.output_w) & (pts[:, 1] < opt.output_h)
+        inside = (
+            labelled & (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & (pts[:, 0] < opt.output_w) & (pts[:, 1] < opt.output_h)
+        )
         target = gaussian_maps(pts, opt.output_h, opt.output_w, opt.hm_gauss, valid=labelled)
         return inp, target, pts, inside
 
@@ -141,8 +142,18 @@ class PoseDataset(torch.utils.data.Dataset):
         labelled = np.ones(len(joints), bool)
         inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled, mirrored)
         reg_target = np.where(inside, joints[:, 2] / box[0], 0)
-        return self.pack(inp, target, np.where(inside[:, None], pts, 0), reg_target,
-                         self.reg_index(pts, inside), inside, center, box, index, gt_3d)
+        return self.pack(
+            inp,
+            target,
+            np.where(inside[:, None], pts, 0),
+            reg_target,
+            self.reg_index(pts, inside),
+            inside,
+            center,
+            box,
+            index,
+            gt_3d,
+        )
 
     @staticmethod
     def pack(inp, target, pts_crop, reg_target, reg_ind, reg_mask, center, box, index, gt_3d=None):
@@ -154,8 +165,7 @@ class PoseDataset(torch.utils.data.Dataset):
             "reg_ind": np.asarray(reg_ind, np.int64),
             "reg_mask": np.asarray(reg_mask, np.uint8),
             "pts_crop": np.asarray(pts_crop, np.int32),
-            "gt_3d": (np.zeros((NUM_H36M_JOINTS, 3), np.float32) if gt_3d is None
-                      else np.asarray(gt_3d, np.float32)),
+            "gt_3d": (np.zeros((NUM_H36M_JOINTS, 3), np.float32) if gt_3d is None else np.asarray(gt_3d, np.float32)),
             "center": np.asarray(center, np.float32),
             "scale": np.asarray(box, np.float64),
             "index": np.int64(index),
@@ -176,6 +186,10 @@ class PoseDataset(torch.utils.data.Dataset):
             summary["num_degenerate"] = int((degenerate(result["pred_3d"]) & labelled).sum())
             summary["mpjpe"] = float(mpjpe[labelled].mean()) if labelled.any() else None
             summary["pa_mpjpe"] = float(pa_mpjpe[labelled].mean()) if labelled.any() else None
-            arrays.update(pred_3d=converted.astype(np.float32), gt_3d=result["gt_3d"],
-                          mpjpe=mpjpe.astype(np.float32), pa_mpjpe=pa_mpjpe.astype(np.float32))
+            arrays.update(
+                pred_3d=converted.astype(np.float32),
+                gt_3d=result["gt_3d"],
+                mpjpe=mpjpe.astype(np.float32),
+                pa_mpjpe=pa_mpjpe.astype(np.float32),
+            )
         return summary, arrays

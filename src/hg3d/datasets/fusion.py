@@ -5,6 +5,7 @@ original read ``--ratio_3d`` but always used all of H36M). Call ``set_epoch`` be
 draw new subsets; the draw depends only on the seed and the epoch, so every DDP rank and worker
 sees the same one.
 """
+
 import numpy as np
 import torch.utils.data
 
@@ -21,8 +22,11 @@ class Fusion(torch.utils.data.Dataset):
 
     def set_epoch(self, epoch):
         rng = np.random.default_rng([self.opt.seed, epoch])
-        self.subset_3d = [(d, int(i)) for d, (dataset, count) in enumerate(zip(self.datasets_3d, self.counts))
-                          for i in rng.choice(len(dataset), count, replace=False)]
+        self.subset_3d = [
+            (d, int(i))
+            for d, (dataset, count) in enumerate(zip(self.datasets_3d, self.counts))
+            for i in rng.choice(len(dataset), count, replace=False)
+        ]
 
     def __len__(self):
         return self.num_3d + len(self.dataset_2d)

@@ -12,6 +12,7 @@ Each pickle is a list of dicts with ``center_x, center_y, width, height`` (perso
 from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``sequence``, ``action``,
 ``camera`` and ``frame``; with them the test reports per-action figures.
 """
+
 import os
 
 import numpy as np
@@ -30,8 +31,7 @@ JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H3
 
 def check_annotations(entries, path):
     """Every cache entry's box and joints, checked at once (one-line error naming a bad entry)."""
-    checker = EntryChecker(entries, path, "a msra cache file", REQUIRED_KEYS,
-                           name=lambda i: f"{i + 1:05d}.jpg")
+    checker = EntryChecker(entries, path, "a msra cache file", REQUIRED_KEYS, name=lambda i: f"{i + 1:05d}.jpg")
     checker.numbers("center_x").numbers("center_y")
     checker.numbers("width", positive=True).numbers("height", positive=True)
     checker.numbers("joints_3d", JOINT_SHAPES).numbers("joints_3d_relative", JOINT_SHAPES)
@@ -45,10 +45,15 @@ class H36M(PoseDataset):
         super().__init__(opt, split)
         split_dir = SPLIT_DIRS["train" if split == "train" else "val"]
         root = os.path.join(opt.data_dir, "h36m")
-        self.image_dir = require_path(os.path.join(root, "ECCV18_Challenge", split_dir, "IMG"),
-                                      f"Human3.6M {split_dir} images")
-        cache = os.path.join(root, "msra_cache", f"HM36_eccv_challenge_{split_dir}_cache",
-                             f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl")
+        self.image_dir = require_path(
+            os.path.join(root, "ECCV18_Challenge", split_dir, "IMG"), f"Human3.6M {split_dir} images"
+        )
+        cache = os.path.join(
+            root,
+            "msra_cache",
+            f"HM36_eccv_challenge_{split_dir}_cache",
+            f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl",
+        )
         require_path(cache, f"Human3.6M {split_dir} annotations")
         annotations = load_pickle(cache, "Human3.6M annotation file")
         self.annotations = check_annotations(annotations, cache)

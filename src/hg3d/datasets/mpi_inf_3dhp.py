@@ -16,6 +16,7 @@ its longer edge x 1.2, limited to the image (whose size is read from the image).
 2D heatmap targets (the PCK monitor) and no depth label: the test set is scored in millimetres by
 ``metrics_3dhp``. Absent sequences are reported and left out; the results name those evaluated.
 """
+
 import os
 
 import numpy as np
@@ -23,14 +24,12 @@ import numpy as np
 from ..errors import UserError
 from ..evaluation import pck_accuracy
 from ..joints import MPI3DHP_PELVIS, MPI3DHP_TO_MPII, NUM_JOINTS
-from ..metrics_3dhp import (ACTIVITIES, format_table, frame_metrics, joint_errors, summarize,
-                            to_mpi3dhp)
+from ..metrics_3dhp import ACTIVITIES, format_table, frame_metrics, joint_errors, summarize, to_mpi3dhp
 from .base import PoseDataset, read_image, require_path
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 # name -> shape of one frame's entry (h5py axis order); valid_frame, checked first, sets N
-VARIABLES = {"valid_frame": (1,), "univ_annot3": (1, 17, 3), "annot2": (1, 17, 2),
-             "activity_annotation": (1,)}
+VARIABLES = {"valid_frame": (1,), "univ_annot3": (1, 17, 3), "annot2": (1, 17, 2), "activity_annotation": (1,)}
 BOX_MARGIN = 1.2  # as for 3DPW: room around the joints for the head, hands and feet
 LAYOUT_HINT = "see the README's MPI-INF-3DHP section for the layout, or pass --data_dir"
 
@@ -45,20 +44,21 @@ def read_annotations(path):
         with h5py.File(path, "r") as handle:
             missing = [name for name in VARIABLES if name not in handle]
             if missing:
-                raise UserError(f"{path} lacks {', '.join(missing)} (not an MPI-INF-3DHP test "
-                                f"annot_data.mat)")
+                raise UserError(f"{path} lacks {', '.join(missing)} (not an MPI-INF-3DHP test annot_data.mat)")
             not_arrays = [name for name in VARIABLES if not isinstance(handle[name], h5py.Dataset)]
             if not_arrays:
                 raise UserError(f"{path}: {', '.join(not_arrays)} is not a numeric array")
             data = {name: np.asarray(handle[name], np.float64) for name in VARIABLES}
     except (OSError, TypeError, ValueError) as exc:
-        raise UserError(f"cannot read MPI-INF-3DHP annotation file {path} (expected MATLAB v7.3 / "
-                        f"HDF5 with numeric arrays): {exc}") from None
+        raise UserError(
+            f"cannot read MPI-INF-3DHP annotation file {path} (expected MATLAB v7.3 / HDF5 with numeric arrays): {exc}"
+        ) from None
     frames = len(data["valid_frame"]) if data["valid_frame"].ndim else 0
     for name, shape in VARIABLES.items():
         if data[name].shape != (frames,) + shape:
-            raise UserError(f"{path}: {name} has shape {data[name].shape}, expected "
-                            f"{(frames,) + shape} for {frames} frames")
+            raise UserError(
+                f"{path}: {name} has shape {data[name].shape}, expected {(frames,) + shape} for {frames} frames"
+            )
     return {name: array.reshape(frames, *VARIABLES[name][1:]) for name, array in data.items()}
 
 
@@ -69,17 +69,22 @@ class MPIInf3DHP(PoseDataset):
         super().__init__(opt, split)
         if split == "train":
             raise UserError("MPI-INF-3DHP is a test set here: use --dataset mpi_inf_3dhp with --test")
-        self.root = require_path(os.path.join(opt.data_dir, "mpi_inf_3dhp", "mpi_inf_3dhp_test_set"),
-                                 "MPI-INF-3DHP test set", LAYOUT_HINT)
+        self.root = require_path(
+            os.path.join(opt.data_dir, "mpi_inf_3dhp", "mpi_inf_3dhp_test_set"), "MPI-INF-3DHP test set", LAYOUT_HINT
+        )
         present = [s for s in SEQUENCES if os.path.isdir(os.path.join(self.root, s))]
         if not present:
-            raise UserError(f"no MPI-INF-3DHP test sequence (TS1 ... TS6) in {self.root} (if the "
-                            f"zip unpacked into a nested mpi_inf_3dhp_test_set/ folder, move that "
-                            f"folder up; {LAYOUT_HINT})")
+            raise UserError(
+                f"no MPI-INF-3DHP test sequence (TS1 ... TS6) in {self.root} (if the "
+                f"zip unpacked into a nested mpi_inf_3dhp_test_set/ folder, move that "
+                f"folder up; {LAYOUT_HINT})"
+            )
         absent = [s for s in SEQUENCES if s not in present]
         if absent:
-            print(f"note: MPI-INF-3DHP sequences {', '.join(absent)} are absent from {self.root}; "
-                  f"evaluating {', '.join(present)} only")
+            print(
+                f"note: MPI-INF-3DHP sequences {', '.join(absent)} are absent from {self.root}; "
+                f"evaluating {', '.join(present)} only"
+            )
         self.sequences, parts = [], []
         for sequence in present:
             path = os.path.join(self.root, sequence, "annot_data.mat")
@@ -92,14 +97,14 @@ class MPIInf3DHP(PoseDataset):
             if not np.isin(activity, np.arange(1, len(ACTIVITIES) + 1)).all():
                 raise UserError(f"{path}: activity_annotation outside 1..7 in valid frames")
             gt = data["univ_annot3"][rows]
-            root_relative = gt - gt[:, MPI3DHP_PELVIS:MPI3DHP_PELVIS + 1]
-            parts.append((np.full(len(rows), len(self.sequences)), rows, root_relative,
-                          data["annot2"][rows], activity))
+            root_relative = gt - gt[:, MPI3DHP_PELVIS : MPI3DHP_PELVIS + 1]
+            parts.append((np.full(len(rows), len(self.sequences)), rows, root_relative, data["annot2"][rows], activity))
             self.sequences.append(sequence)
         if not parts:
             raise UserError(f"no valid frame in the MPI-INF-3DHP test set at {self.root}")
         self.sample_sequence, self.sample_row, self.gt_3d, self.joints_2d, self.activity = (
-            np.concatenate(arrays) for arrays in zip(*parts))
+            np.concatenate(arrays) for arrays in zip(*parts)
+        )
         for index in range(len(self)):
             path = self.image_path(index)
             if not os.path.isfile(path):
@@ -113,8 +118,12 @@ class MPIInf3DHP(PoseDataset):
 
     def image_path(self, index):
         """Row i of a sequence's annotations is its image img_%06d.jpg of i + 1."""
-        return os.path.join(self.root, self.sequences[self.sample_sequence[index]], "imageSequence",
-                            f"img_{self.sample_row[index] + 1:06d}.jpg")
+        return os.path.join(
+            self.root,
+            self.sequences[self.sample_sequence[index]],
+            "imageSequence",
+            f"img_{self.sample_row[index] + 1:06d}.jpg",
+        )
 
     def __getitem__(self, index):
         image = read_image(self.image_path(index), f"MPI-INF-3DHP {self.describe(index)}")
@@ -125,8 +134,17 @@ class MPIInf3DHP(PoseDataset):
         labelled = np.ones(NUM_JOINTS, bool)
         inp, target, pts, inside = self.make_item(image, center, box, 0, uv[MPI3DHP_TO_MPII], labelled)
         no_depth = np.zeros(NUM_JOINTS)
-        return self.pack(inp, target, np.where(inside[:, None], pts, 0), no_depth,
-                         self.reg_index(pts, inside), no_depth, center, box, index)
+        return self.pack(
+            inp,
+            target,
+            np.where(inside[:, None], pts, 0),
+            no_depth,
+            self.reg_index(pts, inside),
+            no_depth,
+            center,
+            box,
+            index,
+        )
 
     def metrics(self, result):
         """The official 3DHP figures (see ``metrics_3dhp``) and the per-frame arrays of preds.h5:
@@ -136,14 +154,25 @@ class MPIInf3DHP(PoseDataset):
         pred = to_mpi3dhp(result["pred_3d"], gt, self.opt.mpi_scale)
         per_frame = frame_metrics(joint_errors(pred, gt))
         sequences = np.array(self.sequences)[self.sample_sequence[index]]
-        summary = {"num_samples": len(index), "acc": pck_accuracy(result["pck_dist"]),
-                   **summarize(per_frame, sequences, self.activity[index]),
-                   "sequences": list(self.sequences), "scale": self.opt.mpi_scale,
-                   "ground_truth": "univ_annot3", "split": "test"}
-        arrays = {"index": index, "pred_2d": result["pred_2d"], "pred_3d": pred.astype(np.float32),
-                  "gt_3d": gt.astype(np.float32), "sequence": sequences.astype("S"),
-                  "frame": self.sample_row[index] + 1, "activity": self.activity[index],
-                  **{name: values.astype(np.float32) for name, values in per_frame.items()}}
+        summary = {
+            "num_samples": len(index),
+            "acc": pck_accuracy(result["pck_dist"]),
+            **summarize(per_frame, sequences, self.activity[index]),
+            "sequences": list(self.sequences),
+            "scale": self.opt.mpi_scale,
+            "ground_truth": "univ_annot3",
+            "split": "test",
+        }
+        arrays = {
+            "index": index,
+            "pred_2d": result["pred_2d"],
+            "pred_3d": pred.astype(np.float32),
+            "gt_3d": gt.astype(np.float32),
+            "sequence": sequences.astype("S"),
+            "frame": self.sample_row[index] + 1,
+            "activity": self.activity[index],
+            **{name: values.astype(np.float32) for name, values in per_frame.items()},
+        }
         return summary, arrays
 
     @staticmethod

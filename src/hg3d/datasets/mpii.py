@@ -4,6 +4,7 @@ Layout under ``<data_dir>/mpii/``: ``annot/train.json``, ``annot/valid.json`` an
 Each json entry has ``image`` (file name), ``center`` (x, y), ``scale`` (person height / 200 px),
 ``joints`` (16 x 2, MPII-16 order, unlabelled as (-1, -1) or (0, 0)) and ``joints_vis``.
 """
+
 import os
 
 import numpy as np
@@ -24,8 +25,9 @@ REQUIRED_KEYS = ("image", "center", "scale", "joints", "joints_vis")
 def load_annotations(path):
     """The json list, every entry checked for the fields the loader reads (one-line errors)."""
     annotations = read_json(path, "MPII annotation file")
-    checker = EntryChecker(annotations, path, "an MPII annotation file", REQUIRED_KEYS,
-                           name=lambda i: annotations[i].get("image"))
+    checker = EntryChecker(
+        annotations, path, "an MPII annotation file", REQUIRED_KEYS, name=lambda i: annotations[i].get("image")
+    )
     checker.strings("image").numbers("center", [(2,)])
     checker.numbers("scale", positive=True).numbers("joints", [(NUM_JOINTS, 2)])
     checker.numbers("joints_vis", [(NUM_JOINTS,)])
@@ -65,7 +67,8 @@ class MPII(PoseDataset):
         root = os.path.join(opt.data_dir, "mpii")
         split_key = "train" if split == "train" else "val"
         self.annotation_file = require_path(
-            os.path.join(root, "annot", ANNOTATION_FILES[split_key]), f"MPII {split_key} annotations")
+            os.path.join(root, "annot", ANNOTATION_FILES[split_key]), f"MPII {split_key} annotations"
+        )
         self.image_dir = require_path(os.path.join(root, "images"), "MPII images")
         self.annotations = load_annotations(self.annotation_file)
 
@@ -101,8 +104,17 @@ class MPII(PoseDataset):
         inp, target, pts, inside = self.make_item(image, center, box, rot, joints, labelled, mirrored)
         # 2D-only sample: no depth label (reg_mask 0); reg_target carries the joint visibility
         # that the bone-length variance loss reads.
-        return self.pack(inp, target, pts, inside.astype(np.float32), self.reg_index(pts, inside),
-                         np.zeros(NUM_JOINTS, np.uint8), center, box, index)
+        return self.pack(
+            inp,
+            target,
+            pts,
+            inside.astype(np.float32),
+            self.reg_index(pts, inside),
+            np.zeros(NUM_JOINTS, np.uint8),
+            center,
+            box,
+            index,
+        )
 
     def head_sizes(self):
         """Per-sample PCKh normaliser and its name.
@@ -111,11 +123,13 @@ class MPII(PoseDataset):
         MPII benchmark. Xiao et al.'s json has no head boxes; then the upper-neck to head-top
         distance of the annotation is used (NaN where either joint is unlabelled).
         """
-        boxes = load_head_boxes(os.path.join(os.path.dirname(self.annotation_file), "gt_valid.mat"),
-                                len(self.annotations))
+        boxes = load_head_boxes(
+            os.path.join(os.path.dirname(self.annotation_file), "gt_valid.mat"), len(self.annotations)
+        )
         if boxes is not None:
-            return HEAD_BOX_FACTOR * np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=-1), \
-                "0.6 * head box diagonal (gt_valid.mat)"
+            return HEAD_BOX_FACTOR * np.linalg.norm(
+                boxes[:, 1] - boxes[:, 0], axis=-1
+            ), "0.6 * head box diagonal (gt_valid.mat)"
         joints = np.array([a["joints"] for a in self.annotations], np.float64)
         labelled = (joints[:, [UPPER_NECK, HEAD_TOP]] > 0).any(-1).all(-1)
         size = np.linalg.norm(joints[:, HEAD_TOP] - joints[:, UPPER_NECK], axis=-1)

@@ -4,6 +4,7 @@ Pickles from the internet can run arbitrary code when loaded with plain ``pickle
 only ever hold plain containers, numbers, strings and NumPy arrays, so nothing else is let in.
 Python 2 pickles are read with ``encoding='latin1'`` (what NumPy arrays written by Python 2 need).
 """
+
 import importlib
 import pickle
 
@@ -12,16 +13,26 @@ from ..errors import UserError
 # (module, name) of every global such files legitimately refer to; NumPy moved numpy.core to
 # numpy._core in 2.0, and both spellings occur in files in the wild.
 _ALLOWED = {
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("collections", "OrderedDict"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
     ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
-    ("__builtin__", "set"), ("__builtin__", "frozenset"),
+    ("__builtin__", "set"),
+    ("__builtin__", "frozenset"),
 }
-_RENAMED = {"numpy.core.multiarray": "numpy._core.multiarray", "numpy.core.numeric": "numpy._core.numeric",
-            "__builtin__": "builtins"}
+_RENAMED = {
+    "numpy.core.multiarray": "numpy._core.multiarray",
+    "numpy.core.numeric": "numpy._core.numeric",
+    "__builtin__": "builtins",
+}
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

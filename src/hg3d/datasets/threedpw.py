@@ -18,6 +18,7 @@ truth) and, through ``joints.H36M_TO_MPII`` exactly as for Human3.6M, the networ
 Training targets follow the msra caches' rule: u, v, z in one orthographic pixel frame fitted to
 the projected joints (``base.orthographic_joints``), so 3DPW and Human3.6M teach one depth unit.
 """
+
 import glob
 import os
 
@@ -29,21 +30,53 @@ from ..joints import H36M_TO_MPII
 from .base import PoseDataset, orthographic_joints, read_image, require_path
 from .safe_pickle import load_pickle
 
-REQUIRED_KEYS = ("sequence", "img_frame_ids", "cam_intrinsics", "cam_poses", "campose_valid",
-                 "jointPositions")
+REQUIRED_KEYS = ("sequence", "img_frame_ids", "cam_intrinsics", "cam_poses", "campose_valid", "jointPositions")
 SPLITS = ("train", "validation", "test")
 SMPL_JOINTS = (
-    "pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle",
-    "spine3", "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder",
-    "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hand", "r_hand",
+    "pelvis",
+    "l_hip",
+    "r_hip",
+    "spine1",
+    "l_knee",
+    "r_knee",
+    "spine2",
+    "l_ankle",
+    "r_ankle",
+    "spine3",
+    "l_foot",
+    "r_foot",
+    "neck",
+    "l_collar",
+    "r_collar",
+    "head",
+    "l_shoulder",
+    "r_shoulder",
+    "l_elbow",
+    "r_elbow",
+    "l_wrist",
+    "r_wrist",
+    "l_hand",
+    "r_hand",
 )
 # H36M-17 joint <- SMPL-24 joint. Direct matches except three approximations (SMPL has no such
 # joint): H36M spine <- SMPL spine2 (mid-back); H36M neck/nose <- midpoint of SMPL neck and head;
 # H36M head (top) <- SMPL head moved away from the neck by half the neck-head distance.
 SMPL_TO_H36M = (
-    (0, "pelvis"), (1, "r_hip"), (2, "r_knee"), (3, "r_ankle"), (4, "l_hip"), (5, "l_knee"),
-    (6, "l_ankle"), (7, "spine2"), (8, "neck"), (11, "l_shoulder"), (12, "l_elbow"),
-    (13, "l_wrist"), (14, "r_shoulder"), (15, "r_elbow"), (16, "r_wrist"),
+    (0, "pelvis"),
+    (1, "r_hip"),
+    (2, "r_knee"),
+    (3, "r_ankle"),
+    (4, "l_hip"),
+    (5, "l_knee"),
+    (6, "l_ankle"),
+    (7, "spine2"),
+    (8, "neck"),
+    (11, "l_shoulder"),
+    (12, "l_elbow"),
+    (13, "l_wrist"),
+    (14, "r_shoulder"),
+    (15, "r_elbow"),
+    (16, "r_wrist"),
 )
 HEAD_TOP_EXTENSION = 0.5
 # The joints SMPL-24 gives directly that the 3DPW protocol scores (H36M-17 indices): ankles,
@@ -98,31 +131,41 @@ def load_sequence(path):
             return np.asarray(value, np.float64)
         except (ValueError, TypeError):
             raise UserError(f"{path}: {what} is not an array of numbers") from None
+
     poses, intrinsics = numbers(data["cam_poses"], "cam_poses"), numbers(data["cam_intrinsics"], "cam_intrinsics")
     if poses.shape != (frames, 4, 4) or intrinsics.shape != (3, 3):
-        raise UserError(f"{path}: cam_poses {poses.shape} / cam_intrinsics "
-                        f"{intrinsics.shape}, expected ({frames}, 4, 4) / (3, 3)")
+        raise UserError(
+            f"{path}: cam_poses {poses.shape} / cam_intrinsics {intrinsics.shape}, expected ({frames}, 4, 4) / (3, 3)"
+        )
     if not np.isfinite(intrinsics).all() or intrinsics[0, 0] <= 0 or intrinsics[1, 1] <= 0:
         raise UserError(f"{path}: cam_intrinsics is not a camera matrix (finite, focal lengths > 0)")
     if len(data["jointPositions"]) != len(data["campose_valid"]):
-        raise UserError(f"{path}: jointPositions has {len(data['jointPositions'])} people but "
-                        f"campose_valid {len(data['campose_valid'])}")
+        raise UserError(
+            f"{path}: jointPositions has {len(data['jointPositions'])} people but "
+            f"campose_valid {len(data['campose_valid'])}"
+        )
     for person, (joints, valid) in enumerate(zip(data["jointPositions"], data["campose_valid"])):
         joints = numbers(joints, f"person {person} jointPositions")
         valid = numbers(valid, f"person {person} campose_valid")
         if joints.shape != (frames, 72) or valid.shape != (frames,):
-            raise UserError(f"{path}: person {person} has jointPositions {joints.shape} and "
-                            f"campose_valid {valid.shape} for {frames} frames (expected "
-                            f"({frames}, 72) and ({frames},))")
+            raise UserError(
+                f"{path}: person {person} has jointPositions {joints.shape} and "
+                f"campose_valid {valid.shape} for {frames} frames (expected "
+                f"({frames}, 72) and ({frames},))"
+            )
         used = valid != 0  # only frames with a valid camera pose become samples
-        for field, finite in (("campose_valid", np.isfinite(valid)),
-                              ("jointPositions", ~used | np.isfinite(joints).all(1)),
-                              ("cam_poses", ~used | np.isfinite(poses).all((1, 2)))):
+        for field, finite in (
+            ("campose_valid", np.isfinite(valid)),
+            ("jointPositions", ~used | np.isfinite(joints).all(1)),
+            ("cam_poses", ~used | np.isfinite(poses).all((1, 2))),
+        ):
             if not finite.all():
                 frame = int(np.argmin(finite))
-                raise UserError(f"{path}: person {person} frame {frame} (image_{frame:05d}.jpg): "
-                                f"{field} holds a number that is not finite (fix or set "
-                                f"campose_valid to 0 there)")
+                raise UserError(
+                    f"{path}: person {person} frame {frame} (image_{frame:05d}.jpg): "
+                    f"{field} holds a number that is not finite (fix or set "
+                    f"campose_valid to 0 there)"
+                )
     return data
 
 
@@ -134,8 +177,7 @@ class ThreeDPW(PoseDataset):
         self.pw3d_split = "train" if split == "train" else (opt.test_split if opt.test else "validation")
         root = os.path.join(opt.data_dir, "3dpw")
         self.image_root = os.path.join(root, "imageFiles")
-        folder = require_path(os.path.join(root, "sequenceFiles", self.pw3d_split),
-                              f"3DPW {self.pw3d_split} sequences")
+        folder = require_path(os.path.join(root, "sequenceFiles", self.pw3d_split), f"3DPW {self.pw3d_split} sequences")
         samples, names = [], []
         for path in sorted(glob.glob(os.path.join(folder, "*.pkl"))):
             data = load_sequence(path)
@@ -147,12 +189,10 @@ class ThreeDPW(PoseDataset):
                 for frame in np.flatnonzero(np.asarray(valid, bool)):
                     world = np.asarray(joints[frame], np.float64).reshape(24, 3)
                     h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
-                    samples.append((len(names), person, int(frame), h36m_mm,
-                                    project(h36m_mm, intrinsics)))
+                    samples.append((len(names), person, int(frame), h36m_mm, project(h36m_mm, intrinsics)))
                     count += 1
             if count == 0:
-                print(f"note: 3DPW sequence {sequence} ({path}) has no frame with a valid camera "
-                      f"pose; skipped")
+                print(f"note: 3DPW sequence {sequence} ({path}) has no frame with a valid camera pose; skipped")
                 continue
             names.append(sequence)
         if not samples:
@@ -166,8 +206,7 @@ class ThreeDPW(PoseDataset):
         self.joints_ortho = np.stack([orthographic_joints(s[3], s[4]) for s in samples]).astype(np.float32)
         if split != "train" and not (opt.test or opt.full_test):
             # validation during training: every 10th frame, as for Human3.6M
-            for name in ("sample_sequence", "sample_person", "sample_frame", "joints_cam", "joints_uv",
-                         "joints_ortho"):
+            for name in ("sample_sequence", "sample_person", "sample_frame", "joints_cam", "joints_uv", "joints_ortho"):
                 setattr(self, name, getattr(self, name)[::10])
 
     def __len__(self):
@@ -179,8 +218,9 @@ class ThreeDPW(PoseDataset):
 
     def __getitem__(self, index):
         sequence = self.sequences[self.sample_sequence[index]]
-        image = read_image(self.image_path(index),
-                           f"3DPW {self.pw3d_split} sequence {sequence} frame {self.sample_frame[index]}")
+        image = read_image(
+            self.image_path(index), f"3DPW {self.pw3d_split} sequence {sequence} frame {self.sample_frame[index]}"
+        )
         cam, uv = self.joints_cam[index], self.joints_uv[index]
         gt_3d = cam - cam[0]
         joints = self.joints_ortho[index][H36M_TO_MPII]
@@ -203,13 +243,17 @@ class ThreeDPW(PoseDataset):
         gt = gt - hip_midpoint(result["gt_3d"])
         mpjpe_12 = per_sample_mpjpe(pred, gt)
         pa_mpjpe_12 = per_sample_mpjpe(procrustes_align(pred, gt), gt)
-        summary.update(split=self.pw3d_split, mpjpe_12=float(mpjpe_12.mean()),
-                       pa_mpjpe_12=float(pa_mpjpe_12.mean()))
+        summary.update(split=self.pw3d_split, mpjpe_12=float(mpjpe_12.mean()), pa_mpjpe_12=float(pa_mpjpe_12.mean()))
         sequence = self.sample_sequence[index]
         names = np.array([self.sequences[s] for s in sequence])
         summary["per_sequence"] = group_means(
-            {"mpjpe_12": mpjpe_12, "pa_mpjpe_12": pa_mpjpe_12, "mpjpe": arrays["mpjpe"]}, names)
-        arrays.update(mpjpe_12=mpjpe_12.astype(np.float32), pa_mpjpe_12=pa_mpjpe_12.astype(np.float32),
-                      sequence=names.astype("S"),
-                      person=self.sample_person[index], frame=self.sample_frame[index])
+            {"mpjpe_12": mpjpe_12, "pa_mpjpe_12": pa_mpjpe_12, "mpjpe": arrays["mpjpe"]}, names
+        )
+        arrays.update(
+            mpjpe_12=mpjpe_12.astype(np.float32),
+            pa_mpjpe_12=pa_mpjpe_12.astype(np.float32),
+            sequence=names.astype("S"),
+            person=self.sample_person[index],
+            frame=self.sample_frame[index],
+        )
         return summary, arrays

@@ -6,6 +6,7 @@ or a plausible-looking metric computed on NaN. The checks are vectorised over ch
 the fast path stacks a field and tests the whole array at once; only when that fails is the chunk
 walked entry by entry to name the first bad one. Keys other than the checked ones are ignored.
 """
+
 import numpy as np
 
 from ..errors import UserError
@@ -37,15 +38,17 @@ class EntryChecker:
             for index, entry in enumerate(self.entries):
                 missing = [k for k in self.required if not isinstance(entry, dict) or k not in entry]
                 if missing:
-                    raise UserError(f"{self.path}: entry {index} lacks {', '.join(missing)} "
-                                    f"(not {self.kind})") from None
+                    raise UserError(
+                        f"{self.path}: entry {index} lacks {', '.join(missing)} (not {self.kind})"
+                    ) from None
             raise
 
     def numbers(self, key, shapes=((),), positive=False):
         """Field ``key`` of every entry is a finite number array of one of ``shapes`` (one shape
         for the whole file), and > 0 everywhere with ``positive``."""
-        expected = "a number" if tuple(shapes) == ((),) else \
-            "an array of shape " + " or ".join(str(tuple(s)) for s in shapes)
+        expected = (
+            "a number" if tuple(shapes) == ((),) else "an array of shape " + " or ".join(str(tuple(s)) for s in shapes)
+        )
         first_shape = None
         for start in range(0, len(self.entries), CHUNK):
             values = self.column(key, start, start + CHUNK)
@@ -53,8 +56,11 @@ class EntryChecker:
                 array = np.asarray(values, np.float64)
             except (ValueError, TypeError):
                 array = None
-            if array is None or array.shape[1:] not in shapes or \
-                    (first_shape is not None and array.shape[1:] != first_shape):
+            if (
+                array is None
+                or array.shape[1:] not in shapes
+                or (first_shape is not None and array.shape[1:] != first_shape)
+            ):
                 self._name_bad_shape(start, values, key, shapes, expected, first_shape)
             first_shape = array.shape[1:]
             flat = array.reshape(len(array), -1)
@@ -81,8 +87,11 @@ class EntryChecker:
             if first_shape is None:
                 first_shape = shape
             if shape != first_shape:
-                self.fail(start + offset, key, f"has shape {shape} while earlier entries have "
-                                               f"{first_shape} (one shape per file)")
+                self.fail(
+                    start + offset,
+                    key,
+                    f"has shape {shape} while earlier entries have {first_shape} (one shape per file)",
+                )
         raise AssertionError("a chunk that did not stack has no bad entry")  # cannot happen
 
     def strings(self, key):

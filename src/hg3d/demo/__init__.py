@@ -3,6 +3,7 @@
 detection (torchvision person detector) -> inference (hg3d.inference.Estimator) -> tracking
 (IoU + Hungarian) -> smoothing (One-Euro) -> render / records; ``cli`` turns flags into a run.
 """
+
 from .cli import run_demo
 
 __all__ = ["run_demo"]

@@ -4,6 +4,7 @@ Headless by default (files in ``--out_dir``); ``--show`` also opens windows when
 People come from ``--bbox``/``--bboxes`` when given, else from the person detector
 (``--detector``), else the whole image is one person.
 """
+
 import numbers
 import os
 
@@ -26,26 +27,41 @@ def parse_demo_opts(argv=None):
     a("--demo", required=True, help="an image, a folder of images, or a video file")
     a("--out_dir", default=os.path.join(home_dir(), "exp", "demo"), help="where outputs go (default: %(default)s)")
     a("--bbox", default="", help="person box(es) x,y,w,h in pixels, several separated by ';'")
-    a("--bboxes", default="",
-      help='json file {"name": [x, y, w, h] or [[x, y, w, h], ...]}; a video: one box list per frame')
-    a("--detector", default="auto", choices=("auto", "none", *DETECTORS),
-      help="person detector (auto: fasterrcnn when its weights are there or can be downloaded, "
-           "else the whole image)")
+    a(
+        "--bboxes",
+        default="",
+        help='json file {"name": [x, y, w, h] or [[x, y, w, h], ...]}; a video: one box list per frame',
+    )
+    a(
+        "--detector",
+        default="auto",
+        choices=("auto", "none", *DETECTORS),
+        help="person detector (auto: fasterrcnn when its weights are there or can be downloaded, else the whole image)",
+    )
     a("--detector_weights", default="", help="local state-dict file of the detector's COCO weights")
     a("--det_thresh", type=float, default=0.5, help="lowest detector score of a person kept")
     a("--max_people", type=int, default=10, help="people kept per image or frame (best scores)")
     a("--min_box", type=float, default=32, help="detections lower than this (px) are dropped")
-    a("--det_every", type=int, default=1,
-      help="video: detect every n frames, follow the previous poses' boxes in between")
+    a(
+        "--det_every",
+        type=int,
+        default=1,
+        help="video: detect every n frames, follow the previous poses' boxes in between",
+    )
     a("--smooth", action="store_true", help="video: One-Euro filter per track on the 2D and 3D joints")
     a("--save_frames", action="store_true", help="video: also write each frame's _2d/_3d PNGs")
     a("--bvh", action="store_true", help="video: one BVH animation per track, <name>_track<id>.bvh")
-    a("--bvh_min_frames", type=int, default=DEFAULT_MIN_FRAMES,
-      help="video with --bvh: tracks seen in fewer frames get no BVH file")
+    a(
+        "--bvh_min_frames",
+        type=int,
+        default=DEFAULT_MIN_FRAMES,
+        help="video with --bvh: tracks seen in fewer frames get no BVH file",
+    )
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
-    parser.set_defaults(task="human3d", batch_size=8, num_workers=0,
-                        load_model=os.path.join(home_dir(), "models", "fusion_3d_var.pth"))
+    parser.set_defaults(
+        task="human3d", batch_size=8, num_workers=0, load_model=os.path.join(home_dir(), "models", "fusion_3d_var.pth")
+    )
     opt = finalize(parser.parse_args(argv))
     checks = [
         (not 0 <= opt.det_thresh <= 1, f"--det_thresh is a score in [0, 1], got {opt.det_thresh}"),
@@ -90,14 +106,15 @@ def parse_box_entry(value, where):
         return 2, [parse_bbox(v, where) for v in value]
     if isinstance(value, list) and all(isinstance(v, list) and all(_is_box(b) for b in v) for v in value):
         return 3, [[parse_bbox(b, f"{where} frame {i}") for b in v] for i, v in enumerate(value)]
-    raise UserError(f"{where}: expected [x, y, w, h], a list of them, or (video) one list per frame, "
-                    f"got {str(value)[:80]}")
+    raise UserError(
+        f"{where}: expected [x, y, w, h], a list of them, or (video) one list per frame, got {str(value)[:80]}"
+    )
 
 
 def load_bboxes(path):
     boxes = read_json(path, "--bboxes")
     if not isinstance(boxes, dict):
-        raise UserError(f"--bboxes {path}: expected a json object {{\"image name\": [x, y, w, h]}}")
+        raise UserError(f'--bboxes {path}: expected a json object {{"image name": [x, y, w, h]}}')
     return {name: parse_box_entry(box, f"--bboxes {path} entry '{name}'") for name, box in boxes.items()}
 
 
@@ -127,8 +144,7 @@ def output_names(paths, root):
     base = os.path.dirname(root) if os.path.isfile(root) else root
     rel = [os.path.relpath(path, base).replace(os.sep, "__") for path in paths]
     stems = [os.path.splitext(r)[0] for r in rel]
-    return {path: r.replace(".", "_") if stems.count(stem) > 1 else stem
-            for path, r, stem in zip(paths, rel, stems)}
+    return {path: r.replace(".", "_") if stems.count(stem) > 1 else stem for path, r, stem in zip(paths, rel, stems)}
 
 
 def run_demo(argv=None):
@@ -136,8 +152,10 @@ def run_demo(argv=None):
     opt = parse_demo_opts(argv)
     images, videos = find_inputs(opt.demo, opt.recursive)
     if opt.bvh and not videos:
-        raise UserError(f"--bvh exports the people tracked through a video, and --demo {opt.demo} holds no "
-                        f"video ({', '.join(sorted(VIDEO_EXTENSIONS))}); drop --bvh for images")
+        raise UserError(
+            f"--bvh exports the people tracked through a video, and --demo {opt.demo} holds no "
+            f"video ({', '.join(sorted(VIDEO_EXTENSIONS))}); drop --bvh for images"
+        )
     inputs = images + videos
     need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in inputs)
     demo = Demo(opt, output_names(inputs, opt.demo), need_detector)

@@ -4,6 +4,7 @@ Weights come through torchvision's weights enums and torch's hub cache
 (``$TORCH_HOME/hub/checkpoints/<file>``, downloaded on first use where the network allows), or
 from a local state-dict file (``--detector_weights``, the same file the cache holds).
 """
+
 import os
 import socket
 
@@ -21,10 +22,11 @@ def _specs():
     from torchvision.models import detection
 
     return {
-        "fasterrcnn": (detection.fasterrcnn_resnet50_fpn_v2,
-                       detection.FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1),
-        "fasterrcnn_mobile": (detection.fasterrcnn_mobilenet_v3_large_fpn,
-                              detection.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1),
+        "fasterrcnn": (detection.fasterrcnn_resnet50_fpn_v2, detection.FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1),
+        "fasterrcnn_mobile": (
+            detection.fasterrcnn_mobilenet_v3_large_fpn,
+            detection.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1,
+        ),
     }
 
 
@@ -65,8 +67,9 @@ def read_weights(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files; all mean "unreadable"
-        raise UserError(f"cannot read --detector_weights {path}: not a PyTorch state dict "
-                        f"({type(exc).__name__})") from None
+        raise UserError(
+            f"cannot read --detector_weights {path}: not a PyTorch state dict ({type(exc).__name__})"
+        ) from None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise UserError(f"--detector_weights {path} holds no state dict of tensors")
     return state
@@ -82,8 +85,10 @@ def resolve_weights(choice, weights_path, log=print):
         state = read_weights(weights_path)
         name = guess_detector(state) if choice == "auto" else choice
         if name is None:
-            raise UserError(f"--detector_weights {weights_path} is neither a fasterrcnn nor a "
-                            f"fasterrcnn_mobile state dict (pick one with --detector)")
+            raise UserError(
+                f"--detector_weights {weights_path} is neither a fasterrcnn nor a "
+                f"fasterrcnn_mobile state dict (pick one with --detector)"
+            )
         return name, state
     name = "fasterrcnn" if choice == "auto" else choice
     path = cached_weights_path(name)
@@ -93,12 +98,16 @@ def resolve_weights(choice, weights_path, log=print):
         except Exception as exc:  # no network, refused, timed out, hash mismatch
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
             if choice != "auto":
-                raise UserError(f"--detector {name}: no weights at {path} and the download of "
-                                f"{weights_url(name)} failed ({reason}); put that file there or "
-                                f"pass --detector_weights FILE") from None
-            log(f"notice: no person detector: {path} is missing and {weights_url(name)} could not "
+                raise UserError(
+                    f"--detector {name}: no weights at {path} and the download of "
+                    f"{weights_url(name)} failed ({reason}); put that file there or "
+                    f"pass --detector_weights FILE"
+                ) from None
+            log(
+                f"notice: no person detector: {path} is missing and {weights_url(name)} could not "
                 f"be downloaded; using the whole image as one person (put the file there, or pass "
-                f"--detector_weights FILE, --detector none to silence this)")
+                f"--detector_weights FILE, --detector none to silence this)"
+            )
             return None, None
     return name, read_weights(path)
 
@@ -110,8 +119,7 @@ class PersonDetector:
     def __init__(self, name, state, device="cpu", threshold=0.5, max_people=10, min_height=32):
         builder = _specs()[name][0]
         # box_score_thresh: torchvision's own cut (0.05) would hide boxes below it from --det_thresh.
-        model = builder(weights=None, weights_backbone=None, num_classes=91,
-                        box_score_thresh=min(threshold, 0.05))
+        model = builder(weights=None, weights_backbone=None, num_classes=91, box_score_thresh=min(threshold, 0.05))
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
@@ -136,7 +144,8 @@ class PersonDetector:
         out = self.model([tensor.permute(2, 0, 1).float().div_(255)])[0]
         boxes, scores = out["boxes"].cpu().numpy(), out["scores"].cpu().numpy()
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1).astype(np.float64)
-        keep = ((out["labels"].cpu().numpy() == COCO_PERSON) & (scores >= self.threshold)
-                & (xywh[:, 3] >= self.min_height))
-        order = np.argsort(-scores[keep], kind="stable")[:self.max_people]
+        keep = (
+            (out["labels"].cpu().numpy() == COCO_PERSON) & (scores >= self.threshold) & (xywh[:, 3] >= self.min_height)
+        )
+        order = np.argsort(-scores[keep], kind="stable")[: self.max_people]
         return xywh[keep][order], scores[keep][order].astype(np.float64)

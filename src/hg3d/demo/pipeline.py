@@ -1,5 +1,6 @@
 """The demo's pipelines: images (batched) and videos (tracked, optionally smoothed), from person
 boxes (given, detected, or the whole image) to pictures, videos and JSON."""
+
 import os
 import sys
 
@@ -46,8 +47,11 @@ class TrackedPoses:
 
     def arrays(self):
         """{track id: (frame indices (T,), H36M-17 joints (T, 17, 3) mm)} for tracks with 3D poses."""
-        return {tid: (np.array(t["frames_3d"]), np.stack(t["joints_3d"]))
-                for tid, t in self.tracks.items() if t["joints_3d"]}
+        return {
+            tid: (np.array(t["frames_3d"]), np.stack(t["joints_3d"]))
+            for tid, t in self.tracks.items()
+            if t["joints_3d"]
+        }
 
     def per_frame(self, num_frames):
         """{track id: (num_frames, 17, 3) mm} with NaN where the track has no 3D pose: what
@@ -60,8 +64,15 @@ class TrackedPoses:
         return out
 
     def summary(self):
-        return [{"track_id": tid, "first_frame": t["frames"][0], "last_frame": t["frames"][-1],
-                 "num_frames": len(t["frames"])} for tid, t in self.tracks.items()]
+        return [
+            {
+                "track_id": tid,
+                "first_frame": t["frames"][0],
+                "last_frame": t["frames"][-1],
+                "num_frames": len(t["frames"]),
+            }
+            for tid, t in self.tracks.items()
+        ]
 
 
 class TrackSmoother:
@@ -73,7 +84,8 @@ class TrackSmoother:
 
     def __call__(self, person, time):
         smooth_2d, smooth_3d = self.filters.setdefault(
-            person["track_id"], (OneEuroFilter(**SMOOTH_2D), OneEuroFilter(**SMOOTH_3D)))
+            person["track_id"], (OneEuroFilter(**SMOOTH_2D), OneEuroFilter(**SMOOTH_3D))
+        )
         person["joints_2d"] = smooth_2d(person["joints_2d"], time)
         if person.get("joints_3d_mm") is not None:
             person["joints_3d_mm"] = smooth_3d(person["joints_3d_mm"], time)
@@ -84,6 +96,7 @@ def write_picture(path, image):
     def write(tmp):
         if not cv2.imwrite(tmp, image):
             raise UserError(f"cannot write {path}")
+
     atomic_write(path, write)
 
 
@@ -92,14 +105,14 @@ class Demo:
 
     def __init__(self, opt, names, need_detector, log=print):
         self.opt, self.names = opt, names  # names: output stem of each input path
-        self.estimator = Estimator.from_checkpoint(opt.load_model, opt.arch, opt.task, opt.input_w,
-                                                   opt.input_h, opt.device, opt.flip_test)
+        self.estimator = Estimator.from_checkpoint(
+            opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, opt.flip_test
+        )
         self.detector = None
         if need_detector:
             name, state = resolve_weights(opt.detector, opt.detector_weights, log)
             if name:
-                self.detector = PersonDetector(name, state, opt.device, opt.det_thresh, opt.max_people,
-                                               opt.min_box)
+                self.detector = PersonDetector(name, state, opt.device, opt.det_thresh, opt.max_people, opt.min_box)
         self.show = opt.show and _display_available()
         if opt.show and not self.show:
             log("notice: --show needs a display and an OpenCV with windows; writing files only")
@@ -163,17 +176,15 @@ class Demo:
     def run_images(self, paths):
         done, bar = 0, Bar("images", max=len(paths)) if len(paths) > 1 else None
         for start in range(0, len(paths), self.opt.batch_size):
-            chunk = paths[start:start + self.opt.batch_size]
-            batch = [(path, *item) for path in chunk
-                     if (item := self.read_image(path, len(paths) == 1)) is not None]
+            chunk = paths[start : start + self.opt.batch_size]
+            batch = [(path, *item) for path in chunk if (item := self.read_image(path, len(paths) == 1)) is not None]
             if batch:
                 images, given = [b[1] for b in batch], [b[2] for b in batch]
                 people = self.estimate(images, self.find_people(images, given))
                 for (path, image, boxes), persons in zip(batch, people):
                     out = os.path.join(self.opt.out_dir, self.names[path])
                     self.display(self.write_pictures(out, image, persons))
-                    write_json(out + ".json", records.image_record(
-                        self.opt, self.detector_label(boxes), path, persons))
+                    write_json(out + ".json", records.image_record(self.opt, self.detector_label(boxes), path, persons))
                     kinds = "_2d.png,_3d.png,.json" if has_3d(persons) else "_2d.png,.json"
                     print(f"{path} -> {out}{{{kinds}}}: {len(persons)} person(s)")
                     done += 1
@@ -248,13 +259,15 @@ class Demo:
             return 0
         self.tracked[path] = tracked
         detector = self.detector_label(entry)
-        write_json(os.path.join(out_dir, stem + ".json"),
-                   records.video_record(self.opt, detector, path, fps, frames, tracked))
-        print(f"{path} -> {os.path.join(out_dir, stem)}{{_2d.mp4,_3d.mp4,.json}}: {len(frames)} frames, "
-              f"{len(tracked.tracks)} track(s)")
+        write_json(
+            os.path.join(out_dir, stem + ".json"), records.video_record(self.opt, detector, path, fps, frames, tracked)
+        )
+        print(
+            f"{path} -> {os.path.join(out_dir, stem)}{{_2d.mp4,_3d.mp4,.json}}: {len(frames)} frames, "
+            f"{len(tracked.tracks)} track(s)"
+        )
         if self.opt.bvh:
-            _, messages = export_tracks(out_dir, stem, tracked.per_frame(len(frames)), fps,
-                                        self.opt.bvh_min_frames)
+            _, messages = export_tracks(out_dir, stem, tracked.per_frame(len(frames)), fps, self.opt.bvh_min_frames)
             for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
                 print(f"bvh: {message}")
         return len(frames)
@@ -304,8 +317,10 @@ def image_boxes(entry, path):
     if entry is None:
         return None
     if entry[0] == 3:
-        raise UserError(f"--bboxes entry of {path}: a list of box lists per frame is for videos; "
-                        f"give an image [x, y, w, h] or [[x, y, w, h], ...]")
+        raise UserError(
+            f"--bboxes entry of {path}: a list of box lists per frame is for videos; "
+            f"give an image [x, y, w, h] or [[x, y, w, h], ...]"
+        )
     return all_boxes(entry)
 
 

@@ -3,6 +3,7 @@
 ``format_version`` 2 (this layout); version 1 (one person per file, no version field) was
 written before detection and tracking.
 """
+
 import os
 
 import numpy as np
@@ -10,8 +11,10 @@ import numpy as np
 from ..joints import H36M_JOINTS, MPII_JOINTS
 
 FORMAT_VERSION = 2
-JOINTS_3D_NOTE = ("root-relative (pelvis) camera axes x right, y down, z forward; scaled so the 15 "
-                  "H36M bones sum to 4000 mm; null when every joint decoded to one point")
+JOINTS_3D_NOTE = (
+    "root-relative (pelvis) camera axes x right, y down, z forward; scaled so the 15 "
+    "H36M bones sum to 4000 mm; null when every joint decoded to one point"
+)
 
 
 def _rounded(array, digits):
@@ -62,9 +65,14 @@ def image_record(opt, detector, path, people):
 def video_record(opt, detector, path, fps, frames, tracks):
     """``frames``: (index, people) pairs; ``tracks``: the video's TrackedPoses."""
     return {
-        **header(opt, detector), "video": os.path.abspath(path), "fps": fps, "num_frames": len(frames),
-        "det_every": opt.det_every, "smooth": opt.smooth_settings,
+        **header(opt, detector),
+        "video": os.path.abspath(path),
+        "fps": fps,
+        "num_frames": len(frames),
+        "det_every": opt.det_every,
+        "smooth": opt.smooth_settings,
         "tracks": tracks.summary(),
-        "frames": [{"frame": index, "time_s": round(index / fps, 4), **people_fields(people)}
-                   for index, people in frames],
+        "frames": [
+            {"frame": index, "time_s": round(index / fps, 4), **people_fields(people)} for index, people in frames
+        ],
     }

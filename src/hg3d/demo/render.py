@@ -1,6 +1,7 @@
 """The demo's pictures: every person's 2D skeleton, box and id on the image, and a panel per
 person with the 3D skeleton, drawn with OpenCV (milliseconds per frame, so video rendering does
 not cost more than the network; matplotlib takes ~100 ms a plot)."""
+
 import cv2
 import numpy as np
 

@@ -4,6 +4,7 @@ A low-pass filter whose cut-off rises with speed: still joints lose their jitter
 ``min_cutoff``), fast motion is followed with little lag (cut-off ``min_cutoff + beta * |speed|``).
 Each coordinate of each joint is filtered on its own, all at once as arrays.
 """
+
 import numpy as np
 
 # Cut-offs of --smooth (Hz; beta in 1 / (unit / s)): 2D in image pixels, 3D in millimetres. A joint

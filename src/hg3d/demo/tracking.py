@@ -1,6 +1,7 @@
 """Following people across video frames: boxes matched to tracks by IoU, solved as an assignment
 problem (``scipy.optimize.linear_sum_assignment``), so the best overall matching wins rather than
 the greediest pair."""
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 

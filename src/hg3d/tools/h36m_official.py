@@ -10,6 +10,7 @@ An entry is built as the ECCV 2018 challenge caches were: a least-squares 2D sim
 proper rotation, translation) from the frame's 17 camera-frame (X, Y) onto its 17 ``D2_Positions``
 gives ``joints_3d`` = (fitted u, v, k (Z - Z_root)), one orthographic frame in pixels.
 """
+
 import os
 
 import numpy as np
@@ -22,9 +23,23 @@ OFFICIAL_TO_H36M17 = np.array([0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 
 NUM_OFFICIAL_JOINTS = 32
 SHOULDERS = (11, 14)  # H36M-17 indices whose mean is the caches' 18th joint
 CAMERAS = ("54138969", "55011271", "58860488", "60457274")
-ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
-           "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
-           "WalkTogether")
+ACTIONS = (
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
+    "WalkTogether",
+)
 ACTION_SPELLINGS = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}  # S1's names
 BOX_ASPECT = 3 / 4  # w : h of the caches' 288 x 384 boxes
 BOX_ENLARGE = 1.25
@@ -48,8 +63,10 @@ def subject_dir(src, subject):
     path = os.path.join(src, f"S{subject}")
     if not os.path.isdir(path):
         archive = f"SubjectSpecific_{ARCHIVES[subject]}.tgz" if subject in ARCHIVES else "its archive"
-        raise UserError(f"subject folder {path} not found (unpack {archive} into --src, or leave "
-                        f"subject {subject} out of --train_subjects / --test_subjects)")
+        raise UserError(
+            f"subject folder {path} not found (unpack {archive} into --src, or leave "
+            f"subject {subject} out of --train_subjects / --test_subjects)"
+        )
     return path
 
 
@@ -60,14 +77,16 @@ def video_path(src, subject, name):
 def pose_paths(src, subject, name):
     """The D2 and D3 (camera frame) pose files of the video ``name`` ("<Sequence>.<camera>")."""
     features = os.path.join(src, f"S{subject}", "MyPoseFeatures")
-    return (os.path.join(features, "D2_Positions", f"{name}.cdf"),
-            os.path.join(features, "D3_Positions_mono", f"{name}.cdf"))
+    return (
+        os.path.join(features, "D2_Positions", f"{name}.cdf"),
+        os.path.join(features, "D3_Positions_mono", f"{name}.cdf"),
+    )
 
 
 def _names(folder, extension):
     if not os.path.isdir(folder):
         return set()
-    return {f[:-len(extension)] for f in os.listdir(folder) if f.endswith(extension)}
+    return {f[: -len(extension)] for f in os.listdir(folder) if f.endswith(extension)}
 
 
 def find_videos(src, subject):
@@ -91,8 +110,11 @@ def find_videos(src, subject):
         elif name not in videos:
             problems.append(f"{where}: pose files without a video (S{subject}/Videos/{name}.mp4)")
         elif name not in d2 or name not in d3:
-            missing = [f"MyPoseFeatures/{kind}/{name}.cdf" for kind, names in
-                       (("D2_Positions", d2), ("D3_Positions_mono", d3)) if name not in names]
+            missing = [
+                f"MyPoseFeatures/{kind}/{name}.cdf"
+                for kind, names in (("D2_Positions", d2), ("D3_Positions_mono", d3))
+                if name not in names
+            ]
             problems.append(f"{where}: video without its pose file {', '.join(missing)}")
         else:
             found.append((name, sequence, camera, action_of(sequence)))
@@ -135,8 +157,19 @@ def cache_labels(pose_2d, pose_3d):
     low, high = uv.min(1), uv.max(1)
     size = high - low
     wide = size[:, 0] > BOX_ASPECT * size[:, 1]
-    size = np.where(wide[:, None], np.stack([size[:, 0], size[:, 0] / BOX_ASPECT], 1),
-                    np.stack([size[:, 1] * BOX_ASPECT, size[:, 1]], 1)) * BOX_ENLARGE
-    return {"joints_3d": with_shoulder_mean(joints_3d), "joints_3d_relative": with_shoulder_mean(relative),
-            "center": (low + high) / 2, "size": size, "scale": k,
-            "fit_error": np.linalg.norm(uv - uv_true, axis=-1).max(1)}
+    size = (
+        np.where(
+            wide[:, None],
+            np.stack([size[:, 0], size[:, 0] / BOX_ASPECT], 1),
+            np.stack([size[:, 1] * BOX_ASPECT, size[:, 1]], 1),
+        )
+        * BOX_ENLARGE
+    )
+    return {
+        "joints_3d": with_shoulder_mean(joints_3d),
+        "joints_3d_relative": with_shoulder_mean(relative),
+        "center": (low + high) / 2,
+        "size": size,
+        "scale": k,
+        "fit_error": np.linalg.norm(uv - uv_true, axis=-1).max(1),
+    }

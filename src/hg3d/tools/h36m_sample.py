@@ -8,6 +8,7 @@ sequence names without a number, videos longer than their pose files (cameras 55
 58860488), an empty damaged ``S11/Directions.54138969.mp4``, a video without pose files and pose
 files without a video.
 """
+
 import os
 
 import cv2
@@ -76,8 +77,16 @@ def write_pose_file(path, pose):
         os.remove(path)
     data = pose.reshape(1, len(pose), -1)
     cdf = CDF(path)
-    cdf.write_var({"Variable": "Pose", "Data_Type": CDF.CDF_DOUBLE, "Num_Elements": 1,
-                   "Rec_Vary": True, "Dim_Sizes": list(data.shape[1:])}, var_data=data)
+    cdf.write_var(
+        {
+            "Variable": "Pose",
+            "Data_Type": CDF.CDF_DOUBLE,
+            "Num_Elements": 1,
+            "Rec_Vary": True,
+            "Dim_Sizes": list(data.shape[1:]),
+        },
+        var_data=data,
+    )
     cdf.close()
 
 

@@ -6,14 +6,14 @@ layouts.
 Existing real datasets are never touched: a dataset folder is written only when it is absent or
 was written by this script (use --overwrite to regenerate sample data).
 """
+
 import os
 
 import numpy as np
 
 from ..errors import OneLineParser
 from ..opts import HOME_HELP, home_dir
-from ..sample_data import (prepare_root, write_3dpw, write_demo_images, write_h36m, write_mpi_inf_3dhp,
-                           write_mpii)
+from ..sample_data import prepare_root, write_3dpw, write_demo_images, write_h36m, write_mpi_inf_3dhp, write_mpii
 
 
 def main(argv=None):
@@ -26,17 +26,27 @@ def main(argv=None):
     p.add_argument("--h36m_train", type=int, default=256)
     p.add_argument("--h36m_val", type=int, default=64)
     p.add_argument("--overwrite", action="store_true", help="regenerate existing sample data")
-    p.add_argument("--demo_images", metavar="DIR", default="",
-                   help="instead, write 3 synthetic photos for the demo into DIR (as in images/)")
+    p.add_argument(
+        "--demo_images",
+        metavar="DIR",
+        default="",
+        help="instead, write 3 synthetic photos for the demo into DIR (as in images/)",
+    )
     args = p.parse_args(argv)
     if args.demo_images:
         write_demo_images(args.demo_images, np.random.default_rng([args.seed, 99]))
         return
     writers = (
-        ("mpii", lambda root, rng: write_mpii(root, rng, args.mpii_train, args.mpii_val, args.size),
-         f"{args.mpii_train} train + {args.mpii_val} val"),
-        ("h36m", lambda root, rng: write_h36m(root, rng, args.h36m_train, args.h36m_val, args.size),
-         f"{args.h36m_train} train + {args.h36m_val} val"),
+        (
+            "mpii",
+            lambda root, rng: write_mpii(root, rng, args.mpii_train, args.mpii_val, args.size),
+            f"{args.mpii_train} train + {args.mpii_val} val",
+        ),
+        (
+            "h36m",
+            lambda root, rng: write_h36m(root, rng, args.h36m_train, args.h36m_val, args.size),
+            f"{args.h36m_train} train + {args.h36m_val} val",
+        ),
         ("3dpw", lambda root, rng: write_3dpw(root, rng), "4 sequences (train, validation, test)"),
         ("mpi_inf_3dhp", lambda root, rng: write_mpi_inf_3dhp(root, rng), "6 test sequences of 6 frames"),
     )

@@ -9,6 +9,7 @@ their entries), finished by an atomic rename: a re-run reuses finished sequences
 half-done one. ``IMG/`` is then made of hard links to those frames, and the caches are written
 last, atomically.
 """
+
 import os
 import pickle
 import shutil
@@ -21,9 +22,8 @@ import cv2
 import numpy as np
 
 from ..datasets.safe_pickle import load_pickle
-from ..errors import UserError
+from ..errors import OneLineParser, UserError
 from ..files import atomic_write, c_stderr_silenced
-from ..errors import OneLineParser
 from .h36m_official import SequenceProblem, cache_labels, find_videos, pose_paths, read_pose, video_path
 
 SPLITS = (("Train", "train"), ("Val", "test"))
@@ -33,8 +33,12 @@ ENTRIES = "entries.pkl"
 
 
 def cache_path(out, split_dir):
-    return os.path.join(out, "msra_cache", f"HM36_eccv_challenge_{split_dir}_cache",
-                        f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl")
+    return os.path.join(
+        out,
+        "msra_cache",
+        f"HM36_eccv_challenge_{split_dir}_cache",
+        f"HM36_eccv_challenge_{split_dir}_w288xh384_keypoint_jnt_bbox_db.pkl",
+    )
 
 
 def subject_list(text, flag):
@@ -57,8 +61,11 @@ def parse_args(argv):
     p.add_argument("--test_step", type=int, default=64)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     p.add_argument("--jpeg_quality", type=int, default=95)
-    p.add_argument("--crop", action="store_true",
-                   help=f"store a square crop of {CROP_MARGIN} x the person box instead of the full frame")
+    p.add_argument(
+        "--crop",
+        action="store_true",
+        help=f"store a square crop of {CROP_MARGIN} x the person box instead of the full frame",
+    )
     args = p.parse_args(argv)
     args.train_subjects = subject_list(args.train_subjects, "--train_subjects")
     args.test_subjects = subject_list(args.test_subjects, "--test_subjects")
@@ -70,17 +77,21 @@ def parse_args(argv):
     if not 1 <= args.jpeg_quality <= 100:
         raise UserError("--jpeg_quality must lie in 1..100")
     if not os.path.isdir(args.src):
-        raise UserError(f"--src {args.src} is not a folder (the unpacked release: S1/Videos, "
-                        f"S1/MyPoseFeatures, ...)")
+        raise UserError(f"--src {args.src} is not a folder (the unpacked release: S1/Videos, S1/MyPoseFeatures, ...)")
     return args
 
 
 def claim_output(out):
     """Create ``out``; refuse one that holds a dataset this tool did not write."""
-    if os.path.isdir(out) and not os.path.exists(os.path.join(out, MARKER)) and \
-            any(os.path.exists(os.path.join(out, d)) for d in ("ECCV18_Challenge", "msra_cache")):
-        raise UserError(f"{out} already holds Human3.6M data that prepare_h36m did not write; "
-                        f"refusing to overwrite it (choose another --out)")
+    if (
+        os.path.isdir(out)
+        and not os.path.exists(os.path.join(out, MARKER))
+        and any(os.path.exists(os.path.join(out, d)) for d in ("ECCV18_Challenge", "msra_cache"))
+    ):
+        raise UserError(
+            f"{out} already holds Human3.6M data that prepare_h36m did not write; "
+            f"refusing to overwrite it (choose another --out)"
+        )
     os.makedirs(out, exist_ok=True)
     open(os.path.join(out, MARKER), "a").close()
 
@@ -94,12 +105,19 @@ def plan(args):
             videos, missing = find_videos(args.src, subject)
             problems += missing
             for name, sequence, camera, action in videos:
-                jobs.append({
-                    "split": split_dir, "subject": subject, "name": name, "sequence": sequence,
-                    "camera": camera, "action": action, "src": args.src,
-                    "dir": os.path.join(args.out, "sequences", f"S{subject}", name),
-                    "settings": {"step": step, "crop": args.crop, "jpeg_quality": args.jpeg_quality},
-                })
+                jobs.append(
+                    {
+                        "split": split_dir,
+                        "subject": subject,
+                        "name": name,
+                        "sequence": sequence,
+                        "camera": camera,
+                        "action": action,
+                        "src": args.src,
+                        "dir": os.path.join(args.out, "sequences", f"S{subject}", name),
+                        "settings": {"step": step, "crop": args.crop, "jpeg_quality": args.jpeg_quality},
+                    }
+                )
     return jobs, problems
 
 
@@ -124,7 +142,7 @@ def crop_around(frame, center, size):
     height, width = frame.shape[:2]
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
     if sx1 > sx0 and sy1 > sy0:
-        crop[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = frame[sy0:sy1, sx0:sx1]
+        crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = frame[sy0:sy1, sx0:sx1]
     return crop, (x0, y0)
 
 
@@ -133,10 +151,19 @@ def frame_entry(job, labels, row, offset):
     joints_3d = labels["joints_3d"][row].copy()
     joints_3d[:, :2] -= offset
     (cx, cy), (w, h) = labels["center"][row] - offset, labels["size"][row]
-    entry = {"center_x": float(cx), "center_y": float(cy), "width": float(w), "height": float(h),
-             "joints_3d": joints_3d, "joints_3d_relative": labels["joints_3d_relative"][row].copy(),
-             "subject": job["subject"], "sequence": job["sequence"], "action": job["action"],
-             "camera": job["camera"], "frame": int(row)}
+    entry = {
+        "center_x": float(cx),
+        "center_y": float(cy),
+        "width": float(w),
+        "height": float(h),
+        "joints_3d": joints_3d,
+        "joints_3d_relative": labels["joints_3d_relative"][row].copy(),
+        "subject": job["subject"],
+        "sequence": job["sequence"],
+        "action": job["action"],
+        "camera": job["camera"],
+        "frame": int(row),
+    }
     if job["settings"]["crop"]:
         entry["crop_offset"] = [int(offset[0]), int(offset[1])]
     return entry
@@ -148,8 +175,9 @@ def write_frames(job, folder):
     d2_path, d3_path = pose_paths(src, subject, name)
     pose_2d, pose_3d = read_pose(d2_path, 2), read_pose(d3_path, 3)
     if len(pose_2d) != len(pose_3d) or not len(pose_2d):
-        raise SequenceProblem(f"S{subject}/{name}: the pose files have {len(pose_2d)} (D2) and "
-                        f"{len(pose_3d)} (D3) rows")
+        raise SequenceProblem(
+            f"S{subject}/{name}: the pose files have {len(pose_2d)} (D2) and {len(pose_3d)} (D3) rows"
+        )
     labels = cache_labels(pose_2d, pose_3d)
     settings = job["settings"]
     rows = range(0, len(pose_2d), settings["step"])
@@ -163,8 +191,9 @@ def write_frames(job, folder):
         kept = row % settings["step"] == 0
         ok, frame = capture.read() if kept else (capture.grab(), None)
         if not ok:
-            raise SequenceProblem(f"{video} ends after {row} frames but its pose files have "
-                            f"{len(pose_2d)} rows (damaged)")
+            raise SequenceProblem(
+                f"{video} ends after {row} frames but its pose files have {len(pose_2d)} rows (damaged)"
+            )
         if not kept:
             continue
         offset = np.zeros(2)
@@ -172,12 +201,10 @@ def write_frames(job, folder):
             frame, offset = crop_around(frame, labels["center"][row], labels["size"][row])
         path = os.path.join(folder, f"{row:06d}.jpg")
         if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, settings["jpeg_quality"]]):
-            raise UserError(f"cannot write {path} (disk full or not writable?); run the same command "
-                            f"again to resume")
+            raise UserError(f"cannot write {path} (disk full or not writable?); run the same command again to resume")
         entries.append(frame_entry(job, labels, row, np.asarray(offset, np.float64)))
     capture.release()
-    stored = {"settings": settings, "entries": entries,
-              "fit_error": float(labels["fit_error"][list(rows)].max())}
+    stored = {"settings": settings, "entries": entries, "fit_error": float(labels["fit_error"][list(rows)].max())}
     with open(os.path.join(folder, ENTRIES), "wb") as handle:
         pickle.dump(stored, handle, protocol=4)
     return stored
@@ -217,8 +244,10 @@ def run_jobs(jobs, workers, report):
             for future in as_completed(futures):  # the progress bar moves as sequences finish
                 report(future.result())
     except BrokenProcessPool:
-        raise UserError("a worker process died (out of memory? try fewer --workers); run the same "
-                        "command again to resume: finished sequences are kept") from None
+        raise UserError(
+            "a worker process died (out of memory? try fewer --workers); run the same "
+            "command again to resume: finished sequences are kept"
+        ) from None
     return [future.result() for future in futures]
 
 
@@ -251,6 +280,7 @@ def assemble(out, split_dir, results):
     def write(tmp):
         with open(tmp, "wb") as handle:
             pickle.dump(entries, handle, protocol=4)
+
     atomic_write(cache_path(out, split_dir), write)
     return len(entries)
 
@@ -260,9 +290,11 @@ def main(argv=None):
     args.out = os.path.abspath(args.out)
     jobs, problems = plan(args)
     if not jobs:
-        raise UserError(f"no video with its pose files found under {args.src} for subjects "
-                        f"{args.train_subjects + args.test_subjects} (expected S1/Videos/*.mp4 and "
-                        f"S1/MyPoseFeatures/D2_Positions, D3_Positions_mono)")
+        raise UserError(
+            f"no video with its pose files found under {args.src} for subjects "
+            f"{args.train_subjects + args.test_subjects} (expected S1/Videos/*.mp4 and "
+            f"S1/MyPoseFeatures/D2_Positions, D3_Positions_mono)"
+        )
     claim_output(args.out)
     for line in problems:
         print(f"skipped: {line}", flush=True)
@@ -293,12 +325,14 @@ def main(argv=None):
         sizes[split_dir] = assemble(args.out, split_dir, split_results)
     reused = sum(r[3] for r in done)
     seconds = time.time() - start
-    print(f"prepare_h36m: {len(done)} sequences ({reused} reused), Train {sizes['Train']} frames "
-          f"(subjects {args.train_subjects}, step {args.train_step}), Val {sizes['Val']} frames "
-          f"(subjects {args.test_subjects}, step {args.test_step}); "
-          f"{'crops' if args.crop else 'full frames'} as JPEG quality {args.jpeg_quality}; "
-          f"largest fitted-vs-true 2D gap {max(r[1]['fit_error'] for r in done):.2f} px; "
-          f"{seconds:.1f} s; written to {args.out}")
+    print(
+        f"prepare_h36m: {len(done)} sequences ({reused} reused), Train {sizes['Train']} frames "
+        f"(subjects {args.train_subjects}, step {args.train_step}), Val {sizes['Val']} frames "
+        f"(subjects {args.test_subjects}, step {args.test_step}); "
+        f"{'crops' if args.crop else 'full frames'} as JPEG quality {args.jpeg_quality}; "
+        f"largest fitted-vs-true 2D gap {max(r[1]['fit_error'] for r in done):.2f} px; "
+        f"{seconds:.1f} s; written to {args.out}"
+    )
     if problems:
         print(f"{len(problems)} skipped:\n  " + "\n  ".join(problems))
     return {"sizes": sizes, "problems": problems, "sequences": len(done), "reused": reused}
