@@ -40,8 +40,8 @@ echo "==> stage 1/3: 2D heatmaps on MPII (exp/quickstart_mpii)"
     --lr_step 5 --val_intervals 6 "${TRAIN[@]}"
 echo "==> stage 2/3: MPII + H36M with depth regression (exp/quickstart_fusion_3d)"
 "$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 \
-    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 6 \
-    --lr_step 5 --val_intervals 6 "${TRAIN[@]}"
+    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 16 \
+    --lr_step 14 --val_intervals 8 "${TRAIN[@]}"
 echo "==> stage 3/3: + bone-length variance loss (exp/quickstart_fusion_3d_var)"
 "$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 \
     --weight_3d 0.1 --weight_var 0.01 --load_model ../exp/quickstart_fusion_3d/model_last.pth \
