@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on a fresh machine, with no download: install, sample data, the three training
-# stages of the original recipe (shortened: ResNet-18, 64x64 inputs, few epochs), the Human3.6M
-# tests and the demo. About 5 minutes on 2 CPU cores. Usage: bash scripts/quickstart.sh [--gpus -1]
+# stages of the original recipe (shortened: ResNet-18, 64x64 inputs, few epochs), the Human3.6M,
+# 3DPW and MPI-INF-3DHP tests and the demo. About 5 minutes on 2 CPU cores. Usage: bash scripts/quickstart.sh [--gpus -1]
 # It prints the MPJPE of the untrained network and of the final model on the same validation set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
