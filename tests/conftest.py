@@ -13,6 +13,8 @@ SRC_DIR = os.path.join(REPO_DIR, "src")
 GOLDEN_DIR = os.environ.get("HG3D_GOLDEN", os.path.join(os.path.dirname(REPO_DIR), "shared", "golden"))
 FIXTURE_DATA = os.path.join(GOLDEN_DIR, "fixture_data")
 HEADS_3D = {"hm": 16, "depth": 16}
+# The small CPU model that end-to-end training and test runs use (ResNet-18, 64x64 inputs).
+TINY_CPU = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0"]
 
 
 def mirror_partner(names, j):

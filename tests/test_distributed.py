@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR
+from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.model import create_model
 from hg3d.opts import parse_opts
@@ -17,16 +17,7 @@ from hg3d.trainer import Trainer
 
 # Human2D on the fixture's 8 MPII training images, no augmentation: every item is deterministic.
 ARGS = [
-    "--arch",
-    "msra_18",
-    "--input_h",
-    "64",
-    "--input_w",
-    "64",
-    "--gpus",
-    "-1",
-    "--num_workers",
-    "0",
+    *TINY_CPU,
     "--batch_size",
     "2",
     "--lr",

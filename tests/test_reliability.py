@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SRC_DIR, write_training_data
+from conftest import SRC_DIR, TINY_CPU, write_training_data
 from hg3d import checkpoint
 from hg3d.checkpoint import read_checkpoint, read_training_state
 from hg3d.errors import UserError
@@ -23,17 +23,8 @@ from hg3d.sample_data import write_mpii
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TINY = [
-    "--arch",
-    "msra_18",
+    *TINY_CPU,
     "--no_pretrained",
-    "--input_h",
-    "64",
-    "--input_w",
-    "64",
-    "--gpus",
-    "-1",
-    "--num_workers",
-    "0",
     "--batch_size",
     "4",
     "--test_batch_size",

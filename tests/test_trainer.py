@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA
+from conftest import FIXTURE_DATA, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.evaluation import pck_distances, pck_distances_to_points
 from hg3d.losses import PoseLoss
@@ -14,6 +14,7 @@ from hg3d.run import build_loader
 from hg3d.trainer import Trainer, TrainingDiverged
 
 ARGS = [
+    *TINY_CPU,
     "--task",
     "human3d",
     "--dataset",
@@ -22,16 +23,6 @@ ARGS = [
     "1",
     "--weight_3d",
     "0.1",
-    "--arch",
-    "msra_18",
-    "--input_h",
-    "64",
-    "--input_w",
-    "64",
-    "--gpus",
-    "-1",
-    "--num_workers",
-    "0",
     "--batch_size",
     "2",
     "--data_dir",

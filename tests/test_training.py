@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR, write_training_data
+from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -18,25 +18,7 @@ from hg3d.run import is_better, run
 from hg3d.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
-TINY = [
-    "--arch",
-    "msra_18",
-    "--input_h",
-    "64",
-    "--input_w",
-    "64",
-    "--gpus",
-    "-1",
-    "--num_workers",
-    "0",
-    "--batch_size",
-    "4",
-    "--test_batch_size",
-    "8",
-    "--print_iter",
-    "100",
-    "--no_pretrained",
-]
+TINY = [*TINY_CPU, "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]
 
 
 def quiet(*args):
