@@ -115,6 +115,14 @@ def gather_predictions(result, opt):
     return merged
 
 
+def finish(opt):
+    """Wait until every rank is done before any leaves: a rank that tears down its process group
+    while rank 0 is still writing results can leave rank 0 hanging in its own teardown (seen with
+    gloo under load). Only on success: after an error torchrun stops the other ranks."""
+    if getattr(opt, "distributed", False) and dist.is_initialized():
+        dist.barrier()
+
+
 def cleanup(opt):
     if getattr(opt, "distributed", False) and dist.is_initialized():
         dist.destroy_process_group()

@@ -264,7 +264,9 @@ def run(argv=None):
         torch.backends.cudnn.benchmark = True
     try:
         check_paths(opt)
-        return test(opt) if opt.test else train(opt)
+        result = test(opt) if opt.test else train(opt)
+        distributed.finish(opt)
+        return result
     finally:
         distributed.cleanup(opt)
 
