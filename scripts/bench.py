@@ -1,8 +1,8 @@
 """hg3d benchmarks: every figure is a ratio measured in this run on this machine, with the absolute
 numbers beside it. Prints a Markdown table (the one in the README).
 
-    python scripts/bench.py            # about a minute on 2 CPU cores (when nothing else runs)
-    python scripts/bench.py --quick    # fewer repetitions
+    python scripts/bench.py            # many minutes on 2 CPU cores: the demo rows run a ResNet-50 on 60 frames
+    python scripts/bench.py --quick    # fewer repetitions and a 20-frame clip
 """
 
 import argparse
