@@ -1,4 +1,4 @@
-"""One-Euro filtering (Casiraghi, Roussel and Vogel, CHI 2012) of joint trajectories.
+"""One-Euro filtering (Casiez, Roussel and Vogel, CHI 2012) of joint trajectories.
 
 A low-pass filter whose cut-off rises with speed: still joints lose their jitter (cut-off
 ``min_cutoff``), fast motion is followed with little lag (cut-off ``min_cutoff + beta * |speed|``).
