@@ -284,24 +284,18 @@ def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpo
             assert cv2.imread(str(tmp_path / "smooth" / f"clip_{index:05d}_{kind}.png")) is not None
 
 
+def run_video_with_boxes(video, per_frame, checkpoint, out_dir, *extra):
+    """The demo on ``video`` with one list of boxes per frame (--bboxes), outputs in ``out_dir``."""
+    spec = out_dir / "boxes.json"
+    spec.write_text(json.dumps({video.name: per_frame}))
+    argv = ["--demo", str(video), "--bboxes", str(spec), "--load_model", checkpoint, "--out_dir", str(out_dir)]
+    return run_demo([*argv, *SMALL, *extra])
+
+
 def test_video_boxes_per_frame(inputs, resnet18_3d_checkpoint, tmp_path):
     _, video = inputs
     per_frame = [[[10, 10, 60, 100], [90, 10, 60, 100]], [[12, 10, 60, 100]], [], [[88, 12, 60, 100]]]
-    spec = tmp_path / "boxes.json"
-    spec.write_text(json.dumps({"clip.mp4": per_frame}))
-    run_demo(
-        [
-            "--demo",
-            str(video),
-            "--bboxes",
-            str(spec),
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--out_dir",
-            str(tmp_path),
-            *SMALL,
-        ]
-    )
+    run_video_with_boxes(video, per_frame, resnet18_3d_checkpoint, tmp_path)
     record = read(tmp_path / "clip.json")
     assert [f["num_people"] for f in record["frames"]] == [2, 1, 0, 1]
     ids = [[p["track_id"] for p in f["people"]] for f in record["frames"]]
@@ -443,24 +437,7 @@ def test_video_bvh_exports_each_tracked_person(inputs, resnet18_3d_checkpoint, t
         [[14, 10, 60, 100]],
         [[16, 12, 60, 100]],
     ]
-    spec = tmp_path / "boxes.json"
-    spec.write_text(json.dumps({"clip.mp4": per_frame}))
-    run_demo(
-        [
-            "--demo",
-            str(video),
-            "--bboxes",
-            str(spec),
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--out_dir",
-            str(tmp_path),
-            *SMALL,
-            "--bvh",
-            "--bvh_min_frames",
-            "3",
-        ]
-    )
+    run_video_with_boxes(video, per_frame, resnet18_3d_checkpoint, tmp_path, "--bvh", "--bvh_min_frames", "3")
     out = capsys.readouterr().out
     assert "track 2: seen in 2 frame(s), fewer than 3: no BVH written" in out
     assert not (tmp_path / "clip_track2.bvh").exists()
