@@ -1,6 +1,6 @@
 """Image geometry: affine crops, mapping back to the image, Gaussian heatmap targets, box aspect.
 
-Conventions (``shared/spec/REFERENCE.md``, "Geometry helpers"): a crop is given by a centre ``c``,
+Conventions (``docs/reference.md``, "Crops and geometry"): a crop is given by a centre ``c``,
 a box size ``s = (s_w, s_h)`` in pixels and a rotation in degrees; it is mapped onto an output of
 ``(w, h)`` pixels. The point triples are held in float32 before OpenCV solves the transform, as
 the original did: this keeps crops bit-compatible with the released models' training data.

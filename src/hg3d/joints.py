@@ -1,6 +1,6 @@
 """Joint orders, mappings between them, flip pairs and skeletons: the one source of truth.
 
-Every index list here is stated in ``shared/spec/REFERENCE.md`` ("Joints").
+Every index list here is stated in words in ``docs/reference.md`` ("Joints").
 """
 
 import numpy as np
@@ -108,7 +108,7 @@ def flip_permutation(num_joints, pairs):
 MPII_FLIP_PERM = flip_permutation(NUM_JOINTS, MPII_FLIP_PAIRS)
 H36M_FLIP_PERM = flip_permutation(NUM_H36M_JOINTS, H36M_FLIP_PAIRS)
 
-# --- MPI-INF-3DHP-17: the test set's annotation order (shared/spec/MPI_INF_3DHP.md) --------------
+# --- MPI-INF-3DHP-17: the test set's annotation order (docs/reference.md) ------------------------
 MPI3DHP_JOINTS = (
     "head_top",
     "neck",

@@ -1,6 +1,6 @@
 """Training losses: heatmap MSE, depth regression (smooth L1) and the bone-length variance loss.
 
-total = MSE(hm, target) + weight_3d * L_reg + L_var   (``shared/spec/REFERENCE.md``, "Losses")
+total = MSE(hm, target) + weight_3d * L_reg + L_var   (``docs/reference.md``, "Losses")
 """
 
 import torch

@@ -1,7 +1,7 @@
 """ResNet backbone + three deconvolution blocks + 1x1 heads (the "msra" pose network).
 
 Parameter names, shapes and order follow the released checkpoints exactly
-(``shared/golden/keys_*.txt``), so they load with ``strict=True``.
+(``docs/reference.md``, "The network"), so they load with ``strict=True``.
 """
 
 import os

@@ -43,7 +43,7 @@ def orthographic_joints(joints_cam, joints_uv):
     """3D labels (N, 3) in one orthographic pixel frame from camera-frame joints (N, 3, mm; joint 0
     the root) and their image projections (N, 2, px).
 
-    As the ECCV18 msra caches were made (``shared/spec/REFERENCE.md``): fit the scale k (px/mm)
+    As the ECCV18 msra caches were made (``docs/reference.md``, "The depth frame"): fit the scale k (px/mm)
     and shift t that best map (X, Y) onto (u, v) in least squares, then u, v = k * (X, Y) + t and
     z = k * (Z - Z_root). No rotation is fitted: a camera's x, y axes are the image's. The fitted
     u, v differ from the perspective projection by the person's perspective (a few px), the price

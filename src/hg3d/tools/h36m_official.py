@@ -1,6 +1,6 @@
 """The official Human3.6M release: its layout, its pose files, and msra-cache entries built from them.
 
-Facts from ``shared/spec/H36M_OFFICIAL.md``::
+Facts from ``docs/reference.md`` ("The official Human3.6M release")::
 
     S1/Videos/<Sequence>.<camera>.mp4
     S1/MyPoseFeatures/D2_Positions/<Sequence>.<camera>.cdf        "Pose": 32 joints x (u, v) px
