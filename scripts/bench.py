@@ -1,5 +1,5 @@
 """hg3d benchmarks: every figure is a ratio measured in this run on this machine, with the absolute
-numbers beside it. Prints a Markdown table (the one in the README).
+numbers beside it. Prints a Markdown table (the one in docs/benchmarks.md).
 
     python scripts/bench.py            # many minutes on 2 CPU cores: the demo rows run a ResNet-50 on 60 frames
     python scripts/bench.py --quick    # fewer repetitions and a 20-frame clip

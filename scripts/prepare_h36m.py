@@ -3,7 +3,7 @@
 
     python scripts/prepare_h36m.py --src <official root> --out data/h36m
 
-See ``python scripts/prepare_h36m.py --help`` and the README ("Human3.6M from the official release").
+See ``python scripts/prepare_h36m.py --help`` and docs/datasets.md ("Human3.6M from the official release").
 """
 
 import os

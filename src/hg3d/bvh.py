@@ -1,7 +1,7 @@
 """BVH animation export: the H36M-17 poses of a tracked person as a skeleton animation that
 Blender, Unity or MotionBuilder import.
 
-Conventions (also in the README's ``--bvh`` section):
+Conventions (also in ``docs/export.md``, "Animation export"):
 
 - Axes: BVH is Y up. The demo's camera frame (x right, y down, z forward, mm) becomes
   (x, -y, -z), a half turn about x (no mirroring): a person facing the camera faces +Z, their
