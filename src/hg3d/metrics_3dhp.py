@@ -11,8 +11,8 @@ sequence and each scene group pool their frames (``evaluation.group_means``).
 
 import numpy as np
 
-from .evaluation import bone_length_sum, group_means, mpii_to_h36m, to_h36m_order
-from .joints import H36M_TO_MPI3DHP, MPI3DHP_EVAL_JOINTS, MPI3DHP_PELVIS, MPI3DHP_TO_H36M, MPII_JOINTS
+from .evaluation import group_means, mpii_to_h36m
+from .joints import H36M_TO_MPI3DHP, MPI3DHP_EVAL_JOINTS, MPI3DHP_JOINTS, MPI3DHP_PELVIS, MPI3DHP_TO_MPII, MPII_JOINTS
 
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)  # 0, 5, ..., 150: 31 thresholds
@@ -29,39 +29,86 @@ SCENES = {"TS1": "GS", "TS2": "GS", "TS3": "noGS", "TS4": "noGS", "TS5": "Outdoo
 SCENE_ORDER = ("GS", "noGS", "Outdoor")
 # --mpi_scale: gt_bones = the paper's own 3DHP evaluation, h36m = the project's H36M rule.
 SCALE_MODES = ("gt_bones", "h36m")
-# The paper's code moved the predicted pelvis and hips this share of the way toward the thorax:
-# MPII-style hips (what the network learned from MPII) sit lower than 3DHP's.
+# The paper's own evaluation (Lua ``pose-hgreg-3d.lua``, function ``eval``): MPII-style hips (what
+# the network learned from MPII) sit lower than 3DHP's, so pelvis and both hips move by one shift,
+# HIP_SHIFT of the pelvis -> upper_neck vector; then the pose is scaled so that these 14 MPII-16
+# bones (its ``skeletonRef``; the thorax lies on none) sum to the ground truth's.
 HIP_SHIFT = 0.2
-HIP_SHIFT_JOINTS = [MPII_JOINTS.index(n) for n in ("pelvis", "r_hip", "l_hip")]
-THORAX = MPII_JOINTS.index("thorax")
+PAPER_BONES = (
+    (0, 1),
+    (1, 2),
+    (2, 6),
+    (3, 4),
+    (3, 6),
+    (4, 5),
+    (6, 8),
+    (8, 9),
+    (12, 8),
+    (10, 11),
+    (11, 12),
+    (13, 8),
+    (13, 14),
+    (14, 15),
+)
+PELVIS, THORAX, UPPER_NECK, HEAD_TOP = (MPII_JOINTS.index(n) for n in ("pelvis", "thorax", "upper_neck", "head_top"))
+SHIFTED_JOINTS = [MPII_JOINTS.index(n) for n in ("pelvis", "r_hip", "l_hip")]
+MPI3DHP_HEAD = MPI3DHP_JOINTS.index("head")
+
+
+def paper_bone_sum(mpii):
+    """Summed length of the PAPER_BONES of MPII-16 poses: (..., 16, 3) -> (...)."""
+    a, b = np.array(PAPER_BONES).T
+    return np.linalg.norm(mpii[..., a, :] - mpii[..., b, :], axis=-1).sum(-1)
 
 
 def shift_hips(pred_mpii):
-    """MPII-16 poses (..., 16, 3) with pelvis and hips moved HIP_SHIFT toward the thorax."""
+    """MPII-16 poses (..., 16, 3) with pelvis and hips moved by HIP_SHIFT x (upper_neck - pelvis)
+    and the thorax set to the midpoint of the moved pelvis and the upper neck."""
     pose = np.array(pred_mpii, np.float64)
-    thorax = pose[..., THORAX : THORAX + 1, :]
-    pose[..., HIP_SHIFT_JOINTS, :] += HIP_SHIFT * (thorax - pose[..., HIP_SHIFT_JOINTS, :])
+    shift = HIP_SHIFT * (pose[..., UPPER_NECK, :] - pose[..., PELVIS, :])
+    pose[..., SHIFTED_JOINTS, :] += shift[..., None, :]
+    pose[..., THORAX, :] = (pose[..., PELVIS, :] + pose[..., UPPER_NECK, :]) / 2
+    return pose
+
+
+def paper_scale(pred_mpii, gt_mpii):
+    """The paper's chain on MPII-16 poses (N, 16, 3): ``shift_hips``, then a scale about the moved
+    pelvis so that the PAPER_BONES sum to those of ``gt_mpii``, placed on the ground truth's pelvis.
+    A pose whose bones sum to 0 or are not finite becomes the zero pose (every joint at the pelvis)."""
+    pose = shift_hips(pred_mpii)
+    pose -= pose[..., PELVIS : PELVIS + 1, :]
+    gt_mpii = np.asarray(gt_mpii, np.float64)
+    bones = paper_bone_sum(pose)
+    usable = np.isfinite(bones) & (bones > 0)
+    scale = np.where(usable, paper_bone_sum(gt_mpii) / np.where(usable, bones, 1.0), 0.0)[..., None, None]
+    return np.where(scale > 0, pose * scale, 0.0) + gt_mpii[..., PELVIS : PELVIS + 1, :]
+
+
+def mpii_to_mpi3dhp(mpii):
+    """MPII-16 poses (..., 16, 3) -> 3DHP-17 by the paper's joint table (``joints.MPI3DHP_TO_MPII``);
+    3DHP's head, which MPII lacks, is the midpoint of upper neck and head top."""
+    mpii = np.asarray(mpii, np.float64)
+    pose = np.empty(mpii.shape[:-2] + (len(MPI3DHP_JOINTS), 3))
+    pose[..., MPI3DHP_TO_MPII, :] = mpii
+    pose[..., MPI3DHP_HEAD, :] = (mpii[..., UPPER_NECK, :] + mpii[..., HEAD_TOP, :]) / 2
     return pose
 
 
 def to_mpi3dhp(pred_mpii, gt_3dhp, scale="gt_bones"):
     """MPII-16 crop-unit predictions (N, 16, 3) -> 3DHP-17 in mm, relative to the pelvis.
 
-    MPII-16 -> H36M-17 (``evaluation.to_h36m_order``) -> 3DHP-17 (``joints.H36M_TO_MPI3DHP``).
-    ``scale``: ``gt_bones`` (the paper's code) shifts the hips, then scales each pose so that its 15
-    H36M bones sum to those of the ground truth ``gt_3dhp`` (N, 17, 3); ``h36m`` scales them to
-    4000 mm (``evaluation.mpii_to_h36m``) and uses no ground truth.
+    ``scale``: ``gt_bones`` is the paper's own evaluation (``paper_scale`` against the ground truth
+    ``gt_3dhp`` (N, 17, 3), pelvis-relative, re-ordered to MPII-16); ``h36m`` scales the H36M bones
+    to 4000 mm (``evaluation.mpii_to_h36m``) and uses no ground truth.
     """
     if scale == "h36m":
         h36m = mpii_to_h36m(np.asarray(pred_mpii, np.float64))
-    elif scale == "gt_bones":
-        h36m = to_h36m_order(shift_hips(pred_mpii))
-        gt_bones = bone_length_sum(np.asarray(gt_3dhp, np.float64)[..., MPI3DHP_TO_H36M, :])
-        h36m = h36m * (gt_bones / np.maximum(bone_length_sum(h36m), 1e-12))[..., None, None]
-    else:
-        raise ValueError(f"unknown 3DHP scale mode {scale!r} (one of {SCALE_MODES})")
-    pose = h36m[..., H36M_TO_MPI3DHP, :]
-    return pose - pose[..., MPI3DHP_PELVIS : MPI3DHP_PELVIS + 1, :]
+        pose = h36m[..., H36M_TO_MPI3DHP, :]
+        return pose - pose[..., MPI3DHP_PELVIS : MPI3DHP_PELVIS + 1, :]
+    if scale == "gt_bones":
+        gt_mpii = np.asarray(gt_3dhp, np.float64)[..., MPI3DHP_TO_MPII, :]
+        return mpii_to_mpi3dhp(paper_scale(pred_mpii, gt_mpii))
+    raise ValueError(f"unknown 3DHP scale mode {scale!r} (one of {SCALE_MODES})")
 
 
 def joint_errors(pred, gt):

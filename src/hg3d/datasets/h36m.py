@@ -24,6 +24,24 @@ from .safe_pickle import load_pickle
 from .validation import EntryChecker
 
 LABEL_KEYS = ("subject", "action", "camera", "frame")  # per-sample labels of official-release caches
+# The order in which papers print their per-action tables (not alphabetical: WalkTogether is last).
+ACTIONS = (
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
+    "WalkTogether",
+)
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
 JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H36M-17) are used
@@ -82,7 +100,10 @@ class H36M(PoseDataset):
         if "pred_3d" not in arrays or not all(k in self.annotations[0] for k in LABEL_KEYS):
             return summary, arrays
         labels = {k: np.array([self.annotations[i][k] for i in result["index"]]) for k in LABEL_KEYS}
-        per_action = group_means({"mpjpe": arrays["mpjpe"], "pa_mpjpe": arrays["pa_mpjpe"]}, labels["action"])
+        pooled = group_means({"mpjpe": arrays["mpjpe"], "pa_mpjpe": arrays["pa_mpjpe"]}, labels["action"])
+        # the literature's order, then any other action name (sorted, as group_means gives them)
+        order = [a for a in ACTIONS if a in pooled] + [a for a in pooled if a not in ACTIONS]
+        per_action = {action: pooled[action] for action in order}
         summary["per_action"] = per_action
         for name in ("mpjpe", "pa_mpjpe"):
             summary[f"{name}_action_mean"] = float(np.mean([a[name] for a in per_action.values()]))

@@ -148,7 +148,9 @@ class MPIInf3DHP(PoseDataset):
 
     def metrics(self, result):
         """The official 3DHP figures (see ``metrics_3dhp``) and the per-frame arrays of preds.h5:
-        ``pred_3d`` and ``gt_3d`` exactly as compared (3DHP-17, mm, root-relative)."""
+        ``pred_3d`` and ``gt_3d`` exactly as compared (3DHP-17, mm, root-relative) and
+        ``pred_3d_mpii``, the network's MPII-16 pose before the protocol (crop units), to re-score
+        under another protocol."""
         index = result["index"]
         gt = self.gt_3d[index]
         pred = to_mpi3dhp(result["pred_3d"], gt, self.opt.mpi_scale)
@@ -167,6 +169,7 @@ class MPIInf3DHP(PoseDataset):
             "index": index,
             "pred_2d": result["pred_2d"],
             "pred_3d": pred.astype(np.float32),
+            "pred_3d_mpii": np.asarray(result["pred_3d"], np.float32),
             "gt_3d": gt.astype(np.float32),
             "sequence": sequences.astype("S"),
             "frame": self.sample_row[index] + 1,
