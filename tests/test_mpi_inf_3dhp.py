@@ -11,7 +11,8 @@ import pytest
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO_MPII, MPII_JOINTS
-from hg3d.metrics_3dhp import frame_metrics, joint_errors, to_mpi3dhp
+from hg3d.metrics import score
+from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
 from hg3d.opts import parse_opts
 from hg3d.run import cli, run
 from hg3d.sample_data import write_mpi_inf_3dhp
@@ -216,7 +217,7 @@ def test_paper_scale_figures_through_the_dataset(root):
     n = len(dataset)
     pred = mpii_from_3dhp(dataset.gt_3d) / 800 + np.random.default_rng(2).normal(0, 0.05, (n, 16, 3))
     result = {"index": np.arange(n), "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "pred_3d": pred}
-    summary, arrays = dataset.metrics(result)
+    summary, arrays = score(dataset, result)
     errors = []
     for i in range(n):
         by_hand = paper_chain_by_hand(pred[i], dataset.gt_3d[i])
@@ -321,7 +322,7 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
     pred = gt_mpii / 900 + rng.normal(0, 0.08, gt_mpii.shape)  # near the truth: PCK neither 0 nor 100
     order = rng.permutation(n)  # predictions arrive in any order
     result = {"index": order, "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "pred_3d": pred[order]}
-    summary, arrays = dataset.metrics(result)
+    summary, arrays = score(dataset, result)
     # the ground truth, read here from the files: univ_annot3 minus the pelvis of the valid frames
     frames = []
     for s in SEQUENCES:
@@ -368,13 +369,14 @@ def test_ground_truth_as_prediction_through_the_dataset(root):
     # the dataset's own ground truth, replaced by bone-sum 4000 poses whose midpoints are exact
     dataset.gt_3d = gt * (4000 / bone_sum(gt))[:, None, None]
     n = len(dataset)
-    summary, _ = dataset.metrics(
+    summary, _ = score(
+        dataset,
         {
             "index": np.arange(n),
             "pred_2d": np.zeros((n, 16, 2)),
             "pck_dist": np.zeros((n, 10)),
             "pred_3d": mpii_from_3dhp(dataset.gt_3d) / 1000,
-        }
+        },
     )
     assert summary["pck"] == pytest.approx(100) and summary["mpjpe"] == pytest.approx(0, abs=1e-6)
     assert summary["auc"] == pytest.approx(100 * 30 / 31)

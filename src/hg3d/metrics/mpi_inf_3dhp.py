@@ -6,13 +6,17 @@ Euclidean errors of the root-relative prediction against ``univ_annot3`` minus t
 thresholds 0, 5, ..., 150 mm (so a perfect prediction scores 30/31 = 96.77, the 0 mm threshold
 counting no joint); MPJPE = mean error. Every frame has the same 14 joints, so the mean of per-frame
 figures over a set of frames equals the figure pooled over its joints: "All", each activity, each
-sequence and each scene group pool their frames (``evaluation.group_means``).
+sequence and each scene group pool their frames (``core.group_means``).
+
+``--mpi_scale`` picks how a prediction (MPII-16, crop units) becomes millimetres: ``gt_bones``, the
+paper's own evaluation (``paper_scale``), or ``h36m``, the H36M 4000 mm rule.
 """
 
 import numpy as np
 
-from .evaluation import group_means, mpii_to_h36m
-from .joints import H36M_TO_MPI3DHP, MPI3DHP_EVAL_JOINTS, MPI3DHP_JOINTS, MPI3DHP_PELVIS, MPI3DHP_TO_MPII, MPII_JOINTS
+from ..joints import H36M_TO_MPI3DHP, MPI3DHP_EVAL_JOINTS, MPI3DHP_JOINTS, MPI3DHP_PELVIS, MPI3DHP_TO_MPII, MPII_JOINTS
+from ..skeleton import mpii_to_h36m
+from .core import Benchmark, group_means, monitor
 
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)  # 0, 5, ..., 150: 31 thresholds
@@ -27,6 +31,7 @@ ACTIVITIES = (
 )  # activity_annotation 1..7
 SCENES = {"TS1": "GS", "TS2": "GS", "TS3": "noGS", "TS4": "noGS", "TS5": "Outdoor", "TS6": "Outdoor"}
 SCENE_ORDER = ("GS", "noGS", "Outdoor")
+GROUND_TRUTH = "univ_annot3"
 # --mpi_scale: gt_bones = the paper's own 3DHP evaluation, h36m = the project's H36M rule.
 SCALE_MODES = ("gt_bones", "h36m")
 # The paper's own evaluation (Lua ``pose-hgreg-3d.lua``, function ``eval``): MPII-style hips (what
@@ -99,7 +104,7 @@ def to_mpi3dhp(pred_mpii, gt_3dhp, scale="gt_bones"):
 
     ``scale``: ``gt_bones`` is the paper's own evaluation (``paper_scale`` against the ground truth
     ``gt_3dhp`` (N, 17, 3), pelvis-relative, re-ordered to MPII-16); ``h36m`` scales the H36M bones
-    to 4000 mm (``evaluation.mpii_to_h36m``) and uses no ground truth.
+    to 4000 mm (``skeleton.mpii_to_h36m``) and uses no ground truth.
     """
     if scale == "h36m":
         h36m = mpii_to_h36m(np.asarray(pred_mpii, np.float64))
@@ -156,7 +161,7 @@ def format_table(summary):
 
     header = f"{'':<20}{'PCK':>7}{'AUC':>7}{'MPJPE':>8}{'frames':>8}"
     title = (
-        f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, univ_annot3, 14 joints, "
+        f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, {GROUND_TRUTH}, 14 joints, "
         f"PCK at 150 mm, scale {summary['scale']})"
     )
     lines = [title, header]
@@ -165,3 +170,40 @@ def format_table(summary):
     lines += [row(a, summary["per_activity"][a]) for a in ACTIVITIES if a in summary["per_activity"]]
     lines += [""] + [row(s, summary["per_sequence"][s]) for s in summary["sequences"]]
     return "\n".join(lines)
+
+
+def score(predictions, labels):
+    """The official 3DHP figures and the per-frame arrays of preds.h5: ``pred_3d`` and ``gt_3d``
+    exactly as compared (3DHP-17, mm, root-relative) and ``pred_3d_mpii``, the network's MPII-16
+    pose before the protocol (crop units), to re-score under another protocol.
+
+    ``labels``: per frame ``gt_3d`` (3DHP-17 mm, pelvis-relative), ``sequence`` (TS name),
+    ``frame`` (1-based image number), ``activity`` (1..7); ``sequences``, the sequences evaluated,
+    and ``scale``, the ``--mpi_scale`` mode.
+    """
+    gt = np.asarray(labels["gt_3d"])
+    pred = to_mpi3dhp(predictions["pred_3d"], gt, labels["scale"])
+    per_frame = frame_metrics(joint_errors(pred, gt))
+    sequences = np.asarray(labels["sequence"])
+    monitored, arrays = monitor(predictions)
+    summary = {
+        **monitored,
+        **summarize(per_frame, sequences, labels["activity"]),
+        "sequences": list(labels["sequences"]),
+        "scale": labels["scale"],
+        "ground_truth": GROUND_TRUTH,
+        "split": "test",
+    }
+    arrays.update(
+        pred_3d=pred.astype(np.float32),
+        pred_3d_mpii=np.asarray(predictions["pred_3d"], np.float32),
+        gt_3d=gt.astype(np.float32),
+        sequence=sequences.astype("S"),
+        frame=labels["frame"],
+        activity=labels["activity"],
+        **{name: values.astype(np.float32) for name, values in per_frame.items()},
+    )
+    return summary, arrays
+
+
+BENCHMARK = Benchmark(score, format_table)
