@@ -123,7 +123,7 @@ def bench_test_batching(repeat):
         key = (batch, memory_format)
         seconds = best_time(
             lambda key=key, opt=opt, trainer=trainer, dataset=dataset: results.__setitem__(
-                key, evaluate(opt, trainer, dataset, "bench")[0]
+                key, evaluate(opt, trainer.predict, dataset, "bench")[0]
             ),
             repeat,
         )

@@ -16,10 +16,10 @@ from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
 from hg3d.errors import UserError
-from hg3d.evaluation import bone_length_sum
 from hg3d.inference import Estimator
 from hg3d.model import create_model
 from hg3d.run import cli
+from hg3d.skeleton import bone_length_sum
 from hg3d.synthetic import random_scene
 
 SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]

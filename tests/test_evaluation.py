@@ -9,22 +9,13 @@ import torch
 
 from conftest import SRC_DIR, golden, mirror_partner
 from hg3d.checkpoint import save_checkpoint
-from hg3d.evaluation import (
-    decode_2d,
-    decode_3d,
-    degenerate,
-    flip_merge,
-    group_means,
-    h36m_metrics,
-    mpii_to_h36m,
-    pck_accuracy,
-    pck_distances,
-    per_sample_mpjpe,
-    procrustes_align,
-)
+from hg3d.decode import decode_2d, decode_3d, flip_merge
 from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM, MPII_JOINTS
+from hg3d.metrics.core import group_means, pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align
+from hg3d.metrics.h36m import h36m_metrics
 from hg3d.model import create_model
 from hg3d.sample_data import write_h36m
+from hg3d.skeleton import bone_length_sum, degenerate, mpii_to_h36m
 
 TOL = {"rtol": 1e-4, "atol": 1e-6}
 
@@ -65,8 +56,6 @@ def test_mpjpe_matches_golden(g):
 def test_conversion_rescales_bone_sum():
     pred = np.random.default_rng(0).normal(size=(3, 16, 3))
     converted = mpii_to_h36m(pred)
-    from hg3d.evaluation import bone_length_sum
-
     np.testing.assert_allclose(bone_length_sum(converted), 4000.0, rtol=1e-6)
 
 

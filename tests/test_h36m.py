@@ -95,3 +95,32 @@ def test_cache_without_required_fields(h36m_copy):
     cache.write_bytes(pickle.dumps(entries))
     with pytest.raises(UserError, match="entry 3 lacks joints_3d"):
         get_dataset(h36m_opts(h36m_copy), "val")
+
+
+def test_per_action_table_in_the_literature_order(tmp_path, capsys):
+    """Per-action figures and their printed table follow the papers' order (WalkTogether after
+    Walking, Photo after Phoning), not the alphabet; an unknown action name comes last."""
+    from hg3d.metrics import score
+    from hg3d.metrics.h36m import format_per_action
+    from hg3d.sample_data import write_h36m
+
+    write_h36m(str(tmp_path / "h36m"), np.random.default_rng(0), 1, 10, size=96)
+    dataset = get_dataset(h36m_opts(tmp_path, "--full_test"), "val")
+    actions = ["WalkTogether", "Walking", "Photo", "Phoning", "Zumba", "WalkDog", "SittingDown", "Sitting", "Eating"]
+    actions.append("Walking")
+    for i, entry in enumerate(dataset.annotations):
+        entry.update(subject=9, action=actions[i], camera=1, frame=i)
+    n = len(dataset)
+    rng = np.random.default_rng(1)
+    result = {
+        "index": np.arange(n),
+        "pred_2d": np.zeros((n, 16, 2)),
+        "pck_dist": np.zeros((n, 10)),
+        "pred_3d": rng.normal(0, 0.3, (n, 16, 3)),
+    }
+    summary, _ = score(dataset, result)
+    order = ["Eating", "Phoning", "Photo", "Sitting", "SittingDown", "WalkDog", "Walking", "WalkTogether", "Zumba"]
+    assert list(summary["per_action"]) == order
+    rows = [line.split()[0] for line in format_per_action(summary).splitlines()[1:-1]]
+    assert rows == order
+    assert summary["per_action"]["Walking"]["num_samples"] == 2

@@ -1,15 +1,19 @@
 """hg3d.inference: the predictor and API apart from the trainer (crops, flip test, decoding)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU
 from hg3d.errors import UserError
-from hg3d.evaluation import bone_length_sum, to_h36m_order
 from hg3d.geometry import crop_and_normalize
-from hg3d.inference import Estimator, crop_box, decode_people, flip_test_forward
+from hg3d.inference import Estimator, crop_box, decode_people, predict_dataset
 from hg3d.joints import MPII_FLIP_PERM
 from hg3d.opts import parse_opts
+from hg3d.skeleton import bone_length_sum, to_h36m_order
 from hg3d.synthetic import random_scene
 from hg3d.trainer import Trainer
 
@@ -83,22 +87,61 @@ def test_several_boxes_give_the_single_box_results(estimator, scene):
     assert estimator.predict_batch([image, image], [[], None])[0] == []
 
 
-def test_trainer_infer_is_the_shared_flip_test(resnet18_3d_checkpoint, estimator):
+def fake_batches(rng, count=2, size=2):
+    """Batches shaped like a dataset's items (128 x 128 inputs, 32 x 32 maps)."""
+    return [
+        {
+            "input": torch.from_numpy(rng.normal(0, 1, (size, 3, 128, 128)).astype(np.float32)),
+            "center": torch.from_numpy(rng.uniform(50, 150, (size, 2)).astype(np.float32)),
+            "scale": torch.from_numpy(np.full((size, 2), 120.0)),
+            "index": torch.arange(b * size, (b + 1) * size),
+            "pts_crop": torch.from_numpy(rng.integers(1, 31, (size, 16, 2)).astype(np.int32)),
+        }
+        for b in range(count)
+    ]
+
+
+def test_trainer_predicts_through_the_shared_predictor(resnet18_3d_checkpoint, estimator):
+    """Validation (``Trainer.predict``) and the demo's forward give the same flip-tested
+    predictions; the loss hook sees the plain (un-flipped) maps."""
     opt = parse_opts(
         ["--arch", "msra_18", "--task", "human3d", "--gpus", "-1", "--input_h", "128", "--input_w", "128"],
         log=lambda _: None,
     )
-    trainer = Trainer(opt, estimator.model)
-    x = torch.randn(2, 3, 128, 128)
-    plain, merged = trainer.infer(x)
-    plain2, merged2 = flip_test_forward(estimator.forward, x)
+    batches = fake_batches(np.random.default_rng(0))
+    by_trainer = Trainer(opt, estimator.model).predict(batches, "val")
+    plain_maps = []
+    by_estimator = predict_dataset(estimator.forward, batches, "cpu", on_plain=lambda maps, _: plain_maps.append(maps))
+    for key in ("index", "pred_2d", "pred_3d", "maxval", "pck_dist"):
+        np.testing.assert_allclose(by_trainer[key], by_estimator[key], atol=1e-4, err_msg=key)
+    assert by_trainer["pred_2d"].shape == (4, 16, 2) and by_trainer["pred_3d"].shape == (4, 16, 3)
+    with torch.no_grad():
+        plain = estimator.forward(batches[1]["input"])
     for key in ("hm", "depth"):
-        assert torch.allclose(merged[key], merged2[key], atol=1e-5)
-        assert torch.allclose(plain[key], plain2[key], atol=1e-5)
-        assert not torch.allclose(plain[key], merged[key])
+        assert torch.allclose(plain_maps[1][key], plain[key], atol=1e-5)
     opt.flip_test = False
-    plain3, merged3 = trainer.infer(x)
-    assert torch.equal(plain3["hm"], merged3["hm"]) and torch.allclose(plain3["hm"], plain["hm"], atol=1e-5)
+    unflipped = Trainer(opt, estimator.model).predict(batches, "val")
+    np.testing.assert_allclose(unflipped["maxval"][2:], plain["hm"].flatten(2).amax(-1).numpy(), atol=1e-5)
+    assert not np.allclose(unflipped["maxval"], by_trainer["maxval"])
+
+
+def test_test_does_not_import_the_trainer(resnet18_3d_checkpoint, tmp_path):
+    """``--test`` predicts through ``hg3d.inference``: neither the trainer nor the losses load."""
+    code = (
+        "import sys; from hg3d.run import run; run(sys.argv[1:]); "
+        "print('loaded:', sorted(m for m in ('hg3d.trainer', 'hg3d.losses') if m in sys.modules))"
+    )
+    args = ["--task", "human3d", "--dataset", "h36m", "--test", "--load_model", resnet18_3d_checkpoint]
+    args += ["--data_dir", FIXTURE_DATA, "--exp_dir", str(tmp_path), *TINY_CPU]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=SRC_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "loaded: []" in proc.stdout and "MPJPE" in proc.stdout
 
 
 def test_from_checkpoint_errors(resnet18_3d_checkpoint, tmp_path):

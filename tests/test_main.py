@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURE_DATA, SRC_DIR
-from hg3d.evaluation import per_sample_mpjpe
+from hg3d.metrics.core import per_sample_mpjpe
 from hg3d.run import run
 
 TEST_ARGS = [

@@ -7,7 +7,8 @@ from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
 from conftest import FIXTURE_DATA, golden
 from hg3d.errors import UserError
-from hg3d.model import create_model, imagenet_weights_file, parse_arch
+from hg3d.model import create_model, heads_for, imagenet_weights_file, parse_arch
+from hg3d.opts import parse_opts
 from hg3d.run import cli, run
 
 KEY_FILES = [
@@ -15,6 +16,16 @@ KEY_FILES = [
     ("msra_50", {"hm": 16}, "keys_msra50_hm.txt"),
     ("msra_18", {"hm": 16, "depth": 16}, "keys_msra18_hm_depth.txt"),
 ]
+
+
+def test_heads_for_each_task():
+    """One map per MPII-16 joint; human3d adds the depth maps. The options use the same table."""
+    assert heads_for("human2d") == {"hm": 16} and heads_for("human3d") == {"hm": 16, "depth": 16}
+    for task in ("human2d", "human3d"):
+        extra = ["--dataset", "h36m"] if task == "human3d" else []
+        assert parse_opts(["--task", task, "--gpus", "-1", *extra], log=lambda _: None).heads == heads_for(task)
+    with pytest.raises(UserError, match="task 'human4d' is neither human2d nor human3d"):
+        heads_for("human4d")
 
 
 def read_keys(name):

@@ -11,7 +11,8 @@ import pytest
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO_MPII, MPII_JOINTS
-from hg3d.metrics_3dhp import frame_metrics, joint_errors, to_mpi3dhp
+from hg3d.metrics import score
+from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
 from hg3d.opts import parse_opts
 from hg3d.run import cli, run
 from hg3d.sample_data import write_mpi_inf_3dhp
@@ -63,6 +64,31 @@ BONES = (
 )
 J = MPI3DHP_JOINTS.index
 M = MPII_JOINTS.index
+
+# The 14 bones (MPII-16 names) whose summed length the paper's Lua evaluation matches to the ground truth's.
+PAPER_BONES = (
+    ("r_ankle", "r_knee"),
+    ("r_knee", "r_hip"),
+    ("r_hip", "pelvis"),
+    ("l_hip", "l_knee"),
+    ("l_hip", "pelvis"),
+    ("l_knee", "l_ankle"),
+    ("pelvis", "upper_neck"),
+    ("upper_neck", "head_top"),
+    ("r_shoulder", "upper_neck"),
+    ("r_wrist", "r_elbow"),
+    ("r_elbow", "r_shoulder"),
+    ("l_shoulder", "upper_neck"),
+    ("l_shoulder", "l_elbow"),
+    ("l_elbow", "l_wrist"),
+)
+# the 3DHP joint that the paper's preprocessing put in each MPII slot, where the names differ
+MPII_SLOT_OF_3DHP = {"thorax": "spine", "upper_neck": "neck"}
+
+
+def paper_bone_sum(mpii):
+    """The summed length of PAPER_BONES of MPII-16 poses (..., 16, 3)."""
+    return sum(np.linalg.norm(mpii[..., M(a), :] - mpii[..., M(b), :], axis=-1) for a, b in PAPER_BONES)
 
 
 def opts(data_dir, *extra):
@@ -117,8 +143,7 @@ def bone_sum(pose):
 def mpii_from_3dhp(pose):
     """An MPII-16 pose that the conversion turns back into ``pose``: joints by name (MPII thorax
     <- 3DHP spine, upper_neck <- 3DHP neck)."""
-    names = {"thorax": "spine", "upper_neck": "neck"}
-    return np.stack([pose[..., J(names.get(n, n)), :] for n in MPII_JOINTS], -2)
+    return np.stack([pose[..., J(MPII_SLOT_OF_3DHP.get(n, n)), :] for n in MPII_JOINTS], -2)
 
 
 def with_midpoints(pose):
@@ -149,16 +174,64 @@ def test_mapping_of_a_hand_made_pose():
     # h36m: bones to 4000 mm, rooted at the pelvis
     out = to_mpi3dhp(mpii[None], None, "h36m")[0]
     np.testing.assert_allclose(out, (pose - pose[J("pelvis")]) * 4000 / bone_sum(pose), atol=1e-9)
-    # gt_bones: pelvis and hips 0.2 toward the MPII thorax first, then the ground truth's bone sum
-    shifted = dict(expected)
+
+
+def paper_chain_by_hand(pred, gt):
+    """The Lua ``eval`` of one frame, step by step by joint name: ``pred`` MPII-16 (16, 3) in any
+    unit, ``gt`` 3DHP-17 (17, 3) mm -> {MPII name: position in mm}."""
+    p = {name: np.array(pred[M(name)], np.float64) for name in MPII_JOINTS}
+    g = {name: np.array(gt[J(MPII_SLOT_OF_3DHP.get(name, name))], np.float64) for name in MPII_JOINTS}
+    s = 0.2 * (p["upper_neck"] - p["pelvis"])  # 1. one shift for pelvis and both hips
     for name in ("pelvis", "r_hip", "l_hip"):
-        shifted[name] = expected[name] + 0.2 * (mpii[M("thorax")] - expected[name])
-    shifted["spine"] = (shifted["pelvis"] + expected["neck"]) / 2
-    pose = np.stack([shifted[n] for n in MPI3DHP_JOINTS])
-    gt = np.random.default_rng(1).normal(0, 300, (1, 17, 3))
-    out = to_mpi3dhp(mpii[None], gt, "gt_bones")[0]
-    np.testing.assert_allclose(out, (pose - pose[J("pelvis")]) * bone_sum(gt[0]) / bone_sum(pose), atol=1e-9)
-    np.testing.assert_allclose(bone_sum(out), bone_sum(gt[0]))
+        p[name] = p[name] + s
+    p["thorax"] = (p["pelvis"] + p["upper_neck"]) / 2  # 2. thorax halfway up
+    pred_length = sum(np.linalg.norm(p[a] - p[b]) for a, b in PAPER_BONES)
+    gt_length = sum(np.linalg.norm(g[a] - g[b]) for a, b in PAPER_BONES)
+    k = gt_length / pred_length  # 3. about the pelvis, onto the ground truth's pelvis
+    return {name: g["pelvis"] + k * (p[name] - p["pelvis"]) for name in MPII_JOINTS}
+
+
+def asymmetric_poses(rng, count):
+    """MPII-16 crop-unit predictions and 3DHP-17 mm ground truths with no symmetry to hide a
+    swapped or mis-weighted joint (the ground truth's pelvis away from the origin)."""
+    pred = rng.normal(0, 0.3, (count, 16, 3)) + rng.uniform(-1, 1, (count, 1, 3))
+    gt = rng.normal(0, 400, (count, 17, 3)) + rng.uniform(-200, 200, (count, 1, 3))
+    return pred, gt
+
+
+def test_paper_scale_chain_against_a_computation_by_hand():
+    pred, gt = asymmetric_poses(np.random.default_rng(11), 6)
+    out = to_mpi3dhp(pred, gt, "gt_bones")
+    for i in range(len(pred)):
+        expected = paper_chain_by_hand(pred[i], gt[i])
+        for name, position in expected.items():
+            np.testing.assert_allclose(out[i, J(MPII_SLOT_OF_3DHP.get(name, name))], position, atol=1e-6, err_msg=name)
+    # the 14 evaluated joints are all MPII joints, pelvis and thorax excepted
+    assert {MPI3DHP_JOINTS[j] for j in range(14)} == {
+        MPII_SLOT_OF_3DHP.get(n, n) for n in MPII_JOINTS if n not in ("pelvis", "thorax")
+    }
+
+
+def test_paper_scale_figures_through_the_dataset(root):
+    dataset = get_dataset(opts(root, "--mpi_scale", "gt_bones"), "val")
+    n = len(dataset)
+    pred = mpii_from_3dhp(dataset.gt_3d) / 800 + np.random.default_rng(2).normal(0, 0.05, (n, 16, 3))
+    result = {"index": np.arange(n), "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "pred_3d": pred}
+    summary, arrays = score(dataset, result)
+    errors = []
+    for i in range(n):
+        by_hand = paper_chain_by_hand(pred[i], dataset.gt_3d[i])
+        errors.append(
+            [
+                np.linalg.norm(by_hand[name] - dataset.gt_3d[i, J(MPII_SLOT_OF_3DHP.get(name, name))])
+                for name in MPII_JOINTS
+                if name not in ("pelvis", "thorax")
+            ]
+        )
+    pck, auc, mpjpe = independent_figures(errors)
+    assert 5 < pck < 95
+    np.testing.assert_allclose([summary["pck"], summary["auc"], summary["mpjpe"]], [pck, auc, mpjpe], rtol=1e-5)
+    np.testing.assert_array_equal(arrays["pred_3d_mpii"], pred.astype(np.float32))
 
 
 def test_ground_truth_through_both_scale_modes_scores_zero(root):
@@ -170,12 +243,15 @@ def test_ground_truth_through_both_scale_modes_scores_zero(root):
     gt_4000 = gt * (4000 / bone_sum(gt))[:, None, None]
     pred = mpii_from_3dhp(gt_4000) / crop_scale
     np.testing.assert_allclose(to_mpi3dhp(pred, gt, "h36m"), gt_4000, atol=1e-6)
-    # gt_bones mode: exact when pelvis and hips sit where the 0.2 shift toward the thorax takes them
+    # gt_bones mode: exact when pelvis and hips sit where the shift of 0.2 x (neck - pelvis)
+    # takes them; the thorax (3DHP spine) is the midpoint of pelvis and neck in ``with_midpoints``
     mpii = mpii_from_3dhp(gt)
-    thorax = mpii[:, M("thorax") : M("thorax") + 1]
-    hips = [M("pelvis"), M("r_hip"), M("l_hip")]
+    neck = mpii[:, M("upper_neck")]
+    pelvis = (mpii[:, M("pelvis")] - 0.2 * neck) / 0.8  # p + 0.2 (neck - p) = the ground truth's
     unshifted = mpii.copy()
-    unshifted[:, hips] = (mpii[:, hips] - 0.2 * thorax) / 0.8
+    unshifted[:, M("pelvis")] = pelvis
+    for hip in ("r_hip", "l_hip"):
+        unshifted[:, M(hip)] = mpii[:, M(hip)] - 0.2 * (neck - pelvis)
     np.testing.assert_allclose(to_mpi3dhp(unshifted / crop_scale, gt, "gt_bones"), gt, atol=1e-6)
     # without undoing the shift, the hips move: the shift is applied
     assert np.abs(to_mpi3dhp(mpii, gt, "gt_bones") - gt)[:, J("r_hip")].max() > 1
@@ -246,7 +322,7 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
     pred = gt_mpii / 900 + rng.normal(0, 0.08, gt_mpii.shape)  # near the truth: PCK neither 0 nor 100
     order = rng.permutation(n)  # predictions arrive in any order
     result = {"index": order, "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "pred_3d": pred[order]}
-    summary, arrays = dataset.metrics(result)
+    summary, arrays = score(dataset, result)
     # the ground truth, read here from the files: univ_annot3 minus the pelvis of the valid frames
     frames = []
     for s in SEQUENCES:
@@ -293,13 +369,14 @@ def test_ground_truth_as_prediction_through_the_dataset(root):
     # the dataset's own ground truth, replaced by bone-sum 4000 poses whose midpoints are exact
     dataset.gt_3d = gt * (4000 / bone_sum(gt))[:, None, None]
     n = len(dataset)
-    summary, _ = dataset.metrics(
+    summary, _ = score(
+        dataset,
         {
             "index": np.arange(n),
             "pred_2d": np.zeros((n, 16, 2)),
             "pck_dist": np.zeros((n, 10)),
             "pred_3d": mpii_from_3dhp(dataset.gt_3d) / 1000,
-        }
+        },
     )
     assert summary["pck"] == pytest.approx(100) and summary["mpjpe"] == pytest.approx(0, abs=1e-6)
     assert summary["auc"] == pytest.approx(100 * 30 / 31)
@@ -484,9 +561,12 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, sc
         univ = mat["univ_annot3"][preds["frame"][i] - 1, 0]
         np.testing.assert_allclose(preds["gt_3d"][i], univ - univ[14], atol=1e-3)
         assert preds["activity"][i] == mat["activity_annotation"][preds["frame"][i] - 1, 0]
-    bones = bone_sum(preds["pred_3d"].astype(np.float64))
-    target = 4000 if scale == "h36m" else bone_sum(preds["gt_3d"].astype(np.float64))
-    np.testing.assert_allclose(bones, target, rtol=1e-4)
+    if scale == "h36m":
+        np.testing.assert_allclose(bone_sum(preds["pred_3d"].astype(np.float64)), 4000, rtol=1e-4)
+    else:
+        paper_sum = [paper_bone_sum(mpii_from_3dhp(preds[name].astype(np.float64))) for name in ("pred_3d", "gt_3d")]
+        np.testing.assert_allclose(*paper_sum, rtol=1e-4)
+    assert preds["pred_3d_mpii"].shape == (24, 16, 3)
 
 
 def test_sample_data_is_deterministic(tmp_path):

@@ -27,9 +27,8 @@ def test_2d_test_writes_preds_mat_in_image_coordinates(tmp_path, monkeypatch):
     import torch
 
     from hg3d.checkpoint import save_checkpoint
-    from hg3d.model import create_model
+    from hg3d.model import PoseResNet, create_model
     from hg3d.run import run
-    from hg3d.trainer import Trainer
 
     ckpt = str(tmp_path / "mpii18.pth")
     save_checkpoint(ckpt, create_model("msra_18", {"hm": 16}), 1)
@@ -37,10 +36,10 @@ def test_2d_test_writes_preds_mat_in_image_coordinates(tmp_path, monkeypatch):
     items = [get_dataset(opt, "val")[i] for i in range(12)]
     lookup = [(torch.as_tensor(it["input"]), torch.as_tensor(it["target"])) for it in items]
 
-    def oracle(self, images, model=None):
-        return {"hm": torch.stack([next(t for x, t in lookup if torch.equal(x, img)) for img in images])}
+    def oracle(self, images):
+        return [{"hm": torch.stack([next(t for x, t in lookup if torch.equal(x, img)) for img in images])}]
 
-    monkeypatch.setattr(Trainer, "forward", oracle)
+    monkeypatch.setattr(PoseResNet, "forward", oracle)
     run(
         [
             "--exp_id",

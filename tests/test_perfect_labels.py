@@ -17,11 +17,14 @@ import pytest
 import torch
 
 from hg3d.datasets import get_dataset
-from hg3d.datasets.threedpw import PROTOCOL_JOINTS, hip_midpoint
-from hg3d.evaluation import bone_length_sum, crop_coords_3d, decode_3d, mpii_to_h36m, per_sample_mpjpe, to_h36m_order
+from hg3d.decode import crop_coords_3d, decode_3d
 from hg3d.joints import H36M_BONE_SUM_MM, H36M_TO_MPII, NUM_JOINTS
+from hg3d.metrics import score
+from hg3d.metrics.core import per_sample_mpjpe
+from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
 from hg3d.opts import parse_opts
 from hg3d.sample_data import write_3dpw, write_h36m
+from hg3d.skeleton import bone_length_sum, mpii_to_h36m, to_h36m_order
 from hg3d.synthetic import random_pose
 
 # (input_h, input_w): square, portrait and landscape
@@ -81,10 +84,9 @@ def metrics(dataset, items, pred_3d):
         "index": np.arange(n),
         "pred_2d": np.zeros((n, NUM_JOINTS, 2)),
         "pck_dist": np.zeros((n, 10)),
-        "gt_3d": np.stack([it["gt_3d"] for it in items]),
         "pred_3d": pred_3d,
     }
-    return dataset.metrics(result)[0]
+    return score(dataset, result)[0]
 
 
 def cell_mm(dataset, items, joints_px, gt_mm):

@@ -16,9 +16,10 @@ import torch
 
 from conftest import REPO_DIR, SRC_DIR
 from hg3d.datasets import get_dataset
-from hg3d.evaluation import decode_3d, h36m_metrics
+from hg3d.decode import decode_3d
 from hg3d.geometry import affine_transform, get_affine_transform
 from hg3d.joints import H36M_TO_MPII
+from hg3d.metrics.h36m import h36m_metrics
 from hg3d.opts import parse_opts
 from hg3d.run import cli
 from hg3d.tools.h36m_sample import write_official_h36m

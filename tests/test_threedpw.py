@@ -11,16 +11,11 @@ import pytest
 
 from conftest import SRC_DIR
 from hg3d.datasets import get_dataset
-from hg3d.datasets.threedpw import (
-    PROTOCOL_JOINTS,
-    SMPL_JOINTS,
-    hip_midpoint,
-    project,
-    smpl_to_h36m,
-    world_to_camera,
-)
+from hg3d.datasets.threedpw import SMPL_JOINTS, project, smpl_to_h36m, world_to_camera
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS
+from hg3d.metrics import score
+from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
 from hg3d.opts import parse_opts
 from hg3d.sample_data import write_3dpw
 
@@ -129,10 +124,9 @@ def test_ground_truth_as_prediction_scores_zero(root):
         "index": np.arange(n),
         "pred_2d": np.zeros((n, 16, 2)),
         "pck_dist": np.zeros((n, 10)),
-        "gt_3d": gt,
         "pred_3d": pred_mpii,
     }
-    summary, arrays = dataset.metrics(result)
+    summary, arrays = score(dataset, result)
     assert summary["pa_mpjpe_12"] < 1e-3 and summary["num_samples"] == n  # 0 mm to float32 precision
     assert summary["per_sequence"]["synthetic_test_03"]["num_samples"] == n
     assert arrays["mpjpe_12"].shape == (n,) and arrays["sequence"][0] == b"synthetic_test_03"

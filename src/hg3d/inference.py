@@ -1,24 +1,46 @@
-"""The predictor: checkpoint -> model -> person crops -> flip test -> decoded 2D/3D poses.
+"""The predictor: a model -> crops -> flip test -> decoded poses, over a dataset or on images.
 
-No Trainer is needed to run a model: the demo, the Python API and the trainer's testing all go
-through ``flip_test_forward``; decoding is ``hg3d.evaluation``'s (the same functions as testing).
+No Trainer is needed to run a model: ``--test`` (``predict_dataset``), validation during training,
+the demo and the Python API (``Estimator``) all run the network through ``network_forward`` and
+``flip_test_forward`` and decode with ``decode.decode_crops``.
 
     from hg3d.inference import Estimator
     estimator = Estimator.from_checkpoint("models/fusion_3d_var.pth", arch="msra_50")
     people = estimator.predict(bgr_image, boxes=[[x, y, w, h], ...])  # boxes=None: whole image
 """
 
+import contextlib
+
 import numpy as np
 import torch
 
 from .checkpoint import load_weights
+from .decode import decode_crops, flip_merge
 from .errors import UserError
-from .evaluation import decode_2d, decode_3d, flip_merge, h36m_scale, to_h36m_order
-from .geometry import adjust_aspect_ratio, crop_and_normalize, transform_preds
-from .model import ARCHS, create_model
+from .geometry import adjust_aspect_ratio, crop_and_normalize
+from .metrics.core import pck_distances_to_points
+from .model import ARCHS, create_model, heads_for
+from .skeleton import h36m_scale, to_h36m_order
 
 BOX_MARGIN = 1.25  # like MPII's scale: the crop is 1.25 x the person box
-NUM_JOINTS = 16
+
+
+def uses_autocast(amp, device):
+    """Whether ``--amp`` runs the network in mixed precision on ``device`` (CUDA only)."""
+    return bool(amp) and torch.device(device).type == "cuda"
+
+
+def network_forward(model, inputs, memory_format=torch.channels_last, autocast=False):
+    """The last stack's maps of a batch, as float32.
+
+    NHWC (``channels_last``) inputs: faster convolutions with oneDNN on CPUs and on tensor cores
+    (``scripts/bench.py``); the model should be converted once with
+    ``model.to(memory_format=...)``. ``autocast``: mixed precision (``uses_autocast``).
+    """
+    inputs = inputs.contiguous(memory_format=memory_format)
+    with torch.autocast(inputs.device.type) if autocast else contextlib.nullcontext():
+        output = model(inputs)[-1]
+    return {k: v.float() for k, v in output.items()}
 
 
 @torch.no_grad()
@@ -31,6 +53,48 @@ def flip_test_forward(forward, inputs, flip_test=True):
     n = len(inputs)
     output = forward(torch.cat([inputs, inputs.flip(-1)]))
     return ({k: v[:n] for k, v in output.items()}, {k: flip_merge(v[:n], v[n:]) for k, v in output.items()})
+
+
+@torch.no_grad()
+def predict_dataset(forward, loader, device, flip_test=True, on_plain=None, progress=None):
+    """Per-sample predictions of ``forward`` (a batch of inputs -> maps, e.g. ``network_forward``)
+    over ``loader``'s dataset items, with the flip test unless ``flip_test`` is off.
+
+    Returns arrays with one row per sample: ``index``, ``pred_2d`` (16, 2) image pixels,
+    ``pred_3d`` (16, 3) crop units relative to the pelvis (depth head only), ``center`` and
+    ``scale`` (the crop box), ``maxval`` (heatmap peaks), ``pck_dist`` (the PCK monitor against
+    the items' ``pts_crop``); and ``loss``, empty: only the inputs go to the device.
+    ``on_plain(maps, batch)`` sees each batch's un-flipped maps (the validation loss);
+    ``progress(it)`` is called after batch ``it``.
+    """
+    parts = []
+    for it, batch in enumerate(loader):
+        plain, merged = flip_test_forward(forward, batch["input"].to(device, non_blocking=True), flip_test)
+        if on_plain is not None:
+            on_plain(plain, batch)
+        parts.append(batch_predictions(merged, batch))
+        if progress is not None:
+            progress(it)
+    result = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    result["loss"] = {}
+    return result
+
+
+def batch_predictions(maps, batch):
+    """``predict_dataset``'s arrays for one batch of items from its merged maps."""
+    centers, sizes = batch["center"].numpy(), batch["scale"].numpy()
+    decoded = decode_crops(maps, centers, sizes)
+    part = {
+        "index": batch["index"].numpy(),
+        "pred_2d": decoded["joints_2d"].astype(np.float32),
+        "center": centers,
+        "scale": sizes,
+        "pck_dist": pck_distances_to_points(maps["hm"], batch["pts_crop"].to(maps["hm"].device)),
+        "maxval": decoded["confidence"],
+    }
+    if "pred_3d" in decoded:
+        part["pred_3d"] = decoded["pred_3d"]
+    return part
 
 
 def crop_box(image_shape, box, input_w, input_h):
@@ -61,24 +125,21 @@ def decode_people(maps, centers, sizes):
     (16,) heatmap peaks and, with a depth head, ``joints_3d_mm`` (16, 3) / ``joints_3d_h36m_mm``
     (17, 3) root-relative mm, or None for both when every joint decodes to one point (no bone to
     scale by)."""
-    hm = maps["hm"]
-    coords = decode_2d(hm).cpu().numpy()
-    confidence = hm.flatten(2).amax(-1).cpu().numpy()
-    pred_3d = decode_3d(hm, maps["depth"]).cpu().numpy() if "depth" in maps else None
-    out_size = (hm.shape[3], hm.shape[2])
+    decoded = decode_crops(maps, centers, sizes)
     people = []
     for i, (center, size) in enumerate(zip(centers, sizes)):
         person = {
-            "joints_2d": transform_preds(coords[i], center, size, out_size),
-            "confidence": confidence[i].astype(np.float64),
+            "joints_2d": decoded["joints_2d"][i],
+            "confidence": decoded["confidence"][i].astype(np.float64),
             "crop_center": np.asarray(center, np.float64),
             "crop_size": np.asarray(size, np.float64),
         }
-        if pred_3d is not None:
-            scale = h36m_scale(pred_3d[i])  # 0 for a degenerate pose (see evaluation.degenerate)
+        if "pred_3d" in decoded:
+            pose = decoded["pred_3d"][i]
+            scale = h36m_scale(pose)  # 0 for a degenerate pose (see skeleton.degenerate)
             usable = bool(scale > 0)
-            person["joints_3d_mm"] = pred_3d[i].astype(np.float64) * scale if usable else None
-            person["joints_3d_h36m_mm"] = to_h36m_order(pred_3d[i]).astype(np.float64) * scale if usable else None
+            person["joints_3d_mm"] = pose.astype(np.float64) * scale if usable else None
+            person["joints_3d_h36m_mm"] = to_h36m_order(pose).astype(np.float64) * scale if usable else None
         people.append(person)
     return people
 
@@ -96,9 +157,7 @@ class Estimator:
 
     def __init__(self, model, input_w=256, input_h=256, device="cpu", flip_test=True):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        # NHWC: faster convolutions with oneDNN on CPUs and tensor cores on GPUs (scripts/bench.py).
-        self.model.to(memory_format=torch.channels_last)
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()  # see network_forward
         self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
 
     @classmethod
@@ -109,17 +168,13 @@ class Estimator:
         missing, corrupt or other-arch file)."""
         if arch not in ARCHS:
             raise UserError(f"arch '{arch}' is not one of {', '.join(ARCHS)}")
-        if task not in ("human2d", "human3d"):
-            raise UserError(f"task '{task}' is neither human2d nor human3d")
-        heads = {"hm": NUM_JOINTS, **({"depth": NUM_JOINTS} if task == "human3d" else {})}
-        model = create_model(arch, heads)
+        model = create_model(arch, heads_for(task))
         load_weights(model, path, strict=True, log=lambda _: None)
         return cls(model, input_w, input_h, device, flip_test)
 
     def forward(self, inputs):
         """The last stack's maps of a batch, as float32."""
-        output = self.model(inputs.contiguous(memory_format=torch.channels_last))[-1]
-        return {k: v.float() for k, v in output.items()}
+        return network_forward(self.model, inputs)
 
     def predict(self, image, boxes=None):
         """People in one BGR image: ``boxes`` a list of [x, y, w, h] (None: the whole image)."""

@@ -11,6 +11,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from .errors import UserError
+from .joints import NUM_JOINTS
 
 BN_MOMENTUM = 0.1
 DECONV_FILTERS = 256
@@ -23,6 +24,15 @@ RESNET_SPECS = {
     152: (tv_resnet.Bottleneck, (3, 8, 36, 3), tv_resnet.ResNet152_Weights.IMAGENET1K_V1),
 }
 ARCHS = tuple(f"msra_{depth}" for depth in RESNET_SPECS)
+TASKS = ("human2d", "human3d")
+
+
+def heads_for(task):
+    """The output heads of ``task``: one heatmap per MPII-16 joint (``hm``) and, for human3d, one
+    depth map per joint (``depth``)."""
+    if task not in TASKS:
+        raise UserError(f"task '{task}' is neither human2d nor human3d")
+    return {"hm": NUM_JOINTS, **({"depth": NUM_JOINTS} if task == "human3d" else {})}
 
 
 def parse_arch(arch):

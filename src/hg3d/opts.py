@@ -10,8 +10,8 @@ import sys
 import torch
 
 from .errors import OneLineParser, UserError
-from .metrics_3dhp import SCALE_MODES
-from .model import ARCHS
+from .metrics.mpi_inf_3dhp import SCALE_MODES
+from .model import ARCHS, heads_for
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
@@ -22,7 +22,6 @@ HOME_HELP = (
 TASKS = ("human2d", "human3d")
 DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw", "mpi_inf_3dhp")
 DATASET_ALIASES = {"3dpw": "threedpw", "3dhp": "mpi_inf_3dhp"}
-NUM_JOINTS = 16
 
 
 def home_dir():
@@ -205,9 +204,7 @@ def finalize(opt, log=print, argv=None):
             f"does not fit input {opt.input_h}x{opt.input_w}"
         )
 
-    opt.heads = {"hm": NUM_JOINTS}
-    if opt.task == "human3d":
-        opt.heads["depth"] = NUM_JOINTS
+    opt.heads = heads_for(opt.task)
     if opt.task == "human2d" and opt.dataset not in ("mpii",):
         raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
     opt.metric = "mpjpe" if opt.task == "human3d" else "acc"

@@ -10,15 +10,16 @@ import cv2
 import numpy as np
 import torch
 
-from . import distributed
+from . import distributed, metrics
 from .checkpoint import checkpoint_epoch, load_weights, read_training_state, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
 from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json, write_mat
+from .inference import network_forward, predict_dataset, uses_autocast
 from .logger import Logger
 from .model import create_model
 from .opts import parse_opts
-from .trainer import Trainer, TrainingDiverged, learning_rate
+from .progress import ProgressBar
 
 
 def seed_everything(seed):
@@ -52,15 +53,16 @@ def is_better(metric, value, best):
     return value < best if metric == "mpjpe" else value > best
 
 
-def evaluate(opt, trainer, dataset, phase, with_loss=False):
-    """Predict over ``dataset`` and summarise it; returns (summary, per-sample arrays).
-    ``with_loss``: also the loss (validation during training; --test computes none)."""
+def evaluate(opt, predict, dataset, phase):
+    """Predict over ``dataset`` with ``predict(loader, phase)`` and score it on its benchmark;
+    returns (summary, per-sample arrays). ``predict``: ``Trainer.predict`` with the loss during
+    training, ``test_predictor``'s for --test (no loss)."""
     loader = build_loader(opt, dataset, train=False)
-    result = distributed.gather_predictions(trainer.predict(loader, phase, with_loss), opt)
-    summary, arrays = dataset.metrics(result)
-    if with_loss:
+    result = distributed.gather_predictions(predict(loader, phase), opt)
+    summary, arrays = metrics.score(dataset, result)
+    if result["loss"]:
         summary["loss"] = result["loss"].get("loss")
-    summary["autocast"] = trainer.amp  # whether the network ran in mixed precision
+    summary["autocast"] = uses_autocast(opt.amp, opt.device)  # whether the network ran in mixed precision
     return summary, arrays
 
 
@@ -69,19 +71,25 @@ def format_summary(summary):
     return " | ".join(f"{k} {summary[k]:.4f}" for k in keys) + f" | {summary['num_samples']} samples"
 
 
-def format_per_action(summary):
-    """The per-action table of papers (mm): one row per action, then the mean over actions."""
-    rows = [
-        f"{action:<14}{v['mpjpe']:>9.2f}{v['pa_mpjpe']:>11.2f}{v['num_samples']:>9d}"
-        for action, v in summary["per_action"].items()
-    ]
-    return "\n".join(
-        [
-            f"{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>11}{'samples':>9}",
-            *rows,
-            f"{'mean':<14}{summary['mpjpe_action_mean']:>9.2f}{summary['pa_mpjpe_action_mean']:>11.2f}",
-        ]
-    )
+def test_predictor(opt, model):
+    """``predict(loader, phase)`` of --test: the model on ``opt.device`` through the predictor of
+    ``inference`` (no trainer), with a progress bar on rank 0."""
+    model.to(opt.device, memory_format=torch.channels_last).eval()
+    autocast = uses_autocast(opt.amp, opt.device)
+
+    def predict(loader, phase):
+        bar = ProgressBar.for_run(opt, phase, len(loader), quiet=not distributed.is_main(opt))
+        result = predict_dataset(
+            lambda x: network_forward(model, x, autocast=autocast),
+            loader,
+            opt.device,
+            opt.flip_test,
+            progress=bar.advance,
+        )
+        bar.finish()
+        return result
+
+    return predict
 
 
 def test(opt):
@@ -90,8 +98,7 @@ def test(opt):
     dataset = get_dataset(opt, "val")
     model = create_model(opt.arch, opt.heads)
     load_weights(model, opt.load_model, strict=True)
-    model.to(opt.device)
-    summary, arrays = evaluate(opt, Trainer(opt, model), dataset, "test")
+    summary, arrays = evaluate(opt, test_predictor(opt, model), dataset, "test")
     if not distributed.is_main(opt):  # every rank predicted its shard; rank 0 writes
         return summary
     summary.setdefault("split", dataset.split)
@@ -107,16 +114,12 @@ def test(opt):
         arrays,
         {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)},
     )
-    if opt.dataset == "mpii":  # the original's 2D output, for the MPII evaluation tools
-        write_mat(os.path.join(opt.save_dir, "preds.mat"), {"preds": arrays["pred_2d"]})
-    if hasattr(dataset, "format_table"):
-        print(dataset.format_table(summary))
-    elif summary.get("mpjpe") is not None:
-        print(
-            f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm over {summary['num_3d']} samples"
-        )
-    if "per_action" in summary:
-        print(format_per_action(summary))
+    benchmark = metrics.benchmark_of(dataset)
+    for name, variables in benchmark.mat_files(arrays).items():
+        write_mat(os.path.join(opt.save_dir, name), variables)
+    report = benchmark.report(summary)
+    if report:
+        print(report)
     print(f"test: {format_summary(summary)}; results in {opt.save_dir}")
     return summary
 
@@ -159,6 +162,8 @@ def prepare_run_dir(opt, main_rank):
 
 
 def train(opt):
+    from .trainer import Trainer, TrainingDiverged, learning_rate  # the training stack: not for --test
+
     main_rank = distributed.is_main(opt)
     prepare_run_dir(opt, main_rank)
     train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
@@ -212,6 +217,10 @@ def train(opt):
             ) from None
 
     train_loader = build_loader(opt, train_set, train=True)
+
+    def validate(loader, phase):
+        return trainer.predict(loader, phase, with_loss=True)
+
     for epoch in range(start_epoch + 1, opt.num_epoch + 1):
         # Each epoch's randomness (shuffle, augmentation, worker seeds) depends only on the seed
         # and the epoch, so a resumed run repeats an uninterrupted one exactly.
@@ -231,7 +240,7 @@ def train(opt):
         line = f"epoch {epoch} | lr {lr:.3g} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
         new_best = False
         if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
-            summary, _ = evaluate(opt, trainer, val_set, f"val {epoch}", with_loss=True)
+            summary, _ = evaluate(opt, validate, val_set, f"val {epoch}")
             logger.scalars("val", {k: v for k, v in summary.items() if isinstance(v, float)}, epoch)
             line += f" | val {format_summary(summary)}"
             value = summary.get(opt.metric)

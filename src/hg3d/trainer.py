@@ -1,21 +1,18 @@
-"""One epoch of training, and inference over a dataset with the flip test.
+"""One epoch of training, and validation with the loss.
 
-``Trainer.train_epoch`` runs the optimisation; ``Trainer.predict`` returns per-sample predictions
-(2D in image pixels, 3D in crop units, PCK distances) that ``dataset.metrics`` turns into numbers.
+``Trainer.train_epoch`` runs the optimisation; ``Trainer.predict`` is ``inference.predict_dataset``
+with the training forward (autocast, DDP) and, for validation, the loss of the un-flipped pass.
 """
 
 import time
 
-import numpy as np
 import torch
-from progress.bar import Bar
 
 from .distributed import is_main, mean_over_ranks, true_on_all_ranks
 from .errors import UserError
-from .evaluation import decode_2d, decode_3d, pck_distances_to_points
-from .geometry import transform_preds
-from .inference import flip_test_forward
+from .inference import network_forward, predict_dataset, uses_autocast
 from .losses import PoseLoss
+from .progress import ProgressBar
 
 BATCH_KEYS = ("input", "target", "reg_target", "reg_ind", "reg_mask", "pts_crop")
 REPORT_EVERY = 20  # iterations between loss read-outs under the progress bar (--print_iter 0)
@@ -74,15 +71,11 @@ class _NonFinite:
         return int(self.iteration.item()), float(self.loss.item())
 
 
-def _bar(opt, phase, total):
-    return Bar(f"{opt.task}/{opt.exp_id} {phase}", max=total)
-
-
 class Trainer:
     def __init__(self, opt, model, optimizer=None):
         self.opt, self.model, self.optimizer = opt, model, optimizer
         self.loss = PoseLoss(opt.weight_3d, opt.weight_var)
-        self.amp = bool(opt.amp) and opt.device.type == "cuda"
+        self.amp = uses_autocast(opt.amp, opt.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         # NHWC tensors: faster convolutions on tensor cores (AMP) and with oneDNN on CPUs
         # (scripts/bench.py on 2 CPU cores: 1.35x for a training step, 1.24x for testing).
@@ -91,10 +84,7 @@ class Trainer:
         self.quiet = not is_main(opt)
 
     def forward(self, images, model=None):
-        images = images.contiguous(memory_format=self.memory_format)
-        with torch.autocast(self.opt.device.type, enabled=self.amp):
-            output = (model or self.model)(images)[-1]
-        return {k: v.float() for k, v in output.items()}
+        return network_forward(model or self.model, images, self.memory_format, self.amp)
 
     def train_epoch(self, loader, epoch):
         """One pass over ``loader``; returns the mean loss parts. Stops on a non-finite loss.
@@ -108,7 +98,7 @@ class Trainer:
         self.model.train()
         sums, non_finite, start = _Sums(), _NonFinite(self.opt.device), time.time()
         every = self.opt.print_iter if self.opt.print_iter > 0 else REPORT_EVERY
-        bar = _bar(self.opt, f"train {epoch}", len(loader))
+        bar = ProgressBar.for_run(self.opt, f"train {epoch}", len(loader), self.quiet)
         for it, batch in enumerate(loader):
             batch = to_device(batch, self.opt.device)
             output = self.forward(batch["input"])
@@ -127,15 +117,15 @@ class Trainer:
                         f"the loss became {first[1]} at epoch {epoch}, iteration {first[0]}; "
                         f"the last good checkpoint is kept (try a lower --lr)"
                     )
-                self._report(bar, it, len(loader), start, sums.means())
+                self._report(bar, it, len(loader), sums.means())
             else:
-                self._advance(bar, it, len(loader))
+                bar.advance(it)
         bar.finish()
         stats = mean_over_ranks(sums.means(), self.opt)
         stats["time"] = time.time() - start
         return stats
 
-    def _report(self, bar, it, total, start, means):
+    def _report(self, bar, it, total, means):
         """A line every --print_iter iterations, or the progress bar with fresh loss figures."""
         if self.quiet:
             return
@@ -144,65 +134,32 @@ class Trainer:
             if (it + 1) % self.opt.print_iter == 0:
                 print(f"[{it + 1}/{total}] {parts}", flush=True)
             return
-        bar.loss_parts = parts
-        self._advance(bar, it, total)
-
-    def _advance(self, bar, it, total):
-        """Move the progress bar on, with the loss figures of the last report."""
-        if self.quiet or self.opt.print_iter > 0:
-            return
-        bar.suffix = (
-            f"[{it + 1}/{total}] | Tot: {bar.elapsed_td} | ETA: {bar.eta_td} | {getattr(bar, 'loss_parts', '')}"
-        )
-        bar.next()
-
-    @torch.no_grad()
-    def infer(self, inputs):
-        """Network maps of a batch: (plain, merged), merged with the flip test when it is on."""
-        model = getattr(self.model, "module", self.model)  # no DDP collectives for inference
-        return flip_test_forward(lambda x: self.forward(x, model), inputs, self.opt.flip_test)
+        bar.status = parts
+        bar.advance(it)
 
     @torch.no_grad()
     def predict(self, loader, phase="val", with_loss=False):
-        """Run the model over ``loader`` (with the flip test unless --no_flip_test).
-
-        Returns a dict of per-sample arrays: ``index``, ``pred_2d`` (J, 2) image pixels,
-        ``pred_3d`` (J, 3) crop units relative to the pelvis (3D task), ``gt_3d``, ``center``,
-        ``scale``, ``pck_dist`` (against the labels' heatmap coordinates ``pts_crop``), and
-        ``loss``: with ``with_loss`` (validation during training) the loss parts of the un-flipped
-        pass, else empty (``--test`` copies only the inputs to the device).
-        """
+        """``inference.predict_dataset`` with this trainer's forward (with the flip test unless
+        --no_flip_test); ``loss`` holds, with ``with_loss`` (validation during training), the
+        loss parts of the un-flipped pass, else nothing (``--test`` copies only the inputs to
+        the device)."""
         self.model.eval()
-        parts, sums = [], _Sums()
-        bar = _bar(self.opt, phase, len(loader))
-        for it, batch in enumerate(loader):
-            inputs = batch["input"].to(self.opt.device, non_blocking=True)
-            plain, merged = self.infer(inputs)
-            if with_loss:
-                labels = to_device(batch, self.opt.device, BATCH_KEYS[1:])
-                sums.add(self.loss(plain, labels)[1], len(inputs))
-            parts.append(self._sample_predictions(merged, batch))
-            self._advance(bar, it, len(loader))
+        model = getattr(self.model, "module", self.model)  # no DDP collectives for inference
+        sums = _Sums()
+
+        def add_loss(plain, batch):
+            labels = to_device(batch, self.opt.device, BATCH_KEYS[1:])
+            sums.add(self.loss(plain, labels)[1], len(batch["input"]))
+
+        bar = ProgressBar.for_run(self.opt, phase, len(loader), self.quiet)
+        result = predict_dataset(
+            lambda x: self.forward(x, model),
+            loader,
+            self.opt.device,
+            self.opt.flip_test,
+            on_plain=add_loss if with_loss else None,
+            progress=bar.advance,
+        )
         bar.finish()
-        result = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
         result["loss"] = sums.means()
         return result
-
-    def _sample_predictions(self, output, batch):
-        hm = output["hm"]
-        coords = decode_2d(hm).cpu().numpy()
-        centers, scales = batch["center"].numpy(), batch["scale"].numpy()
-        out_size = (hm.shape[3], hm.shape[2])
-        pred_2d = np.stack([transform_preds(coords[i], centers[i], scales[i], out_size) for i in range(len(coords))])
-        part = {
-            "index": batch["index"].numpy(),
-            "pred_2d": pred_2d.astype(np.float32),
-            "gt_3d": batch["gt_3d"].numpy(),
-            "center": centers,
-            "scale": scales,
-            "pck_dist": pck_distances_to_points(hm, batch["pts_crop"].to(hm.device)),
-            "maxval": hm.flatten(2).amax(-1).cpu().numpy(),
-        }
-        if "depth" in output:
-            part["pred_3d"] = decode_3d(hm, output["depth"]).cpu().numpy()
-        return part

@@ -16,7 +16,6 @@ import numpy as np
 import torch.utils.data
 
 from ..errors import UserError
-from ..evaluation import degenerate, h36m_metrics, pck_accuracy
 from ..files import imread_bgr
 from ..geometry import adjust_aspect_ratio, affine_transform, crop_and_normalize, gaussian_maps, get_affine_transform
 from ..joints import H36M_FLIP_PERM, MPII_FLIP_PERM, NUM_H36M_JOINTS, NUM_JOINTS
@@ -57,9 +56,18 @@ def orthographic_joints(joints_cam, joints_uv):
 
 
 class PoseDataset(torch.utils.data.Dataset):
-    """Base class: subclasses list their samples and implement ``__getitem__`` with the helpers."""
+    """Base class: subclasses list their samples and implement ``__getitem__`` with the helpers.
+
+    For testing and validation a subclass names its ``benchmark`` (a key of
+    ``hg3d.metrics.BENCHMARKS``) and implements ``labels(index)``: the ground truth of the samples
+    ``index`` (the items' ``index`` field, as the predictions carry it) that the benchmark scores.
+    """
 
     name = "pose"
+    benchmark = None
+
+    def labels(self, index):
+        raise NotImplementedError(f"{type(self).__name__} hands over no labels")
 
     def __init__(self, opt, split):
         self.opt, self.split = opt, split
@@ -124,7 +132,7 @@ class PoseDataset(torch.utils.data.Dataset):
         z = k * (Z - Z_root) with k the px/mm scale that maps X, Y to u, v (``orthographic_joints``);
         ``gt_3d`` (17, 3): H36M-17 root-relative camera coordinates in mm; ``size``: the person
         box side. The depth target is z / s_w (box width): a heatmap cell is s_w / W pixels in x
-        and y alike, so (x / W, y / W, target) is the pose in one unit (``evaluation.crop_coords_3d``).
+        and y alike, so (x / W, y / W, target) is the pose in one unit (``decode.crop_coords_3d``).
         Training augments scale and flip (no rotation); a flip mirrors the 3D labels too.
         """
         center, joints, gt_3d = center.copy(), joints.copy(), gt_3d.copy()
@@ -170,26 +178,3 @@ class PoseDataset(torch.utils.data.Dataset):
             "scale": np.asarray(box, np.float64),
             "index": np.int64(index),
         }
-
-    def metrics(self, result):
-        """Summary numbers and per-sample arrays from ``Trainer.predict``'s result.
-
-        Every dataset reports the PCK monitor ``acc``; with 3D predictions, the H36M protocol:
-        MPJPE and PA-MPJPE in mm (4000 mm bone-sum rescale) over the samples with 3D labels.
-        """
-        summary = {"num_samples": int(len(result["index"])), "acc": pck_accuracy(result["pck_dist"])}
-        arrays = {"index": result["index"], "pred_2d": result["pred_2d"]}
-        if "pred_3d" in result:
-            converted, mpjpe, pa_mpjpe, labelled = h36m_metrics(result["pred_3d"], result["gt_3d"])
-            summary["num_3d"] = int(labelled.sum())
-            # a degenerate prediction is scored as the zero pose (evaluation.degenerate): counted
-            summary["num_degenerate"] = int((degenerate(result["pred_3d"]) & labelled).sum())
-            summary["mpjpe"] = float(mpjpe[labelled].mean()) if labelled.any() else None
-            summary["pa_mpjpe"] = float(pa_mpjpe[labelled].mean()) if labelled.any() else None
-            arrays.update(
-                pred_3d=converted.astype(np.float32),
-                gt_3d=result["gt_3d"],
-                mpjpe=mpjpe.astype(np.float32),
-                pa_mpjpe=pa_mpjpe.astype(np.float32),
-            )
-        return summary, arrays

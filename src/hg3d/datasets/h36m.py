@@ -17,13 +17,12 @@ import os
 
 import numpy as np
 
-from ..evaluation import group_means
 from ..joints import H36M_TO_MPII
+from ..metrics.h36m import LABEL_KEYS
 from .base import PoseDataset, read_image, require_path
 from .safe_pickle import load_pickle
 from .validation import EntryChecker
 
-LABEL_KEYS = ("subject", "action", "camera", "frame")  # per-sample labels of official-release caches
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
 JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H36M-17) are used
@@ -40,6 +39,7 @@ def check_annotations(entries, path):
 
 class H36M(PoseDataset):
     name = "h36m"
+    benchmark = "h36m"
 
     def __init__(self, opt, split):
         super().__init__(opt, split)
@@ -75,16 +75,12 @@ class H36M(PoseDataset):
         center = np.array([ann["center_x"], ann["center_y"]], np.float32)
         return self.make_3d_item(image, center, max(ann["width"], ann["height"]), joints, gt_3d, sample)
 
-    def metrics(self, result):
-        """The base numbers; with official-release labels also ``per_action`` means and the mean
-        over actions (``mpjpe_action_mean``, ``pa_mpjpe_action_mean``), as papers print them."""
-        summary, arrays = super().metrics(result)
-        if "pred_3d" not in arrays or not all(k in self.annotations[0] for k in LABEL_KEYS):
-            return summary, arrays
-        labels = {k: np.array([self.annotations[i][k] for i in result["index"]]) for k in LABEL_KEYS}
-        per_action = group_means({"mpjpe": arrays["mpjpe"], "pa_mpjpe": arrays["pa_mpjpe"]}, labels["action"])
-        summary["per_action"] = per_action
-        for name in ("mpjpe", "pa_mpjpe"):
-            summary[f"{name}_action_mean"] = float(np.mean([a[name] for a in per_action.values()]))
-        arrays.update({k: v.astype("S") if v.dtype.kind == "U" else v for k, v in labels.items()})
-        return summary, arrays
+    def labels(self, index):
+        """``gt_3d`` (H36M-17, mm, root-relative) of the cache entries ``index``; with caches made
+        from the official release also their ``subject``, ``action``, ``camera``, ``frame``."""
+        entries = [self.annotations[i] for i in index]
+        gt_3d = np.array([e["joints_3d_relative"] for e in entries], np.float32).reshape(len(entries), -1, 3)
+        labels = {"gt_3d": gt_3d[:, :17]}
+        if all(k in self.annotations[0] for k in LABEL_KEYS):
+            labels.update({k: np.array([e[k] for e in entries]) for k in LABEL_KEYS})
+        return labels

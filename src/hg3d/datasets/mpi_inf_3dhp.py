@@ -14,7 +14,7 @@ Only frames with ``valid_frame == 1`` are used (all of them; ``--full_test`` cha
 crop box is the rule used for 3DPW: centred on the extent of the frame's ``annot2`` joints, side =
 its longer edge x 1.2, limited to the image (whose size is read from the image). Items carry the
 2D heatmap targets (the PCK monitor) and no depth label: the test set is scored in millimetres by
-``metrics_3dhp``. Absent sequences are reported and left out; the results name those evaluated.
+``metrics.mpi_inf_3dhp``. Absent sequences are reported and left out; the results name those evaluated.
 """
 
 import os
@@ -22,9 +22,8 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from ..evaluation import pck_accuracy
 from ..joints import MPI3DHP_PELVIS, MPI3DHP_TO_MPII, NUM_JOINTS
-from ..metrics_3dhp import ACTIVITIES, format_table, frame_metrics, joint_errors, summarize, to_mpi3dhp
+from ..metrics.mpi_inf_3dhp import ACTIVITIES
 from .base import PoseDataset, read_image, require_path
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
@@ -64,6 +63,7 @@ def read_annotations(path):
 
 class MPIInf3DHP(PoseDataset):
     name = "mpi_inf_3dhp"
+    benchmark = "mpi_inf_3dhp"
 
     def __init__(self, opt, split):
         super().__init__(opt, split)
@@ -146,35 +146,15 @@ class MPIInf3DHP(PoseDataset):
             index,
         )
 
-    def metrics(self, result):
-        """The official 3DHP figures (see ``metrics_3dhp``) and the per-frame arrays of preds.h5:
-        ``pred_3d`` and ``gt_3d`` exactly as compared (3DHP-17, mm, root-relative)."""
-        index = result["index"]
-        gt = self.gt_3d[index]
-        pred = to_mpi3dhp(result["pred_3d"], gt, self.opt.mpi_scale)
-        per_frame = frame_metrics(joint_errors(pred, gt))
-        sequences = np.array(self.sequences)[self.sample_sequence[index]]
-        summary = {
-            "num_samples": len(index),
-            "acc": pck_accuracy(result["pck_dist"]),
-            **summarize(per_frame, sequences, self.activity[index]),
-            "sequences": list(self.sequences),
-            "scale": self.opt.mpi_scale,
-            "ground_truth": "univ_annot3",
-            "split": "test",
-        }
-        arrays = {
-            "index": index,
-            "pred_2d": result["pred_2d"],
-            "pred_3d": pred.astype(np.float32),
-            "gt_3d": gt.astype(np.float32),
-            "sequence": sequences.astype("S"),
+    def labels(self, index):
+        """Per frame of ``index``: ``gt_3d`` (``univ_annot3`` minus the pelvis, 3DHP-17 mm), its
+        ``sequence``, 1-based ``frame`` and ``activity``; the ``sequences`` evaluated and the
+        ``--mpi_scale`` mode (``scale``)."""
+        return {
+            "gt_3d": self.gt_3d[index],
+            "sequence": np.array(self.sequences)[self.sample_sequence[index]],
             "frame": self.sample_row[index] + 1,
             "activity": self.activity[index],
-            **{name: values.astype(np.float32) for name, values in per_frame.items()},
+            "sequences": list(self.sequences),
+            "scale": self.opt.mpi_scale,
         }
-        return summary, arrays
-
-    @staticmethod
-    def format_table(summary):
-        return format_table(summary)

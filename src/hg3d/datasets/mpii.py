@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..files import read_json
-from ..joints import MPII_FLIP_PERM, MPII_JOINTS, NUM_JOINTS
+from ..joints import MPII_FLIP_PERM, NUM_JOINTS
 from .base import PoseDataset, read_image, require_path
 from .validation import EntryChecker
 
@@ -50,17 +50,9 @@ def load_head_boxes(path, count):
     return boxes
 
 
-def pckh(pred, gt, labelled, head_size, threshold=0.5):
-    """PCKh: fraction of labelled joints closer than ``threshold`` x head size, per joint and overall."""
-    dist = np.linalg.norm(pred - gt, axis=-1) / head_size[:, None]
-    counted = labelled & np.isfinite(head_size)[:, None]
-    hits = (dist < threshold) & counted
-    per_joint = hits.sum(0) / np.maximum(counted.sum(0), 1)
-    return float(hits.sum() / max(counted.sum(), 1)), per_joint
-
-
 class MPII(PoseDataset):
     name = "mpii"
+    benchmark = "mpii"
 
     def __init__(self, opt, split):
         super().__init__(opt, split)
@@ -135,14 +127,13 @@ class MPII(PoseDataset):
         size = np.linalg.norm(joints[:, HEAD_TOP] - joints[:, UPPER_NECK], axis=-1)
         return np.where(labelled & (size > 0), size, np.nan), "upper_neck-head_top distance"
 
-    def metrics(self, result):
-        """The PCK monitor plus PCKh@0.5 of the image-space predictions against the annotation."""
-        summary, arrays = super().metrics(result)
-        index = result["index"]
-        joints = np.array([self.annotations[i]["joints"] for i in index], np.float64)
-        labelled = (joints > 0).any(-1)
+    def labels(self, index):
+        """The annotated ``joints_2d`` (N, 16, 2) px of samples ``index``, their PCKh ``head_size``
+        and how it was measured (``head_size_normaliser``)."""
         head_size, normaliser = self.head_sizes()
-        summary["pckh"], per_joint = pckh(result["pred_2d"], joints, labelled, head_size[index])
-        summary["pckh_per_joint"] = dict(zip(MPII_JOINTS, per_joint.round(6).tolist()))
-        summary["pckh_normaliser"] = normaliser
-        return summary, arrays
+        joints = np.array([self.annotations[i]["joints"] for i in index], np.float64)
+        return {
+            "joints_2d": joints.reshape(len(index), -1, 2),
+            "head_size": head_size[index],
+            "head_size_normaliser": normaliser,
+        }

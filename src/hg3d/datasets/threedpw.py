@@ -25,7 +25,6 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from ..evaluation import group_means, per_sample_mpjpe, procrustes_align
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, orthographic_joints, read_image, require_path
 from .safe_pickle import load_pickle
@@ -79,10 +78,6 @@ SMPL_TO_H36M = (
     (16, "r_wrist"),
 )
 HEAD_TOP_EXTENSION = 0.5
-# The joints SMPL-24 gives directly that the 3DPW protocol scores (H36M-17 indices): ankles,
-# knees, hips, wrists, elbows, shoulders; root at the hip midpoint.
-PROTOCOL_JOINTS = np.array([3, 2, 1, 4, 5, 6, 16, 15, 14, 11, 12, 13])
-HIPS = (1, 4)
 # Person box: the projected joints' extent grown by this factor (room for head, hands and feet).
 BOX_MARGIN = 1.2
 
@@ -108,12 +103,6 @@ def project(points, intrinsics):
     """Camera-frame points (N, 3) -> pixels (N, 2) with K."""
     uvw = points @ np.asarray(intrinsics).T
     return uvw[:, :2] / uvw[:, 2:3]
-
-
-def hip_midpoint(h36m):
-    """Midpoint of the two hips of H36M-17 poses (N, 17, 3) -> (N, 1, 3), the protocol's root."""
-    h36m = np.asarray(h36m, np.float64)
-    return (h36m[:, HIPS[0]] + h36m[:, HIPS[1]])[:, None] / 2
 
 
 def load_sequence(path):
@@ -171,6 +160,7 @@ def load_sequence(path):
 
 class ThreeDPW(PoseDataset):
     name = "threedpw"
+    benchmark = "threedpw"
 
     def __init__(self, opt, split):
         super().__init__(opt, split)
@@ -229,31 +219,14 @@ class ThreeDPW(PoseDataset):
         size = float((high - low).max()) * BOX_MARGIN
         return self.make_3d_item(image, center, size, joints, gt_3d, index)
 
-    def metrics(self, result):
-        """H36M-style numbers (base class) plus the 12-joint 3DPW protocol and per-sequence means.
-
-        The 12 joints SMPL gives directly, root at the hip midpoint, in mm: MPJPE after the H36M
-        4000 mm bone-sum rescale of the prediction, and PA-MPJPE after similarity Procrustes.
-        """
-        summary, arrays = super().metrics(result)
-        index = result["index"]
-        pred = arrays["pred_3d"][:, PROTOCOL_JOINTS]
-        gt = result["gt_3d"][:, PROTOCOL_JOINTS].astype(np.float64)
-        pred = pred - hip_midpoint(arrays["pred_3d"])
-        gt = gt - hip_midpoint(result["gt_3d"])
-        mpjpe_12 = per_sample_mpjpe(pred, gt)
-        pa_mpjpe_12 = per_sample_mpjpe(procrustes_align(pred, gt), gt)
-        summary.update(split=self.pw3d_split, mpjpe_12=float(mpjpe_12.mean()), pa_mpjpe_12=float(pa_mpjpe_12.mean()))
-        sequence = self.sample_sequence[index]
-        names = np.array([self.sequences[s] for s in sequence])
-        summary["per_sequence"] = group_means(
-            {"mpjpe_12": mpjpe_12, "pa_mpjpe_12": pa_mpjpe_12, "mpjpe": arrays["mpjpe"]}, names
-        )
-        arrays.update(
-            mpjpe_12=mpjpe_12.astype(np.float32),
-            pa_mpjpe_12=pa_mpjpe_12.astype(np.float32),
-            sequence=names.astype("S"),
-            person=self.sample_person[index],
-            frame=self.sample_frame[index],
-        )
-        return summary, arrays
+    def labels(self, index):
+        """``gt_3d`` (H36M-17, mm, relative to the pelvis) of samples ``index``, their
+        ``sequence`` name, ``person`` and ``frame``, and the 3DPW ``split`` they come from."""
+        cam = self.joints_cam[index]
+        return {
+            "gt_3d": cam - cam[:, :1],
+            "sequence": np.array([self.sequences[s] for s in self.sample_sequence[index]]),
+            "person": self.sample_person[index],
+            "frame": self.sample_frame[index],
+            "split": self.pw3d_split,
+        }

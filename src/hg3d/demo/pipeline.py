@@ -10,9 +10,9 @@ from progress.bar import Bar
 
 from ..bvh import export_tracks
 from ..errors import UserError
-from ..evaluation import to_h36m_order
 from ..files import atomic_write, imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
+from ..skeleton import to_h36m_order
 from . import records
 from .detection import PersonDetector, resolve_weights
 from .render import MAX_PANELS, PANEL_PX, draw_people_2d, draw_people_3d, fit_width

@@ -16,30 +16,14 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from ..evaluation import fit_similarity
+from ..metrics.core import fit_similarity
+from ..metrics.h36m import ACTIONS
 
 # The 17 of the release's 32 joints, in this project's H36M-17 order.
 OFFICIAL_TO_H36M17 = np.array([0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27])
 NUM_OFFICIAL_JOINTS = 32
 SHOULDERS = (11, 14)  # H36M-17 indices whose mean is the caches' 18th joint
 CAMERAS = ("54138969", "55011271", "58860488", "60457274")
-ACTIONS = (
-    "Directions",
-    "Discussion",
-    "Eating",
-    "Greeting",
-    "Phoning",
-    "Photo",
-    "Posing",
-    "Purchases",
-    "Sitting",
-    "SittingDown",
-    "Smoking",
-    "Waiting",
-    "WalkDog",
-    "Walking",
-    "WalkTogether",
-)
 ACTION_SPELLINGS = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}  # S1's names
 BOX_ASPECT = 3 / 4  # w : h of the caches' 288 x 384 boxes
 BOX_ENLARGE = 1.25

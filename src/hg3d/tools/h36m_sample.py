@@ -14,8 +14,8 @@ import os
 import cv2
 import numpy as np
 
-from ..evaluation import bone_length_sum
 from ..joints import H36M_BONE_SUM_MM
+from ..skeleton import bone_length_sum
 from ..synthetic import random_background, random_pose, render_person
 from .h36m_official import NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17
 
