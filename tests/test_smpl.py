@@ -315,3 +315,12 @@ def test_bad_smpl_parameters_in_3dpw_files_are_named(pw3d, tmp_path, change, mes
     (folder / "seq.pkl").write_bytes(pickle.dumps(broken, protocol=2))
     with pytest.raises(UserError, match=message):
         get_dataset(opts(tmp_path, "--test"), "val")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_ground_truth_on_a_gpu_matches_the_cpu(models):
+    rng = np.random.default_rng(6)
+    params = (random_poses(rng, 5), rng.normal(0, 1, (5, 10)), np.array(["male"] * 5), np.tile(np.eye(3), (5, 1, 1)))
+    cpu = smpl.ground_truth_j14(models["dir"], models["regressor_path"], *params)
+    gpu = smpl.ground_truth_j14(models["dir"], models["regressor_path"], *params, device="cuda")
+    np.testing.assert_allclose(gpu, cpu, atol=1e-2)
