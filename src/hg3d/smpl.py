@@ -37,9 +37,7 @@ H36M_TO_J14 = np.array([6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10])
 # Frames per SMPL forward pass: bounds memory (the skinning transforms are frames x 6890 x 4 x 4).
 FORWARD_BATCH = 256
 MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
-CONVERT_HINT = (
-    "convert it to plain arrays once where chumpy is installed (see docs/protocols_3dpw.md), or use the SMPL 1.1 files"
-)
+CONVERT_HINT = "convert it to plain arrays once where chumpy is installed (see docs/protocols_3dpw.md)"
 
 
 class _ArrayStandIn:
