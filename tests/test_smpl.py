@@ -164,10 +164,15 @@ def test_chumpy_objects_and_sparse_matrices_become_arrays(tmp_path, protocol):
 
 def test_other_chumpy_objects_and_code_are_refused_with_how_to_convert(tmp_path):
     path = tmp_path / "model.pkl"
-    with fake_chumpy() as (_, select):
+    with fake_chumpy() as (ch, select):
         path.write_bytes(pickle.dumps({"shapedirs": select(np.zeros(3))}, protocol=2))
+        empty = ch(None)
+        del empty.x
+        (tmp_path / "empty.pkl").write_bytes(pickle.dumps({"shapedirs": empty}, protocol=2))
     with pytest.raises(UserError, match=r"model.pkl: it holds a chumpy Select, not an array: convert it"):
         smpl.read_model_pickle(str(path))
+    with pytest.raises(UserError, match=r"empty.pkl: a chumpy object holds no array \(convert it"):
+        smpl.read_model_pickle(str(tmp_path / "empty.pkl"))
 
     class Evil:
         def __reduce__(self):
