@@ -35,18 +35,20 @@ _RENAMED = {
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
+    """Lets in only the globals above; subclasses (hg3d.smpl) may admit a few more."""
+
     def find_class(self, module, name):
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a data file never needs")
         return getattr(importlib.import_module(_RENAMED.get(module, module)), name)
 
 
-def load_pickle(path, what="annotation file"):
+def load_pickle(path, what="annotation file", unpickler=RestrictedUnpickler):
     """Load a data pickle safely; any failure is a one-line ``UserError`` naming the file."""
     try:
         with open(path, "rb") as handle:
-            return _RestrictedUnpickler(handle, encoding="latin1").load()
+            return unpickler(handle, encoding="latin1").load()
     except FileNotFoundError:
         raise UserError(f"{what} {path} does not exist (see data/README.md for the layout)") from None
     except Exception as exc:  # truncated, not a pickle, or a forbidden global

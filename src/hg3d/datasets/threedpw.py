@@ -10,8 +10,11 @@ are those of the dataset's readme: ``sequence``, ``img_frame_ids`` (one entry pe
 ``cam_intrinsics`` (3x3 K), ``cam_poses`` (T x 4 x 4, world to camera), and per person
 ``campose_valid`` (T flags: camera pose aligned to the image) and ``jointPositions`` (T x 72: the 24
 SMPL joints in world coordinates, metres). Row t of the per-frame arrays is image
-``image_%05d.jpg % t`` (as SPIN's and VIBE's 3DPW preprocessing read it). SMPL parameters and
-``poses2d`` are not needed. The image size is read from each image.
+``image_%05d.jpg % t`` (as SPIN's and VIBE's 3DPW preprocessing read it). The SMPL parameters,
+per person ``poses`` (T x 72, axis-angle, world frame), ``betas`` (10 shape values) and ``genders``
+(``m`` / ``f``), are kept per sample with each frame's camera rotation: the literature's 14-joint
+protocol builds its ground truth from them (``hg3d.smpl.ground_truth_j14``). ``poses2d`` is not
+needed. The image size is read from each image.
 
 Only frames with a valid camera pose are used. The 24 SMPL joints become H36M-17 (the 3D ground
 truth) and, through ``joints.H36M_TO_MPII`` exactly as for Human3.6M, the network's MPII-16.
@@ -30,6 +33,9 @@ from .base import PoseDataset, orthographic_joints, read_image, require_path
 from .safe_pickle import load_pickle
 
 REQUIRED_KEYS = ("sequence", "img_frame_ids", "cam_intrinsics", "cam_poses", "campose_valid", "jointPositions")
+SMPL_KEYS = ("poses", "betas", "genders")
+GENDER_NAMES = {"m": "male", "male": "male", "f": "female", "female": "female"}
+NUM_BETAS = 10  # the shape values 3DPW gives and the literature's protocol uses
 SPLITS = ("train", "validation", "test")
 SMPL_JOINTS = (
     "pelvis",
@@ -110,7 +116,7 @@ def load_sequence(path):
     data = load_pickle(path, "3DPW sequence file")
     if not isinstance(data, dict):
         raise UserError(f"{path} is not a 3DPW sequence file (expected a dict)")
-    missing = [k for k in REQUIRED_KEYS if k not in data]
+    missing = [k for k in REQUIRED_KEYS + SMPL_KEYS if k not in data]
     if missing:
         raise UserError(f"{path} is not a 3DPW sequence file: it lacks {', '.join(missing)}")
     frames = len(data["img_frame_ids"])
@@ -155,7 +161,33 @@ def load_sequence(path):
                     f"{field} holds a number that is not finite (fix or set "
                     f"campose_valid to 0 there)"
                 )
+    check_smpl_parameters(path, data, frames)
     return data
+
+
+def check_smpl_parameters(path, data, frames):
+    """One-line errors for SMPL parameters that do not fit the sequence (``load_sequence`` checks the rest)."""
+    people = len(data["campose_valid"])
+    counts = {key: len(data[key]) for key in SMPL_KEYS}
+    if set(counts.values()) != {people}:
+        raise UserError(
+            f"{path}: {people} people in campose_valid but " + ", ".join(f"{n} {k}" for k, n in counts.items())
+        )
+    for person, (poses, betas, gender) in enumerate(zip(*(data[key] for key in SMPL_KEYS))):
+        try:
+            poses, betas = np.asarray(poses, np.float64), np.asarray(betas, np.float64)
+        except (ValueError, TypeError):
+            raise UserError(f"{path}: person {person} poses or betas is not an array of numbers") from None
+        if poses.shape != (frames, 72) or betas.ndim != 1 or len(betas) < NUM_BETAS:
+            raise UserError(
+                f"{path}: person {person} has poses {poses.shape} and betas {betas.shape} "
+                f"(expected ({frames}, 72) and at least {NUM_BETAS} betas)"
+            )
+        used = np.asarray(data["campose_valid"][person]) != 0
+        if not (np.isfinite(poses[used]).all() and np.isfinite(betas[:NUM_BETAS]).all()):
+            raise UserError(f"{path}: person {person} poses or betas hold a number that is not finite")
+        if str(gender).lower() not in GENDER_NAMES:
+            raise UserError(f"{path}: person {person} has gender {gender!r}, expected 'm' or 'f'")
 
 
 class ThreeDPW(PoseDataset):
@@ -168,7 +200,7 @@ class ThreeDPW(PoseDataset):
         root = os.path.join(opt.data_dir, "3dpw")
         self.image_root = os.path.join(root, "imageFiles")
         folder = require_path(os.path.join(root, "sequenceFiles", self.pw3d_split), f"3DPW {self.pw3d_split} sequences")
-        samples, names = [], []
+        samples, smpl, smpl_genders, names = [], [], [], []
         for path in sorted(glob.glob(os.path.join(folder, "*.pkl"))):
             data = load_sequence(path)
             sequence = str(data["sequence"])
@@ -180,6 +212,8 @@ class ThreeDPW(PoseDataset):
                     world = np.asarray(joints[frame], np.float64).reshape(24, 3)
                     h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
                     samples.append((len(names), person, int(frame), h36m_mm, project(h36m_mm, intrinsics)))
+                    smpl.append((data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3]))
+                    smpl_genders.append(GENDER_NAMES[str(data["genders"][person]).lower()])
                     count += 1
             if count == 0:
                 print(f"note: 3DPW sequence {sequence} ({path}) has no frame with a valid camera pose; skipped")
@@ -194,9 +228,23 @@ class ThreeDPW(PoseDataset):
         self.joints_cam = np.stack([s[3] for s in samples]).astype(np.float32)  # H36M-17, mm
         self.joints_uv = np.stack([s[4] for s in samples]).astype(np.float32)  # perspective, px
         self.joints_ortho = np.stack([orthographic_joints(s[3], s[4]) for s in samples]).astype(np.float32)
+        # SMPL parameters (world frame) and camera rotations, for the 14-joint protocol's ground truth
+        self.smpl_poses, self.smpl_betas, self.cam_rotations = (np.stack(a).astype(np.float32) for a in zip(*smpl))
+        self.smpl_genders = np.array(smpl_genders)
         if split != "train" and not (opt.test or opt.full_test):
             # validation during training: every 10th frame, as for Human3.6M
-            for name in ("sample_sequence", "sample_person", "sample_frame", "joints_cam", "joints_uv", "joints_ortho"):
+            for name in (
+                "sample_sequence",
+                "sample_person",
+                "sample_frame",
+                "joints_cam",
+                "joints_uv",
+                "joints_ortho",
+                "smpl_poses",
+                "smpl_betas",
+                "cam_rotations",
+                "smpl_genders",
+            ):
                 setattr(self, name, getattr(self, name)[::10])
 
     def __len__(self):
