@@ -151,6 +151,9 @@ def test_weights_choose_the_joints():
     assert np.linalg.norm(root_translation(pixels, pose, camera) - root) > 20
     weights[13] = 0
     assert np.abs(root_translation(pixels, pose, camera, weights) - root).max() < 1e-6
+    for weight in (-1, np.nan):  # counts as 0
+        weights[13] = weight
+        assert np.abs(root_translation(pixels, pose, camera, weights) - root).max() < 1e-6
     pixels[13] = np.nan  # a missing joint counts as weight 0
     assert np.abs(root_translation(pixels, pose, camera) - root).max() < 1e-6
     # an integer weight counts a joint that many times; a common factor changes nothing
@@ -175,6 +178,8 @@ def test_roots_too_close_behind_or_unfixed_are_nan():
     assert np.abs(found[1] - far).max() < 1.0
     one_point = np.broadcast_to(pixels[1, :1], pixels[1].shape)  # every joint at one pixel: no depth
     assert np.isnan(root_translation(one_point, pose, camera)).all()
+    collapsed = one_point + rng.normal(0, 1e-5, (8, *one_point.shape))  # 1e-5 px across: a dot
+    assert np.isnan(root_translation(collapsed, pose, camera)).all()
     assert np.isnan(root_translation(pixels[1], pose, camera, np.zeros(17))).all()
     assert np.isnan(project(pose + behind, camera)).all()
 

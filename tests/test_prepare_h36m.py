@@ -450,11 +450,15 @@ def test_intrinsics_unlike_the_table_are_noticed_and_old_sequences_redone(tmp_pa
     assert len(result["notices"]) == 1
     notice = result["notices"][0]
     assert notice.startswith("S1/Walking 1.58860488: intrinsics fitted") and "in fx, fy, cx by up to 7.7 %" in notice
-    walking = [e for e in read_cache(out, "Train") if e["camera"] == "58860488"]
-    assert walking
-    for entry in walking:  # the entries keep what the poses say
-        np.testing.assert_allclose(entry["intrinsics"], pinhole(camera_matrix("58860488", 64, other)), rtol=1e-9)
-        np.testing.assert_allclose(entry["intrinsics"], pinhole(truth[(1, "Walking 1.58860488")]["K"]), rtol=1e-9)
+    entries = read_cache(out, "Train")
+    assert {e["camera"] for e in entries} == {"54138969", "58860488"}
+    for entry in entries:  # the entries keep what the poses say
+        if entry["camera"] == "58860488":
+            np.testing.assert_allclose(entry["intrinsics"], pinhole(camera_matrix("58860488", 64, other)), rtol=1e-9)
+            np.testing.assert_allclose(entry["intrinsics"], pinhole(truth[(1, "Walking 1.58860488")]["K"]), rtol=1e-9)
+        else:  # the release's table (spec) at 64 / 1000 of its size
+            table = np.array([1145.0494, 1143.7811, 512.5415, 515.4515]) * 64 / 1000
+            np.testing.assert_allclose(entry["intrinsics"], table, rtol=1e-9)
     # a sequence finished by the converter before entries held the camera labels is converted again
     stored_path = os.path.join(out, "sequences", "S9", "Sitting 1.55011271", "entries.pkl")
     with open(stored_path, "rb") as handle:

@@ -38,8 +38,9 @@ EXIF_FOCAL_LENGTH_35MM = 0xA405
 # Undistortion iterates (OpenCV's default stops after 5 steps, leaving up to ~0.1 px near the
 # corners for strong lenses); this runs it to convergence.
 UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
-# A solution needs the joints spread over the image: at least this much mean squared normalised
-# distance from their centre (a single image point fixes no depth).
+# A solution needs the joints spread over the image: at least this mean squared distance from
+# their centre in normalised coordinates (a spread of 1e-6 focal lengths, about a thousandth of a
+# pixel). Joints collapsed onto one point fix no depth; rounding would make one up.
 MIN_SPREAD = 1e-12
 
 # The 15 joints the network predicts both in 2D (MPII-16) and in 3D (H36M-17), by name. MPII's
@@ -134,12 +135,12 @@ class Intrinsics:
                 exif = image.getexif()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             return None
-        f35 = exif.get_ifd(EXIF_IFD_POINTER).get(EXIF_FOCAL_LENGTH_35MM) or exif.get(EXIF_FOCAL_LENGTH_35MM)
+        f35 = exif.get_ifd(EXIF_IFD_POINTER).get(EXIF_FOCAL_LENGTH_35MM, exif.get(EXIF_FOCAL_LENGTH_35MM))
         try:
             f35 = float(f35)
         except (TypeError, ValueError):
             return None
-        if not f35 > 0 or not math.isfinite(f35):
+        if not 0 < f35 < math.inf:
             return None  # 0 means unknown in EXIF
         focal = f35 / FILM_35MM_WIDTH_MM * max(width, height)
         return cls(focal, focal, (width - 1) / 2, (height - 1) / 2, source="exif")
