@@ -221,7 +221,7 @@ def test_field_of_view_spans_the_longer_side():
 def write_jpeg(path, width, height, focal_35mm=None):
     exif = Image.Exif()
     if focal_35mm is not None:
-        exif.get_ifd(0x8769)[0xA405] = focal_35mm  # Exif sub-IFD, FocalLengthIn35mmFilm
+        exif[0x8769] = {0xA405: focal_35mm}  # Exif sub-IFD, FocalLengthIn35mmFilm (Pillow >= 10.3)
     Image.fromarray(np.full((height, width, 3), 90, np.uint8)).save(path, exif=exif)
     return str(path)
 
