@@ -122,6 +122,45 @@ def test_human36m_style_labels_without_the_distortion_err_by_centimetres():
     assert (errors[:, 2] > 0).mean() > 0.95 and np.abs(errors[:, 2]).mean() > 5 * np.abs(errors[:, :2]).mean()
 
 
+def test_the_root_scales_with_the_pose():
+    """The depth (the whole root) is as large as the 3D pose: a pose 10 % too large puts the
+    person 10 % too far, along the same ray (why --bone_sum_mm moves people)."""
+    rng = np.random.default_rng(8)
+    camera = h36m_camera()
+    poses, roots = scene(rng, 20)
+    pixels = project(poses + roots[:, None], camera)
+    for scale in (0.8, 1.1):
+        np.testing.assert_allclose(root_translation(pixels, scale * poses, camera), scale * roots, rtol=1e-9)
+
+
+def test_depth_follows_the_assumed_focal_length():
+    """A focal length a times the true one puts people about a times as far (within a few %)."""
+    rng = np.random.default_rng(9)
+    camera = h36m_camera(distortion=False)
+    poses, roots = scene(rng, 500)
+    pixels = project(poses + roots[:, None], camera)
+    for factor in (0.8, 1.2):
+        wrong = Intrinsics(factor * camera.fx, factor * camera.fy, camera.cx, camera.cy)
+        ratio = root_translation(pixels, poses, wrong)[:, 2] / roots[:, 2]
+        assert ratio.mean() == pytest.approx(factor, rel=0.01) and np.abs(ratio / factor - 1).max() < 0.05
+
+
+def test_noisy_labels_err_mostly_in_depth():
+    """The figures docs/camera.md states: Gaussian noise on the 2D joints (px, 1000-px frames) or
+    on the 3D pose (mm per axis), people at 3.5 - 6.5 m in the middle of the frame."""
+    rng = np.random.default_rng(7)
+    camera = h36m_camera(distortion=False)
+    poses, roots = scene(rng, 2000)
+    pixels = project(poses + roots[:, None], camera)
+    expected = {("2d", 1): 10.4, ("2d", 5): 59, ("3d", 20): 49, ("3d", 50): 120}  # mean root error, mm
+    for (kind, sigma), mean in expected.items():
+        noisy_2d = pixels + rng.normal(0, sigma, pixels.shape) if kind == "2d" else pixels
+        noisy_3d = poses + rng.normal(0, sigma, poses.shape) if kind == "3d" else poses
+        errors = root_translation(noisy_2d, noisy_3d, camera) - roots
+        assert np.linalg.norm(errors, axis=-1).mean() == pytest.approx(mean, rel=0.1), (kind, sigma)
+        assert np.abs(errors[:, 2]).mean() > 4 * np.abs(errors[:, :2]).mean()
+
+
 def test_leading_axes_are_batched_like_single_solves():
     rng = np.random.default_rng(3)
     camera = h36m_camera()
