@@ -24,7 +24,7 @@ from hg3d.camera import (
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPII, MPII_JOINTS
 from hg3d.synthetic import random_pose
-from hg3d.tools.h36m_official import CAMERA_TABLE
+from hg3d.tools.h36m_official import CAMERA_TABLE, OFFICIAL_TO_H36M17, cache_labels
 
 FRAME = 1000  # Human3.6M's frames are 1000 px wide (and 1000 or 1002 high)
 
@@ -159,6 +159,24 @@ def test_noisy_labels_err_mostly_in_depth():
         errors = root_translation(noisy_2d, noisy_3d, camera) - roots
         assert np.linalg.norm(errors, axis=-1).mean() == pytest.approx(mean, rel=0.1), (kind, sigma)
         assert np.abs(errors[:, 2]).mean() > 4 * np.abs(errors[:, :2]).mean()
+
+
+def test_similarity_fitted_2d_labels_cost_about_a_centimetre():
+    """The Human3.6M caches' 2D labels (what the network learns) are a similarity fit of the
+    perspective projection; fed to the solver as perfect predictions, they place the root this far
+    off (the figure docs/camera.md states)."""
+    rng = np.random.default_rng(10)
+    camera = h36m_camera(distortion=False)
+    poses, roots = scene(rng, 2000)
+    points = poses + roots[:, None]
+    pixels = project(points, camera)
+    inside = ((pixels >= 0) & (pixels < FRAME)).all((1, 2))
+    release_3d, release_2d = np.zeros((2000, 32, 3)), np.zeros((2000, 32, 2))
+    release_3d[:, OFFICIAL_TO_H36M17], release_2d[:, OFFICIAL_TO_H36M17] = points, pixels
+    fitted = cache_labels(release_2d, release_3d)["joints_3d"][:, :17, :2]
+    errors = np.linalg.norm(root_from_pose(fitted[:, H36M_TO_MPII], poses, camera) - roots, axis=-1)[inside]
+    assert errors.mean() == pytest.approx(13.6, rel=0.1) and np.percentile(errors, 95) < 50
+    assert np.abs(root_from_pose(pixels[:, H36M_TO_MPII], poses, camera) - roots).max() < 1e-6
 
 
 def test_leading_axes_are_batched_like_single_solves():
