@@ -89,8 +89,8 @@ class Intrinsics:
             dist = tuple(float(v) for v in np.asarray(self.dist, np.float64).reshape(-1))
             if len(dist) not in DIST_LENGTHS or not all(math.isfinite(v) for v in dist):
                 raise UserError(
-                    f"distortion coefficients {list(dist)}: need {', '.join(map(str, DIST_LENGTHS))} finite "
-                    "numbers (OpenCV's k1, k2, p1, p2[, k3, ...])"
+                    f"distortion coefficients {list(dist)}: need {', '.join(map(str, DIST_LENGTHS[:-1]))} or "
+                    f"{DIST_LENGTHS[-1]} finite numbers (OpenCV's k1, k2, p1, p2[, k3, ...])"
                 )
             object.__setattr__(self, "dist", dist if any(dist) else None)  # all zeros: no distortion
         if self.source not in SOURCES:
