@@ -5,6 +5,7 @@ through the loader, the 3D decode and ``main.py --test``."""
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
@@ -14,15 +15,18 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO_DIR, SRC_DIR
+from conftest import FIXTURE_DATA, REPO_DIR, SRC_DIR
+from hg3d.camera import Intrinsics, project, root_translation
 from hg3d.datasets import get_dataset
 from hg3d.decode import decode_3d
+from hg3d.errors import UserError
 from hg3d.geometry import affine_transform, get_affine_transform
 from hg3d.joints import H36M_TO_MPII
 from hg3d.metrics.h36m import h36m_metrics
 from hg3d.opts import parse_opts
 from hg3d.run import cli
-from hg3d.tools.h36m_sample import write_official_h36m
+from hg3d.tools.h36m_sample import camera_matrix, write_official_h36m
+from hg3d.tools.prepare_h36m import cache_path
 from hg3d.tools.prepare_h36m import main as prepare
 
 OFFICIAL_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]  # spec, written out
@@ -123,6 +127,55 @@ def test_entries_match_the_generated_truth(tree, converted):
             errors = [np.abs(image - f).mean() for f in frames[name]]
             assert errors[row] < 4.0 and int(np.argmin(errors)) == row, errors
     assert largest_gap < 0.05 * 128  # perspective residue: a few px on 128-px frames
+
+
+def pinhole(matrix):
+    return np.array([matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]])
+
+
+def test_entries_keep_the_camera_frame_root_and_the_fitted_intrinsics(tree, converted):
+    """The pelvis from D3_Positions_mono and the pinhole fitted to the video's D2 / D3 pairs; with
+    them the perspective 2D and the root come back exactly (perfect labels)."""
+    _, truth = tree
+    out, proc = converted
+    for split in ("Train", "Val"):
+        for entry in read_cache(out, split):
+            t = truth[(entry["subject"], f"{entry['sequence']}.{entry['camera']}")]
+            row = entry["frame"]
+            np.testing.assert_array_equal(entry["root_cam"], t["pose_3d"][row][0])
+            np.testing.assert_allclose(entry["intrinsics"], pinhole(t["K"]), rtol=1e-9)
+            camera = Intrinsics(*entry["intrinsics"])
+            pose = entry["root_cam"] + entry["joints_3d_relative"][:17]
+            np.testing.assert_allclose(project(pose, camera), t["pose_2d"][row][OFFICIAL_17], atol=1e-6)
+            found = root_translation(t["pose_2d"][row][OFFICIAL_17], entry["joints_3d_relative"][:17], camera)
+            np.testing.assert_allclose(found, entry["root_cam"], atol=1e-6)
+    assert "notice:" not in proc.stdout and "pinhole fit residual up to 0.00 px rms" in proc.stdout
+
+
+def test_the_dataset_hands_out_the_camera_labels(converted, tmp_path):
+    out, _ = converted
+    dataset = get_dataset(h36m_opts(os.path.dirname(out)), "val")
+    entries = read_cache(out, "Val")
+    samples = np.array([4, 0, 7])
+    labels = dataset.camera_labels(samples)
+    np.testing.assert_array_equal(labels["root_cam"], [entries[i]["root_cam"] for i in samples])
+    np.testing.assert_array_equal(labels["intrinsics"], [entries[i]["intrinsics"] for i in samples])
+    assert get_dataset(h36m_opts(FIXTURE_DATA), "val").camera_labels(samples) is None  # challenge caches
+    # a cache whose later entry lacks them (or holds a bad one) is named in one line
+    copy = tmp_path / "h36m"
+    shutil.copytree(os.path.join(out, "ECCV18_Challenge"), copy / "ECCV18_Challenge")
+    for entry, problem in ((1, "lacks root_cam"), (2, "intrinsics is not a finite number")):
+        broken = [dict(e) for e in entries]
+        if problem.startswith("lacks"):
+            del broken[entry]["root_cam"]
+        else:
+            broken[entry]["intrinsics"] = np.array([1.0, np.nan, 3.0, 4.0])
+        cache = cache_path(str(copy), "Val")
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        with open(cache, "wb") as handle:
+            pickle.dump(broken, handle)
+        with pytest.raises(UserError, match=f"entry {entry} .*{problem}"):
+            get_dataset(h36m_opts(str(tmp_path)), "val")
 
 
 def test_quirks_are_reported_and_the_run_goes_on(converted):
@@ -315,6 +368,8 @@ def test_crop_stores_the_box_surroundings_with_shifted_labels(tree, converted, t
         offset = np.array(b["crop_offset"], float)
         np.testing.assert_allclose(b["joints_3d"][:, :2], a["joints_3d"][:, :2] - offset)
         np.testing.assert_allclose([b["center_x"], b["center_y"]], [a["center_x"], a["center_y"]] - offset)
+        np.testing.assert_array_equal(b["root_cam"], a["root_cam"])  # the principal point moves with the crop
+        np.testing.assert_allclose(b["intrinsics"], a["intrinsics"] - [0, 0, *offset])
     full_set = get_dataset(h36m_opts(os.path.dirname(converted[0])), "val")
     crop_set = get_dataset(h36m_opts(str(tmp_path)), "val")
     for i in range(len(full_set)):
@@ -383,3 +438,36 @@ def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
     assert result["problems"][1:] == [f"{short} ends after 3 frames but its pose files have 6 rows (damaged)"]
     assert result["sizes"] == {"Train": 6, "Val": 6}
     assert f"skipped: {short} ends after 3 frames" in capsys.readouterr().out
+
+
+def test_intrinsics_unlike_the_table_are_noticed_and_old_sequences_redone(tmp_path):
+    layout = ((1, "Walking 1", ("54138969", "58860488")), (9, "Sitting 1", ("55011271",)))
+    # camera 58860488 with a 5 % longer focal length and a principal point 40 px (at 1000 px) off
+    other = {"58860488": (1.05 * 1149.1407, 1.05 * 1148.7990, 559.8159, 501.4026)}
+    src, out = str(tmp_path / "src"), str(tmp_path / "h36m")
+    truth = write_official_h36m(src, np.random.default_rng(2), 6, 64, layout, quirks=False, intrinsics=other)
+    argv = ["--src", src, "--out", out, "--train_subjects", "1", "--test_subjects", "9", "--workers", "1"]
+    result = prepare(argv)
+    assert len(result["notices"]) == 1
+    notice = result["notices"][0]
+    assert notice.startswith("S1/Walking 1.58860488: intrinsics fitted") and "in fx, fy, cx by up to 7.7 %" in notice
+    entries = read_cache(out, "Train")
+    assert {e["camera"] for e in entries} == {"54138969", "58860488"}
+    for entry in entries:  # the entries keep what the poses say
+        if entry["camera"] == "58860488":
+            np.testing.assert_allclose(entry["intrinsics"], pinhole(camera_matrix("58860488", 64, other)), rtol=1e-9)
+            np.testing.assert_allclose(entry["intrinsics"], pinhole(truth[(1, "Walking 1.58860488")]["K"]), rtol=1e-9)
+        else:  # the release's table (spec) at 64 / 1000 of its size
+            table = np.array([1145.0494, 1143.7811, 512.5415, 515.4515]) * 64 / 1000
+            np.testing.assert_allclose(entry["intrinsics"], table, rtol=1e-9)
+    # a sequence finished by the converter before entries held the camera labels is converted again
+    stored_path = os.path.join(out, "sequences", "S9", "Sitting 1.55011271", "entries.pkl")
+    with open(stored_path, "rb") as handle:
+        stored = pickle.load(handle)
+    del stored["settings"]["format"], stored["intrinsics"]
+    for entry in stored["entries"]:
+        del entry["root_cam"], entry["intrinsics"]
+    with open(stored_path, "wb") as handle:
+        pickle.dump(stored, handle)
+    again = prepare(argv)
+    assert again["reused"] == 2 and all("root_cam" in e for e in read_cache(out, "Val"))

@@ -23,7 +23,7 @@ import numpy as np
 
 from .datasets.safe_pickle import RestrictedUnpickler, load_pickle
 from .errors import UserError
-from .evaluation import per_sample_mpjpe, procrustes_align
+from .metrics.core import per_sample_mpjpe, procrustes_align
 
 NUM_VERTICES = 6890
 NUM_SMPL_JOINTS = 24

@@ -10,7 +10,9 @@ Each pickle is a list of dicts with ``center_x, center_y, width, height`` (perso
 ``joints_3d`` (18, 3: u, v in px and depth relative to the root in mm) and ``joints_3d_relative``
 (18, 3: root-relative camera coordinates in mm); the first 17 joints are H36M-17. Caches made
 from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``sequence``, ``action``,
-``camera`` and ``frame``; with them the test reports per-action figures.
+``camera`` and ``frame``; with them the test reports per-action figures. Their newer caches also
+hold ``root_cam`` (3: the pelvis in the camera frame, mm) and ``intrinsics`` (4: fx, fy, cx, cy in
+px of the stored image), which ``camera_labels`` hands out (items stay the same for every dataset).
 """
 
 import os
@@ -26,6 +28,7 @@ from .validation import EntryChecker
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
 JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H36M-17) are used
+CAMERA_SHAPES = {"root_cam": (3,), "intrinsics": (4,)}  # where the person stands, and the camera
 
 
 def check_annotations(entries, path):
@@ -34,7 +37,16 @@ def check_annotations(entries, path):
     checker.numbers("center_x").numbers("center_y")
     checker.numbers("width", positive=True).numbers("height", positive=True)
     checker.numbers("joints_3d", JOINT_SHAPES).numbers("joints_3d_relative", JOINT_SHAPES)
+    if has_camera_labels(entries):  # then every entry needs them
+        checker = EntryChecker(entries, path, "a msra cache file", REQUIRED_KEYS + tuple(CAMERA_SHAPES), checker.name)
+        for key, shape in CAMERA_SHAPES.items():
+            checker.numbers(key, (shape,))
     return entries
+
+
+def has_camera_labels(entries):
+    """Whether a cache holds the camera-frame root and intrinsics (judged by its first entry)."""
+    return all(key in entries[0] for key in CAMERA_SHAPES)
 
 
 class H36M(PoseDataset):
@@ -84,3 +96,13 @@ class H36M(PoseDataset):
         if all(k in self.annotations[0] for k in LABEL_KEYS):
             labels.update({k: np.array([e[k] for e in entries]) for k in LABEL_KEYS})
         return labels
+
+    def camera_labels(self, samples):
+        """``root_cam`` (N, 3) mm and ``intrinsics`` (N, 4) of the given samples (``result["index"]``),
+        or None when the cache has no camera labels (the ECCV18 challenge's caches)."""
+        if not has_camera_labels(self.annotations):
+            return None
+        return {
+            key: np.array([self.annotations[int(i)][key] for i in samples], np.float64).reshape(-1, *shape)
+            for key, shape in CAMERA_SHAPES.items()
+        }

@@ -2,11 +2,12 @@
 and benchmarking ``prepare_h36m`` without the real data.
 
 Videos are written with OpenCV (mp4v), pose files with cdflib ("Pose": (1, N, 64) and (1, N, 96),
-32 joints). The people are the synthetic figures of ``hg3d.synthetic`` seen through the release's
-camera intrinsics (scaled to the frame width). Quirks: S1's TakingPhoto / WalkingDog spellings,
-sequence names without a number, videos longer than their pose files (cameras 55011271 and
-58860488), an empty damaged ``S11/Directions.54138969.mp4``, a video without pose files and pose
-files without a video.
+32 joints). The people are the synthetic figures of ``hg3d.synthetic`` seen through a pinhole (no
+lens distortion) with the release's camera intrinsics scaled to the frame width, or with
+intrinsics the caller gives; ``D2_Positions`` is that perspective projection. Quirks: S1's
+TakingPhoto / WalkingDog spellings, sequence names without a number, videos longer than their pose
+files (cameras 55011271 and 58860488), an empty damaged ``S11/Directions.54138969.mp4``, a video
+without pose files and pose files without a video.
 """
 
 import os
@@ -17,7 +18,7 @@ import numpy as np
 from ..joints import H36M_BONE_SUM_MM
 from ..skeleton import bone_length_sum
 from ..synthetic import random_background, random_pose, render_person
-from .h36m_official import NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17
+from .h36m_official import NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17, TABLE_WIDTH, table_intrinsics
 
 # (subject, sequence, cameras)
 QUIRKY_LAYOUT = (
@@ -32,13 +33,6 @@ QUIRKY_LAYOUT = (
 DAMAGED = ((11, "Directions.54138969"),)  # written as an empty file, as in the release
 VIDEO_WITHOUT_POSE = ((9, "Greeting.58860488"),)
 POSE_WITHOUT_VIDEO = ((9, "Posing 1.54138969"),)
-# Focal lengths and principal points (px, for 1000-px-wide frames) of the release's cameras.
-INTRINSICS = {
-    "54138969": (1145.0494, 1143.7811, 512.5415, 515.4515),
-    "55011271": (1149.6757, 1147.5917, 508.8486, 508.0649),
-    "58860488": (1149.1407, 1148.7990, 519.8159, 501.4026),
-    "60457274": (1145.5114, 1144.7739, 514.9682, 501.8820),
-}
 TALL_CAMERAS = ("54138969", "60457274")  # 1000 x 1002 frames in the release
 EXTRA_FRAMES_CAMERAS = ("55011271", "58860488")  # their videos run 2-7 frames past the poses
 
@@ -63,8 +57,13 @@ def frame_size(camera, width):
     return width, width + 2 if camera in TALL_CAMERAS else width
 
 
-def camera_matrix(camera, width):
-    fx, fy, cx, cy = np.array(INTRINSICS[camera]) * width / 1000
+def camera_matrix(camera, width, intrinsics=None):
+    """K for ``width``-px-wide frames: the release's table, or ``intrinsics`` {camera: (fx, fy,
+    cx, cy) for 1000-px-wide frames} where it names the camera."""
+    if intrinsics and camera in intrinsics:
+        fx, fy, cx, cy = np.array(intrinsics[camera], np.float64) * width / TABLE_WIDTH
+    else:
+        fx, fy, cx, cy = table_intrinsics(camera, width)
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
 
 
@@ -90,11 +89,12 @@ def write_pose_file(path, pose):
     cdf.close()
 
 
-def write_sequence(root, subject, name, rng, frames, width, video=True, poses=True):
-    """One video and its two pose files; returns the truth (32-joint 2D and 3D poses, frames)."""
+def write_sequence(root, subject, name, rng, frames, width, video=True, poses=True, intrinsics=None):
+    """One video and its two pose files; returns the truth (32-joint 2D and 3D poses, frames,
+    frame size, the camera matrix K)."""
     camera = name.rpartition(".")[2]
     w, h = frame_size(camera, width)
-    intrinsics = camera_matrix(camera, width)
+    intrinsics = camera_matrix(camera, width, intrinsics)
     background = random_background(rng, w, h)
     look_seed = int(rng.integers(1 << 30))
     start = np.array([rng.uniform(-300, 300), rng.uniform(0, 200), rng.uniform(4500, 5500)])
@@ -121,17 +121,18 @@ def write_sequence(root, subject, name, rng, frames, width, video=True, poses=Tr
         for image in images:
             writer.write(image)
         writer.release()
-    return {"pose_2d": pose_2d, "pose_3d": pose_3d, "video_frames": len(images), "size": (w, h)}
+    return {"pose_2d": pose_2d, "pose_3d": pose_3d, "video_frames": len(images), "size": (w, h), "K": intrinsics}
 
 
-def write_official_h36m(root, rng, frames=12, width=128, layout=QUIRKY_LAYOUT, quirks=True):
+def write_official_h36m(root, rng, frames=12, width=128, layout=QUIRKY_LAYOUT, quirks=True, intrinsics=None):
     """The tree under ``root``; returns ``{(subject, "<Sequence>.<camera>"): truth}`` of the
-    videos that have pose files (the damaged one included: its pose files are intact)."""
+    videos that have pose files (the damaged one included: its pose files are intact).
+    ``intrinsics``: {camera: (fx, fy, cx, cy) at 1000 px wide} replacing the release's table."""
     truth = {}
     for subject, sequence, cameras in layout:
         for camera in cameras:
             name = f"{sequence}.{camera}"
-            truth[(subject, name)] = write_sequence(root, subject, name, rng, frames, width)
+            truth[(subject, name)] = write_sequence(root, subject, name, rng, frames, width, intrinsics=intrinsics)
     if quirks:
         for subject, name in DAMAGED:
             open(os.path.join(root, f"S{subject}", "Videos", f"{name}.mp4"), "w").close()

@@ -24,12 +24,23 @@ import numpy as np
 from ..datasets.safe_pickle import load_pickle
 from ..errors import OneLineParser, UserError
 from ..files import atomic_write, c_stderr_silenced
-from .h36m_official import SequenceProblem, cache_labels, find_videos, pose_paths, read_pose, video_path
+from .h36m_official import (
+    SequenceProblem,
+    cache_labels,
+    find_videos,
+    pose_paths,
+    read_pose,
+    video_intrinsics,
+    video_path,
+)
 
 SPLITS = (("Train", "train"), ("Val", "test"))
 MARKER = ".hg3d_prepare_h36m"  # in every --out this tool wrote (other data is never overwritten)
 CROP_MARGIN = 1.25  # a --crop image is this times the box's longer side: room for --scale 0.25
 ENTRIES = "entries.pkl"
+# Version of what a converted sequence holds; sequences finished by an older version are redone.
+# 2: entries keep root_cam and intrinsics.
+ENTRY_FORMAT = 2
 
 
 def cache_path(out, split_dir):
@@ -115,7 +126,12 @@ def plan(args):
                         "action": action,
                         "src": args.src,
                         "dir": os.path.join(args.out, "sequences", f"S{subject}", name),
-                        "settings": {"step": step, "crop": args.crop, "jpeg_quality": args.jpeg_quality},
+                        "settings": {
+                            "format": ENTRY_FORMAT,
+                            "step": step,
+                            "crop": args.crop,
+                            "jpeg_quality": args.jpeg_quality,
+                        },
                     }
                 )
     return jobs, problems
@@ -163,6 +179,9 @@ def frame_entry(job, labels, row, offset):
         "action": job["action"],
         "camera": job["camera"],
         "frame": int(row),
+        "root_cam": labels["root_cam"][row].copy(),
+        # the pinhole of the stored image: a crop moves the principal point with its corner
+        "intrinsics": labels["intrinsics"] - [0, 0, offset[0], offset[1]],
     }
     if job["settings"]["crop"]:
         entry["crop_offset"] = [int(offset[0]), int(offset[1])]
@@ -186,6 +205,9 @@ def write_frames(job, folder):
         capture = cv2.VideoCapture(video)
     if not capture.isOpened():
         raise SequenceProblem(f"{video} cannot be read (damaged or not a video)")
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    camera = video_intrinsics(pose_2d, pose_3d, job["camera"], width, f"S{subject}/{name}")
+    labels["intrinsics"] = camera["fitted"]
     entries = []
     for row in range(rows[-1] + 1):  # the video's tail beyond the pose rows is never read
         kept = row % settings["step"] == 0
@@ -204,7 +226,12 @@ def write_frames(job, folder):
             raise UserError(f"cannot write {path} (disk full or not writable?); run the same command again to resume")
         entries.append(frame_entry(job, labels, row, np.asarray(offset, np.float64)))
     capture.release()
-    stored = {"settings": settings, "entries": entries, "fit_error": float(labels["fit_error"][list(rows)].max())}
+    stored = {
+        "settings": settings,
+        "entries": entries,
+        "fit_error": float(labels["fit_error"][list(rows)].max()),
+        "intrinsics": camera,
+    }
     with open(os.path.join(folder, ENTRIES), "wb") as handle:
         pickle.dump(stored, handle, protocol=4)
     return stored
@@ -331,8 +358,12 @@ def main(argv=None):
         f"(subjects {args.test_subjects}, step {args.test_step}); "
         f"{'crops' if args.crop else 'full frames'} as JPEG quality {args.jpeg_quality}; "
         f"largest fitted-vs-true 2D gap {max(r[1]['fit_error'] for r in done):.2f} px; "
+        f"pinhole fit residual up to {max(r[1]['intrinsics']['rms_px'] for r in done):.2f} px rms; "
         f"{seconds:.1f} s; written to {args.out}"
     )
     if problems:
         print(f"{len(problems)} skipped:\n  " + "\n  ".join(problems))
-    return {"sizes": sizes, "problems": problems, "sequences": len(done), "reused": reused}
+    notices = [r[1]["intrinsics"]["notice"] for r in done if r[1]["intrinsics"]["notice"]]
+    for line in notices:
+        print(f"notice: {line}")
+    return {"sizes": sizes, "problems": problems, "notices": notices, "sequences": len(done), "reused": reused}
