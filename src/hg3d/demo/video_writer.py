@@ -14,6 +14,8 @@ from ..errors import UserError
 H264_CODEC = "libx264"
 # Visually lossless for overlays and panels at a moderate size; "medium" is libx264's own default.
 H264_OPTIONS = {"crf": "18", "preset": "medium"}
+# OpenCV's BGR -> I420 is BT.601 in limited range (the SD norm, SMPTE 170M); the stream says so.
+BT601 = {"color_primaries": 6, "color_trc": 6, "colorspace": 6, "color_range": 1}
 FALLBACK_NOTICE = (
     "notice: PyAV with libx264 is not available (pip install av), so {path} is MPEG-4 Part 2 (mp4v), "
     "which browsers and QuickTime do not play"
@@ -22,7 +24,8 @@ FALLBACK_NOTICE = (
 
 class H264Writer:
     """``write(bgr_frame)`` and ``release()``, like ``cv2.VideoWriter``. Frames of odd width or
-    height get one replicated column or row: yuv420p needs even sides."""
+    height get one replicated column or row: yuv420p needs even sides. OpenCV converts the colours
+    (FFmpeg's default conversion is off by a few levels: grey 128 comes back as 123-126)."""
 
     def __init__(self, av, path, fps, size):
         self.size = size
@@ -32,6 +35,8 @@ class H264Writer:
             self.stream.width, self.stream.height = (side + side % 2 for side in size)
             self.stream.pix_fmt = "yuv420p"
             self.stream.options = dict(H264_OPTIONS)
+            for name, value in BT601.items():
+                setattr(self.stream.codec_context, name, value)
             self.container.start_encoding()  # opens the file and the encoder: fails here, not at the first frame
         except Exception:
             self.container.close()
@@ -42,7 +47,8 @@ class H264Writer:
         if frame.shape[1::-1] != self.size:
             raise ValueError(f"frame of {frame.shape[1]}x{frame.shape[0]} in a {self.size[0]}x{self.size[1]} video")
         pad = ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0))
-        image = self.frame_type.from_ndarray(np.pad(frame, pad, mode="edge"), format="bgr24")
+        planes = cv2.cvtColor(np.pad(frame, pad, mode="edge"), cv2.COLOR_BGR2YUV_I420)
+        image = self.frame_type.from_ndarray(planes, format="yuv420p")
         self.container.mux(self.stream.encode(image))
 
     def release(self):
