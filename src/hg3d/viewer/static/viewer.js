@@ -9,7 +9,6 @@ const MM = 0.001;
 const UNPLACED_GAP_MM = 1000;
 const UNPLACED_DEPTH_MM = 3000;
 const HEAD = 10;
-const ROOT = 0;
 const CAMERA_MARKER_MM = 350;
 
 const data = JSON.parse(document.getElementById("hg3d-data").textContent);
@@ -59,7 +58,7 @@ function textSprite(text, colour) {
   const texture = new THREE.CanvasTexture(canvas);
   texture.colorSpace = THREE.SRGBColorSpace;
   const sprite = new THREE.Sprite(new THREE.SpriteMaterial({ map: texture, depthTest: false }));
-  sprite.scale.set((0.14 * canvas.width) / canvas.height, 0.14, 1);
+  sprite.scale.set((0.2 * canvas.width) / canvas.height, 0.2, 1);
   sprite.renderOrder = 1;
   return sprite;
 }
@@ -76,8 +75,8 @@ scene.add(sun);
 const camera = new THREE.PerspectiveCamera(50, 1, 0.01, 500);
 const controls = new OrbitControls(camera, renderer.domElement);
 
-const JOINT_GEOMETRY = new THREE.SphereGeometry(0.03, 16, 12);
-const BONE_GEOMETRY = new THREE.CylinderGeometry(0.014, 0.014, 1, 10);
+const JOINT_GEOMETRY = new THREE.SphereGeometry(0.04, 16, 12);
+const BONE_GEOMETRY = new THREE.CylinderGeometry(0.02, 0.02, 1, 10);
 const UP = new THREE.Vector3(0, 1, 0);
 
 function placeBone(bone, from, to) {
@@ -119,7 +118,7 @@ class Figure {
     this.group.position.copy(toScene(displayOffset(person)));
     person.joints.forEach((point, joint) => this.joints[joint].position.copy(toScene(point)));
     data.edges.forEach(([a, b], i) => placeBone(this.bones[i], this.joints[a].position, this.joints[b].position));
-    this.label.position.copy(this.joints[HEAD].position).add(new THREE.Vector3(0, 0.25, 0));
+    this.label.position.copy(this.joints[HEAD].position).add(new THREE.Vector3(0, 0.3, 0));
   }
 
   /* The joints as drawn, back in the camera frame (mm), without the display offset. */
@@ -128,24 +127,22 @@ class Figure {
   }
 }
 
-function drawnPoints() {
+/* Every joint of every frame where it is drawn. */
+function drawnJoints() {
   const joints = [];
-  const roots = [];
   for (const frame of data.frames) {
     for (const person of frame.people) {
       const offset = toScene(displayOffset(person));
-      person.joints.forEach((point, joint) => {
-        const position = toScene(point).add(offset);
-        joints.push(position);
-        if (joint === ROOT) roots.push(position);
-      });
+      for (const point of person.joints) joints.push(toScene(point).add(offset));
     }
   }
-  return { joints, roots };
+  return joints;
 }
 
+/* The floor under the lowest joint, and a first view from above and to the right that takes in
+   the camera and everyone. */
 function addFloorAndCamera() {
-  const { joints, roots } = drawnPoints();
+  const joints = drawnJoints();
   const extent = new THREE.Box3().setFromPoints([new THREE.Vector3(), ...joints]);
   const floor = joints.length ? Math.min(...joints.map((p) => p.y)) : -1.5;
   const middle = extent.getCenter(new THREE.Vector3());
@@ -154,12 +151,10 @@ function addFloorAndCamera() {
   grid.position.set(middle.x, floor, middle.z);
   scene.add(grid);
   scene.add(cameraMarker());
-  const target = roots.length
-    ? roots.reduce((sum, p) => sum.add(p), new THREE.Vector3()).divideScalar(roots.length)
-    : new THREE.Vector3(0, 0, -UNPLACED_DEPTH_MM * MM);
-  const distance = Math.max(2.5, target.length() * 0.9);
-  camera.position.set(target.x + 0.8 * distance, target.y + 0.55 * distance, 0.75 * distance);
-  controls.target.copy(target);
+  const radius = Math.max(1, extent.getSize(new THREE.Vector3()).length() / 2);
+  const distance = (0.6 * radius) / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2));
+  camera.position.copy(middle).add(new THREE.Vector3(0.6, 0.45, 0.65).normalize().multiplyScalar(distance));
+  controls.target.copy(middle);
   controls.update();
 }
 
