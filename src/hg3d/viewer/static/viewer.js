@@ -114,6 +114,7 @@ class Figure {
   }
 
   show(person) {
+    this.person = person;
     this.group.visible = true;
     this.group.position.copy(toScene(displayOffset(person)));
     person.joints.forEach((point, joint) => this.joints[joint].position.copy(toScene(point)));
@@ -121,9 +122,11 @@ class Figure {
     this.label.position.copy(this.joints[HEAD].position).add(new THREE.Vector3(0, 0.3, 0));
   }
 
-  /* The joints as drawn, back in the camera frame (mm), without the display offset. */
+  /* The joints where they are drawn, back in the camera frame (mm); an unplaced person less the
+     display offset, so root-relative as in the JSON. */
   cameraJoints() {
-    return this.joints.map((mesh) => toCamera(mesh.position));
+    const offset = displayOffset(this.person);
+    return this.joints.map((mesh) => toCamera(mesh.getWorldPosition(new THREE.Vector3())).map((v, i) => v - offset[i]));
   }
 }
 
@@ -323,7 +326,7 @@ function onPointerMove(event) {
   tooltip.hidden = !hit;
   if (!hit) return;
   const { figure, joint } = hit.object.userData;
-  const [x, y, z] = toCamera(hit.object.position);
+  const [x, y, z] = figure.cameraJoints()[joint];
   tooltip.textContent = `id ${figure.id} \u00b7 ${data.joint_names[joint]}\nx ${x.toFixed(1)}  y ${y.toFixed(1)}  z ${z.toFixed(1)} mm`;
   tooltip.style.left = `${event.clientX - box.left + 14}px`;
   tooltip.style.top = `${event.clientY - box.top + 14}px`;
