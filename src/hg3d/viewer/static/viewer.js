@@ -125,8 +125,10 @@ class Figure {
   /* The joints where they are drawn, back in the camera frame (mm); an unplaced person less the
      display offset, so root-relative as in the JSON. */
   cameraJoints() {
+    const drawn = this.joints.map((mesh) => toCamera(mesh.getWorldPosition(new THREE.Vector3())));
+    if (this.person.placed) return drawn;
     const offset = displayOffset(this.person);
-    return this.joints.map((mesh) => toCamera(mesh.getWorldPosition(new THREE.Vector3())).map((v, i) => v - offset[i]));
+    return drawn.map((point) => point.map((value, axis) => value - offset[axis]));
   }
 }
 
