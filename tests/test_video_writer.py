@@ -60,6 +60,18 @@ def test_h264_holds_the_frames_written(tmp_path, size):
         assert np.abs(read[: size[1], : size[0]].astype(int) - frames[index - 1]).mean() > 2 * error
 
 
+def test_flat_colours_come_back_as_written(tmp_path):
+    """No colour shift: BT.601 limited range written, and declared, as decoders read it."""
+    colours = [(16, 16, 16), (128, 128, 128), (200, 200, 200), (20, 220, 250), (200, 40, 90)]
+    frames = [np.full((48, 64, 3), colour, np.uint8) for colour in colours]
+    write(tmp_path / "flat.mp4", frames, 10)
+    decoded = read_back(tmp_path / "flat.mp4")
+    np.testing.assert_allclose([f[24, 32] for f in decoded], colours, atol=1)
+    with av.open(str(tmp_path / "flat.mp4")) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.colorspace, context.color_range) == (6, 1)  # SMPTE 170M (BT.601), limited range
+
+
 def test_a_file_that_cannot_be_opened_fails_at_open(tmp_path):
     path = tmp_path / "no_such_folder" / "clip.mp4"
     with pytest.raises(
