@@ -391,7 +391,8 @@ def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(cli
         ("{not json", [], r"cannot read demo result missing\.json: "),
         ('{"a": 1}', [], r"missing\.json is not a demo result"),
         ('{"people": [{"index": 0, "joints_2d": []}]}', [], r"missing\.json has no 3D joints"),
-        ('{"people": [], "frames": []}', ["--video", "nope.mp4"], r"video nope\.mp4 not found"),
+        ('{"frames": []}', [], r"missing\.json has no frames"),
+        ('{"frames": [{"people": []}]}', ["--video", "nope.mp4"], r"video nope\.mp4 not found"),
         ('{"people": []}', ["--embed_video"], r"--embed_video: no video beside missing\.json"),
     ],
 )

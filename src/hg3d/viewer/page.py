@@ -84,6 +84,8 @@ def person_pose(person, where):
 def scene_frames(record, where):
     """Per frame: its number, time and the people with a 3D pose (an image is one frame)."""
     frames = record.get("frames", [{"frame": 0, "time_s": 0.0, "people": record.get("people")}])
+    if not frames:
+        raise UserError(f"{where} has no frames: the demo could read no frame of its video")
     scene = []
     for index, frame in enumerate(frames):
         poses = [person_pose(person, where) for person in frame.get("people") or []]
