@@ -313,7 +313,8 @@ def test_an_image_result_is_one_frame_without_a_timeline(browser, clip, tmp_path
     _, record, _ = clip
     people = [dict(p, track_id=None) for p in record["frames"][0]["people"]]
     image = {key: value for key, value in record.items() if key not in ("frames", "video", "fps", "tracks")}
-    image.update(image="/somewhere/two.png", num_people=2, people=people)
+    image.update(image="/somewhere/<b>two&amp;.png", num_people=2, people=people)
+    image["joint_names_h36m"] = ["pelvis</script><script>throw 1</script>", *record["joint_names_h36m"][1:]]
     page = tmp_path / "image.html"
     write_viewer(image, str(page))
     open_page(browser, page, 0)
@@ -321,6 +322,7 @@ def test_an_image_result_is_one_frame_without_a_timeline(browser, clip, tmp_path
     assert state["frames"] == 1 and state["tracks"] == [0, 1]
     np.testing.assert_allclose(state["joints"]["1"], people[1]["joints_3d_h36m_mm"], atol=1e-6)
     assert not browser.find_element(By.ID, "timeline").is_displayed()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "<b>two&amp;"  # names are text, not markup
 
 
 def test_a_script_error_is_reported_on_the_page(browser, clip, tmp_path):

@@ -310,7 +310,8 @@ function setUpTimeline() {
   document.getElementById("video-panel").hidden = false;
   video.addEventListener("error", () => {
     const note = document.getElementById("video-note");
-    note.textContent = `the video ${decodeURIComponent(data.video.slice(0, 200))} could not be played`;
+    const name = data.video.startsWith("data:") ? "embedded in the page" : decodeURIComponent(data.video);
+    note.textContent = `the video (${name}) could not be played`;
     note.hidden = false;
   });
   video.src = data.video;
