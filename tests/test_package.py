@@ -31,6 +31,7 @@ COMMANDS = {
     "hg3d-export": ("export.py", os.path.join(REPO_DIR, "scripts", "export.py")),
     "hg3d-sample-data": ("make_sample_data.py", os.path.join(REPO_DIR, "scripts", "make_sample_data.py")),
     "hg3d-prepare-h36m": ("prepare_h36m.py", os.path.join(REPO_DIR, "scripts", "prepare_h36m.py")),
+    "hg3d-view": ("view.py", os.path.join(REPO_DIR, "scripts", "view.py")),
 }
 SMALL_MODEL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
 
@@ -184,6 +185,20 @@ def test_installed_demo_writes_what_the_script_writes(venv, resnet18_3d_checkpoi
     assert installed == cloned and installed["people"][0]["joints_2d"]
 
 
+def test_installed_view_carries_three_js(venv):
+    """The wheel holds the viewer's package data: the page it writes embeds three.js."""
+    bin_dir, work = venv
+    (work / "empty.json").write_text('{"people": []}')
+    proc = run_in(work, bin_dir / "hg3d-view", "empty.json")
+    assert proc.returncode == 0, proc.stderr
+    page = (work / "empty.html").read_text()
+    assert page.count("data:text/javascript;base64,") == 3 and "{{" not in page
+    listing = "import os, hg3d.viewer.page as page; print(*sorted(os.listdir(page.THREE_DIR)))"
+    proc = run_in(work, bin_dir / "python", "-c", listing)
+    vendored = ["LICENSE", "OrbitControls.js", "SOURCE.md", "three.core.min.js", "three.module.min.js"]
+    assert proc.stdout.split() == vendored
+
+
 @pytest.mark.parametrize(
     "command,args",
     [
@@ -192,6 +207,7 @@ def test_installed_demo_writes_what_the_script_writes(venv, resnet18_3d_checkpoi
         ("hg3d-export", ["--load_model", "no_such_model.pth", "--out", "x.onnx", "--gpus", "-1"]),
         ("hg3d-sample-data", ["--size", "big"]),
         ("hg3d-prepare-h36m", ["--src", "no_such_release", "--out", "h36m"]),
+        ("hg3d-view", ["no_such_result.json"]),
     ],
 )
 def test_installed_commands_fail_with_the_scripts_one_line_errors(venv, command, args):

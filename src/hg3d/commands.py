@@ -1,5 +1,5 @@
 """The commands: ``hg3d-train`` (= ``python src/main.py``), ``hg3d-demo``, ``hg3d-export``, ``hg3d-sample-data``,
-``hg3d-prepare-h36m``.
+``hg3d-prepare-h36m``, ``hg3d-view``.
 
 The scripts in src/ and scripts/ call these same functions, so both give the same flags, one-line
 errors and exit codes (run.cli: a user error prints ``error: ...`` and exits with status 2). Each
@@ -46,3 +46,10 @@ def prepare_h36m(argv=None):
     from .tools.prepare_h36m import main
 
     return _as_command(main, argv)
+
+
+def view(argv=None):
+    """The 3D viewer (one self-contained HTML file) of a demo result."""
+    from .viewer.cli import run_view
+
+    return _as_command(run_view, argv)

@@ -1,0 +1,160 @@
+"""The viewer page: one HTML file holding three.js (vendored, as ``data:`` modules of an import map),
+the viewer's script and style, and the poses of a demo result; the overlay video is referenced by a
+path relative to the page, or embedded. Opened from disk it makes no network request.
+"""
+
+import base64
+import html
+import json
+import os
+import urllib.parse
+
+import numpy as np
+
+from ..errors import UserError
+from ..files import atomic_write, read_json, write_bytes
+from ..joints import H36M_EDGES, H36M_JOINTS, NUM_H36M_JOINTS
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+STATIC_DIR = os.path.join(PACKAGE_DIR, "static")
+THREE_DIR = os.path.join(PACKAGE_DIR, "vendor", "three")
+THREE_VERSION = "0.185.1"
+# three.module.min.js imports its core by this relative name, which a data: module cannot resolve;
+# the page maps it to a bare name of the import map instead.
+CORE_IMPORT, CORE_NAME = '"./three.core.min.js"', '"three/core"'
+ORBIT_CONTROLS = "three/addons/controls/OrbitControls.js"
+
+
+def _read_text(folder, name):
+    with open(os.path.join(folder, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _module_url(source):
+    return "data:text/javascript;base64," + base64.b64encode(source.encode("utf-8")).decode("ascii")
+
+
+def import_map():
+    """The import map that serves three.js, its core and OrbitControls from ``data:`` URLs."""
+    module = _read_text(THREE_DIR, "three.module.min.js")
+    if CORE_IMPORT not in module:
+        raise RuntimeError(f"{THREE_DIR}/three.module.min.js no longer imports {CORE_IMPORT}")
+    imports = {
+        "three": _module_url(module.replace(CORE_IMPORT, CORE_NAME)),
+        CORE_NAME.strip('"'): _module_url(_read_text(THREE_DIR, "three.core.min.js")),
+        ORBIT_CONTROLS: _module_url(_read_text(THREE_DIR, "OrbitControls.js")),
+    }
+    return json.dumps({"imports": imports})
+
+
+def load_result(result):
+    """The demo's JSON as a dict, and how to name it in errors; ``result`` is a dict or a path."""
+    if isinstance(result, dict):
+        record, where = result, "the demo result"
+    else:
+        where = os.fspath(result)
+        record = read_json(where, "demo result")
+    if not isinstance(record, dict) or not isinstance(record.get("frames", record.get("people")), list):
+        raise UserError(f"{where} is not a demo result (no 'people' or 'frames' list): give the .json hg3d-demo wrote")
+    return record, where
+
+
+def person_pose(person, where):
+    """``{"id", "joints", "placed"}`` of one person of the JSON, or None when it has no 3D pose
+    (null: every joint decoded to one point). ``joints``: camera-space where placed, else root-relative."""
+    if "joints_3d_h36m_mm" not in person:
+        raise UserError(f"{where} has no 3D joints (written with a 2D checkpoint?): the viewer needs a 3D result")
+    placed = person.get("joints_3d_cam_mm") is not None
+    joints = person["joints_3d_cam_mm"] if placed else person["joints_3d_h36m_mm"]
+    if joints is None:
+        return None
+    try:
+        array = np.asarray(joints, np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.shape != (NUM_H36M_JOINTS, 3) or not np.isfinite(array).all():
+        raise UserError(f"{where}: a person's 3D joints are not {NUM_H36M_JOINTS} x 3 finite numbers")
+    track = person.get("track_id")
+    person_id = person.get("index", 0) if track is None else track
+    if not isinstance(person_id, int):
+        raise UserError(f"{where}: a person's track_id/index {person_id!r} is not a whole number")
+    return {"id": person_id, "joints": array.tolist(), "placed": placed}
+
+
+def scene_frames(record, where):
+    """Per frame: its number, time and the people with a 3D pose (an image is one frame)."""
+    frames = record.get("frames", [{"frame": 0, "time_s": 0.0, "people": record.get("people")}])
+    if not frames:
+        raise UserError(f"{where} has no frames: the demo could read no frame of its video")
+    scene = []
+    for index, frame in enumerate(frames):
+        poses = [person_pose(person, where) for person in frame.get("people") or []]
+        number, time_s = frame.get("frame", index), frame.get("time_s", 0.0)
+        scene.append({"frame": number, "time_s": time_s, "people": [pose for pose in poses if pose]})
+    return scene
+
+
+def scene_data(record, where, video_src=None):
+    """What the page's script draws (see static/viewer.js)."""
+    frames = scene_frames(record, where)
+    ids = list(dict.fromkeys(person["id"] for frame in frames for person in frame["people"]))
+    intrinsics = record.get("intrinsics")
+    return {
+        "title": os.path.splitext(os.path.basename(record.get("video") or record.get("image") or where))[0],
+        "is_video": "frames" in record,
+        "fps": record.get("fps"),
+        "joint_names": record.get("joint_names_h36m") or list(H36M_JOINTS),
+        "edges": [list(edge) for edge in H36M_EDGES],
+        "tracks": sorted(ids),
+        "intrinsics": {k: intrinsics[k] for k in ("fx", "fy", "cx", "cy")} if intrinsics else None,
+        "frames": frames,
+        "video": video_src,
+    }
+
+
+def video_source(video_path, html_path, embed):
+    """The ``src`` of the page's video: a path relative to the page (URL-quoted), or a data: URL."""
+    if not os.path.isfile(video_path):
+        raise UserError(f"video {video_path} not found (give the demo's <name>_2d.mp4, or leave the video out)")
+    if embed:
+        with open(video_path, "rb") as handle:
+            return "data:video/mp4;base64," + base64.b64encode(handle.read()).decode("ascii")
+    relative = os.path.relpath(os.path.abspath(video_path), os.path.dirname(os.path.abspath(html_path)))
+    return urllib.parse.quote(relative.replace(os.sep, "/"))
+
+
+def _script_json(value):
+    """JSON that cannot end the <script> element it sits in."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def viewer_html(data):
+    """The page for ``scene_data(...)``."""
+    parts = {
+        "{{TITLE}}": html.escape(data["title"]),
+        "{{STYLE}}": _read_text(STATIC_DIR, "viewer.css"),
+        "{{IMPORT_MAP}}": import_map(),
+        "{{DATA}}": _script_json(data),
+        "{{SCRIPT}}": _read_text(STATIC_DIR, "viewer.js"),
+    }
+    page = _read_text(STATIC_DIR, "viewer.html")
+    for marker, text in parts.items():
+        page = page.replace(marker, text)
+    return page
+
+
+def write_viewer(result, html_path, video_path=None, embed_video=False):
+    """Write the viewer of ``result`` (the demo's JSON: a dict or its path) to ``html_path``.
+
+    ``video_path``: the overlay video to play in sync beside the 3D (a video result), referenced by
+    a path relative to the page, or inside it with ``embed_video``. Returns the page's size in bytes.
+    """
+    return write_record(*load_result(result), html_path, video_path, embed_video)
+
+
+def write_record(record, where, html_path, video_path=None, embed_video=False):
+    """``write_viewer`` for a record already loaded (``where`` names it in errors)."""
+    source = None if video_path is None else video_source(video_path, html_path, embed_video)
+    page = viewer_html(scene_data(record, where, source)).encode("utf-8")
+    atomic_write(html_path, lambda tmp: write_bytes(tmp, page))
+    return len(page)

@@ -1,0 +1,416 @@
+"""The HTML viewer in a real browser (Debian's chromium driven by selenium through chromedriver):
+the joints the page draws equal the JSON's, frames move, nothing is fetched from the network, script
+errors are reported, and H.264 videos play. Without the browser only the Python-side tests run.
+
+The two-person clip is a real demo run (random weights, --bboxes) on a small synthetic video whose
+right-hand person turns round from frame to frame.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from conftest import REPO_DIR
+from hg3d.demo import run_demo
+from hg3d.demo.video_writer import open_video_writer
+from hg3d.errors import UserError
+from hg3d.run import cli
+from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person
+from hg3d.viewer import write_viewer
+from hg3d.viewer.cli import run_view
+from hg3d.viewer.page import THREE_DIR, THREE_VERSION
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",  # WebGL in software: no GPU here
+    "--enable-unsafe-swiftshader",
+    "--window-size=1100,650",
+)
+SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
+FPS, FRAMES, SIDE = 10, 5, 128
+BACKGROUND_BGR = (0x27, 0x21, 0x1D)  # the scene's background colour (#1d2127)
+
+
+def synthetic_frames(rng):
+    """Frames of two people side by side, the right one turning about the vertical, with their
+    boxes (x, y, w, h) per frame, and the overlay pictures."""
+    intrinsics = camera_intrinsics(SIDE, SIDE)
+    backgrounds = [random_background(rng, SIDE, SIDE) for _ in range(2)]
+    poses = [random_pose(rng) for _ in range(2)]
+    frames, boxes = [], []
+    for index in range(FRAMES):
+        halves, frame_boxes = [], []
+        for person, (background, pose) in enumerate(zip(backgrounds, poses)):
+            turn = cv2.Rodrigues(np.array([0.0, 0.6 * index * person, 0.0]))[0]
+            joints = pose @ turn.T + [0, 0, 4.2 * 1000]
+            image = background.copy()
+            uv = render_person(image, joints, intrinsics, rng)
+            low, high = uv.min(0) - 10, uv.max(0) + 10
+            frame_boxes.append([round(float(low[0]) + person * SIDE, 1), round(float(low[1]), 1)])
+            frame_boxes[-1] += [round(float(v), 1) for v in high - low]
+            halves.append(image)
+        frames.append(np.concatenate(halves, 1))
+        boxes.append(frame_boxes)
+    return frames, boxes
+
+
+def write_h264(path, frames):
+    writer = open_video_writer(str(path), FPS, (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, resnet18_3d_checkpoint):
+    """The demo's JSON of a two-person clip and an H.264 copy of its input video."""
+    folder = tmp_path_factory.mktemp("viewer_clip")
+    frames, boxes = synthetic_frames(np.random.default_rng(3))
+    video = folder / "two.mp4"
+    write_h264(video, frames)
+    (folder / "boxes.json").write_text(json.dumps({"two.mp4": boxes}))
+    argv = ["--demo", str(video), "--bboxes", str(folder / "boxes.json"), "--load_model", resnet18_3d_checkpoint]
+    run_demo([*argv, "--out_dir", str(folder / "out"), *SMALL])
+    result = folder / "out" / "two.json"
+    record = json.loads(result.read_text())
+    assert [[p["track_id"] for p in f["people"]] for f in record["frames"]] == [[1, 2]] * FRAMES
+    return result, record, video
+
+
+def placed_record(record):
+    """``record`` with camera-space places (the fields of the camera-space JSON): every person
+    placed, except track 2 on frame 1, and the intrinsics used."""
+    placed = json.loads(json.dumps(record))
+    placed["intrinsics"] = {"fx": 150.0, "fy": 150.0, "cx": 128.0, "cy": 64.0, "dist": None, "source": "fov"}
+    for index, frame in enumerate(placed["frames"]):
+        for person in frame["people"]:
+            root = None if (index, person["track_id"]) == (1, 2) else [600.0 * person["track_id"] - 900, 150.0, 3800.0]
+            person["root_cam_mm"] = root
+            person["joints_3d_cam_mm"] = None if root is None else (np.add(person["joints_3d_h36m_mm"], root)).tolist()
+    return placed
+
+
+def expected_joints(frame):
+    """Per track id: the joints the page must report (camera space where placed)."""
+    return {
+        str(p["track_id"]): p["joints_3d_cam_mm"] if p.get("joints_3d_cam_mm") is not None else p["joints_3d_h36m_mm"]
+        for p in frame["people"]
+        if p["joints_3d_h36m_mm"] is not None
+    }
+
+
+# --- the browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (os.path.isfile(CHROMIUM) and os.path.isfile(CHROMEDRIVER)):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium_profile')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def open_page(driver, page, frame):
+    """A fresh load of ``page`` at ``frame`` (not a jump within the page already open)."""
+    driver.get("about:blank")
+    driver.get_log("performance")  # what the browser did before
+    driver.get(f"{Path(page).as_uri()}#frame={frame}")
+
+
+def wait_for(driver, script, done, what, timeout=30):
+    """Poll ``script`` until ``done(value)``; a script error reported by the page fails at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value, error = driver.execute_script(f"return [{script}, document.body.dataset.hg3dError || null]")
+        assert error is None, f"script error on the page: {error}"
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"the page did not show {what} within {timeout} s (last: {value})")
+        time.sleep(0.05)
+
+
+def page_state(driver, frame):
+    """The page's report once it has drawn ``frame``."""
+    state = wait_for(
+        driver,
+        "document.body.dataset.hg3dState || null",
+        lambda s: s is not None and json.loads(s)["frame"] == frame,
+        f"frame {frame}",
+    )
+    return json.loads(state)
+
+
+def show_frame(driver, frame):
+    driver.execute_script(f"window.location.hash = 'frame={frame}'")
+    return page_state(driver, frame)
+
+
+def requested_urls(driver):
+    """Every URL the browser asked for since the last call (from its performance log)."""
+    messages = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
+    return [m["params"]["request"]["url"] for m in messages if m["method"] == "Network.requestWillBeSent"]
+
+
+def assert_nothing_fetched_from_the_network(driver):
+    urls = requested_urls(driver)
+    assert urls and urls[0].startswith("file://")
+    assert [url for url in urls if url.split(":", 1)[0] not in ("file", "data", "blob")] == []
+
+
+def view_picture(driver):
+    png = driver.find_element(By.ID, "view").screenshot_as_png
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.fixture(scope="module")
+def clip_page(clip, tmp_path_factory):
+    result, _, video = clip
+    page = tmp_path_factory.mktemp("pages") / "two.html"
+    write_viewer(str(result), str(page), str(video))
+    return page
+
+
+def test_page_reports_the_json_joints_frame_by_frame(browser, clip, clip_page):
+    _, record, _ = clip
+    open_page(browser, clip_page, 0)
+    for frame in (0, 3, 1, FRAMES - 1):
+        state = show_frame(browser, frame) if frame else page_state(browser, 0)
+        expected = expected_joints(record["frames"][frame])
+        assert state["ready"] and state["frames"] == FRAMES and state["tracks"] == [1, 2]
+        assert sorted(state["joints"]) == sorted(expected) == ["1", "2"]
+        for track, joints in expected.items():
+            np.testing.assert_allclose(state["joints"][track], joints, atol=1e-6, err_msg=f"frame {frame} id {track}")
+    label = browser.find_element(By.ID, "frame-label").text
+    assert label == f"frame {FRAMES - 1} / {FRAMES - 1} \u00b7 {(FRAMES - 1) / FPS:.2f} s"
+    assert_nothing_fetched_from_the_network(browser)
+
+
+def test_placed_people_are_reported_in_camera_space_unplaced_ones_root_relative(browser, clip, tmp_path):
+    _, record, video = clip
+    placed = placed_record(record)
+    page = tmp_path / "placed.html"
+    write_viewer(placed, str(page), str(video))
+    open_page(browser, page, 1)
+    for frame in (1, 2):
+        state = page_state(browser, 1) if frame == 1 else show_frame(browser, 2)
+        for track, joints in expected_joints(placed["frames"][frame]).items():
+            np.testing.assert_allclose(state["joints"][track], joints, atol=1e-6, err_msg=f"frame {frame} id {track}")
+    on_frame_1 = placed["frames"][1]["people"]
+    assert on_frame_1[1]["joints_3d_cam_mm"] is None and on_frame_1[0]["joints_3d_cam_mm"] is not None
+
+
+def test_two_frames_of_a_moving_person_look_different_and_show_a_drawing(browser, clip_page):
+    open_page(browser, clip_page, 0)
+    page_state(browser, 0)
+    first = view_picture(browser)
+    show_frame(browser, 3)
+    second = view_picture(browser)
+    for picture in (first, second):
+        drawn = np.abs(picture.astype(int) - BACKGROUND_BGR).sum(2) > 60
+        assert 0.01 < drawn.mean() < 0.6, drawn.mean()  # a grid, a camera and two people; not a blank page
+    changed = np.abs(first.astype(int) - second.astype(int)).sum(2) > 60
+    assert changed.mean() > 0.001, changed.mean()
+
+
+def test_hovering_a_joint_names_it_with_its_coordinates(browser, clip, clip_page):
+    _, record, _ = clip
+    open_page(browser, clip_page, 2)
+    state = page_state(browser, 2)
+    names = record["joint_names_h36m"]
+    canvas = browser.find_element(By.CSS_SELECTOR, "#view canvas")
+    x, y = browser.execute_script("return window.hg3dViewer.jointOnPage(2, 13)")  # l_wrist of track 2
+    box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top]", canvas)
+    ActionChains(browser).move_to_element_with_offset(canvas, 0, 0).perform()
+    size = canvas.size
+    offset = (round(x - box[0] - size["width"] / 2), round(y - box[1] - size["height"] / 2))
+    ActionChains(browser).move_to_element_with_offset(canvas, *offset).perform()
+    tooltip = "document.getElementById('tooltip')"
+    text = wait_for(browser, f"{tooltip}.hidden ? null : {tooltip}.textContent", bool, "a tooltip")
+    match = re.fullmatch(r"id (\d+) \u00b7 (\w+)\nx (\S+)  y (\S+)  z (\S+) mm", text)
+    assert match, text
+    track, name = match.group(1), match.group(2)
+    joint = state["joints"][track][names.index(name)]
+    assert [float(v) for v in match.group(3, 4, 5)] == pytest.approx(joint, abs=0.051)
+    shown = browser.execute_script(f"return window.hg3dViewer.jointOnPage({track}, {names.index(name)})")
+    assert np.hypot(shown[0] - x, shown[1] - y) < 12  # the joint under the pointer (or one drawn over it)
+
+
+# Records, on every animation frame while the video plays, the frame the page reports and the video's time.
+RECORD_PLAYBACK = """
+window.playback = [];
+const video = document.getElementById('video');
+(function sample() {
+  if (!video.paused) window.playback.push([JSON.parse(document.body.dataset.hg3dState).frame, video.currentTime]);
+  requestAnimationFrame(sample);
+})();
+"""
+
+
+def test_h264_video_plays_and_the_3d_follows_it(browser, clip, clip_page):
+    open_page(browser, clip_page, 2)
+    page_state(browser, 2)
+    video = "document.getElementById('video')"
+    ready = wait_for(browser, f"[{video}.readyState, {video}.videoWidth]", lambda v: v[0] >= 2, "a decoded video")
+    assert ready[1] == 2 * SIDE
+    assert browser.execute_script(f"return {video}.currentTime") == pytest.approx(2.5 / FPS, abs=1e-3)
+    show_frame(browser, 0)
+    browser.execute_script(RECORD_PLAYBACK)
+    browser.find_element(By.ID, "play").click()
+    wait_for(browser, f"{video}.paused ? null : {video}.currentTime", bool, "the video playing")
+    state = page_state(browser, FRAMES - 1)  # played to the end
+    assert browser.find_element(By.ID, "play").text == "Play"
+    playback = np.array(browser.execute_script("return window.playback"))
+    assert len(set(playback[:, 0])) >= 3, playback  # the 3D moved on while the video played
+    lag = playback[:, 0] - np.floor(playback[:, 1] * FPS + 1e-3)
+    assert np.abs(lag).max() <= 1 and np.mean(lag == 0) > 0.5, playback  # at most one animation frame behind
+    assert state["frame"] == FRAMES - 1
+    assert_nothing_fetched_from_the_network(browser)
+
+
+def test_embedded_video_plays_from_the_page_alone(browser, clip, tmp_path):
+    result, _, video = clip
+    page = tmp_path / "alone" / "two.html"
+    write_viewer(str(result), str(page), str(video), embed_video=True)
+    assert os.listdir(page.parent) == ["two.html"]
+    open_page(browser, page, 0)
+    page_state(browser, 0)
+    ready = wait_for(browser, "document.getElementById('video').readyState", lambda v: v >= 2, "a decoded video")
+    assert ready >= 2
+    urls = requested_urls(browser)
+    assert not [u for u in urls if u.startswith("file://") and not u.startswith(page.as_uri())]
+
+
+def test_an_image_result_is_one_frame_without_a_timeline(browser, clip, tmp_path):
+    _, record, _ = clip
+    people = [dict(p, track_id=None) for p in record["frames"][0]["people"]]
+    image = {key: value for key, value in record.items() if key not in ("frames", "video", "fps", "tracks")}
+    image.update(image="/somewhere/<b>two&amp;.png", num_people=2, people=people)
+    image["joint_names_h36m"] = ["pelvis</script><script>throw 1</script>", *record["joint_names_h36m"][1:]]
+    page = tmp_path / "image.html"
+    write_viewer(image, str(page))
+    open_page(browser, page, 0)
+    state = page_state(browser, 0)
+    assert state["frames"] == 1 and state["tracks"] == [0, 1]
+    np.testing.assert_allclose(state["joints"]["1"], people[1]["joints_3d_h36m_mm"], atol=1e-6)
+    assert not browser.find_element(By.ID, "timeline").is_displayed()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "<b>two&amp;"  # names are text, not markup
+
+
+def test_a_script_error_is_reported_on_the_page(browser, clip, tmp_path):
+    result, _, _ = clip
+    page = tmp_path / "broken.html"
+    write_viewer(str(result), str(page))
+    text = page.read_text()
+    page.write_text(text.replace('"edges":[[', '"edges":[[99,', 1))  # a bone to a joint that is not there
+    open_page(browser, page, 0)
+    deadline = time.monotonic() + 30
+    while not browser.execute_script("return document.body.dataset.hg3dError || null"):
+        assert time.monotonic() < deadline, "no error reported"
+        time.sleep(0.05)
+    assert "TypeError" in browser.execute_script("return document.body.dataset.hg3dError")
+
+
+# --- the page as a file --------------------------------------------------------------------------
+
+
+def test_the_page_refers_to_nothing_outside_itself(clip, clip_page):
+    text = clip_page.read_text()
+    import_map = re.search(r'<script type="importmap">(.*?)</script>', text, re.S)
+    modules = json.loads(import_map.group(1))["imports"]
+    for name, url in modules.items():
+        assert url.startswith("data:text/javascript;base64,"), name
+        source = base64.b64decode(url.split(",", 1)[1]).decode()
+        specifiers = re.findall(r"""(?:\}\s*from|\bimport)\s*["']([^"']+)["']""", source)  # static imports
+        assert set(specifiers) <= set(modules) and "import(" not in source, (name, specifiers)
+    own = text.replace(import_map.group(0), "")  # the page's own HTML, style, script and data
+    assert re.findall(r"https?:|//", own, re.I) == []
+    assert re.findall(r"<[^>]*\s(?:src|href|poster)\s*=", own) == []  # no element loads anything by itself
+    assert page_data(clip_page)["video"] == os.path.relpath(clip[2], clip_page.parent)  # the one file it plays
+
+
+def test_vendored_three_is_the_pinned_release_with_its_licence():
+    table = Path(THREE_DIR, "SOURCE.md").read_text()
+    listed = dict(re.findall(r"\| `([^`]+)` \| `[^`]+` \| `([0-9a-f]{64})` \|", table))
+    assert sorted(listed) == sorted(set(os.listdir(THREE_DIR)) - {"SOURCE.md"})
+    assert {"LICENSE", "OrbitControls.js", "three.core.min.js", "three.module.min.js"} <= set(listed)
+    for name, digest in listed.items():
+        assert hashlib.sha256(Path(THREE_DIR, name).read_bytes()).hexdigest() == digest, name
+    assert f"`three@{THREE_VERSION}`" in table
+    assert "MIT License" in Path(THREE_DIR, "LICENSE").read_text()
+
+
+def page_data(page):
+    """The scene data embedded in a written page."""
+    return json.loads(re.search(r'id="hg3d-data">(.*?)</script>', Path(page).read_text()).group(1))
+
+
+def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(clip, tmp_path, monkeypatch, capsys):
+    result, _, video = clip
+    shutil.copy(result, tmp_path / "two.json")
+    shutil.copy(video, tmp_path / "two_2d.mp4")
+    monkeypatch.chdir(tmp_path)
+    assert cli(run_view, ["two.json"]) == 0
+    assert capsys.readouterr().out.startswith("two.json -> two.html (")
+    assert page_data(tmp_path / "two.html")["video"] == "two_2d.mp4"
+    monkeypatch.chdir(REPO_DIR)
+    assert cli(run_view, [str(tmp_path / "two.json"), "-o", str(tmp_path / "sub" / "page.html")]) == 0
+    assert page_data(tmp_path / "sub" / "page.html")["video"] == "../two_2d.mp4"
+
+
+@pytest.mark.parametrize(
+    "content,args,message",
+    [
+        (None, [], r"cannot read demo result missing\.json: .*No such file"),
+        ("{not json", [], r"cannot read demo result missing\.json: "),
+        ('{"a": 1}', [], r"missing\.json is not a demo result"),
+        ('{"people": [{"index": 0, "joints_2d": []}]}', [], r"missing\.json has no 3D joints"),
+        ('{"frames": []}', [], r"missing\.json has no frames"),
+        ('{"frames": [{"people": []}]}', ["--video", "nope.mp4"], r"video nope\.mp4 not found"),
+        ('{"people": []}', ["--embed_video"], r"--embed_video: no video beside missing\.json"),
+    ],
+)
+def test_view_command_one_line_errors(tmp_path, monkeypatch, capsys, content, args, message):
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / "missing.json").write_text(content)
+    assert cli(run_view, ["missing.json", *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and re.match(f"error: {message}", err), err
+    assert os.listdir(tmp_path) == ([] if content is None else ["missing.json"])
+
+
+def test_write_viewer_rejects_malformed_joints(clip, tmp_path):
+    _, record, _ = clip
+    broken = json.loads(json.dumps(record))
+    broken["frames"][1]["people"][0]["joints_3d_h36m_mm"] = [[0, 0, 0]] * 16
+    with pytest.raises(UserError, match="not 17 x 3 finite numbers"):
+        write_viewer(broken, str(tmp_path / "x.html"))
