@@ -138,12 +138,9 @@ def score_camera(pred_2d, pred_3d_mm, labels):
     figures = camera_figures(error, mpjpe_abs)
     summary = {name: float(v[placed].mean()) if placed.any() else None for name, v in figures.items()}
     summary["num_unplaced"] = int((labelled & ~placed).sum())
-    arrays = {
-        "pred_root_cam": pred_root.astype(np.float32),
-        "gt_root_cam": gt_root.astype(np.float32),
-        "root_error": figures["mrpe"].astype(np.float32),
-        "mpjpe_abs": mpjpe_abs.astype(np.float32),
-    }
+    # float64: positions metres from the camera keep their micrometres, and the per-action means
+    # pooled from these arrays add up to the overall ones
+    arrays = {"pred_root_cam": pred_root, "gt_root_cam": gt_root, "root_error": figures["mrpe"], "mpjpe_abs": mpjpe_abs}
     return summary, arrays
 
 
@@ -159,7 +156,7 @@ def camera_figures(error, mpjpe_abs):
 def per_action_camera(per_action_summary, arrays, actions):
     """Adds the ``CAMERA_FIGURES`` (None where an action has no placed sample) and ``num_placed``
     to each action of ``per_action_summary`` (in place), from ``score_camera``'s arrays."""
-    error = arrays["pred_root_cam"].astype(np.float64) - arrays["gt_root_cam"]
+    error = arrays["pred_root_cam"] - arrays["gt_root_cam"]
     placed = has_3d_label(arrays["gt_3d"]) & np.isfinite(error).all(1)
     figures = camera_figures(error[placed], arrays["mpjpe_abs"][placed])
     pooled = group_means(figures, np.asarray(actions)[placed]) if placed.any() else {}
