@@ -208,7 +208,7 @@ def test_main_test_reports_mrpe(converted, resnet18_3d_checkpoint, tmp_path, mon
     _, expected = expected_figures(arrays, labels, np.ones(len(labels["gt_3d"]), bool))
     for name in FIGURES:
         assert results[name] == pytest.approx(expected[name], rel=1e-4), name
-    # the heatmaps' integer argmax (a 64-cell map over a crop of about 100 px) on top of the labels
+    # the heatmaps' integer argmax (a 64-cell map over a crop about 52 px wide) on top of the labels
     assert results["mrpe"] < 60, results
     assert sorted(results["per_action"]) == ["Directions", "Eating", "Phoning", "Walking"]
     counts = np.array([a["num_placed"] for a in results["per_action"].values()])
