@@ -141,6 +141,17 @@ def test_figures_match_an_independent_solve_per_action(converted):
     assert "MRPE" in report(summary) and "(5 not placed)" in report(summary)
 
 
+def test_no_root_placed_gives_null_figures(converted):
+    """Every prediction collapsed onto one pixel: null figures (never NaN in results.json), all
+    counted as not placed, and the report says so."""
+    dataset = get_dataset(h36m_opts(converted), "val")
+    labels = dataset.labels(dataset.indices)
+    pred_2d = np.repeat(perspective_2d(labels)[:, :1], 17, axis=1)
+    summary, _ = score(dataset, predictions(dataset, pred_2d, labels["gt_3d"]))
+    assert all(summary[name] is None for name in FIGURES) and summary["num_unplaced"] == 20
+    assert summary["mpjpe"] < 0.01 and "MRPE: no root placed (20 not placed)" in report(summary)
+
+
 def test_the_cache_labels_as_predictions_place_the_root_10_mm_off(converted):
     """What a network that reproduced its training labels exactly would score: the caches' 2D is a
     similarity fit of the perspective projection, and that costs about 10 mm of depth; their 3D
