@@ -292,7 +292,15 @@ def test_main_test_reports_per_action_figures(converted, resnet18_3d_checkpoint,
     with h5py.File(tmp_path / "per_action" / "preds.h5") as f:
         action, subject = f["action"][:].astype(str), f["subject"][:]
         camera, frame, mpjpe = f["camera"][:].astype(str), f["frame"][:], f["mpjpe"][:]
+        pred_root, gt_root = f["pred_root_cam"][:], f["gt_root_cam"][:]
     entries = read_cache(out, "Val")
+    # the camera labels give MRPE (tests/test_mrpe.py checks its figures)
+    np.testing.assert_array_equal(gt_root, [e["root_cam"] for e in entries])
+    placed = np.isfinite(pred_root).all(1)
+    assert "mrpe_note" not in results and results["num_unplaced"] == 20 - placed.sum() and placed.any()
+    distance = np.linalg.norm(pred_root[placed] - gt_root[placed], axis=1).mean()
+    np.testing.assert_allclose(results["mrpe"], distance, rtol=1e-9)
+    assert f"MRPE {results['mrpe']:.2f} mm" in proc.stdout
     assert list(action) == [e["action"] for e in entries] and list(frame) == [e["frame"] for e in entries]
     assert list(subject) == [e["subject"] for e in entries] and list(camera) == [e["camera"] for e in entries]
     np.testing.assert_allclose(mpjpe[action == "Eating"].mean(), per_action["Eating"]["mpjpe"], rtol=1e-5)

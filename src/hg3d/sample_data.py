@@ -89,7 +89,10 @@ def write_h36m(root, rng, num_train, num_val, size=320):
     height) around the projected joints, ``joints_3d`` (18 x 3: u, v, z in one orthographic pixel
     frame, z = k (Z - Z_root), as the real caches; ``datasets.base.orthographic_joints``) and
     ``joints_3d_relative`` (18 x 3: root-relative camera coordinates, mm). The 18th joint, unused by
-    the H36M-17 protocol, repeats the thorax.
+    the H36M-17 protocol, repeats the thorax. Like caches converted from the official release, each
+    entry also holds ``root_cam`` (the pelvis in the camera frame, mm) and ``intrinsics`` (fx, fy,
+    cx, cy px): the pinhole the person was drawn with, so ``root_cam + joints_3d_relative`` projects
+    onto the drawn joints exactly (no lens distortion).
     """
     for split, count in (("Train", num_train), ("Val", num_val)):
         entries = []
@@ -101,6 +104,7 @@ def write_h36m(root, rng, num_train, num_val, size=320):
             joints_3d = orthographic_joints(scene["joints_cam"], scene["joints_2d"])
             joints_3d = np.concatenate([joints_3d, joints_3d[8:9]])
             x, y, w, h = scene["box"]
+            camera = scene["intrinsics"]  # K
             entries.append(
                 {
                     "image": f"{i + 1:05d}.jpg",
@@ -112,6 +116,8 @@ def write_h36m(root, rng, num_train, num_val, size=320):
                     "joints_3d_vis": np.ones((18, 3)),
                     "joints_3d_relative": relative,
                     "joints_3d_relative_vis": np.ones((18, 3)),
+                    "root_cam": cam[0].copy(),
+                    "intrinsics": camera[[0, 1, 0, 1], [0, 1, 2, 2]],  # fx, fy, cx, cy
                 }
             )
         cache = os.path.join(root, "msra_cache", f"HM36_eccv_challenge_{split}_cache")

@@ -12,7 +12,8 @@ Each pickle is a list of dicts with ``center_x, center_y, width, height`` (perso
 from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``sequence``, ``action``,
 ``camera`` and ``frame``; with them the test reports per-action figures. Their newer caches also
 hold ``root_cam`` (3: the pelvis in the camera frame, mm) and ``intrinsics`` (4: fx, fy, cx, cy in
-px of the stored image), which ``camera_labels`` hands out (items stay the same for every dataset).
+px of the stored image), which ``camera_labels`` hands out and ``labels`` passes to the metrics (MRPE);
+items stay the same for every dataset. The sample data (``hg3d.sample_data``) holds them too.
 """
 
 import os
@@ -89,12 +90,14 @@ class H36M(PoseDataset):
 
     def labels(self, index):
         """``gt_3d`` (H36M-17, mm, root-relative) of the cache entries ``index``; with caches made
-        from the official release also their ``subject``, ``action``, ``camera``, ``frame``."""
+        from the official release also their ``subject``, ``action``, ``camera``, ``frame``, and
+        with camera labels their ``root_cam`` and ``intrinsics`` (``camera_labels``)."""
         entries = [self.annotations[i] for i in index]
         gt_3d = np.array([e["joints_3d_relative"] for e in entries], np.float32).reshape(len(entries), -1, 3)
         labels = {"gt_3d": gt_3d[:, :17]}
         if all(k in self.annotations[0] for k in LABEL_KEYS):
             labels.update({k: np.array([e[k] for e in entries]) for k in LABEL_KEYS})
+        labels.update(self.camera_labels(index) or {})
         return labels
 
     def camera_labels(self, samples):
