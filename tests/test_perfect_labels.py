@@ -20,7 +20,7 @@ from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import PROTOCOL_JOINTS, hip_midpoint
 from hg3d.evaluation import bone_length_sum, crop_coords_3d, decode_3d, mpii_to_h36m, per_sample_mpjpe, to_h36m_order
 from hg3d.joints import H36M_BONE_SUM_MM, H36M_TO_MPII, NUM_JOINTS
-from hg3d.opts import parse_opts
+from hg3d.options import parse_opts
 from hg3d.sample_data import write_3dpw, write_h36m
 from hg3d.synthetic import random_pose
 

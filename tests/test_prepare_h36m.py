@@ -9,6 +9,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import time
 
 import cv2
 import h5py
@@ -17,12 +18,12 @@ import pytest
 import torch
 
 from conftest import REPO_DIR, SRC_DIR
+from hg3d import commands
 from hg3d.datasets import get_dataset
 from hg3d.evaluation import decode_3d, h36m_metrics
 from hg3d.geometry import affine_transform, get_affine_transform
 from hg3d.joints import H36M_TO_MPII
-from hg3d.opts import parse_opts
-from hg3d.run import cli
+from hg3d.options import parse_opts
 from hg3d.tools import prepare_h36m
 from hg3d.tools.h36m_sample import write_official_h36m
 from hg3d.tools.prepare_h36m import main as prepare
@@ -327,8 +328,8 @@ def test_crop_stores_the_box_surroundings_with_shifted_labels(tree, converted, t
 
 
 def one_line_error(capsys, *argv):
-    """``cli(prepare, argv)`` as scripts/prepare_h36m.py runs it: exit status and the stderr line."""
-    status = cli(prepare, list(argv))
+    """``commands.prepare_h36m(argv)`` as scripts/prepare_h36m.py runs it: exit status and the stderr line."""
+    status = commands.prepare_h36m(list(argv))
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     return err
@@ -407,7 +408,7 @@ def converted_sequences(out):
     return sorted(glob.glob(os.path.join(out, "sequences", "S*", "*", prepare_h36m.ENTRIES)))
 
 
-def test_a_failing_worker_cancels_the_queued_sequences(tmp_path):
+def test_a_failing_worker_cancels_the_queued_sequences(tmp_path, monkeypatch):
     """An error that is not one skipped video ends the run without converting the rest first."""
     cameras = ("54138969", "55011271", "58860488", "60457274")
     actions = ("Walking 1", "Eating 1", "Sitting 1", "Phoning 1", "Smoking 1")
@@ -418,6 +419,15 @@ def test_a_failing_worker_cancels_the_queued_sequences(tmp_path):
     jobs, _ = prepare_h36m.plan(prepare_h36m.parse_args(args))
     os.makedirs(os.path.dirname(jobs[0]["dir"]))
     open(jobs[0]["dir"] + ".partial", "w").close()  # a file where the first sequence's folder goes
+    write_frames = prepare_h36m.write_frames
+
+    def slow_write_frames(job, folder):
+        """Each sequence takes 0.2 s, so the main process sees the failure long before the workers
+        could finish the rest (the workers are forked: they run this too)."""
+        time.sleep(0.2)
+        return write_frames(job, folder)
+
+    monkeypatch.setattr(prepare_h36m, "write_frames", slow_write_frames)
     with pytest.raises(FileExistsError):
         prepare(args)
     # The sequences already handed to the 2 workers (one running, up to 3 queued, one more

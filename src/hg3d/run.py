@@ -4,20 +4,18 @@ import glob
 import os
 import random
 import shutil
-import sys
 
-import cv2
 import numpy as np
 import torch
 
 from . import distributed
 from .checkpoint import checkpoint_epoch, load_weights, read_training_state, save_checkpoint
-from .datasets import get_dataset
+from .datasets import DATASETS, get_dataset
 from .errors import UserError
-from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json, write_mat
+from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json
 from .logger import Logger
 from .model import create_model
-from .opts import parse_opts
+from .options import parse_opts
 from .trainer import Trainer, TrainingDiverged, learning_rate
 
 
@@ -107,8 +105,8 @@ def test(opt):
         arrays,
         {"dataset": opt.dataset, "checkpoint": os.path.abspath(opt.load_model)},
     )
-    if opt.dataset == "mpii":  # the original's 2D output, for the MPII evaluation tools
-        write_mat(os.path.join(opt.save_dir, "preds.mat"), {"preds": arrays["pred_2d"]})
+    for name, write in DATASETS[opt.dataset].extra_outputs.items():  # e.g. MPII's preds.mat
+        write(os.path.join(opt.save_dir, name), arrays)
     if hasattr(dataset, "format_table"):
         print(dataset.format_table(summary))
     elif summary.get("mpjpe") is not None:
@@ -279,25 +277,3 @@ def run(argv=None):
         return result
     finally:
         distributed.cleanup(opt)
-
-
-def user_error_line(exc):
-    """The user-facing line of an error, also when a DataLoader worker wrapped it in its traceback."""
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else type(exc).__name__
-    marker = "UserError: "
-    return line.split(marker, 1)[1] if marker in line else line
-
-
-def cli(entry, argv=None):
-    """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2."""
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
-    try:
-        entry(argv)
-    except UserError as exc:
-        print(f"error: {user_error_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
