@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from hg3d.datasets import get_dataset  # noqa: E402
 from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
 from hg3d.model import create_model  # noqa: E402
-from hg3d.opts import parse_opts  # noqa: E402
+from hg3d.options import parse_opts  # noqa: E402
 from hg3d.run import build_loader, evaluate  # noqa: E402
 from hg3d.trainer import Trainer, to_device  # noqa: E402
 

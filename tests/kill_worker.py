@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import torch
 
-from hg3d import checkpoint, run
+from hg3d import checkpoint, commands, run
 
 
 def kill():
@@ -51,4 +51,4 @@ if __name__ == "__main__":
         "write": (checkpoint, "write_bytes"),
     }[target]
     watch(owner, name, count, when)
-    sys.exit(run.cli(run.run, sys.argv[4:]))
+    sys.exit(commands.train(sys.argv[4:]))

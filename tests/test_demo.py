@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from conftest import HEADS_3D, SRC_DIR
+from hg3d import commands
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
 from hg3d.errors import UserError
 from hg3d.inference import Estimator
 from hg3d.model import create_model
-from hg3d.run import cli
 from hg3d.skeleton import bone_length_sum
 from hg3d.synthetic import random_scene
 
@@ -333,7 +333,7 @@ def test_chosen_detector_without_weights_is_a_one_line_error(inputs, resnet18_3d
         "--detector",
         "fasterrcnn_mobile",
     ]
-    assert cli(run_demo, argv) == 2
+    assert commands.demo(argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and weights_url("fasterrcnn_mobile") in lines[0] and "--detector_weights" in lines[0]
     assert not (tmp_path / "a_normal.json").exists()
@@ -468,7 +468,7 @@ def test_bvh_needs_a_video(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
         *NO_DET,
         "--bvh",
     ]
-    assert cli(run_demo, argv) == 2
+    assert commands.demo(argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--bvh" in lines[0] and "no video" in lines[0]
     assert not list(tmp_path.iterdir())

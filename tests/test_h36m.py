@@ -9,7 +9,7 @@ from conftest import FIXTURE_DATA, golden, mirror_partner
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS
-from hg3d.opts import parse_opts
+from hg3d.options import parse_opts
 
 
 def h36m_opts(data_dir, *extra):

@@ -6,10 +6,10 @@ import torch
 from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
 from conftest import FIXTURE_DATA, golden
+from hg3d import commands
 from hg3d.errors import UserError
 from hg3d.model import create_model, heads_for, imagenet_weights_file, parse_arch
-from hg3d.opts import parse_opts
-from hg3d.run import cli, run
+from hg3d.options import parse_opts
 
 KEY_FILES = [
     ("msra_50", {"hm": 16, "depth": 16}, "keys_msra50_hm_depth.txt"),
@@ -147,8 +147,8 @@ def test_training_without_imagenet_weights_stops_unless_no_pretrained(torch_home
         "--num_epoch",
         "0",
     ]
-    assert cli(run, args) == 2
+    assert commands.train(args) == 2
     error = capsys.readouterr().err
     lines = [line for line in error.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "resnet18-f37072fd.pth" in lines[0] and "Traceback" not in error, error
-    assert cli(run, [*args, "--no_pretrained"]) == 0
+    assert commands.train([*args, "--no_pretrained"]) == 0

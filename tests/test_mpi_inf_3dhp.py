@@ -8,13 +8,14 @@ import h5py
 import numpy as np
 import pytest
 
+from hg3d import commands
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO_MPII, MPII_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
-from hg3d.opts import parse_opts
-from hg3d.run import cli, run
+from hg3d.options import parse_opts
+from hg3d.run import run
 from hg3d.sample_data import write_mpi_inf_3dhp
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
@@ -468,8 +469,7 @@ def test_image_of_an_invalid_frame_is_not_needed(copy):
 
 def test_bad_file_from_the_command_line(copy, capsys, resnet18_3d_checkpoint):
     (copy / "mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS4/annot_data.mat").write_text("not a mat file")
-    code = cli(
-        run,
+    code = commands.train(
         [
             "--task",
             "human3d",

@@ -1,12 +1,17 @@
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from conftest import SRC_DIR
+from hg3d.datasets import DATASETS
+from hg3d.demo.cli import parse_demo_opts
 from hg3d.distributed import local_gpu
 from hg3d.errors import UserError
-from hg3d.opts import parse_opts
+from hg3d.options import build_parser, parse_opts
 
 
 def parse(*args):
@@ -93,3 +98,79 @@ def test_under_torchrun_gpu_ids_must_match_the_processes(two_gpus, monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "2")
     with pytest.raises(UserError, match="local rank 2 has no GPU 2"):
         local_gpu([0])
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_every_registered_dataset_is_a_choice_with_its_aliases_and_checks(name):
+    spec = DATASETS[name]
+    task = ["--task", "human3d" if spec.is_3d else "human2d"]
+    test = ["--test"] if spec.test_only else []
+    for given in (name, *spec.aliases):
+        assert parse("--gpus", "-1", *task, *test, "--dataset", given)[0].dataset == name
+    if spec.is_3d:
+        with pytest.raises(UserError, match=f"--dataset {name} is a 3D dataset: add --task human3d"):
+            parse("--gpus", "-1", *test, "--dataset", name)
+    if spec.test_only:
+        with pytest.raises(UserError, match=f"--dataset {name} is a test set: add --test"):
+            parse("--gpus", "-1", *task, "--dataset", name)
+    with pytest.raises(UserError, match="invalid choice"):
+        parse("--gpus", "-1", "--dataset", name + "x")
+
+
+MODEL_FLAGS = ("--arch", "--task", "--load_model", "--gpus", "--input_h", "--input_w", "--flip_test", "--no_flip_test")
+TRAINING_FLAGS = (
+    "--lr",
+    "--weight_var",
+    "--mpi_scale",
+    "--ratio_3d",
+    "--exp_id",
+    "--dataset",
+    "--data_dir",
+    "--num_epoch",
+    "--resume",
+    "--overwrite",
+    "--num_workers",
+    "--output_h",
+    "--hm_gauss",
+)
+# The demo's and export's --help as their commands print it, then which training modules got imported.
+HELP_OF_COMMANDS = """
+import sys
+from hg3d import commands
+for command in (commands.demo, commands.export):
+    try:
+        command(["--help"])
+    except SystemExit:
+        pass
+    print("@@", [m for m in ("hg3d.run", "hg3d.trainer", "hg3d.logger", "hg3d.losses") if m in sys.modules])
+"""
+
+
+def flags_in(help_text):
+    return set(re.findall(r"--\w+", help_text))
+
+
+def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code():
+    proc = subprocess.run(
+        [sys.executable, "-c", HELP_OF_COMMANDS],
+        env={**os.environ, "PYTHONPATH": SRC_DIR},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    demo, export, _ = proc.stdout.split("@@")
+    for help_text in (demo, export):
+        assert set(MODEL_FLAGS) <= flags_in(help_text) and not set(TRAINING_FLAGS) & flags_in(help_text)
+    assert "--demo" in flags_in(demo) and "--batch_size" in flags_in(demo) and "--format" in flags_in(export)
+    assert proc.stdout.count("@@ []") == 2, proc.stdout  # neither imported hg3d.run or the trainer
+    assert set(MODEL_FLAGS) | set(TRAINING_FLAGS) <= flags_in(build_parser().format_help())
+
+
+def test_the_demo_refuses_training_flags_and_keeps_its_defaults(tmp_path):
+    with pytest.raises(UserError, match="unrecognized arguments: --lr 0.1"):
+        parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1", "--lr", "0.1"])
+    opt = parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1"])
+    assert (opt.task, opt.arch, opt.batch_size, opt.flip_test) == ("human3d", "msra_50", 8, True)
+    assert opt.heads == {"hm": 16, "depth": 16} and (opt.input_h, opt.input_w) == (256, 256)
+    assert opt.load_model.endswith(os.path.join("models", "fusion_3d_var.pth"))

@@ -14,7 +14,7 @@ import sysconfig
 import pytest
 
 from conftest import REPO_DIR, SRC_DIR
-from hg3d import __version__, opts
+from hg3d import __version__, options
 from hg3d.errors import UserError
 
 try:
@@ -73,24 +73,24 @@ def test_default_paths_follow_hg3d_home_then_the_clone_then_the_current_director
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.delenv("HG3D_HOME", raising=False)
-    assert opts.home_dir() == REPO_DIR  # running from the clone: unchanged
+    assert options.home_dir() == REPO_DIR  # running from the clone: unchanged
     monkeypatch.setenv("HG3D_HOME", str(tmp_path / "home"))
-    parsed = opts.parse_opts(["--gpus", "-1"], log=lambda _: None)
+    parsed = options.parse_opts(["--gpus", "-1"], log=lambda _: None)
     assert (parsed.data_dir, parsed.save_dir) == (str(tmp_path / "home" / "data"), str(tmp_path / "home/exp/default"))
     monkeypatch.delenv("HG3D_HOME")
     lib = tmp_path / "lib"  # an installed hg3d: .../lib/python3.x/site-packages/hg3d
-    monkeypatch.setattr(opts, "SRC_DIR", str(lib / "site-packages"))
-    monkeypatch.setattr(opts, "REPO_DIR", str(lib))
-    assert opts.home_dir() == str(work)
+    monkeypatch.setattr(options, "SRC_DIR", str(lib / "site-packages"))
+    monkeypatch.setattr(options, "REPO_DIR", str(lib))
+    assert options.home_dir() == str(work)
 
 
 def test_errors_name_the_installed_command(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/somewhere/bin/hg3d-train", "--bogus"])
     with pytest.raises(UserError, match=r"unrecognized arguments: --bogus \(see hg3d-train --help\)$"):
-        opts.parse_opts(None)
+        options.parse_opts(None)
     monkeypatch.setattr(sys, "argv", ["main.py", "--bogus"])
     with pytest.raises(UserError, match=r"\(see python main.py --help\)$"):
-        opts.parse_opts(None)
+        options.parse_opts(None)
 
 
 @pytest.fixture(scope="module")

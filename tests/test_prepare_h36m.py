@@ -2,12 +2,14 @@
 files, the release's quirks), checked against the generated truth; then the converted data
 through the loader, the 3D decode and ``main.py --test``."""
 
+import glob
 import json
 import os
 import pickle
 import shutil
 import subprocess
 import sys
+import time
 
 import cv2
 import h5py
@@ -16,6 +18,7 @@ import pytest
 import torch
 
 from conftest import FIXTURE_DATA, REPO_DIR, SRC_DIR
+from hg3d import commands
 from hg3d.camera import Intrinsics, project, root_translation
 from hg3d.datasets import get_dataset
 from hg3d.decode import decode_3d
@@ -23,8 +26,8 @@ from hg3d.errors import UserError
 from hg3d.geometry import affine_transform, get_affine_transform
 from hg3d.joints import H36M_TO_MPII
 from hg3d.metrics.h36m import h36m_metrics
-from hg3d.opts import parse_opts
-from hg3d.run import cli
+from hg3d.options import parse_opts
+from hg3d.tools import prepare_h36m
 from hg3d.tools.h36m_sample import camera_matrix, write_official_h36m
 from hg3d.tools.prepare_h36m import cache_path
 from hg3d.tools.prepare_h36m import main as prepare
@@ -388,8 +391,8 @@ def test_crop_stores_the_box_surroundings_with_shifted_labels(tree, converted, t
 
 
 def one_line_error(capsys, *argv):
-    """``cli(prepare, argv)`` as scripts/prepare_h36m.py runs it: exit status and the stderr line."""
-    status = cli(prepare, list(argv))
+    """``commands.prepare_h36m(argv)`` as scripts/prepare_h36m.py runs it: exit status and the stderr line."""
+    status = commands.prepare_h36m(list(argv))
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     return err
@@ -408,7 +411,7 @@ def test_bad_input_is_one_line(tree, tmp_path, capsys):
     assert os.listdir(foreign) == ["ECCV18_Challenge"]
 
 
-def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
+def test_short_video_and_unreadable_pose_file_are_skipped_and_every_capture_released(tmp_path, capsys, monkeypatch):
     layout = (
         (1, "Walking 1", ("54138969", "60457274")),
         (1, "Sitting 2", ("58860488",)),
@@ -424,6 +427,21 @@ def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
     garbage = os.path.join(src, "S1", "MyPoseFeatures", "D2_Positions", "Sitting 2.58860488.cdf")
     with open(garbage, "wb") as handle:
         handle.write(b"not a cdf file")
+    captures, real_capture = [], cv2.VideoCapture
+
+    class TrackedCapture:
+        def __init__(self, path):
+            self.capture, self.released = real_capture(path), False
+            captures.append(self)
+
+        def __getattr__(self, name):
+            return getattr(self.capture, name)
+
+        def release(self):
+            self.released = True
+            self.capture.release()
+
+    monkeypatch.setattr(prepare_h36m.cv2, "VideoCapture", TrackedCapture)
     result = prepare(
         [
             "--src",
@@ -446,6 +464,58 @@ def test_short_video_and_unreadable_pose_file_are_skipped(tmp_path, capsys):
     assert result["problems"][1:] == [f"{short} ends after 3 frames but its pose files have 6 rows (damaged)"]
     assert result["sizes"] == {"Train": 6, "Val": 6}
     assert f"skipped: {short} ends after 3 frames" in capsys.readouterr().out
+    assert len(captures) == 3 and all(c.released for c in captures)  # the short video's too
+
+
+def converted_sequences(out):
+    return sorted(glob.glob(os.path.join(out, "sequences", "S*", "*", prepare_h36m.ENTRIES)))
+
+
+def test_a_failing_worker_cancels_the_queued_sequences(tmp_path, monkeypatch):
+    """An error that is not one skipped video ends the run without converting the rest first."""
+    cameras = ("54138969", "55011271", "58860488", "60457274")
+    actions = ("Walking 1", "Eating 1", "Sitting 1", "Phoning 1", "Smoking 1")
+    layout = (*((1, action, cameras) for action in actions), (9, "Walking 1", cameras[:1]))
+    src, out = str(tmp_path / "src"), str(tmp_path / "h36m")
+    write_official_h36m(src, np.random.default_rng(2), frames=4, width=64, layout=layout, quirks=False)
+    args = ["--src", src, "--out", out, "--workers", "2", "--train_subjects", "1", "--test_subjects", "9"]
+    jobs, _ = prepare_h36m.plan(prepare_h36m.parse_args(args))
+    os.makedirs(os.path.dirname(jobs[0]["dir"]))
+    open(jobs[0]["dir"] + ".partial", "w").close()  # a file where the first sequence's folder goes
+    write_frames = prepare_h36m.write_frames
+
+    def slow_write_frames(job, folder):
+        """Each sequence takes 0.2 s, so the main process sees the failure long before the workers
+        could finish the rest (the workers are forked: they run this too)."""
+        time.sleep(0.2)
+        return write_frames(job, folder)
+
+    monkeypatch.setattr(prepare_h36m, "write_frames", slow_write_frames)
+    with pytest.raises(FileExistsError):
+        prepare(args)
+    # The sequences already handed to the 2 workers (one running, up to 3 queued, one more
+    # handed out as the failure came back) finish; the other 20 are no longer converted first.
+    assert len(converted_sequences(out)) <= 8, len(converted_sequences(out))
+    assert not os.path.exists(os.path.join(out, "msra_cache"))
+
+
+def test_sequences_of_an_earlier_subject_list_are_reported_then_removed(tree, converted, tmp_path, capsys):
+    src, _ = tree
+    out = str(tmp_path / "h36m")
+    shutil.copytree(converted[0], out)
+    before = converted_sequences(out)
+    fewer = ["--src", src, "--out", out, "--workers", "1", *ARGS, "--train_subjects", "1"]
+    result = prepare(fewer)
+    s5 = [os.path.dirname(p) for p in before if f"{os.sep}S5{os.sep}" in p]
+    assert result["stale"] == s5 and s5 and result["reused"] == result["sequences"]
+    assert f"holds {len(s5)} sequence folder(s) that this run does not use (S5: {len(s5)})" in capsys.readouterr().out
+    assert converted_sequences(out) == before  # reported, kept
+    assert {e["subject"] for e in read_cache(out, "Train")} == {1}
+    result = prepare([*fewer, "--remove_stale"])
+    assert result["stale"] == s5 and f"removed {len(s5)} sequence folder(s)" in capsys.readouterr().out
+    assert not os.path.exists(os.path.join(out, "sequences", "S5"))
+    assert converted_sequences(out) == [p for p in before if f"{os.sep}S5{os.sep}" not in p]
+    assert prepare(fewer)["stale"] == []
 
 
 def test_intrinsics_unlike_the_table_are_noticed_and_old_sequences_redone(tmp_path):

@@ -110,6 +110,35 @@ def test_finished_run_is_refused_then_overwrite_and_resume(data, tmp_path, capsy
         train(data, tmp_path, "--resume", "--overwrite")
 
 
+def test_overwrite_can_start_from_a_checkpoint_of_the_run_it_replaces(data, tmp_path, capsys):
+    """--load_model <run>/model_last.pth with --overwrite: the file is read before the run is cleared."""
+    train(data, tmp_path, epochs=1)
+    last = tmp_path / "run" / "model_last.pth"
+    old_weights = read_checkpoint(str(last))[0]
+    train(data, tmp_path, "--overwrite", "--load_model", str(last), "--lr", "1e-9", epochs=1)
+    out = capsys.readouterr().out
+    assert f"loaded {last} (epoch 1)" in out and "notice: --overwrite: deleting 2 checkpoint(s)" in out
+    new_weights = read_checkpoint(str(last))[0]
+    # lr 1e-9: one epoch from the loaded weights stays beside them (BatchNorm statistics move)
+    conv = "conv1.weight"
+    assert torch.allclose(new_weights[conv], old_weights[conv], atol=1e-6)
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert log.count("epoch 1 |") == 1  # the old run's log went with it
+
+
+def test_overwrite_that_cannot_start_leaves_the_old_run_byte_identical(data, tmp_path):
+    train(data, tmp_path, "--save_all_models", epochs=1)
+    run_dir = str(tmp_path / "run")
+    before = snapshot(run_dir)
+    assert {"model_last.pth", "model_best.pth", "model_1.pth", "log.txt"} <= {os.path.basename(p) for p in before}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for bad in (["--data_dir", str(empty)], ["--data_dir", data, "--load_model", str(empty / "none.pth")]):
+        with pytest.raises(UserError, match="not found|does not exist"):
+            run(["--exp_id", "run", "--exp_dir", str(tmp_path), *TINY, "--num_epoch", "1", "--overwrite", *bad])
+        assert snapshot(run_dir) == before, bad
+
+
 def test_a_folder_with_logs_only_is_reused(data, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "log.txt").write_text("2026-01-01-00-00: stopped: loss became nan at epoch 1\n")

@@ -20,7 +20,7 @@ from scipy.spatial.transform import Rotation
 from hg3d import smpl
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
-from hg3d.opts import parse_opts
+from hg3d.options import parse_opts
 from hg3d.sample_data import write_3dpw
 
 V, J = 6890, 24

@@ -16,7 +16,7 @@ from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
-from hg3d.opts import parse_opts
+from hg3d.options import parse_opts
 from hg3d.sample_data import write_3dpw
 
 

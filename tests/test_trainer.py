@@ -9,7 +9,7 @@ from hg3d.datasets import get_dataset
 from hg3d.losses import PoseLoss
 from hg3d.metrics.core import pck_distances, pck_distances_to_points
 from hg3d.model import create_model
-from hg3d.opts import parse_opts
+from hg3d.options import parse_opts
 from hg3d.run import build_loader
 from hg3d.trainer import Trainer, TrainingDiverged
 

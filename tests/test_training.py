@@ -13,7 +13,7 @@ from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.losses import PoseLoss
 from hg3d.model import create_model
-from hg3d.opts import parse_opts
+from hg3d.options import parse_opts
 from hg3d.run import is_better, run
 from hg3d.sample_data import write_mpii
 from hg3d.trainer import learning_rate

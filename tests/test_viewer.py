@@ -25,10 +25,10 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from conftest import REPO_DIR
+from hg3d.commands import run_command
 from hg3d.demo import run_demo
 from hg3d.demo.video_writer import open_video_writer
 from hg3d.errors import UserError
-from hg3d.run import cli
 from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person
 from hg3d.viewer import write_viewer
 from hg3d.viewer.cli import run_view
@@ -378,11 +378,11 @@ def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(cli
     shutil.copy(result, tmp_path / "two.json")
     shutil.copy(video, tmp_path / "two_2d.mp4")
     monkeypatch.chdir(tmp_path)
-    assert cli(run_view, ["two.json"]) == 0
+    assert run_command(run_view, ["two.json"]) == 0
     assert capsys.readouterr().out.startswith("two.json -> two.html (")
     assert page_data(tmp_path / "two.html")["video"] == "two_2d.mp4"
     monkeypatch.chdir(REPO_DIR)
-    assert cli(run_view, [str(tmp_path / "two.json"), "-o", str(tmp_path / "sub" / "page.html")]) == 0
+    assert run_command(run_view, [str(tmp_path / "two.json"), "-o", str(tmp_path / "sub" / "page.html")]) == 0
     assert page_data(tmp_path / "sub" / "page.html")["video"] == "../two_2d.mp4"
 
 
@@ -402,7 +402,7 @@ def test_view_command_one_line_errors(tmp_path, monkeypatch, capsys, content, ar
     monkeypatch.chdir(tmp_path)
     if content is not None:
         (tmp_path / "missing.json").write_text(content)
-    assert cli(run_view, ["missing.json", *args]) == 2
+    assert run_command(run_view, ["missing.json", *args]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and re.match(f"error: {message}", err), err
     assert os.listdir(tmp_path) == ([] if content is None else ["missing.json"])

@@ -2,54 +2,77 @@
 ``hg3d-prepare-h36m``, ``hg3d-view``.
 
 The scripts in src/ and scripts/ call these same functions, so both give the same flags, one-line
-errors and exit codes (run.cli: a user error prints ``error: ...`` and exits with status 2). Each
-imports its pipeline only when it runs.
+errors and exit codes (``run_command``: a user error prints ``error: ...`` and exits with status
+2). Each imports its pipeline only when it runs: the demo and export never load the training code.
 """
 
+import sys
 
-def _as_command(entry, argv):
-    from .run import cli
+from .errors import UserError
 
-    return cli(entry, argv)
+
+def user_error_line(exc):
+    """The user-facing line of an error, also when a DataLoader worker wrapped it in its traceback."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else type(exc).__name__
+    marker = "UserError: "
+    return line.split(marker, 1)[1] if marker in line else line
+
+
+def run_command(entry, argv=None):
+    """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2,
+    Ctrl-C status 130; returns the exit status."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
+    try:
+        entry(argv)
+    except UserError as exc:
+        print(f"error: {user_error_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
 
 
 def train(argv=None):
     """Train, validate or test (``--test``)."""
     from .run import run
 
-    return _as_command(run, argv)
+    return run_command(run, argv)
 
 
 def demo(argv=None):
     """2D and 3D poses of the person in images, folders or videos."""
     from .demo import run_demo
 
-    return _as_command(run_demo, argv)
+    return run_command(run_demo, argv)
 
 
 def export(argv=None):
     """Export a checkpoint to ONNX or TorchScript."""
     from .export import run_export
 
-    return _as_command(run_export, argv)
+    return run_command(run_export, argv)
 
 
 def sample_data(argv=None):
     """Synthetic MPII, Human3.6M, 3DPW and MPI-INF-3DHP roots in the real layouts (or the demo's sample photos)."""
     from .tools.make_sample_data import main
 
-    return _as_command(main, argv)
+    return run_command(main, argv)
 
 
 def prepare_h36m(argv=None):
     """Convert the official Human3.6M release into the layout ``--dataset h36m`` reads."""
     from .tools.prepare_h36m import main
 
-    return _as_command(main, argv)
+    return run_command(main, argv)
 
 
 def view(argv=None):
     """The 3D viewer (one self-contained HTML file) of a demo result."""
     from .viewer.cli import run_view
 
-    return _as_command(run_view, argv)
+    return run_command(run_view, argv)

@@ -115,12 +115,17 @@ def gather_predictions(result, opt):
     return merged
 
 
+def barrier(opt):
+    """Wait until every rank reaches this point (nothing without torchrun)."""
+    if getattr(opt, "distributed", False) and dist.is_initialized():
+        dist.barrier()
+
+
 def finish(opt):
     """Wait until every rank is done before any leaves: a rank that tears down its process group
     while rank 0 is still writing results can leave rank 0 hanging in its own teardown (seen with
     gloo under load). Only on success: after an error torchrun stops the other ranks."""
-    if getattr(opt, "distributed", False) and dist.is_initialized():
-        dist.barrier()
+    barrier(opt)
 
 
 def cleanup(opt):

@@ -10,7 +10,7 @@ from torch import nn
 from .checkpoint import load_weights
 from .files import atomic_write
 from .model import create_model
-from .opts import build_parser, finalize
+from .options import finish_model_options, model_parser
 
 FORMATS = ("onnx", "torchscript")
 
@@ -54,13 +54,19 @@ def export_model(model, fmt, path, input_h, input_w):
     return wrapped
 
 
-def run_export(argv=None):
-    parser = build_parser("export.py")
-    parser.description = "Export an hg3d checkpoint to ONNX or TorchScript."
+def parse_export_opts(argv=None):
+    """The model options and the export's own (--format, --out)."""
+    parser = model_parser(
+        "export.py", "Export an hg3d checkpoint to ONNX or TorchScript.", load_model_help="the checkpoint to export"
+    )
     parser.add_argument("--format", choices=FORMATS, default="onnx")
     parser.add_argument("--out", required=True, help="output file (.onnx or .pt)")
     parser.set_defaults(task="human3d")
-    opt = finalize(parser.parse_args(argv))
+    return finish_model_options(parser.parse_args(argv))
+
+
+def run_export(argv=None):
+    opt = parse_export_opts(argv)
     model = create_model(opt.arch, opt.heads)
     load_weights(model, opt.load_model, strict=True, log=lambda _: None)
     export_model(model.cpu(), opt.format, opt.out, opt.input_h, opt.input_w)

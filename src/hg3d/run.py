@@ -4,9 +4,7 @@ import glob
 import os
 import random
 import shutil
-import sys
 
-import cv2
 import numpy as np
 import torch
 
@@ -18,7 +16,7 @@ from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5
 from .inference import network_forward, predict_dataset, uses_autocast
 from .logger import Logger
 from .model import create_model
-from .opts import parse_opts
+from .options import parse_opts
 from .progress import ProgressBar
 
 
@@ -131,12 +129,9 @@ def check_paths(opt):
     writable_dir(opt.save_dir, "--exp_id")
 
 
-def prepare_run_dir(opt, main_rank):
-    """Never destroy a finished run: checkpoints in the run's folder need --resume or --overwrite.
-
-    A folder with only logs (a run that never saved) is reused; --overwrite deletes the old
-    checkpoints and logs. Temporary files of saves that a kill interrupted are removed.
-    """
+def trained_checkpoints(opt):
+    """The checkpoints already in the run's folder (model_last.pth first); refused with a one-line
+    error unless --resume or --overwrite says what to do with them."""
     checkpoints = sorted(
         glob.glob(os.path.join(glob.escape(opt.save_dir), "model_*.pth")),
         key=lambda p: (os.path.basename(p) != "model_last.pth", p),
@@ -148,8 +143,16 @@ def prepare_run_dir(opt, main_rank):
             f"{opt.save_dir} holds a trained run ({', '.join(shown)}{more}): add --resume "
             f"to continue it, pick another --exp_id, or add --overwrite to replace it"
         )
-    if not main_rank:
-        return
+    return checkpoints
+
+
+def clear_run_dir(opt, checkpoints):
+    """Make the run's folder ready for writing, once everything the run needs has loaded.
+
+    --overwrite deletes the old checkpoints, log.txt and TensorBoard events (opt.txt is appended
+    to); temporary files of saves that a kill interrupted are removed. A folder with only logs (a
+    run that never saved) is reused as it is.
+    """
     if opt.overwrite and checkpoints:
         print(f"notice: --overwrite: deleting {len(checkpoints)} checkpoint(s) and the logs in {opt.save_dir}")
         for path in checkpoints:
@@ -162,11 +165,14 @@ def prepare_run_dir(opt, main_rank):
 
 
 def train(opt):
+    """Train with validation. Nothing in the run's folder changes before the datasets, the model
+    and its starting weights have loaded: a start that fails leaves an old run as it was."""
     from .trainer import Trainer, TrainingDiverged, learning_rate  # the training stack: not for --test
 
     main_rank = distributed.is_main(opt)
-    prepare_run_dir(opt, main_rank)
+    old_checkpoints = trained_checkpoints(opt)
     train_set, val_set = get_dataset(opt, "train"), get_dataset(opt, "val")
+    train_loader = build_loader(opt, train_set, train=True)
     imagenet = opt.pretrained and not (opt.resume or opt.load_model)
     model = create_model(opt.arch, opt.heads, imagenet=imagenet, log=print if main_rank else lambda _: None)
     optimizer = torch.optim.Adam(model.parameters(), opt.lr)
@@ -188,7 +194,10 @@ def train(opt):
         if trainer.amp and state.get("scaler"):
             trainer.scaler.load_state_dict(state["scaler"])
     elif opt.load_model:
-        load_weights(model, opt.load_model, strict=False)
+        load_weights(model, opt.load_model, strict=False)  # read whole into memory: it may lie in the run's folder
+    distributed.barrier(opt)  # every rank has read its weights before rank 0 clears the folder
+    if main_rank:
+        clear_run_dir(opt, old_checkpoints)
     logger = Logger(opt, enabled=main_rank, resume_epoch=start_epoch if opt.resume else None)
     model.to(opt.device)
     for state in optimizer.state.values():  # optimizer state loaded on the CPU
@@ -215,8 +224,6 @@ def train(opt):
                 f"{exc}; training stopped in epoch {epoch} (--resume continues from "
                 f"model_last.pth once the problem is fixed)"
             ) from None
-
-    train_loader = build_loader(opt, train_set, train=True)
 
     def validate(loader, phase):
         return trainer.predict(loader, phase, with_loss=True)
@@ -278,25 +285,3 @@ def run(argv=None):
         return result
     finally:
         distributed.cleanup(opt)
-
-
-def user_error_line(exc):
-    """The user-facing line of an error, also when a DataLoader worker wrapped it in its traceback."""
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else type(exc).__name__
-    marker = "UserError: "
-    return line.split(marker, 1)[1] if marker in line else line
-
-
-def cli(entry, argv=None):
-    """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2."""
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
-    try:
-        entry(argv)
-    except UserError as exc:
-        print(f"error: {user_error_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0

@@ -11,7 +11,7 @@ import os
 from ..bvh import DEFAULT_MIN_FRAMES
 from ..errors import UserError
 from ..files import read_json
-from ..opts import build_parser, finalize, home_dir
+from ..options import finish_model_options, home_dir, model_parser
 from .detection import DETECTORS
 from .pipeline import Demo, box_entry
 from .smoothing import SMOOTH_2D, SMOOTH_3D
@@ -21,8 +21,12 @@ VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv"}
 
 
 def parse_demo_opts(argv=None):
-    parser = build_parser("demo.py")
-    parser.description = "hg3d demo: 2D and 3D poses of the people in images, folders or videos."
+    """The model options and the demo's own; the training flags are not among them."""
+    parser = model_parser(
+        "demo.py",
+        "hg3d demo: 2D and 3D poses of the people in images, folders or videos.",
+        load_model_help="the checkpoint to run (default: %(default)s)",
+    )
     a = parser.add_argument
     a("--demo", required=True, help="an image, a folder of images, or a video file")
     a("--out_dir", default=os.path.join(home_dir(), "exp", "demo"), help="where outputs go (default: %(default)s)")
@@ -59,16 +63,16 @@ def parse_demo_opts(argv=None):
     )
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
-    parser.set_defaults(
-        task="human3d", batch_size=8, num_workers=0, load_model=os.path.join(home_dir(), "models", "fusion_3d_var.pth")
-    )
-    opt = finalize(parser.parse_args(argv))
+    a("--batch_size", type=int, default=8, help="images per forward pass")
+    parser.set_defaults(task="human3d", load_model=os.path.join(home_dir(), "models", "fusion_3d_var.pth"))
+    opt = finish_model_options(parser.parse_args(argv))
     checks = [
         (not 0 <= opt.det_thresh <= 1, f"--det_thresh is a score in [0, 1], got {opt.det_thresh}"),
         (opt.max_people < 1, f"--max_people must be >= 1, got {opt.max_people}"),
         (opt.min_box < 0, f"--min_box must be >= 0, got {opt.min_box}"),
         (opt.det_every < 1, f"--det_every must be >= 1, got {opt.det_every}"),
         (opt.bvh_min_frames < 1, f"--bvh_min_frames must be >= 1, got {opt.bvh_min_frames}"),
+        (opt.batch_size < 1, f"--batch_size must be >= 1, got {opt.batch_size}"),
     ]
     for failed, message in checks:
         if failed:

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from ..errors import OneLineParser
-from ..opts import HOME_HELP, home_dir
+from ..options import HOME_HELP, home_dir
 from ..sample_data import prepare_root, write_3dpw, write_demo_images, write_h36m, write_mpi_inf_3dhp, write_mpii
 
 

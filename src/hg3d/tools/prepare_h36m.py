@@ -7,14 +7,17 @@ pickles (Train = the training subjects, Val = the test subjects; entry i is imag
 Each video becomes one folder ``<out>/sequences/S<n>/<Sequence>.<camera>/`` (the kept frames and
 their entries), finished by an atomic rename: a re-run reuses finished sequences and redoes a
 half-done one. ``IMG/`` is then made of hard links to those frames, and the caches are written
-last, atomically.
+last, atomically. Sequence folders that the run does not use (left by an earlier subject list)
+are named at the end, and deleted with ``--remove_stale``.
 """
 
+import glob
 import os
 import pickle
 import shutil
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
@@ -72,6 +75,11 @@ def parse_args(argv):
     p.add_argument("--test_step", type=int, default=64)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     p.add_argument("--jpeg_quality", type=int, default=95)
+    p.add_argument(
+        "--remove_stale",
+        action="store_true",
+        help="delete the sequence folders in <out>/sequences that this run does not use (earlier subject lists)",
+    )
     p.add_argument(
         "--crop",
         action="store_true",
@@ -208,24 +216,13 @@ def write_frames(job, folder):
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
     camera = video_intrinsics(pose_2d, pose_3d, job["camera"], width, f"S{subject}/{name}")
     labels["intrinsics"] = camera["fitted"]
-    entries = []
-    for row in range(rows[-1] + 1):  # the video's tail beyond the pose rows is never read
-        kept = row % settings["step"] == 0
-        ok, frame = capture.read() if kept else (capture.grab(), None)
-        if not ok:
-            raise SequenceProblem(
-                f"{video} ends after {row} frames but its pose files have {len(pose_2d)} rows (damaged)"
-            )
-        if not kept:
-            continue
-        offset = np.zeros(2)
-        if settings["crop"]:
-            frame, offset = crop_around(frame, labels["center"][row], labels["size"][row])
-        path = os.path.join(folder, f"{row:06d}.jpg")
-        if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, settings["jpeg_quality"]]):
-            raise UserError(f"cannot write {path} (disk full or not writable?); run the same command again to resume")
-        entries.append(frame_entry(job, labels, row, np.asarray(offset, np.float64)))
-    capture.release()
+    try:
+        entries = [
+            frame_entry(job, labels, row, offset)
+            for row, offset in write_kept_frames(capture, video, labels, rows, folder, settings)
+        ]
+    finally:
+        capture.release()
     stored = {
         "settings": settings,
         "entries": entries,
@@ -235,6 +232,27 @@ def write_frames(job, folder):
     with open(os.path.join(folder, ENTRIES), "wb") as handle:
         pickle.dump(stored, handle, protocol=4)
     return stored
+
+
+def write_kept_frames(capture, video, labels, rows, folder, settings):
+    """Write the frames of ``rows`` from ``capture`` as JPEGs into ``folder``; yields each kept
+    row and the stored image's corner in the frame."""
+    for row in range(rows[-1] + 1):  # the video's tail beyond the pose rows is never read
+        kept = row % settings["step"] == 0
+        ok, frame = capture.read() if kept else (capture.grab(), None)
+        if not ok:
+            raise SequenceProblem(
+                f"{video} ends after {row} frames but its pose files have {len(labels['center'])} rows (damaged)"
+            )
+        if not kept:
+            continue
+        offset = np.zeros(2)
+        if settings["crop"]:
+            frame, offset = crop_around(frame, labels["center"][row], labels["size"][row])
+        path = os.path.join(folder, f"{row:06d}.jpg")
+        if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, settings["jpeg_quality"]]):
+            raise UserError(f"cannot write {path} (disk full or not writable?); run the same command again to resume")
+        yield row, np.asarray(offset, np.float64)
 
 
 def convert_sequence(job):
@@ -268,8 +286,14 @@ def run_jobs(jobs, workers, report):
     try:
         with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
             futures = [pool.submit(convert_sequence, job) for job in jobs]
-            for future in as_completed(futures):  # the progress bar moves as sequences finish
-                report(future.result())
+            try:
+                for future in as_completed(futures):  # the progress bar moves as sequences finish
+                    report(future.result())
+            except BaseException:
+                # A failure that is not one skipped video (disk full, a bug, Ctrl-C) ends the run
+                # now: the sequences still queued are dropped, those being converted finish.
+                pool.shutdown(cancel_futures=True)
+                raise
     except BrokenProcessPool:
         raise UserError(
             "a worker process died (out of memory? try fewer --workers); run the same "
@@ -310,6 +334,37 @@ def assemble(out, split_dir, results):
 
     atomic_write(cache_path(out, split_dir), write)
     return len(entries)
+
+
+def stale_sequences(out, jobs):
+    """Sequence folders in ``<out>/sequences`` that no job of this run uses: left by a run with
+    other subjects (or videos since removed), and half-done ones of those."""
+    used = {job["dir"] for job in jobs}
+    found = glob.glob(os.path.join(glob.escape(os.path.join(out, "sequences")), "S*", "*"))
+    return sorted(p for p in found if os.path.isdir(p) and p.removesuffix(".partial") not in used)
+
+
+def report_stale(out, jobs, remove):
+    """Name the stale sequence folders (by subject), and delete them with ``remove``."""
+    stale = stale_sequences(out, jobs)
+    if not stale:
+        return stale
+    where = os.path.join(out, "sequences")
+    counts = Counter(os.path.basename(os.path.dirname(path)) for path in stale)
+    listed = ", ".join(f"{subject}: {n}" for subject, n in sorted(counts.items()))
+    if not remove:
+        print(
+            f"notice: {where} holds {len(stale)} sequence folder(s) that this run does not use ({listed}), "
+            f"e.g. of an earlier subject list; kept (--remove_stale deletes them)"
+        )
+        return stale
+    for path in stale:
+        shutil.rmtree(path)
+    for subject in counts:
+        if not os.listdir(os.path.join(where, subject)):
+            os.rmdir(os.path.join(where, subject))
+    print(f"removed {len(stale)} sequence folder(s) that this run does not use from {where} ({listed})")
+    return stale
 
 
 def main(argv=None):
@@ -366,4 +421,12 @@ def main(argv=None):
     notices = [r[1]["intrinsics"]["notice"] for r in done if r[1]["intrinsics"]["notice"]]
     for line in notices:
         print(f"notice: {line}")
-    return {"sizes": sizes, "problems": problems, "notices": notices, "sequences": len(done), "reused": reused}
+    stale = report_stale(args.out, jobs, args.remove_stale)
+    return {
+        "sizes": sizes,
+        "problems": problems,
+        "notices": notices,
+        "sequences": len(done),
+        "reused": reused,
+        "stale": stale,
+    }

@@ -1,6 +1,10 @@
 """Every command-line flag, its default, and the settings derived from them (heads, device, paths).
 
-Flag names and defaults follow the original release, so its README's commands work unchanged.
+Two groups: the *model options* (``add_model_options``: architecture, task, checkpoint, input
+size, device, flip test), which every command that runs the network reads (``hg3d-demo`` and
+``hg3d-export`` read only these), and the *training options* of ``main.py`` / ``hg3d-train``
+(``build_parser``: data, runs, schedule, losses, augmentation, testing). Flag names and defaults
+follow the original release, so its README's commands work unchanged.
 """
 
 import os
@@ -9,9 +13,10 @@ import sys
 
 import torch
 
+from .datasets import DATASETS, dataset_name
 from .errors import OneLineParser, UserError
 from .metrics.mpi_inf_3dhp import SCALE_MODES
-from .model import ARCHS, heads_for
+from .model import ARCHS, TASKS, heads_for
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
@@ -19,9 +24,6 @@ HOME_HELP = (
     "Default paths (data/, exp/, models/) lie under $HG3D_HOME when it is set, else in the clone "
     "this code runs from, else (an installed package) in the current directory."
 )
-TASKS = ("human2d", "human3d")
-DATASETS = ("mpii", "h36m", "fusion_3d", "threedpw", "fusion_3dpw", "mpi_inf_3dhp")
-DATASET_ALIASES = {"3dpw": "threedpw", "3dhp": "mpi_inf_3dhp"}
 
 
 def home_dir():
@@ -35,16 +37,44 @@ def home_dir():
     return REPO_DIR if in_clone else os.getcwd()
 
 
+def model_parser(prog, description, load_model_help):
+    """A parser with the model options (and the default paths' note as its epilog)."""
+    parser = OneLineParser(prog=prog, description=description, epilog=HOME_HELP)
+    add_model_options(parser, load_model_help)
+    return parser
+
+
+def add_model_options(parser, load_model_help):
+    """The flags that say which network runs, on what input size, where, and with which weights."""
+    a = parser.add_argument_group("model").add_argument
+    a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
+    a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
+    a("--load_model", default="", help=load_model_help)
+    a("--gpus", default="0", help="CUDA device ids, e.g. 0 or 0,1; -1 for the CPU")
+    a("--input_h", type=int, default=-1, help="input height (default 256)")
+    a("--input_w", type=int, default=-1, help="input width (default 256)")
+    a(
+        "--flip_test",
+        dest="flip_test",
+        action="store_true",
+        default=True,
+        help="average with the mirrored input's maps when testing (default on)",
+    )
+    a("--no_flip_test", dest="flip_test", action="store_false", help="test without the flip")
+
+
 def build_parser(prog="main.py"):
-    p = OneLineParser(prog=prog, description="hg3d: train and test 3D human pose estimation.", epilog=HOME_HELP)
-    a = p.add_argument
+    """main.py's parser: the model options and those of training and testing."""
+    p = model_parser(
+        prog,
+        "hg3d: train and test 3D human pose estimation.",
+        load_model_help="checkpoint to test, or to initialise training from",
+    )
+    a = p.add_argument_group("training and testing").add_argument
     home = home_dir()
     # experiment
     a("--exp_id", default="default", help="name of the run; outputs go to <exp_dir>/<exp_id>/")
-    a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
-    a("--dataset", default="mpii", type=lambda s: DATASET_ALIASES.get(s, s), choices=DATASETS)
-    a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
-    a("--load_model", default="", help="checkpoint to test, or to initialise training from")
+    a("--dataset", default="mpii", type=dataset_name, choices=tuple(DATASETS))
     a(
         "--no_pretrained",
         dest="pretrained",
@@ -61,12 +91,9 @@ def build_parser(prog="main.py"):
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
     a("--data_dir", default=os.path.join(home, "data"), help="root of the datasets (default: %(default)s)")
     a("--exp_dir", default=os.path.join(home, "exp"), help="root of the run outputs (default: %(default)s)")
-    a("--gpus", default="0", help="CUDA device ids, e.g. 0 or 0,1; -1 for the CPU")
     a("--num_workers", type=int, default=4, help="data-loading processes")
     a("--seed", type=int, default=317)
-    # input / output
-    a("--input_h", type=int, default=-1, help="input height (default 256)")
-    a("--input_w", type=int, default=-1, help="input width (default 256)")
+    # output
     a("--output_h", type=int, default=-1, help="heatmap height (default input / 4)")
     a("--output_w", type=int, default=-1, help="heatmap width (default input / 4)")
     # training
@@ -104,14 +131,6 @@ def build_parser(prog="main.py"):
     a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
     a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
-    a(
-        "--flip_test",
-        dest="flip_test",
-        action="store_true",
-        default=True,
-        help="average with the mirrored input's maps when testing (default on)",
-    )
-    a("--no_flip_test", dest="flip_test", action="store_false", help="test without the flip")
     return p
 
 
@@ -164,11 +183,23 @@ def select_device(gpus, log=print, argv=()):
     return torch.device("cuda", gpus[0])
 
 
-def finalize(opt, log=print, argv=None):
-    """Check values and derive heads, sizes, device and paths from the parsed flags (``argv``:
-    the command line, for the torchrun hint of several --gpus)."""
+def finish_model_options(opt, log=print, argv=None):
+    """Check the model options and derive gpus, input size, heads and device (``argv``: the
+    command line, for the torchrun hint of several --gpus; default sys.argv)."""
     opt.gpus = _parse_int_list(opt.gpus, "--gpus") or [-1]
+    opt.input_h = opt.input_h if opt.input_h > 0 else 256
+    opt.input_w = opt.input_w if opt.input_w > 0 else 256
+    if opt.input_h % 32 or opt.input_w % 32:
+        raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
+    opt.heads = heads_for(opt.task)
+    opt.device = select_device(opt.gpus, log, sys.argv[1:] if argv is None else argv)
+    return opt
+
+
+def finalize(opt, log=print, argv=None):
+    """Check main.py's values and derive the model settings, heatmap size, metric and paths."""
     opt.lr_step = _parse_int_list(opt.lr_step, "--lr_step")
+    dataset = DATASETS[opt.dataset]
     checks = [
         (opt.ratio_3d < 0, f"--ratio_3d must be >= 0, got {opt.ratio_3d}"),
         (opt.ratio_3dpw < 0, f"--ratio_3dpw must be >= 0, got {opt.ratio_3dpw}"),
@@ -183,32 +214,24 @@ def finalize(opt, log=print, argv=None):
         (opt.hm_gauss <= 0, f"--hm_gauss must be > 0, got {opt.hm_gauss}"),
         (opt.resume and opt.test, "--resume continues training; use --load_model with --test"),
         (
-            opt.dataset == "mpi_inf_3dhp" and not opt.test,
-            "--dataset mpi_inf_3dhp is a test set: add --test (training on it is not supported)",
+            dataset.test_only and not opt.test,
+            f"--dataset {opt.dataset} is a test set: add --test (training on it is not supported)",
         ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
+        (opt.task == "human2d" and dataset.is_3d, f"--dataset {opt.dataset} is a 3D dataset: add --task human3d"),
     ]
     for failed, message in checks:
         if failed:
             raise UserError(message)
-
-    opt.input_h = opt.input_h if opt.input_h > 0 else 256
-    opt.input_w = opt.input_w if opt.input_w > 0 else 256
+    finish_model_options(opt, log, argv)
     opt.output_h = opt.output_h if opt.output_h > 0 else opt.input_h // 4
     opt.output_w = opt.output_w if opt.output_w > 0 else opt.input_w // 4
-    if opt.input_h % 32 or opt.input_w % 32:
-        raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
     if (opt.output_h * 4, opt.output_w * 4) != (opt.input_h, opt.input_w):
         raise UserError(
             f"the network's output is input / 4: --output_h/w {opt.output_h}x{opt.output_w} "
             f"does not fit input {opt.input_h}x{opt.input_w}"
         )
-
-    opt.heads = heads_for(opt.task)
-    if opt.task == "human2d" and opt.dataset not in ("mpii",):
-        raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
     opt.metric = "mpjpe" if opt.task == "human3d" else "acc"
-    opt.device = select_device(opt.gpus, log, sys.argv[1:] if argv is None else argv)
     if opt.test_batch_size == 0:
         opt.test_batch_size = 16 if opt.device.type == "cuda" else 1
     opt.data_dir = os.path.abspath(opt.data_dir)
