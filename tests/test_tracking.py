@@ -64,3 +64,16 @@ def test_pairs_below_min_iou_cannot_outbid_the_best_overlap():
     tracker = Tracker(min_iou=0.3)
     assert tracker.update(tracks) == [1, 2]
     assert tracker.update([a, b]) == [1, 3]
+
+
+def test_velocity_after_a_gap_is_per_frame():
+    """A box 100 px wide moving 30 px a frame, missed for 3 frames, found where its motion puts
+    it: the track keeps its id, and its velocity is the 120 px of those 4 frames divided by 4, so
+    the next frame is predicted 30 px on (at 120 px a frame the prediction would overlap the next
+    box at IoU 10 / 190, and a new id would start)."""
+    tracker = Tracker()
+    frames = {0: 0, 1: 1, 5: 5, 6: 6, 7: 7}  # frame -> position step; frames 2, 3, 4 have no box
+    for frame in range(8):
+        boxes = [[100 + 30 * frames[frame], 50, 100, 100]] if frame in frames else []
+        assert tracker.update(boxes) == ([1] if boxes else [])
+    np.testing.assert_allclose(tracker.tracks[1]["velocity"], [30, 0, 0, 0])
