@@ -15,8 +15,9 @@ from conftest import HEADS_3D, SRC_DIR
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
+from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D
 from hg3d.errors import UserError
-from hg3d.evaluation import bone_length_sum
+from hg3d.evaluation import bone_length_sum, to_h36m_order
 from hg3d.inference import Estimator
 from hg3d.model import create_model
 from hg3d.run import cli
@@ -34,14 +35,19 @@ def read(path):
     return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
 
 
-def count_frames(path):
+def iter_frames(path):
     capture = cv2.VideoCapture(str(path))
-    frames, size = 0, None
     while True:
         ok, frame = capture.read()
         if not ok:
-            return frames, size
-        frames, size = frames + 1, frame.shape[:2]
+            return
+        yield frame
+
+
+def count_frames(path):
+    """(number of frames, (height, width) of the last) of a video."""
+    frames = list(iter_frames(path))
+    return len(frames), frames[-1].shape[:2] if frames else None
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +288,59 @@ def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpo
     for index in range(4):
         for kind in ("2d", "3d"):
             assert cv2.imread(str(tmp_path / "smooth" / f"clip_{index:05d}_{kind}.png")) is not None
+
+
+def write_clip(path, frames, fps, codec="MJPG"):
+    """A video of ``frames`` (BGR, one size) at ``fps``; MJPG by default: each frame is coded alone,
+    so the same frames decode the same at any frame rate."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_video_smoothing_is_the_filter_in_seconds_and_h36m_follows(resnet18_3d_checkpoint, tmp_path):
+    """--smooth at 10 and at 25 fps: every smoothed coordinate (2D px, 3D mm) equals the One-Euro
+    filter computed by hand on the network's raw output with dt = 1 / fps, and the H36M-17 joints
+    are the smoothed MPII-16 ones reordered (not the raw ones)."""
+    from test_smoothing import one_euro_by_hand
+
+    rng = np.random.default_rng(5)
+    frames = [random_scene(rng, 160, 128)["image"] for _ in range(5)]
+    estimator = Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="msra_18", input_w=128, input_h=128)
+    for fps in (10, 25):
+        clip = write_clip(tmp_path / f"clip{fps}.avi", frames, fps)
+        run_demo(
+            [
+                "--demo",
+                str(clip),
+                "--load_model",
+                resnet18_3d_checkpoint,
+                "--out_dir",
+                str(tmp_path),
+                *NO_DET,
+                "--smooth",
+            ]
+        )
+        record = read(tmp_path / f"clip{fps}.json")
+        times = [i / fps for i in range(len(frames))]
+        assert [f["time_s"] for f in record["frames"]] == pytest.approx(times, abs=1e-4)
+        decoded = list(iter_frames(clip))
+        raw = [estimator.predict(frame)[0] for frame in decoded]
+        people = [f["people"][0] for f in record["frames"]]
+        for key, settings in (("joints_2d", SMOOTH_2D), ("joints_3d_mm", SMOOTH_3D)):
+            series = np.array([person[key] for person in raw])  # (T, 16, D)
+            expected = np.zeros_like(series)
+            for joint, axis in np.ndindex(series.shape[1:]):
+                expected[:, joint, axis] = one_euro_by_hand(series[:, joint, axis].tolist(), times, **settings)[0]
+            np.testing.assert_allclose([p[key] for p in people], expected, atol=0.006, err_msg=f"{key} at {fps} fps")
+            assert not np.allclose(expected[-1], series[-1], atol=0.05), key  # the filter changed it
+        np.testing.assert_allclose(
+            [p["joints_3d_h36m_mm"] for p in people],
+            [to_h36m_order(np.array(p["joints_3d_mm"])) for p in people],
+            atol=0.02,
+        )
 
 
 def run_video_with_boxes(video, per_frame, checkpoint, out_dir, *extra):
