@@ -258,6 +258,38 @@ def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint
     assert tracked.fps == 10 and set(tracked.arrays()) == {t["track_id"] for t in record["tracks"]}
 
 
+@pytest.mark.parametrize("left", [10000, 140])
+def test_det_every_poses_beyond_the_image(
+    inputs, resnet18_3d_checkpoint, detector_weights, tmp_path, monkeypatch, left
+):
+    """Poses decoded beyond the right edge of the 160 px frame (each person's joints moved to start
+    at x = ``left``): the boxes carried to the next frame are cut to the image (140), and a person
+    whose box has nothing left inside (10000) is looked for again by the detector in that frame;
+    the video is processed to its end either way."""
+    _, video = inputs
+    predict_batch = Estimator.predict_batch
+
+    def beyond(self, images, boxes):
+        people = predict_batch(self, images, boxes)
+        for person in (p for persons in people for p in persons):
+            person["joints_2d"] = person["joints_2d"] + [left - person["joints_2d"][:, 0].min(), 0]
+        return people
+
+    monkeypatch.setattr(Estimator, "predict_batch", beyond)
+    flags = ["--detector_weights", detector_weights, "--det_thresh", "0", "--max_people", "2", "--det_every", "2"]
+    run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *SMALL, *flags])
+    frames = read(tmp_path / "clip.json")["frames"]
+    assert len(frames) == 4 and all(f["num_people"] >= 1 for f in frames)
+    sources = [{p["box_source"] for p in f["people"]} for f in frames]
+    if left > 160:
+        assert sources == [{"detector"}] * 4
+    else:
+        assert sources == [{"detector"}, {"previous pose"}] * 2
+        for person in frames[1]["people"] + frames[3]["people"]:
+            x, y, w, h = person["box"]
+            assert x < 140 and x + w == pytest.approx(160, abs=0.01) and y >= 0 and y + h <= 128.01
+
+
 def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpoint, tmp_path):
     _, video = inputs
     runs = {}

@@ -29,6 +29,23 @@ def pose_box(joints_2d):
     return np.concatenate([low - POSE_BOX_PAD * size, size * (1 + 2 * POSE_BOX_PAD)])
 
 
+def clip_box(box, image_shape):
+    """The part of box x, y, w, h inside an image of ``image_shape``, or None when less than a
+    pixel of it is left in either direction."""
+    height, width = image_shape[:2]
+    low = np.clip(box[:2], 0, [width, height])
+    high = np.clip(np.asarray(box[:2]) + box[2:], 0, [width, height])
+    return None if np.any(high - low < 1) else np.concatenate([low, high - low])
+
+
+def carried_boxes(people, image_shape):
+    """The boxes of the previous frame's people for this frame: their 2D joints' boxes clipped to
+    the image; None (detect again) when someone's box has nothing left inside, as when a person
+    walks out of the picture or a pose decodes beyond it."""
+    boxes = [clip_box(pose_box(p["joints_2d"]), image_shape) for p in people]
+    return None if any(box is None for box in boxes) else boxes
+
+
 class TrackedPoses:
     """Per track of a video: the frames it was seen in and, for frames with a 3D pose, the H36M-17
     joints in mm (smoothed with --smooth), with the video's ``fps``: what an animation export
@@ -194,7 +211,7 @@ class Demo:
             bar.finish()
         return done
 
-    def frame_boxes(self, entry, frame_index, previous):
+    def frame_boxes(self, entry, frame_index, previous, image_shape):
         """Boxes of a video frame: given (per frame or for all), else the previous frame's pose
         boxes between detections (--det_every), else None (detect, or the whole image)."""
         if entry is not None:
@@ -203,7 +220,7 @@ class Demo:
                 return boxes[frame_index] if frame_index < len(boxes) else []
             return all_boxes(entry)
         if self.detector and frame_index % self.opt.det_every and previous:
-            return [pose_box(p["joints_2d"]) for p in previous]
+            return carried_boxes(previous, image_shape)
         return None
 
     def run_video(self, path):
@@ -225,7 +242,7 @@ class Demo:
                 if not ok:
                     break
                 index = len(frames)
-                boxes = self.frame_boxes(entry, index, previous)
+                boxes = self.frame_boxes(entry, index, previous, frame.shape)
                 if entry is not None and index == 0:  # every frame has the first one's size
                     problem = next((p for p in (box_outside(b, frame.shape) for b in all_boxes(entry)) if p), None)
                     if problem:
