@@ -290,6 +290,23 @@ def test_det_every_poses_beyond_the_image(
             assert x < 140 and x + w == pytest.approx(160, abs=0.01) and y >= 0 and y + h <= 128.01
 
 
+def test_video_writer_that_cannot_open_stops_before_any_frame(
+    inputs, resnet18_3d_checkpoint, tmp_path, monkeypatch, capsys
+):
+    """A codec OpenCV cannot write: one line naming the file and the codec, before the network has
+    seen a frame; no JSON and no temporary file are left."""
+    _, video = inputs
+    monkeypatch.setattr(cv2, "VideoWriter_fourcc", lambda *_: int.from_bytes(b"zzzz", "little"))
+    predicted = []
+    predict_batch = Estimator.predict_batch
+    monkeypatch.setattr(Estimator, "predict_batch", lambda *a: predicted.append(1) or predict_batch(*a))
+    argv = ["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *NO_DET]
+    assert cli(run_demo, argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(tmp_path / "clip_2d.mp4") in lines[0] and "codec mp4v" in lines[0], lines
+    assert predicted == [] and not list(tmp_path.iterdir())
+
+
 def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpoint, tmp_path):
     _, video = inputs
     runs = {}

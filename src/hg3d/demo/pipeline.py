@@ -11,13 +11,14 @@ from progress.bar import Bar
 from ..bvh import export_tracks
 from ..errors import UserError
 from ..evaluation import to_h36m_order
-from ..files import atomic_write, imread_bgr, writable_dir, write_json
+from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
 from . import records
 from .detection import PersonDetector, resolve_weights
 from .render import MAX_PANELS, PANEL_PX, draw_people_2d, draw_people_3d, fit_width
 from .smoothing import SMOOTH_2D, SMOOTH_3D, OneEuroFilter
 from .tracking import Tracker
+from .writers import VideoFiles, write_picture
 
 POSE_BOX_PAD = 0.1  # between detections a person's box is its 2D joints' box, 10% padded each side
 
@@ -107,14 +108,6 @@ class TrackSmoother:
         if person.get("joints_3d_mm") is not None:
             person["joints_3d_mm"] = smooth_3d(person["joints_3d_mm"], time)
             person["joints_3d_h36m_mm"] = to_h36m_order(person["joints_3d_mm"])
-
-
-def write_picture(path, image):
-    def write(tmp):
-        if not cv2.imwrite(tmp, image):
-            raise UserError(f"cannot write {path}")
-
-    atomic_write(path, write)
 
 
 class Demo:
@@ -234,7 +227,7 @@ class Demo:
         entry = box_entry(self.opt, path)
         tracker, smoother, tracked = Tracker(), TrackSmoother() if self.opt.smooth else None, TrackedPoses(fps)
         panels_3d = 1 if entry is None and not self.detector else min(MAX_PANELS, self.max_people(entry))
-        writers, frames, previous, completed = {}, [], None, False
+        frames, previous, videos = [], None, None
         bar = Bar(os.path.basename(path), max=max(total, 1))
         try:
             while True:
@@ -242,12 +235,14 @@ class Demo:
                 if not ok:
                     break
                 index = len(frames)
+                if index == 0:
+                    if entry is not None:  # every frame has the first one's size
+                        problem = next((p for p in (box_outside(b, frame.shape) for b in all_boxes(entry)) if p), None)
+                        if problem:
+                            print(f"skipping {path}: {problem} (check --bbox/--bboxes)")
+                            return 0
+                    videos = VideoFiles(out_dir, stem, fps, self.video_sizes(frame.shape, panels_3d))
                 boxes = self.frame_boxes(entry, index, previous, frame.shape)
-                if entry is not None and index == 0:  # every frame has the first one's size
-                    problem = next((p for p in (box_outside(b, frame.shape) for b in all_boxes(entry)) if p), None)
-                    if problem:
-                        print(f"skipping {path}: {problem} (check --bbox/--bboxes)")
-                        return 0
                 found = self.find_people([frame], [boxes])[0]
                 if boxes is not None and entry is None:  # boxes carried over from the pose
                     found = (found[0], [None] * len(found[0]), "previous pose")
@@ -259,18 +254,16 @@ class Demo:
                 tracked.add(index, people)
                 frames.append((index, people))
                 previous = people
-                self.write_frame(writers, stem, index, frame, people, fps, panels_3d)
+                self.write_frame(videos, stem, index, frame, people, panels_3d)
                 bar.next()
-            completed = True
+            if videos:
+                videos.close(completed=True)
+                videos = None
         finally:
             capture.release()
             bar.finish()
-            for writer, tmp, final in writers.values():  # an interrupted run keeps the old videos
-                writer.release()
-                if completed:
-                    os.replace(tmp, final)
-                elif os.path.exists(tmp):
-                    os.remove(tmp)
+            if videos:  # an interrupted run keeps the old videos
+                videos.close(completed=False)
         if not frames:
             print(f"skipping {path}: no frame could be read")
             return 0
@@ -295,7 +288,15 @@ class Demo:
         depth, boxes = entry
         return 1 if depth == 1 else max([len(boxes)] if depth == 2 else [len(b) for b in boxes] + [1])
 
-    def write_frame(self, writers, stem, index, frame, people, fps, panels_3d):
+    def video_sizes(self, frame_shape, panels_3d):
+        """Width, height of each video of an input: the 2D overlay (the frame's size) and, for a 3D
+        checkpoint, the 3D panels."""
+        sizes = {"2d": (frame_shape[1], frame_shape[0])}
+        if self.opt.task == "human3d":
+            sizes["3d"] = (panels_3d * PANEL_PX, PANEL_PX)
+        return sizes
+
+    def write_frame(self, videos, stem, index, frame, people, panels_3d):
         """Append the frame's pictures to ``<stem>_2d.mp4`` / ``<stem>_3d.mp4`` (and PNGs with
         --save_frames)."""
         overlay = draw_people_2d(frame, people)
@@ -303,12 +304,7 @@ class Demo:
         if self.opt.task == "human3d":
             pictures["3d"] = fit_width(draw_people_3d(people), panels_3d * PANEL_PX)
         for kind, picture in pictures.items():
-            if kind not in writers:
-                final = os.path.join(self.opt.out_dir, f"{stem}_{kind}.mp4")
-                tmp = os.path.join(self.opt.out_dir, f".tmp-{stem}_{kind}.mp4")
-                size = (picture.shape[1], picture.shape[0])
-                writers[kind] = (cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size), tmp, final)
-            writers[kind][0].write(picture)
+            videos.write(kind, picture)
             if self.opt.save_frames:
                 write_picture(os.path.join(self.opt.out_dir, f"{stem}_{index:05d}_{kind}.png"), picture)
         self.display(overlay)
