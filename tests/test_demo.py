@@ -307,6 +307,83 @@ def test_video_writer_that_cannot_open_stops_before_any_frame(
     assert predicted == [] and not list(tmp_path.iterdir())
 
 
+class RetimedCapture:
+    """A cv2.VideoCapture whose container frame rate and frame timestamps (ms) are the test's."""
+
+    def __init__(self, capture, fps, stamps_ms):
+        self.capture, self.fps, self.stamps, self.index = capture, fps, stamps_ms, -1
+
+    def read(self):
+        ok, frame = self.capture.read()
+        self.index += ok
+        return ok, frame
+
+    def get(self, prop):
+        if prop == cv2.CAP_PROP_FPS:
+            return self.fps
+        return self.stamps[self.index] if prop == cv2.CAP_PROP_POS_MSEC else self.capture.get(prop)
+
+    def __getattr__(self, name):
+        return getattr(self.capture, name)
+
+
+@pytest.mark.parametrize(
+    ("container_fps", "stamps_ms", "fps", "fps_source", "times"),
+    [
+        (0.0, [0, 100, 200, 300], 10, "frame timestamps", [0, 0.1, 0.2, 0.3]),
+        (float("nan"), [40, 140, 240, 340], 10, "frame timestamps", [0, 0.1, 0.2, 0.3]),
+        (90000.0, [0, 100, 200, 300], 10, "frame timestamps", [0, 0.1, 0.2, 0.3]),
+        (10.0, [0, 100, 150, 400], 10, "container", [0, 0.1, 0.15, 0.4]),  # variable frame rate
+        (float("nan"), [0, 0, 0, 0], 25, "assumed", [0, 0.04, 0.08, 0.12]),  # no usable timestamps
+    ],
+)
+def test_video_time_base(
+    inputs, resnet18_3d_checkpoint, tmp_path, monkeypatch, container_fps, stamps_ms, fps, fps_source, times
+):
+    """A container frame rate of 0, NaN or 90000 gives way to the frames' timestamps, which also time
+    a variable-frame-rate video: time_s, the smoothing (recomputed by hand on the network's raw
+    joints with those times) and the BVH frame time follow them, and the JSON says which was used."""
+    from test_smoothing import one_euro_by_hand
+
+    _, video = inputs
+    real_capture = cv2.VideoCapture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda path: RetimedCapture(real_capture(path), container_fps, stamps_ms))
+    box = [20, 10, 100, 110]
+    run_video_with_boxes(video, [box], resnet18_3d_checkpoint, tmp_path, "--smooth", "--bvh", "--bvh_min_frames", "2")
+    record = read(tmp_path / "clip.json")
+    time_base = "frame timestamps" if stamps_ms[1] > stamps_ms[0] else "frame index / fps"
+    assert (record["fps"], record["fps_source"], record["time_base"]) == (fps, fps_source, time_base)
+    assert [f["time_s"] for f in record["frames"]] == pytest.approx(times)
+    assert f"Frame Time: {1 / fps:.8f}" in (tmp_path / "clip_track1.bvh").read_text()
+    monkeypatch.undo()
+    estimator = Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="msra_18", input_w=128, input_h=128)
+    raw = np.array([estimator.predict(frame, [box])[0]["joints_2d"] for frame in iter_frames(video)])
+    smoothed = [f["people"][0]["joints_2d"] for f in record["frames"]]
+    for joint, axis in np.ndindex(raw.shape[1:]):
+        expected = one_euro_by_hand(raw[:, joint, axis].tolist(), times, **SMOOTH_2D)[0]
+        np.testing.assert_allclose([s[joint][axis] for s in smoothed], expected, atol=0.006)
+
+
+def test_truncated_video_says_how_many_frames_it_read(resnet18_3d_checkpoint, tmp_path, capsys):
+    """An AVI cut in half: the frames that decode are processed, and the JSON and the summary say
+    how many of the announced frames were read."""
+    rng = np.random.default_rng(3)
+    clip = write_clip(tmp_path / "whole.avi", [random_scene(rng, 96, 80)["image"] for _ in range(30)], 10)
+    data = clip.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    run_demo(
+        ["--demo", str(tmp_path / "cut.avi"), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *NO_DET]
+    )
+    record = read(out / "cut.json")
+    assert record["frames_expected"] == 30 and 5 < record["frames_read"] == record["num_frames"] < 25
+    assert f"decoding stopped after {record['frames_read']} of the 30 frames" in capsys.readouterr().out
+    run_demo(["--demo", str(clip), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *NO_DET])
+    record = read(out / "whole.json")
+    assert record["frames_expected"] == record["frames_read"] == 30
+    assert "decoding stopped" not in capsys.readouterr().out
+
+
 def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpoint, tmp_path):
     _, video = inputs
     runs = {}

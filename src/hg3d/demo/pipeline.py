@@ -15,6 +15,7 @@ from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
 from . import records
 from .detection import PersonDetector, resolve_weights
+from .reader import VideoReader
 from .render import MAX_PANELS, PANEL_PX, draw_people_2d, draw_people_3d, fit_width
 from .smoothing import SMOOTH_2D, SMOOTH_3D, OneEuroFilter
 from .tracking import Tracker
@@ -217,24 +218,19 @@ class Demo:
         return None
 
     def run_video(self, path):
-        capture = cv2.VideoCapture(path)
-        if not capture.isOpened():
+        reader = VideoReader(path)
+        if not reader.opened:
             print(f"skipping {path}: cannot be opened as a video")
             return 0
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
+        fps = reader.fps
         stem, out_dir = self.names[path], self.opt.out_dir
         entry = box_entry(self.opt, path)
         tracker, smoother, tracked = Tracker(), TrackSmoother() if self.opt.smooth else None, TrackedPoses(fps)
         panels_3d = 1 if entry is None and not self.detector else min(MAX_PANELS, self.max_people(entry))
         frames, previous, videos = [], None, None
-        bar = Bar(os.path.basename(path), max=max(total, 1))
+        bar = Bar(os.path.basename(path), max=max(reader.frames_expected or 0, 1))
         try:
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                index = len(frames)
+            for index, (frame, time_s) in enumerate(reader.frames()):
                 if index == 0:
                     if entry is not None:  # every frame has the first one's size
                         problem = next((p for p in (box_outside(b, frame.shape) for b in all_boxes(entry)) if p), None)
@@ -250,9 +246,9 @@ class Demo:
                 for person, track_id in zip(people, tracker.update([p["box"] for p in people])):
                     person["track_id"] = track_id
                     if smoother:
-                        smoother(person, index / fps)
+                        smoother(person, time_s)
                 tracked.add(index, people)
-                frames.append((index, people))
+                frames.append((index, time_s, people))
                 previous = people
                 self.write_frame(videos, stem, index, frame, people, panels_3d)
                 bar.next()
@@ -260,7 +256,6 @@ class Demo:
                 videos.close(completed=True)
                 videos = None
         finally:
-            capture.release()
             bar.finish()
             if videos:  # an interrupted run keeps the old videos
                 videos.close(completed=False)
@@ -268,14 +263,17 @@ class Demo:
             print(f"skipping {path}: no frame could be read")
             return 0
         self.tracked[path] = tracked
-        detector = self.detector_label(entry)
-        write_json(
-            os.path.join(out_dir, stem + ".json"), records.video_record(self.opt, detector, path, fps, frames, tracked)
-        )
+        record = records.video_record(self.opt, self.detector_label(entry), path, reader, frames, tracked)
+        write_json(os.path.join(out_dir, stem + ".json"), record)
         print(
             f"{path} -> {os.path.join(out_dir, stem)}{{_2d.mp4,_3d.mp4,.json}}: {len(frames)} frames, "
             f"{len(tracked.tracks)} track(s)"
         )
+        if reader.truncated():
+            print(
+                f"notice: {path}: decoding stopped after {reader.frames_read} of the {reader.frames_expected} "
+                f"frames the file announces (it may be cut short or damaged)"
+            )
         if self.opt.bvh:
             _, messages = export_tracks(out_dir, stem, tracked.per_frame(len(frames)), fps, self.opt.bvh_min_frames)
             for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
