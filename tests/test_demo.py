@@ -642,6 +642,22 @@ def test_video_bvh_exports_each_tracked_person(inputs, resnet18_3d_checkpoint, t
     assert "Frame Time: 0.1" in (tmp_path / "clip_track1.bvh").read_text()  # the clip is 10 fps
 
 
+def test_any_video_opencv_reads_is_a_video(inputs, resnet18_3d_checkpoint, tmp_path):
+    """.m4v and .webm in a folder, and a single file whose extension says nothing (.vid), are read
+    as videos when OpenCV opens them as such; a text file beside them is left out."""
+    _, video = inputs
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.m4v", "b.webm", "c.vid"):
+        (folder / name).write_bytes(video.read_bytes())
+    (folder / "notes.txt").write_text("not a video")
+    ckpt = ["--load_model", resnet18_3d_checkpoint, *NO_DET]
+    assert run_demo(["--demo", str(folder), "--out_dir", str(tmp_path / "folder"), *ckpt]).done == 3 * 4
+    assert sorted(p.name for p in (tmp_path / "folder").glob("*.json")) == ["a.json", "b.json", "c.json"]
+    run_demo(["--demo", str(folder / "c.vid"), "--out_dir", str(tmp_path / "one"), *ckpt])
+    assert read(tmp_path / "one" / "c.json")["num_frames"] == 4
+
+
 def test_bvh_needs_a_video(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
     argv = [
         "--demo",
