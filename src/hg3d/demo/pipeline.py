@@ -19,6 +19,7 @@ from .reader import VideoReader
 from .render import MAX_PANELS, PANEL_PX, draw_people_2d, draw_people_3d, fit_width
 from .smoothing import SMOOTH_2D, SMOOTH_3D, OneEuroFilter
 from .tracking import Tracker
+from .tracks import TrackedPoses
 from .writers import VideoFiles, write_picture
 
 POSE_BOX_PAD = 0.1  # between detections a person's box is its 2D joints' box, 10% padded each side
@@ -46,52 +47,6 @@ def carried_boxes(people, image_shape):
     walks out of the picture or a pose decodes beyond it."""
     boxes = [clip_box(pose_box(p["joints_2d"]), image_shape) for p in people]
     return None if any(box is None for box in boxes) else boxes
-
-
-class TrackedPoses:
-    """Per track of a video: the frames it was seen in and, for frames with a 3D pose, the H36M-17
-    joints in mm (smoothed with --smooth), with the video's ``fps``: what an animation export
-    (BVH) reads, through ``arrays()``."""
-
-    def __init__(self, fps):
-        self.fps, self.tracks = fps, {}
-
-    def add(self, frame, people):
-        for person in people:
-            track = self.tracks.setdefault(person["track_id"], {"frames": [], "frames_3d": [], "joints_3d": []})
-            track["frames"].append(frame)
-            if person.get("joints_3d_h36m_mm") is not None:
-                track["frames_3d"].append(frame)
-                track["joints_3d"].append(np.asarray(person["joints_3d_h36m_mm"], np.float64))
-
-    def arrays(self):
-        """{track id: (frame indices (T,), H36M-17 joints (T, 17, 3) mm)} for tracks with 3D poses."""
-        return {
-            tid: (np.array(t["frames_3d"]), np.stack(t["joints_3d"]))
-            for tid, t in self.tracks.items()
-            if t["joints_3d"]
-        }
-
-    def per_frame(self, num_frames):
-        """{track id: (num_frames, 17, 3) mm} with NaN where the track has no 3D pose: what
-        ``bvh.export_tracks`` reads (a missed frame repeats the previous pose there)."""
-        out = {}
-        for tid, (frames, joints) in self.arrays().items():
-            poses = np.full((num_frames, *joints.shape[1:]), np.nan)
-            poses[frames] = joints
-            out[tid] = poses
-        return out
-
-    def summary(self):
-        return [
-            {
-                "track_id": tid,
-                "first_frame": t["frames"][0],
-                "last_frame": t["frames"][-1],
-                "num_frames": len(t["frames"]),
-            }
-            for tid, t in self.tracks.items()
-        ]
 
 
 class TrackSmoother:
@@ -275,7 +230,7 @@ class Demo:
                 f"frames the file announces (it may be cut short or damaged)"
             )
         if self.opt.bvh:
-            _, messages = export_tracks(out_dir, stem, tracked.per_frame(len(frames)), fps, self.opt.bvh_min_frames)
+            _, messages = export_tracks(out_dir, stem, tracked.spans(), fps, self.opt.bvh_min_frames)
             for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
                 print(f"bvh: {message}")
         return len(frames)
