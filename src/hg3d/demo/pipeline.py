@@ -13,10 +13,10 @@ from ..errors import UserError
 from ..evaluation import to_h36m_order
 from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
+from ..visualize import MAX_PANELS, PANEL_PX, draw_people_2d, draw_people_3d, fit_width
 from . import records
 from .detection import PersonDetector, resolve_weights
 from .reader import VideoReader
-from .render import MAX_PANELS, PANEL_PX, draw_people_2d, draw_people_3d, fit_width
 from .smoothing import SMOOTH_2D, SMOOTH_3D, OneEuroFilter
 from .tracking import Tracker
 from .tracks import TrackedPoses
