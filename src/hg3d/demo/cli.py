@@ -13,8 +13,8 @@ from ..errors import UserError
 from ..files import read_json
 from ..opts import build_parser, finalize, home_dir
 from .detection import DETECTORS
-from .inputs import find_inputs, output_names
-from .pipeline import Demo, box_entry
+from .inputs import box_entry, find_inputs, output_names
+from .pipeline import Demo
 from .smoothing import SMOOTH_2D, SMOOTH_3D
 
 

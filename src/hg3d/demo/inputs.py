@@ -63,3 +63,43 @@ def output_names(paths, root):
     rel = [os.path.relpath(path, base).replace(os.sep, "__") for path in paths]
     stems = [os.path.splitext(r)[0] for r in rel]
     return {path: r.replace(".", "_") if stems.count(stem) > 1 else stem for path, r, stem in zip(paths, rel, stems)}
+
+
+def box_entry(opt, path):
+    """(depth, boxes) given for ``path`` by --bboxes (by file name or path), else --bbox, else None."""
+    return opt.bboxes.get(os.path.basename(path), opt.bboxes.get(path, opt.bbox))
+
+
+def all_boxes(entry):
+    """Every box of a --bbox/--bboxes entry, whatever its depth."""
+    depth, boxes = entry
+    return [boxes] if depth == 1 else boxes if depth == 2 else [b for frame in boxes for b in frame]
+
+
+def most_boxes(entry):
+    """The most boxes an entry gives one image or frame."""
+    depth, boxes = entry
+    return 1 if depth == 1 else max([len(boxes)] if depth == 2 else [len(b) for b in boxes] + [1])
+
+
+def frame_boxes(entry, index):
+    """The boxes an entry gives frame ``index`` of a video (a list; none past a per-frame list),
+    or None when nothing was given."""
+    if entry is None:
+        return None
+    depth, boxes = entry
+    if depth == 3:
+        return boxes[index] if index < len(boxes) else []
+    return all_boxes(entry)
+
+
+def image_boxes(entry, path):
+    """The boxes given for an image (a list), or None when none were given."""
+    if entry is None:
+        return None
+    if entry[0] == 3:
+        raise UserError(
+            f"--bboxes entry of {path}: a list of box lists per frame is for videos; "
+            f"give an image [x, y, w, h] or [[x, y, w, h], ...]"
+        )
+    return all_boxes(entry)
