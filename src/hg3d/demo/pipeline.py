@@ -158,7 +158,8 @@ class Demo:
                 f"frames the file announces (it may be cut short or damaged)"
             )
         if self.opt.bvh:
-            for message in write_track_bvhs(out_dir, stem, tracked, self.opt.bvh_min_frames):
+            messages = write_track_bvhs(out_dir, stem, tracked, self.opt.bvh_min_frames)
+            for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
                 print(f"bvh: {message}")
 
     def most_people(self, entry):

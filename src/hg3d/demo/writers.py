@@ -107,6 +107,5 @@ class VideoPictures:
 
 def write_track_bvhs(out_dir, stem, tracked, min_frames):
     """One BVH per track of a video's TrackedPoses seen in ``min_frames`` frames or more; returns
-    the log lines."""
-    _, messages = export_tracks(out_dir, stem, tracked.spans(), tracked.fps, min_frames)
-    return messages or ["no track with a 3D pose, no BVH written"]
+    a log line per track with a 3D pose."""
+    return export_tracks(out_dir, stem, tracked.spans(), tracked.fps, min_frames)[1]
