@@ -356,8 +356,8 @@ def _bench_demo_in(tmp, frames):
 
     from hg3d.checkpoint import save_checkpoint
     from hg3d.demo import run_demo
-    from hg3d.demo.render import draw_people_2d, draw_people_3d
     from hg3d.synthetic import random_scene
+    from hg3d.visualize import draw_people_2d, draw_people_3d
 
     rng = np.random.default_rng(0)
     clip, ckpt, det = (os.path.join(tmp, n) for n in ("clip.mp4", "model.pth", "detector.pth"))

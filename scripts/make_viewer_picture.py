@@ -21,12 +21,12 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from hg3d.demo.render import draw_people_2d  # noqa: E402
 from hg3d.demo.video_writer import open_video_writer  # noqa: E402
 from hg3d.files import write_json  # noqa: E402
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPII, MPII_JOINTS  # noqa: E402
 from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person  # noqa: E402
 from hg3d.viewer import write_viewer  # noqa: E402
+from hg3d.visualize import draw_people_2d  # noqa: E402
 
 WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 25, 10
 CAMERA_HEIGHT_MM = 1500  # the feet stand this far below the camera

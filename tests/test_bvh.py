@@ -2,6 +2,7 @@
 independent library (bvhio) and checked by forward kinematics."""
 
 import itertools
+import tracemalloc
 from pathlib import Path
 
 import bvhio
@@ -10,6 +11,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hg3d.bvh import export_tracks, write_bvh
+from hg3d.demo.tracks import TrackedPoses
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_PARENTS
 from hg3d.synthetic import REST_POSE
@@ -294,9 +296,9 @@ def test_missed_frames_repeat_the_previous_pose(tmp_path, motion):
     track[20] = np.full((17, 3), np.nan)
     track[21] = motion[21].copy()
     track[21][J["r_wrist"]] = track[21][J["r_elbow"]]  # a zero-length forearm: no direction
-    paths, messages = export_tracks(str(tmp_path), "clip", {3: track}, FPS, min_frames=10)
+    paths, messages = export_tracks(str(tmp_path), "clip", {3: (100, track)}, FPS, min_frames=10)
     assert paths == [str(tmp_path / "clip_track3.bvh")]
-    assert "27 frames from frame 2" in messages[0] and "4 missed" in messages[0]
+    assert "27 frames from frame 102" in messages[0] and "4 missed" in messages[0]
     channels = read_channels(paths[0])
     rows = np.concatenate([values for _, _, values in channels.values()], axis=1)
     assert len(rows) == 27  # frames 2..28 of the track
@@ -314,10 +316,28 @@ def test_missed_frames_repeat_the_previous_pose(tmp_path, motion):
 
 def test_a_short_track_writes_nothing_and_says_so(tmp_path, motion):
     short = [None] * 5 + list(motion[:9]) + [None] * 5
-    paths, messages = export_tracks(str(tmp_path), "clip", {1: short, 2: motion[:10]}, FPS, min_frames=10)
+    paths, messages = export_tracks(str(tmp_path), "clip", {1: (0, short), 2: (0, motion[:10])}, FPS, min_frames=10)
     assert paths == [str(tmp_path / "clip_track2.bvh")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_track2.bvh"]
     assert messages[0] == "track 1: seen in 9 frame(s), fewer than 10: no BVH written"
+
+
+def test_tracks_of_a_long_video_take_memory_by_their_own_span(tmp_path, motion):
+    """--bvh on a 5000-frame video with 10 people seen for 12 frames each: the poses handed to the
+    export cover each track's 12 frames (a full-length array per track would take 20 MB here, and
+    0.8 GB for 100 tracks in 20,000 frames), and each file says where its track starts."""
+    tracked = TrackedPoses(fps=FPS)
+    for frame in range(5000):
+        tracked.add(
+            frame, [{"track_id": frame // 500 + 1, "joints_3d_h36m_mm": motion[frame % 12]}] if frame % 500 < 12 else []
+        )
+    tracemalloc.start()
+    spans = tracked.spans()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1e6 and all(len(poses) == 12 for _, poses in spans.values())
+    paths, messages = export_tracks(str(tmp_path), "clip", spans, FPS, min_frames=10)
+    assert len(paths) == 10 and messages[3].endswith("clip_track4.bvh, 12 frames from frame 1500")
 
 
 def test_a_video_without_frame_rate_is_a_user_error(tmp_path, motion):

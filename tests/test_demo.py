@@ -16,10 +16,11 @@ from hg3d import commands
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
+from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D
 from hg3d.errors import UserError
 from hg3d.inference import Estimator
 from hg3d.model import create_model
-from hg3d.skeleton import bone_length_sum
+from hg3d.skeleton import bone_length_sum, to_h36m_order
 from hg3d.synthetic import random_scene
 
 SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
@@ -34,14 +35,19 @@ def read(path):
     return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
 
 
-def count_frames(path):
+def iter_frames(path):
     capture = cv2.VideoCapture(str(path))
-    frames, size = 0, None
     while True:
         ok, frame = capture.read()
         if not ok:
-            return frames, size
-        frames, size = frames + 1, frame.shape[:2]
+            return
+        yield frame
+
+
+def count_frames(path):
+    """(number of frames, (height, width) of the last) of a video."""
+    frames = list(iter_frames(path))
+    return len(frames), frames[-1].shape[:2] if frames else None
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +258,132 @@ def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint
     assert tracked.fps == 10 and set(tracked.arrays()) == {t["track_id"] for t in record["tracks"]}
 
 
+@pytest.mark.parametrize("left", [10000, 140])
+def test_det_every_poses_beyond_the_image(
+    inputs, resnet18_3d_checkpoint, detector_weights, tmp_path, monkeypatch, left
+):
+    """Poses decoded beyond the right edge of the 160 px frame (each person's joints moved to start
+    at x = ``left``): the boxes carried to the next frame are cut to the image (140), and a person
+    whose box has nothing left inside (10000) is looked for again by the detector in that frame;
+    the video is processed to its end either way."""
+    _, video = inputs
+    predict_batch = Estimator.predict_batch
+
+    def beyond(self, images, boxes):
+        people = predict_batch(self, images, boxes)
+        for person in (p for persons in people for p in persons):
+            person["joints_2d"] = person["joints_2d"] + [left - person["joints_2d"][:, 0].min(), 0]
+        return people
+
+    monkeypatch.setattr(Estimator, "predict_batch", beyond)
+    flags = ["--detector_weights", detector_weights, "--det_thresh", "0", "--max_people", "2", "--det_every", "2"]
+    run_demo(["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *SMALL, *flags])
+    frames = read(tmp_path / "clip.json")["frames"]
+    assert len(frames) == 4 and all(f["num_people"] >= 1 for f in frames)
+    sources = [{p["box_source"] for p in f["people"]} for f in frames]
+    if left > 160:
+        assert sources == [{"detector"}] * 4
+    else:
+        assert sources == [{"detector"}, {"previous pose"}] * 2
+        for person in frames[1]["people"] + frames[3]["people"]:
+            x, y, w, h = person["box"]
+            assert x < 140 and x + w == pytest.approx(160, abs=0.01) and y >= 0 and y + h <= 128.01
+
+
+def test_video_writer_that_cannot_open_stops_before_any_frame(
+    inputs, resnet18_3d_checkpoint, tmp_path, monkeypatch, capsys
+):
+    """A codec OpenCV cannot write: one line naming the file and the codec, before the network has
+    seen a frame; no JSON and no temporary file are left."""
+    _, video = inputs
+    monkeypatch.setattr(cv2, "VideoWriter_fourcc", lambda *_: int.from_bytes(b"zzzz", "little"))
+    predicted = []
+    predict_batch = Estimator.predict_batch
+    monkeypatch.setattr(Estimator, "predict_batch", lambda *a: predicted.append(1) or predict_batch(*a))
+    argv = ["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *NO_DET]
+    assert commands.demo(argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(tmp_path / "clip_2d.mp4") in lines[0] and "codec mp4v" in lines[0], lines
+    assert predicted == [] and not list(tmp_path.iterdir())
+
+
+class RetimedCapture:
+    """A cv2.VideoCapture whose container frame rate and frame timestamps (ms) are the test's."""
+
+    def __init__(self, capture, fps, stamps_ms):
+        self.capture, self.fps, self.stamps, self.index = capture, fps, stamps_ms, -1
+
+    def read(self):
+        ok, frame = self.capture.read()
+        self.index += ok
+        return ok, frame
+
+    def get(self, prop):
+        if prop == cv2.CAP_PROP_FPS:
+            return self.fps
+        return self.stamps[self.index] if prop == cv2.CAP_PROP_POS_MSEC else self.capture.get(prop)
+
+    def __getattr__(self, name):
+        return getattr(self.capture, name)
+
+
+@pytest.mark.parametrize(
+    ("container_fps", "stamps_ms", "fps", "fps_source", "times"),
+    [
+        (0.0, [0, 100, 200, 300], 10, "frame timestamps", [0, 0.1, 0.2, 0.3]),
+        (float("nan"), [40, 140, 240, 340], 10, "frame timestamps", [0, 0.1, 0.2, 0.3]),
+        (90000.0, [0, 100, 200, 300], 10, "frame timestamps", [0, 0.1, 0.2, 0.3]),
+        (10.0, [0, 100, 150, 400], 10, "container", [0, 0.1, 0.15, 0.4]),  # variable frame rate
+        (float("nan"), [0, 0, 0, 0], 25, "assumed", [0, 0.04, 0.08, 0.12]),  # no usable timestamps
+    ],
+)
+def test_video_time_base(
+    inputs, resnet18_3d_checkpoint, tmp_path, monkeypatch, container_fps, stamps_ms, fps, fps_source, times
+):
+    """A container frame rate of 0, NaN or 90000 gives way to the frames' timestamps, which also time
+    a variable-frame-rate video: time_s, the smoothing (recomputed by hand on the network's raw
+    joints with those times) and the BVH frame time follow them, and the JSON says which was used."""
+    from test_smoothing import one_euro_by_hand
+
+    _, video = inputs
+    real_capture = cv2.VideoCapture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda path: RetimedCapture(real_capture(path), container_fps, stamps_ms))
+    box = [20, 10, 100, 110]
+    run_video_with_boxes(video, [box], resnet18_3d_checkpoint, tmp_path, "--smooth", "--bvh", "--bvh_min_frames", "2")
+    record = read(tmp_path / "clip.json")
+    time_base = "frame timestamps" if stamps_ms[1] > stamps_ms[0] else "frame index / fps"
+    assert (record["fps"], record["fps_source"], record["time_base"]) == (fps, fps_source, time_base)
+    assert [f["time_s"] for f in record["frames"]] == pytest.approx(times)
+    assert f"Frame Time: {1 / fps:.8f}" in (tmp_path / "clip_track1.bvh").read_text()
+    monkeypatch.undo()
+    estimator = Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="msra_18", input_w=128, input_h=128)
+    raw = np.array([estimator.predict(frame, [box])[0]["joints_2d"] for frame in iter_frames(video)])
+    smoothed = [f["people"][0]["joints_2d"] for f in record["frames"]]
+    for joint, axis in np.ndindex(raw.shape[1:]):
+        expected = one_euro_by_hand(raw[:, joint, axis].tolist(), times, **SMOOTH_2D)[0]
+        np.testing.assert_allclose([s[joint][axis] for s in smoothed], expected, atol=0.006)
+
+
+def test_truncated_video_says_how_many_frames_it_read(resnet18_3d_checkpoint, tmp_path, capsys):
+    """An AVI cut in half: the frames that decode are processed, and the JSON and the summary say
+    how many of the announced frames were read."""
+    rng = np.random.default_rng(3)
+    clip = write_clip(tmp_path / "whole.avi", [random_scene(rng, 96, 80)["image"] for _ in range(30)], 10)
+    data = clip.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    run_demo(
+        ["--demo", str(tmp_path / "cut.avi"), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *NO_DET]
+    )
+    record = read(out / "cut.json")
+    assert record["frames_expected"] == 30 and 5 < record["frames_read"] == record["num_frames"] < 25
+    assert f"decoding stopped after {record['frames_read']} of the 30 frames" in capsys.readouterr().out
+    run_demo(["--demo", str(clip), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *NO_DET])
+    record = read(out / "whole.json")
+    assert record["frames_expected"] == record["frames_read"] == 30
+    assert "decoding stopped" not in capsys.readouterr().out
+
+
 def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpoint, tmp_path):
     _, video = inputs
     runs = {}
@@ -282,6 +414,59 @@ def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpo
     for index in range(4):
         for kind in ("2d", "3d"):
             assert cv2.imread(str(tmp_path / "smooth" / f"clip_{index:05d}_{kind}.png")) is not None
+
+
+def write_clip(path, frames, fps, codec="MJPG"):
+    """A video of ``frames`` (BGR, one size) at ``fps``; MJPG by default: each frame is coded alone,
+    so the same frames decode the same at any frame rate."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_video_smoothing_is_the_filter_in_seconds_and_h36m_follows(resnet18_3d_checkpoint, tmp_path):
+    """--smooth at 10 and at 25 fps: every smoothed coordinate (2D px, 3D mm) equals the One-Euro
+    filter computed by hand on the network's raw output with dt = 1 / fps, and the H36M-17 joints
+    are the smoothed MPII-16 ones reordered (not the raw ones)."""
+    from test_smoothing import one_euro_by_hand
+
+    rng = np.random.default_rng(5)
+    frames = [random_scene(rng, 160, 128)["image"] for _ in range(5)]
+    estimator = Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="msra_18", input_w=128, input_h=128)
+    for fps in (10, 25):
+        clip = write_clip(tmp_path / f"clip{fps}.avi", frames, fps)
+        run_demo(
+            [
+                "--demo",
+                str(clip),
+                "--load_model",
+                resnet18_3d_checkpoint,
+                "--out_dir",
+                str(tmp_path),
+                *NO_DET,
+                "--smooth",
+            ]
+        )
+        record = read(tmp_path / f"clip{fps}.json")
+        times = [i / fps for i in range(len(frames))]
+        assert [f["time_s"] for f in record["frames"]] == pytest.approx(times, abs=1e-4)
+        decoded = list(iter_frames(clip))
+        raw = [estimator.predict(frame)[0] for frame in decoded]
+        people = [f["people"][0] for f in record["frames"]]
+        for key, settings in (("joints_2d", SMOOTH_2D), ("joints_3d_mm", SMOOTH_3D)):
+            series = np.array([person[key] for person in raw])  # (T, 16, D)
+            expected = np.zeros_like(series)
+            for joint, axis in np.ndindex(series.shape[1:]):
+                expected[:, joint, axis] = one_euro_by_hand(series[:, joint, axis].tolist(), times, **settings)[0]
+            np.testing.assert_allclose([p[key] for p in people], expected, atol=0.006, err_msg=f"{key} at {fps} fps")
+            assert not np.allclose(expected[-1], series[-1], atol=0.05), key  # the filter changed it
+        np.testing.assert_allclose(
+            [p["joints_3d_h36m_mm"] for p in people],
+            [to_h36m_order(np.array(p["joints_3d_mm"])) for p in people],
+            atol=0.02,
+        )
 
 
 def run_video_with_boxes(video, per_frame, checkpoint, out_dir, *extra):
@@ -455,6 +640,22 @@ def test_video_bvh_exports_each_tracked_person(inputs, resnet18_3d_checkpoint, t
     )
     assert error[seen[first:]].max() < 0.5
     assert "Frame Time: 0.1" in (tmp_path / "clip_track1.bvh").read_text()  # the clip is 10 fps
+
+
+def test_any_video_opencv_reads_is_a_video(inputs, resnet18_3d_checkpoint, tmp_path):
+    """.m4v and .webm in a folder, and a single file whose extension says nothing (.vid), are read
+    as videos when OpenCV opens them as such; a text file beside them is left out."""
+    _, video = inputs
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.m4v", "b.webm", "c.vid"):
+        (folder / name).write_bytes(video.read_bytes())
+    (folder / "notes.txt").write_text("not a video")
+    ckpt = ["--load_model", resnet18_3d_checkpoint, *NO_DET]
+    assert run_demo(["--demo", str(folder), "--out_dir", str(tmp_path / "folder"), *ckpt]).done == 3 * 4
+    assert sorted(p.name for p in (tmp_path / "folder").glob("*.json")) == ["a.json", "b.json", "c.json"]
+    run_demo(["--demo", str(folder / "c.vid"), "--out_dir", str(tmp_path / "one"), *ckpt])
+    assert read(tmp_path / "one" / "c.json")["num_frames"] == 4
 
 
 def test_bvh_needs_a_video(inputs, resnet18_3d_checkpoint, tmp_path, capsys):

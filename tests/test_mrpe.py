@@ -9,7 +9,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from hg3d.options import parse_opts
 
 from conftest import FIXTURE_DATA
 from hg3d.camera import Intrinsics, project
@@ -18,6 +17,7 @@ from hg3d.joints import H36M_TO_MPII
 from hg3d.metrics import score
 from hg3d.metrics.h36m import NO_CAMERA_LABELS, report
 from hg3d.model import PoseResNet
+from hg3d.options import parse_opts
 from hg3d.run import run
 from hg3d.sample_data import _image_size, write_h36m
 from hg3d.synthetic import random_scene

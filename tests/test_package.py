@@ -23,7 +23,7 @@ except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli
     import tomli as tomllib
 
 # What `import hg3d` must offer in the installed package.
-API = ("__version__", "Estimator")
+API = ("__version__", "Estimator", "PoseTracker")
 # Each command and the script it stands for (run from the clone with this interpreter).
 COMMANDS = {
     "hg3d-train": ("main.py", os.path.join(SRC_DIR, "main.py")),

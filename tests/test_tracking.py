@@ -50,3 +50,30 @@ def test_track_ends_after_missed_frames_and_ids_are_not_reused():
         tracker.update([])
     assert tracker.update(box) == [2]  # missed 3 > 2 frames: the track had ended
     assert tracker.update([[500, 500, 10, 10], [1, 1, 10, 10]]) == [3, 2]  # far box: a new id
+
+
+def test_pairs_below_min_iou_cannot_outbid_the_best_overlap():
+    """Box a overlaps track 1 at IoU 0.905 (and track 2 at 0.026), box b overlaps track 1 at
+    0.887 only. Counting the 0.026 pair in the sum would give track 1 to b (0.887 + 0.026 >
+    0.905) and then drop a's pair: a, the best overlap, would lose the id."""
+    tracks = [[0, 0, 100, 100], [100, 0, 100, 100]]
+    a, b = [5, 0, 100, 100], [-6, 0, 100, 100]
+    # IoU by hand: a with track 1: 95 x 100 / (2 x 10000 - 9500); a with track 2: 5 x 100 / 19500
+    expected = [[9500 / 10500, 500 / 19500], [9400 / 10600, 0]]
+    np.testing.assert_allclose(iou_matrix([a, b], tracks), expected)
+    tracker = Tracker(min_iou=0.3)
+    assert tracker.update(tracks) == [1, 2]
+    assert tracker.update([a, b]) == [1, 3]
+
+
+def test_velocity_after_a_gap_is_per_frame():
+    """A box 100 px wide moving 30 px a frame, missed for 3 frames, found where its motion puts
+    it: the track keeps its id, and its velocity is the 120 px of those 4 frames divided by 4, so
+    the next frame is predicted 30 px on (at 120 px a frame the prediction would overlap the next
+    box at IoU 10 / 190, and a new id would start)."""
+    tracker = Tracker()
+    frames = {0: 0, 1: 1, 5: 5, 6: 6, 7: 7}  # frame -> position step; frames 2, 3, 4 have no box
+    for frame in range(8):
+        boxes = [[100 + 30 * frames[frame], 50, 100, 100]] if frame in frames else []
+        assert tracker.update(boxes) == ([1] if boxes else [])
+    np.testing.assert_allclose(tracker.tracks[1]["velocity"], [30, 0, 0, 0])

@@ -224,22 +224,25 @@ def write_bvh(path, frames, fps):
 def _as_frames(poses):
     """A track's per-frame poses (arrays, lists, or None for a missed frame) as (T, 17, 3), NaN
     where missed."""
+    if isinstance(poses, np.ndarray):
+        return poses.astype(np.float64, copy=False).reshape(-1, NUM_H36M_JOINTS, 3)
     missed = np.full((NUM_H36M_JOINTS, 3), np.nan)
-    return np.stack([missed if pose is None else np.asarray(pose, np.float64) for pose in poses])
+    frames = [missed if pose is None else np.asarray(pose, np.float64) for pose in poses]
+    return np.stack(frames) if frames else np.zeros((0, NUM_H36M_JOINTS, 3))
 
 
 def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES):
     """One BVH per track: ``<out_dir>/<name>_track<id>.bvh``.
 
-    tracks: {track id: per-frame H36M-17 poses}, each frame a (17, 3) array in mm (camera frame,
-    root-relative, as ``joints_3d_h36m_mm``) or None / NaN where the person was missed; index 0 is
-    the video's first frame (or any common start). A file covers its track from the first to the
-    last frame that held a pose. A track seen in fewer than ``min_frames`` frames writes nothing.
-    Returns (paths written, one message per track).
+    tracks: {track id: (start, poses)}: the video frame (counted from 0) of the first pose, and the
+    per-frame H36M-17 poses from there on, each a (17, 3) array in mm (camera frame, root-relative,
+    as ``joints_3d_h36m_mm``) or None / NaN where the person was missed. A file covers its track
+    from the first to the last frame that held a pose. A track seen in fewer than ``min_frames``
+    frames writes nothing. Returns (paths written, one message per track).
     """
     written, messages = [], []
-    for track_id, poses in tracks.items():
-        frames = _as_frames(poses) if len(poses) else np.zeros((0, NUM_H36M_JOINTS, 3))
+    for track_id, (start, poses) in tracks.items():
+        frames = _as_frames(poses)
         seen = seen_frames(frames)
         count = int(seen.sum())
         if count < max(min_frames, 1):
@@ -250,7 +253,7 @@ def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES):
         write_bvh(path, frames[first : last + 1], fps)
         missed = last + 1 - first - count
         messages.append(
-            f"track {track_id}: {path}, {last + 1 - first} frames from frame {first}"
+            f"track {track_id}: {path}, {last + 1 - first} frames from frame {start + first}"
             + (f" ({missed} missed, each repeating the previous pose)" if missed else "")
         )
         written.append(path)

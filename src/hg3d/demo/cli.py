@@ -13,11 +13,9 @@ from ..errors import UserError
 from ..files import read_json
 from ..options import finish_model_options, home_dir, model_parser
 from .detection import DETECTORS
-from .pipeline import Demo, box_entry
+from .inputs import box_entry, find_inputs, output_names
+from .pipeline import Demo
 from .smoothing import SMOOTH_2D, SMOOTH_3D
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2"}
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv"}
 
 
 def parse_demo_opts(argv=None):
@@ -122,35 +120,6 @@ def load_bboxes(path):
     return {name: parse_box_entry(box, f"--bboxes {path} entry '{name}'") for name, box in boxes.items()}
 
 
-def find_inputs(path, recursive):
-    """(images, videos) to process for ``path``; a folder lists its images and videos, sorted."""
-    if not os.path.exists(path):
-        raise UserError(f"--demo {path} does not exist")
-    if os.path.isfile(path):
-        ext = os.path.splitext(path)[1].lower()
-        return ([], [path]) if ext in VIDEO_EXTENSIONS else ([path], [])
-    if recursive:
-        files = [os.path.join(d, f) for d, _, names in os.walk(path) for f in names]
-    else:
-        files = [os.path.join(path, f) for f in os.listdir(path)]
-    files = sorted(f for f in files if os.path.isfile(f))
-    images = [f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
-    videos = [f for f in files if os.path.splitext(f)[1].lower() in VIDEO_EXTENSIONS]
-    if not images and not videos:
-        raise UserError(f"--demo {path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) or videos there")
-    return images, videos
-
-
-def output_names(paths, root):
-    """Output file stem of each input: the path relative to the --demo folder, '/' as '__'; inputs
-    that would share a stem (a.jpg and a.png) keep their extension (a_jpg, a_png) instead of
-    overwriting each other's outputs."""
-    base = os.path.dirname(root) if os.path.isfile(root) else root
-    rel = [os.path.relpath(path, base).replace(os.sep, "__") for path in paths]
-    stems = [os.path.splitext(r)[0] for r in rel]
-    return {path: r.replace(".", "_") if stems.count(stem) > 1 else stem for path, r, stem in zip(paths, rel, stems)}
-
-
 def run_demo(argv=None):
     """The demo command; returns the Demo that ran (its ``done`` count, ``tracked`` videos)."""
     opt = parse_demo_opts(argv)
@@ -158,7 +127,7 @@ def run_demo(argv=None):
     if opt.bvh and not videos:
         raise UserError(
             f"--bvh exports the people tracked through a video, and --demo {opt.demo} holds no "
-            f"video ({', '.join(sorted(VIDEO_EXTENSIONS))}); drop --bvh for images"
+            f"video (a file that OpenCV reads as one); drop --bvh for images"
         )
     inputs = images + videos
     need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in inputs)

@@ -62,17 +62,22 @@ def image_record(opt, detector, path, people):
     return {**header(opt, detector), "image": os.path.abspath(path), **people_fields(people)}
 
 
-def video_record(opt, detector, path, fps, frames, tracks):
-    """``frames``: (index, people) pairs; ``tracks``: the video's TrackedPoses."""
+def video_record(opt, detector, path, reader, frames, tracks):
+    """``reader``: the video's VideoReader (after the pass); ``frames``: (index, time_s, people);
+    ``tracks``: the video's TrackedPoses."""
     return {
         **header(opt, detector),
         "video": os.path.abspath(path),
-        "fps": fps,
+        "fps": reader.fps,
+        "fps_source": reader.fps_source,
+        "time_base": reader.time_base,
         "num_frames": len(frames),
+        "frames_read": reader.frames_read,
+        "frames_expected": reader.frames_expected,
         "det_every": opt.det_every,
         "smooth": opt.smooth_settings,
         "tracks": tracks.summary(),
         "frames": [
-            {"frame": index, "time_s": round(index / fps, 4), **people_fields(people)} for index, people in frames
+            {"frame": index, "time_s": round(time_s, 4), **people_fields(people)} for index, time_s, people in frames
         ],
     }

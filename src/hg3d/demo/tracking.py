@@ -21,9 +21,11 @@ def iou_matrix(boxes_a, boxes_b):
 class Tracker:
     """Track ids for the boxes of successive frames.
 
-    A box joins the track whose predicted box it overlaps best (IoU >= ``min_iou``) in the optimal
-    one-to-one assignment; an unmatched box starts a new track (ids count up from 1 and are never
-    reused); a track not matched for more than ``max_missed`` frames has ended. The prediction
+    Boxes and tracks are paired one-to-one so that the summed IoU of the pairs with IoU >=
+    ``min_iou`` (with the track's predicted box) is the largest; pairs below ``min_iou`` are ruled
+    out before solving. An unpaired box starts a new track (ids count up from 1 and are never
+    reused). A track can be found again after up to ``max_missed`` frames in a row without a box;
+    missed in ``max_missed + 1`` frames in a row, it has ended. The prediction
     moves a track's last box on at its velocity (constant motion, as SORT's Kalman filter assumes),
     so two people who cross keep their ids where the last boxes alone would swap them.
     """
@@ -40,9 +42,12 @@ class Tracker:
         assigned = [None] * len(boxes)
         if ids and len(boxes):
             iou = iou_matrix(boxes, [self.predicted(i) for i in ids])
-            rows, cols = linear_sum_assignment(-iou)
+            allowed = iou >= self.min_iou
+            # Pairs below min_iou count as nothing in the sum being maximised, so they cannot
+            # outbid an allowed pair; any of them the solver still returns is dropped.
+            rows, cols = linear_sum_assignment(-np.where(allowed, iou, 0.0))
             for r, c in zip(rows, cols):
-                if iou[r, c] >= self.min_iou:
+                if allowed[r, c]:
                     assigned[r] = ids[c]
         for index, box in enumerate(boxes):
             track = self.tracks.get(assigned[index])
