@@ -13,8 +13,9 @@ SMPL joints in world coordinates, metres). Row t of the per-frame arrays is imag
 ``image_%05d.jpg % t`` (as SPIN's and VIBE's 3DPW preprocessing read it). The SMPL parameters,
 per person ``poses`` (T x 72, axis-angle, world frame), ``betas`` (10 shape values) and ``genders``
 (``m`` / ``f``), are kept per sample with each frame's camera rotation: the literature's 14-joint
-protocol builds its ground truth from them (``hg3d.smpl.ground_truth_j14``). ``poses2d`` is not
-needed. The image size is read from each image.
+protocol builds its ground truth from them (``hg3d.smpl.ground_truth_j14``, with ``--smpl_dir``
+and ``--j_regressor_h36m``: checked when the dataset opens, computed once when labels are first
+asked for). ``poses2d`` is not needed. The image size is read from each image.
 
 Only frames with a valid camera pose are used. The 24 SMPL joints become H36M-17 (the 3D ground
 truth) and, through ``joints.H36M_TO_MPII`` exactly as for Human3.6M, the network's MPII-16.
@@ -27,6 +28,7 @@ import os
 
 import numpy as np
 
+from .. import smpl
 from ..errors import UserError
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, orthographic_joints, read_image, require_path
@@ -231,7 +233,12 @@ class ThreeDPW(PoseDataset):
         # SMPL parameters (world frame) and camera rotations, for the 14-joint protocol's ground truth
         self.smpl_poses, self.smpl_betas, self.cam_rotations = (np.stack(a).astype(np.float32) for a in zip(*smpl))
         self.smpl_genders = np.array(smpl_genders)
+        self.frame_step = 1
+        self.gt_3d_14 = None  # the 14-joint protocol's ground truth, made by the first labels() call
+        if split != "train" and opt.smpl_dir:
+            smpl.check_protocol_files(opt.smpl_dir, opt.j_regressor_h36m, np.unique(self.smpl_genders))
         if split != "train" and not (opt.test or opt.full_test):
+            self.frame_step = 10
             # validation during training: every 10th frame, as for Human3.6M
             for name in (
                 "sample_sequence",
@@ -269,12 +276,26 @@ class ThreeDPW(PoseDataset):
 
     def labels(self, index):
         """``gt_3d`` (H36M-17, mm, relative to the pelvis) of samples ``index``, their
-        ``sequence`` name, ``person`` and ``frame``, and the 3DPW ``split`` they come from."""
+        ``sequence`` name, ``person`` and ``frame``, the 3DPW ``split`` they come from and the
+        ``frame_step`` (every k-th valid person-frame); with ``--smpl_dir`` also ``gt_3d_14``."""
         cam = self.joints_cam[index]
-        return {
+        labels = {
             "gt_3d": cam - cam[:, :1],
             "sequence": np.array([self.sequences[s] for s in self.sample_sequence[index]]),
             "person": self.sample_person[index],
             "frame": self.sample_frame[index],
             "split": self.pw3d_split,
+            "frame_step": self.frame_step,
         }
+        if self.opt.smpl_dir:
+            labels["gt_3d_14"] = self.smpl_ground_truth()[index]
+        return labels
+
+    def smpl_ground_truth(self):
+        """The literature's 14 joints (N, 14, 3) mm, pelvis-relative, of every sample: regressed
+        from the SMPL meshes once (on ``opt.device``), then kept."""
+        if self.gt_3d_14 is None:
+            params = (self.smpl_poses, self.smpl_betas, self.smpl_genders, self.cam_rotations)
+            opt = self.opt
+            self.gt_3d_14 = smpl.ground_truth_j14(opt.smpl_dir, opt.j_regressor_h36m, *params, device=opt.device)
+        return self.gt_3d_14

@@ -1,15 +1,16 @@
-"""The Human3.6M protocol: MPJPE after the 4000 mm bone-sum rescale, PA-MPJPE, per-action tables.
+"""The Human3.6M protocols: MPJPE after the 4000 mm bone-sum rescale, N-MPJPE, PA-MPJPE, per action.
 
 A prediction (MPII-16, crop units) becomes H36M-17 in millimetres by ``skeleton.mpii_to_h36m``;
-MPJPE is its mean joint error against the root-relative ground truth, PA-MPJPE the same after a
-similarity Procrustes fit. Both are averaged over the samples that have a 3D label.
+MPJPE is its mean joint error against the root-relative ground truth, N-MPJPE the same after a
+least-squares scale onto it, PA-MPJPE after a similarity Procrustes fit. All are averaged over the
+samples that have a 3D label. ``FIGURES`` names each figure's protocol (``protocols.PROTOCOLS``).
 """
 
 import numpy as np
 
 from ..joints import NUM_H36M_JOINTS
 from ..skeleton import degenerate, mpii_to_h36m
-from .core import Benchmark, group_means, in_order, monitor, per_sample_mpjpe, procrustes_align
+from .core import Benchmark, group_means, in_order, monitor, per_sample_mpjpe, per_sample_n_mpjpe, procrustes_align
 
 # The order in which papers print their per-action tables (not alphabetical: WalkTogether is last).
 ACTIONS = (
@@ -31,6 +32,15 @@ ACTIONS = (
 )
 # Per-sample labels of caches made from the official release; preds.h5 keeps them.
 LABEL_KEYS = ("subject", "action", "camera", "frame")
+# The root-relative figures, as results.json, preds.h5 and the per-action table name them.
+POSE_FIGURES = ("mpjpe", "n_mpjpe", "pa_mpjpe")
+# The protocol of every figure this benchmark reports (protocols.PROTOCOLS).
+FIGURES = {
+    "acc": "pck_monitor",
+    **{name: f"h36m_{name}" for name in POSE_FIGURES},
+    **{f"{name}_action_mean": f"h36m_{name}_action_mean" for name in POSE_FIGURES},
+    **{name: f"h36m_{name}" for name in ("mrpe", "mrpe_x", "mrpe_y", "mrpe_z", "mpjpe_abs")},
+}
 
 
 def has_3d_label(gt_3d):
@@ -56,36 +66,33 @@ def h36m_metrics(pred_3d, gt_3d):
 
 
 def score_3d(pred_3d, gt_3d=None):
-    """MPJPE and PA-MPJPE in mm over the samples with 3D labels (``gt_3d`` None: none has one).
+    """MPJPE, N-MPJPE and PA-MPJPE in mm over the samples with 3D labels (``gt_3d`` None: none has one).
 
     Summary: ``num_3d``, ``num_degenerate`` (predictions scored as the zero pose, see
-    ``skeleton.degenerate``), ``mpjpe``, ``pa_mpjpe`` (None without labels); arrays: the converted
-    ``pred_3d`` (H36M-17 mm), ``gt_3d`` and the per-sample ``mpjpe``, ``pa_mpjpe``.
+    ``skeleton.degenerate``), ``mpjpe``, ``n_mpjpe``, ``pa_mpjpe`` (None without labels); arrays:
+    the converted ``pred_3d`` (H36M-17 mm), ``gt_3d`` and the per-sample figures.
     """
     if gt_3d is None:
         gt_3d = np.zeros((len(pred_3d), NUM_H36M_JOINTS, 3), np.float32)
     converted, mpjpe, pa_mpjpe, labelled = h36m_metrics(pred_3d, gt_3d)
-    summary = {
-        "num_3d": int(labelled.sum()),
-        "num_degenerate": int((degenerate(pred_3d) & labelled).sum()),
-        "mpjpe": float(mpjpe[labelled].mean()) if labelled.any() else None,
-        "pa_mpjpe": float(pa_mpjpe[labelled].mean()) if labelled.any() else None,
-    }
-    arrays = {
-        "pred_3d": converted.astype(np.float32),
-        "gt_3d": gt_3d,
-        "mpjpe": mpjpe.astype(np.float32),
-        "pa_mpjpe": pa_mpjpe.astype(np.float32),
-    }
+    n_mpjpe = np.full(len(converted), np.nan)
+    if labelled.any():
+        n_mpjpe[labelled] = per_sample_n_mpjpe(converted[labelled], gt_3d[labelled])
+    per_sample = {"mpjpe": mpjpe, "n_mpjpe": n_mpjpe, "pa_mpjpe": pa_mpjpe}
+    summary = {"num_3d": int(labelled.sum()), "num_degenerate": int((degenerate(pred_3d) & labelled).sum())}
+    summary.update({k: float(v[labelled].mean()) if labelled.any() else None for k, v in per_sample.items()})
+    arrays = {"pred_3d": converted.astype(np.float32), "gt_3d": gt_3d}
+    arrays.update({k: v.astype(np.float32) for k, v in per_sample.items()})
     return summary, arrays
 
 
 def per_action(arrays, actions):
     """``per_action`` figures in the literature's order (unknown names after them) and the mean
-    over actions (``mpjpe_action_mean``, ``pa_mpjpe_action_mean``), as papers print them."""
-    pooled = group_means({"mpjpe": arrays["mpjpe"], "pa_mpjpe": arrays["pa_mpjpe"]}, actions)
+    over actions (``mpjpe_action_mean``, ``n_mpjpe_action_mean``, ``pa_mpjpe_action_mean``), as
+    papers print them."""
+    pooled = group_means({name: arrays[name] for name in POSE_FIGURES}, actions)
     summary = {"per_action": in_order(pooled, ACTIONS)}
-    for name in ("mpjpe", "pa_mpjpe"):
+    for name in POSE_FIGURES:
         summary[f"{name}_action_mean"] = float(np.mean([a[name] for a in pooled.values()]))
     return summary
 
@@ -107,30 +114,20 @@ def score(predictions, labels):
 
 
 def format_per_action(summary):
-    """The per-action table of papers (mm): one row per action, then the mean over actions."""
+    """The per-action table of papers (mm): one row per action, then the mean over actions; the
+    columns carry the figures' results.json names."""
     rows = [
-        f"{action:<14}{v['mpjpe']:>9.2f}{v['pa_mpjpe']:>11.2f}{v['num_samples']:>9d}"
+        f"{action:<14}" + "".join(f"{v[name]:>10.2f}" for name in POSE_FIGURES) + f"{v['num_samples']:>9d}"
         for action, v in summary["per_action"].items()
     ]
-    return "\n".join(
-        [
-            f"{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>11}{'samples':>9}",
-            *rows,
-            f"{'mean':<14}{summary['mpjpe_action_mean']:>9.2f}{summary['pa_mpjpe_action_mean']:>11.2f}",
-        ]
-    )
+    means = "".join(f"{summary[f'{name}_action_mean']:>10.2f}" for name in POSE_FIGURES)
+    header = f"{'action':<14}" + "".join(f"{name:>10}" for name in POSE_FIGURES) + f"{'samples':>9}"
+    return "\n".join([header, *rows, f"{'mean':<14}{means}"])
 
 
 def report(summary):
-    """The MPJPE line (when there were 3D labels) and the per-action table (when there are actions)."""
-    lines = []
-    if summary.get("mpjpe") is not None:
-        lines.append(
-            f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm over {summary['num_3d']} samples"
-        )
-    if "per_action" in summary:
-        lines.append(format_per_action(summary))
-    return "\n".join(lines)
+    """The per-action table (when there are actions; run.test prints the figures themselves)."""
+    return format_per_action(summary) if "per_action" in summary else ""
 
 
-BENCHMARK = Benchmark(score, report)
+BENCHMARK = Benchmark(score, report, figures=lambda summary: FIGURES)
