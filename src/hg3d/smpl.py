@@ -262,4 +262,3 @@ def ground_truth_j14(smpl_dir, j_regressor_path, poses, betas, genders, cam_rota
     (arguments as ``ground_truth_h36m``)."""
     h36m = ground_truth_h36m(smpl_dir, j_regressor_path, poses, betas, genders, cam_rotations, device)
     return pelvis_relative_j14(h36m)
-

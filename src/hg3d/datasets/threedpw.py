@@ -202,7 +202,7 @@ class ThreeDPW(PoseDataset):
         root = os.path.join(opt.data_dir, "3dpw")
         self.image_root = os.path.join(root, "imageFiles")
         folder = require_path(os.path.join(root, "sequenceFiles", self.pw3d_split), f"3DPW {self.pw3d_split} sequences")
-        samples, smpl, smpl_genders, names = [], [], [], []
+        samples, smpl_parameters, smpl_genders, names = [], [], [], []
         for path in sorted(glob.glob(os.path.join(folder, "*.pkl"))):
             data = load_sequence(path)
             sequence = str(data["sequence"])
@@ -214,7 +214,9 @@ class ThreeDPW(PoseDataset):
                     world = np.asarray(joints[frame], np.float64).reshape(24, 3)
                     h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
                     samples.append((len(names), person, int(frame), h36m_mm, project(h36m_mm, intrinsics)))
-                    smpl.append((data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3]))
+                    smpl_parameters.append(
+                        (data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3])
+                    )
                     smpl_genders.append(GENDER_NAMES[str(data["genders"][person]).lower()])
                     count += 1
             if count == 0:
@@ -231,7 +233,9 @@ class ThreeDPW(PoseDataset):
         self.joints_uv = np.stack([s[4] for s in samples]).astype(np.float32)  # perspective, px
         self.joints_ortho = np.stack([orthographic_joints(s[3], s[4]) for s in samples]).astype(np.float32)
         # SMPL parameters (world frame) and camera rotations, for the 14-joint protocol's ground truth
-        self.smpl_poses, self.smpl_betas, self.cam_rotations = (np.stack(a).astype(np.float32) for a in zip(*smpl))
+        self.smpl_poses, self.smpl_betas, self.cam_rotations = (
+            np.stack(a).astype(np.float32) for a in zip(*smpl_parameters)
+        )
         self.smpl_genders = np.array(smpl_genders)
         self.frame_step = 1
         self.gt_3d_14 = None  # the 14-joint protocol's ground truth, made by the first labels() call

@@ -44,8 +44,8 @@ class Protocol:
 
 H36M_17 = "H36M-17, all 17 (the pelvis counts, at 0 error once both poses are rooted)"
 H36M_SAMPLES = (
-    "Human3.6M test subjects (S9, S11): the cache entries of the ECCV18 challenge's Val set or of "
-    "prepare_h36m's Val (every --test_step-th video frame, default 64); entries with a 3D label"
+    "Human3.6M Val cache entries with a 3D label: the ECCV18 challenge's Val set (no subject labels), or "
+    "prepare_h36m's Val (its --test_subjects, default S9 and S11; every --test_step-th video frame, default 64)"
 )
 ROOTED = "root: both poses relative to their pelvis"
 MPJPE_REF = "MPJPE: Ionescu et al., TPAMI 2014 (Human3.6M)"
@@ -295,11 +295,12 @@ def sample_step(index):
 
 def format_figures(summary):
     """One line per figure ``summary["protocols"]`` describes that has a single value: its
-    results.json name, value and units, and what it is."""
+    results.json name, value and units, what it is and its protocol's name ("" when none)."""
     lines = []
     for name, entry in summary.get("protocols", {}).items():
         value = summary.get(name)
         if isinstance(value, float):
-            measured = f"{entry['short']} {value:.{UNIT_DECIMALS[entry['units']]}f} {entry['units']}"
+            units = "" if entry["units"] == "fraction" else f" {entry['units']}"
+            measured = f"{entry['short']} {value:.{UNIT_DECIMALS[entry['units']]}f}{units}"
             lines.append(f"{name:<22}{measured:<24}{entry['title']} [{entry['protocol']}]")
-    return "\n".join(lines)
+    return "\n".join([f"{'figure':<22}{'value':<24}what it is [protocol]", *lines]) if lines else ""
