@@ -18,6 +18,7 @@ import pytest
 import scipy.sparse
 from scipy.spatial.transform import Rotation
 
+import hg3d.run  # at collection: the progress bar binds sys.stderr when first imported, not a test's capture
 from conftest import TINY_CPU
 from figures import assert_every_figure_has_its_protocol
 from hg3d import smpl
@@ -348,7 +349,6 @@ def test_main_test_scores_the_14_joint_protocol_on_the_regressed_ground_truth(
     the 4000 mm bone-sum rule, which fixes the prediction's size."""
     import h5py
 
-    import hg3d.run
     from hg3d.joints import H36M_BONES, H36M_TO_MPII
 
     root, _ = pw3d

@@ -49,6 +49,8 @@ H36M_SAMPLES = (
 )
 ROOTED = "root: both poses relative to their pelvis"
 MPJPE_REF = "MPJPE: Ionescu et al., TPAMI 2014 (Human3.6M)"
+PW3D_REF = "3DPW: von Marcard et al., ECCV 2018"
+SIMILARITY_REF = "the similarity fit: Umeyama, TPAMI 1991 (reflections excluded)"
 _H36M_MPJPE = Protocol(
     short="MPJPE",
     title="17 joints, pelvis-rooted, the prediction scaled to a 4000 mm bone sum",
@@ -79,8 +81,7 @@ _H36M_PA_MPJPE = replace(
     alignment="Procrustes: the least-squares similarity (scale, rotation without reflection, translation) "
     "of each prediction onto its ground truth",
     scale="least_squares",
-    reference="the similarity fit: Umeyama, TPAMI 1991 (reflections excluded); PA-MPJPE as 'protocol 2' of "
-    "Martinez et al., ICCV 2017 and Pavllo et al., CVPR 2019",
+    reference=f"{SIMILARITY_REF}; PA-MPJPE as 'protocol 2' of Martinez et al., ICCV 2017 and Pavllo et al., CVPR 2019",
     matches="'protocol 2' tables (PA-MPJPE, P-MPJPE, 'reconstruction error') on S9 and S11; some papers "
     "number the protocols the other way round",
 )
@@ -173,7 +174,7 @@ _PW3D_17 = replace(
     title="17 joints against SMPL's jointPositions mapped to H36M-17, pelvis-rooted, 4000 mm bone sum",
     joints="H36M-17 from the 24 SMPL joints of jointPositions (spine, neck and head approximated)",
     samples=PW3D_SAMPLES,
-    reference="3DPW: von Marcard et al., ECCV 2018; the joint mapping and the 4000 mm rule: hg3d's",
+    reference=f"{PW3D_REF}; the joint mapping: hg3d's; the 4000 mm rule: the original release's",
     matches="none: hg3d's own (its ground truth's spine, neck and head are approximations)",
 )
 _PW3D_12 = replace(
@@ -190,7 +191,7 @@ _PW3D_14 = replace(
     joints="14 of H36M-17 regressed from the gendered SMPL mesh (J_regressor_h36m; H36M_TO_J14 = "
     "6 5 4 1 2 3 16 15 14 11 12 13 8 10), the prediction's same 14",
     alignment="root: both poses relative to their pelvis (the regressed pelvis, hg3d's pelvis)",
-    reference="Kolotouros et al., ICCV 2019 (SPIN): its 3DPW evaluation; 3DPW: von Marcard et al., ECCV 2018",
+    reference=f"Kolotouros et al., ICCV 2019 (SPIN): its 3DPW evaluation; {PW3D_REF}",
     matches="MPJPE columns of tables that root at the regressed pelvis (SPIN's code); those methods "
     "predict metric meshes, while hg3d's size comes from the 4000 mm rule",
 )
@@ -203,7 +204,7 @@ PROTOCOLS.update(
             title=_PW3D_17.title.replace("4000 mm bone sum", "least-squares scale onto the ground truth"),
             alignment=_H36M_N_MPJPE.alignment,
             scale="least_squares",
-            reference=f"{_H36M_N_MPJPE.reference}; 3DPW: von Marcard et al., ECCV 2018",
+            reference=f"{_H36M_N_MPJPE.reference}; {PW3D_REF}",
         ),
         "3dpw_pa_mpjpe_17": replace(
             _PW3D_17,
@@ -211,6 +212,7 @@ PROTOCOLS.update(
             title=_PW3D_17.title.replace("pelvis-rooted, 4000 mm bone sum", "similarity (Procrustes) fit"),
             alignment=_H36M_PA_MPJPE.alignment,
             scale="least_squares",
+            reference=f"{SIMILARITY_REF}; {PW3D_REF}",
         ),
         "3dpw_mpjpe_12": _PW3D_12,
         "3dpw_pa_mpjpe_12": replace(
@@ -219,6 +221,7 @@ PROTOCOLS.update(
             title="12 SMPL joints shared with H36M after a similarity (Procrustes) fit",
             alignment=_H36M_PA_MPJPE.alignment,
             scale="least_squares",
+            reference=f"{SIMILARITY_REF}; {PW3D_REF}",
         ),
         "3dpw_mpjpe_14": _PW3D_14,
         "3dpw_pa_mpjpe_14": replace(
