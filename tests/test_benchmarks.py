@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SRC_DIR
+from figures import assert_every_figure_has_its_protocol
 from hg3d import metrics
 from hg3d.datasets import get_dataset
 from hg3d.datasets.base import PoseDataset
@@ -23,15 +24,15 @@ DATASETS = ("mpii", "h36m", "threedpw", "mpi_inf_3dhp")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("benchmarks")
     write_mpii(str(root / "mpii"), np.random.default_rng(0), 1, 8, size=96)
-    write_h36m(str(root / "h36m"), np.random.default_rng(1), 1, 6, size=96)
+    write_h36m(str(root / "h36m"), np.random.default_rng(1), 1, 12, size=96)
     write_3dpw(str(root / "3dpw"), np.random.default_rng(2))
     write_mpi_inf_3dhp(str(root / "mpi_inf_3dhp"), np.random.default_rng(3), frames=3)
     return root
 
 
-def dataset_of(name, root):
+def dataset_of(name, root, flags=("--test", "--full_test")):
     task = "human2d" if name == "mpii" else "human3d"
-    argv = ["--task", task, "--dataset", name, "--data_dir", str(root), "--gpus", "-1", "--test", "--full_test"]
+    argv = ["--task", task, "--dataset", name, "--data_dir", str(root), "--gpus", "-1", *flags]
     return get_dataset(parse_opts([*argv, "--input_h", "64", "--input_w", "64"], log=lambda _: None), "val")
 
 
@@ -76,6 +77,7 @@ def test_every_dataset_class_is_scored_through_one_interface(root):
         assert all(len(values) == n for values in arrays.values()), name
         benchmark = metrics.benchmark_of(dataset)
         assert isinstance(benchmark.report(summary), str) and isinstance(benchmark.mat_files(arrays), dict)
+        assert_every_figure_has_its_protocol(summary)
         if name == "mpii":
             assert summary["pckh"] == 1.0 and set(benchmark.mat_files(arrays)) == {"preds.mat"}
         elif name == "h36m":
@@ -85,6 +87,40 @@ def test_every_dataset_class_is_scored_through_one_interface(root):
         else:
             assert summary["pck"] == pytest.approx(100) and summary["mpjpe"] < 1e-3
     assert covered == set(PoseDataset.__subclasses__())
+
+
+@pytest.mark.parametrize(
+    "name, flags, split, step",
+    [
+        ("h36m", ["--test"], "val", 10),  # every 10th cache entry unless --full_test
+        ("h36m", ["--test", "--full_test"], "val", 1),
+        ("threedpw", [], "validation", 10),  # validation while training: every 10th person-frame
+        ("threedpw", ["--test"], "test", 1),
+        ("mpi_inf_3dhp", ["--test"], "test", 1),
+    ],
+)
+def test_protocols_name_the_split_and_frame_step_evaluated(root, name, flags, split, step):
+    dataset = dataset_of(name, root, flags)
+    n = len(dataset)
+    index = np.array([dataset[i]["index"] for i in range(n)])
+    rng = np.random.default_rng(0)
+    predictions = {"index": index, "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10))}
+    predictions["pred_3d"] = rng.normal(0, 0.3, (n, 16, 3))
+    summary, _ = metrics.score(dataset, predictions)
+    assert_every_figure_has_its_protocol(summary)
+    assert {(e["split"], e["frame_step"]) for e in summary["protocols"].values()} == {(split, step)}
+
+
+def test_figures_of_both_3dhp_scale_modes_name_their_scale_rule(root):
+    scales = {}
+    for mode in ("gt_bones", "h36m"):
+        dataset = dataset_of("mpi_inf_3dhp", root, ("--test", "--mpi_scale", mode))
+        summary, _ = metrics.score(dataset, perfect_predictions("mpi_inf_3dhp", dataset, root))
+        scales[mode] = {name: e["scale"] for name, e in summary["protocols"].items() if name != "acc"}
+    assert scales == {
+        "gt_bones": dict.fromkeys(("pck", "auc", "mpjpe"), "gt_bones"),
+        "h36m": dict.fromkeys(("pck", "auc", "mpjpe"), "bone_sum_4000"),
+    }
 
 
 def test_metrics_import_no_dataset():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURE_DATA, golden, mirror_partner
+from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS
@@ -118,9 +119,38 @@ def test_per_action_table_in_the_literature_order(tmp_path, capsys):
         "pck_dist": np.zeros((n, 10)),
         "pred_3d": rng.normal(0, 0.3, (n, 16, 3)),
     }
-    summary, _ = score(dataset, result)
+    summary, arrays = score(dataset, result)
     order = ["Eating", "Phoning", "Photo", "Sitting", "SittingDown", "WalkDog", "Walking", "WalkTogether", "Zumba"]
     assert list(summary["per_action"]) == order
-    rows = [line.split()[0] for line in format_per_action(summary).splitlines()[1:-1]]
-    assert rows == order
+    table = format_per_action(summary).splitlines()
+    assert [line.split()[0] for line in table[1:-1]] == order
+    assert table[0].split() == ["action", "mpjpe", "n_mpjpe", "pa_mpjpe", "samples"]  # results.json's names
     assert summary["per_action"]["Walking"]["num_samples"] == 2
+    for name in ("mpjpe", "n_mpjpe", "pa_mpjpe"):  # each action pools its samples; the mean is over actions
+        walking = arrays[name][[i for i, a in enumerate(actions) if a == "Walking"]].mean()
+        assert summary["per_action"]["Walking"][name] == pytest.approx(walking, rel=1e-6)
+        means = [v[name] for v in summary["per_action"].values()]
+        assert summary[f"{name}_action_mean"] == pytest.approx(np.mean(means), rel=1e-9)
+    assert_every_figure_has_its_protocol(summary)
+
+
+def test_n_mpjpe_scales_each_prediction_by_least_squares_onto_its_ground_truth():
+    """N-MPJPE (Rhodin et al. 2018) by the closed form: s = sum(p . g) / sum(p . p) minimises
+    sum |s p - g|^2 over s (its derivative 2 sum p . (s p - g) vanishes there)."""
+    from hg3d.metrics.h36m import score_3d
+    from hg3d.skeleton import mpii_to_h36m
+
+    rng = np.random.default_rng(3)
+    pred = rng.normal(0, 0.3, (6, 16, 3))
+    gt = rng.normal(0, 300, (6, 17, 3))
+    gt -= gt[:, :1]
+    gt[4] = 0  # a sample without a 3D label: not scored
+    gt[5] = 1.7 * mpii_to_h36m(pred[5:])[0]  # the prediction's shape at another size
+    summary, arrays = score_3d(pred, gt)
+    p = mpii_to_h36m(pred)  # the prediction in mm (4000 mm rule), as MPJPE sees it
+    s = np.einsum("njc,njc->n", p, gt) / np.einsum("njc,njc->n", p, p)
+    expected = np.linalg.norm(s[:, None, None] * p - gt, axis=-1).mean(-1)
+    labelled = [0, 1, 2, 3, 5]
+    np.testing.assert_allclose(arrays["n_mpjpe"][labelled], expected[labelled], rtol=1e-5, atol=1e-6)
+    assert np.isnan(arrays["n_mpjpe"][4]) and summary["n_mpjpe"] == pytest.approx(expected[labelled].mean())
+    assert arrays["n_mpjpe"][5] < 1e-3 < arrays["mpjpe"][5]  # the size is fitted away, not the shape

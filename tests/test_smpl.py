@@ -8,6 +8,7 @@ equations, not smplx's.
 """
 
 import contextlib
+import json
 import pickle
 import sys
 import types
@@ -17,9 +18,13 @@ import pytest
 import scipy.sparse
 from scipy.spatial.transform import Rotation
 
+import hg3d.run  # at collection: the progress bar binds sys.stderr when first imported, not a test's capture
+from conftest import TINY_CPU
+from figures import assert_every_figure_has_its_protocol
 from hg3d import smpl
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
+from hg3d.metrics.threedpw import pelvis_relative_j14, pose_errors
 from hg3d.options import parse_opts
 from hg3d.sample_data import write_3dpw
 
@@ -137,15 +142,20 @@ def models(tmp_path_factory):
     }
 
 
-def reference_j14(models, poses, betas, genders, cam_rotations):
-    """The protocol by hand: the world-frame mesh, then the camera rotation applied to the whole
-    mesh (not to the global orientation), regressed, minus the pelvis, the 14 joints, in mm."""
+def reference_h36m(models, poses, betas, genders, cam_rotations):
+    """The protocol's joints by hand: the world-frame mesh, then the camera rotation applied to the
+    whole mesh (not to the global orientation), regressed to H36M-17, in mm."""
     out = []
     for pose, shape, gender, rotation in zip(poses, betas, genders, cam_rotations):
         vertices = numpy_lbs(models[gender], pose, shape[:10]) @ rotation.T
-        h36m = models["regressor"] @ vertices * 1000
-        out.append(h36m[J14] - h36m[0])
+        out.append(models["regressor"] @ vertices * 1000)
     return np.array(out)
+
+
+def reference_j14(models, *params):
+    """``reference_h36m`` minus the pelvis, the 14 joints."""
+    h36m = reference_h36m(models, *params)
+    return h36m[:, J14] - h36m[:, :1]
 
 
 @pytest.mark.parametrize("protocol", [0, 2])
@@ -214,10 +224,11 @@ def test_mpjpe_14_and_pa_mpjpe_14_by_hand():
     rng = np.random.default_rng(4)
     gt = rng.normal(0, 300, (5, 14, 3))
     shifted = gt + [3.0, 4.0, 0.0]  # every joint 5 mm off
-    np.testing.assert_allclose(smpl.mpjpe_14(shifted, gt), 5.0)
+    np.testing.assert_allclose(pose_errors(shifted, gt)[0], 5.0)
     similar = 1.3 * gt @ Rotation.from_rotvec([0.2, -0.4, 0.1]).as_matrix().T + 40.0
-    assert smpl.mpjpe_14(similar, gt).min() > 10
-    np.testing.assert_allclose(smpl.pa_mpjpe_14(similar, gt), 0.0, atol=1e-9)
+    mpjpe, pa_mpjpe = pose_errors(similar, gt)
+    assert mpjpe.min() > 10
+    np.testing.assert_allclose(pa_mpjpe, 0.0, atol=1e-9)
 
 
 def opts(data_dir, *extra):
@@ -274,10 +285,9 @@ def test_perfect_labels_score_zero_and_match_the_hand_computation(pw3d, models):
     np.testing.assert_allclose(gt_j14, reference_j14(models, *params), atol=5e-3)
     # the prediction: H36M-17 in mm anywhere in the camera frame (here the regressed joints, moved)
     pred_h36m = smpl.ground_truth_h36m(models["dir"], models["regressor_path"], *params) + [100.0, -50.0, 4000.0]
-    pred_j14 = smpl.pelvis_relative_j14(pred_h36m)
-    assert smpl.mpjpe_14(pred_j14, gt_j14).max() < 1e-6
-    assert smpl.pa_mpjpe_14(pred_j14, gt_j14).max() < 1e-6
-    assert smpl.mpjpe_14(smpl.pelvis_relative_j14(dataset.joints_cam), gt_j14).min() > 1  # not the jointPositions
+    mpjpe, pa_mpjpe = pose_errors(pelvis_relative_j14(pred_h36m), gt_j14)
+    assert mpjpe.max() < 1e-6 and pa_mpjpe.max() < 1e-6
+    assert pose_errors(pelvis_relative_j14(dataset.joints_cam), gt_j14)[0].min() > 1  # not the jointPositions
 
 
 def test_bad_model_files_and_regressors_are_named(models, tmp_path):
@@ -329,3 +339,118 @@ def test_ground_truth_on_a_gpu_matches_the_cpu(models):
     cpu = smpl.ground_truth_j14(models["dir"], models["regressor_path"], *params)
     gpu = smpl.ground_truth_j14(models["dir"], models["regressor_path"], *params, device="cuda")
     np.testing.assert_allclose(gpu, cpu, atol=1e-2)
+
+
+def test_main_test_scores_the_14_joint_protocol_on_the_regressed_ground_truth(
+    pw3d, models, resnet18_3d_checkpoint, tmp_path, monkeypatch, capsys
+):
+    """--test with --smpl_dir: a predictor that returns the regressed ground truth (computed here
+    by hand, in MPII-16 order, crop units) gives PA-MPJPE-14 ~ 0; MPJPE-14 is exactly the error of
+    the 4000 mm bone-sum rule, which fixes the prediction's size."""
+    import h5py
+
+    from hg3d.joints import H36M_BONES, H36M_TO_MPII
+
+    root, _ = pw3d
+    dataset = get_dataset(opts(root, "--test"), "val")
+    truth = reference_h36m(models, dataset.smpl_poses, dataset.smpl_betas, dataset.smpl_genders, dataset.cam_rotations)
+    truth -= truth[:, :1]
+
+    def oracle(loader, phase):
+        index = np.concatenate([batch["index"].numpy() for batch in loader])
+        n = len(index)
+        pred_3d = truth[index][:, H36M_TO_MPII] / 1000.0
+        zeros = {"pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "loss": {}}
+        return {"index": index, "pred_3d": pred_3d, **zeros}
+
+    monkeypatch.setattr(hg3d.run, "test_predictor", lambda opt, model: oracle)
+    args = ["--task", "human3d", "--dataset", "3dpw", "--test", "--load_model", resnet18_3d_checkpoint, *TINY_CPU]
+    args += ["--data_dir", str(root), "--exp_dir", str(tmp_path), "--exp_id", "pw14"]
+    hg3d.run.run([*args, "--smpl_dir", models["dir"], "--j_regressor_h36m", models["regressor_path"]])
+    out = capsys.readouterr().out
+    results = json.loads((tmp_path / "pw14/results.json").read_text())
+    with h5py.File(tmp_path / "pw14/preds.h5") as f:
+        pred, gt, pred_h36m = f["pred_3d_14"][:], f["gt_3d_14"][:], f["pred_3d"][:]
+        mpjpe_14, pa_mpjpe_14, sequence = f["mpjpe_14"][:], f["pa_mpjpe_14"][:], f["sequence"][:]
+    np.testing.assert_allclose(gt, reference_j14(models, *params_of(dataset)), atol=5e-3)
+    assert results["pa_mpjpe_14"] < 1e-3 and pa_mpjpe_14.max() < 1e-3
+    # the prediction is the ground truth's shape at the size the 4000 mm rule gives it
+    size = np.einsum("njc,njc->n", pred, gt) / np.einsum("njc,njc->n", gt, gt)
+    np.testing.assert_allclose(pred, size[:, None, None] * gt, atol=1e-2)
+    a, b = np.array(H36M_BONES).T
+    np.testing.assert_allclose(np.linalg.norm(pred_h36m[:, a] - pred_h36m[:, b], axis=-1).sum(-1), 4000, rtol=1e-5)
+    expected = np.abs(size - 1) * np.linalg.norm(gt, axis=-1).mean(-1)
+    np.testing.assert_allclose(mpjpe_14, expected, rtol=1e-4, atol=1e-3)
+    assert results["mpjpe_14"] == pytest.approx(expected.mean(), rel=1e-4)
+    for name in set(sequence.astype(str)):
+        chosen = sequence.astype(str) == name
+        assert results["per_sequence"][name]["mpjpe_14"] == pytest.approx(mpjpe_14[chosen].mean(), rel=1e-5)
+    assert_every_figure_has_its_protocol(results)
+    assert results["protocols"]["pa_mpjpe_14"]["protocol"] == "3dpw_pa_mpjpe_14"
+    assert results["protocols"]["mpjpe_14"]["scale"] == "bone_sum_4000" and "note" not in results
+    assert "need --smpl_dir" not in out and f"pa_mpjpe_14           PA-MPJPE {results['pa_mpjpe_14']:.2f} mm" in out
+
+
+def params_of(dataset):
+    return dataset.smpl_poses, dataset.smpl_betas, dataset.smpl_genders, dataset.cam_rotations
+
+
+def test_the_14_joint_figures_are_zero_for_the_ground_truth_in_mm():
+    """At the benchmark: a prediction whose H36M-17 in mm (the 4000 mm rule) is the ground truth
+    scores 0 on the 14 joints, taken here by hand in the papers' order."""
+    from hg3d.joints import H36M_TO_MPII
+    from hg3d.metrics.threedpw import score
+    from hg3d.skeleton import mpii_to_h36m
+
+    rng = np.random.default_rng(7)
+    poses = mpii_to_h36m(rng.normal(0, 0.3, (5, 16, 3)))  # H36M-17 in mm, bones summing to 4000
+    truth = poses - poses[:, :1] + [100.0, 0.0, 5000.0]  # anywhere: the figure is pelvis-relative
+    labels = {
+        "gt_3d": truth - truth[:, :1],
+        "gt_3d_14": truth[:, J14] - truth[:, :1],
+        "sequence": np.array(["a", "a", "b", "b", "b"]),
+        "person": np.zeros(5, int),
+        "frame": np.arange(5),
+        "split": "test",
+    }
+    predictions = {"index": np.arange(5), "pred_2d": np.zeros((5, 16, 2)), "pck_dist": np.zeros((5, 10))}
+    predictions["pred_3d"] = (truth - truth[:, :1])[:, H36M_TO_MPII] / 777.0
+    summary, arrays = score(predictions, labels)
+    assert summary["mpjpe_14"] < 1e-4 and summary["pa_mpjpe_14"] < 1e-4 and "note" not in summary  # float32
+    assert summary["per_sequence"]["b"]["mpjpe_14"] < 1e-4 and arrays["gt_3d_14"].shape == (5, 14, 3)
+    labels["gt_3d_14"] = labels["gt_3d_14"][:, ::-1]  # the same joints in another order: no longer 0
+    assert score(predictions, labels)[0]["mpjpe_14"] > 10
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--smpl_dir", "x"], r"needs both --smpl_dir and --j_regressor_h36m"),
+        (["--j_regressor_h36m", "x"], r"needs both --smpl_dir and --j_regressor_h36m"),
+        (["--smpl_dir", "x", "--j_regressor_h36m", "y", "--dataset", "h36m"], r"--dataset h36m does not use it"),
+    ],
+)
+def test_protocol_flags_are_checked_together(flags, message):
+    with pytest.raises(UserError, match=message):
+        opts("unused", *flags)
+
+
+def test_protocol_files_are_checked_when_the_dataset_opens(pw3d, models, tmp_path):
+    """Before any prediction: a missing gendered model, a bad regressor, each a one-line error."""
+    root, _ = pw3d
+    (tmp_path / "smpl").mkdir()
+    male = tmp_path / "smpl" / "SMPL_MALE.pkl"
+    male.symlink_to(f"{models['dir']}/smpl/SMPL_MALE.pkl")
+    with pytest.raises(UserError, match=r"--smpl_dir .*: no SMPL_FEMALE.pkl in"):
+        get_dataset(
+            opts(root, "--test", "--smpl_dir", str(tmp_path), "--j_regressor_h36m", models["regressor_path"]), "val"
+        )
+    np.save(tmp_path / "r.npy", np.zeros((17, 100)))
+    with pytest.raises(UserError, match=r"--j_regressor_h36m .*r.npy: an array of shape \(17, 100\)"):
+        get_dataset(
+            opts(root, "--test", "--smpl_dir", models["dir"], "--j_regressor_h36m", str(tmp_path / "r.npy")), "val"
+        )
+    dataset = get_dataset(
+        opts(root, "--smpl_dir", models["dir"], "--j_regressor_h36m", models["regressor_path"]), "val"
+    )
+    assert dataset.gt_3d_14 is None  # checked, not yet computed: the ground truth waits for labels()

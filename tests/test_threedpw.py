@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SRC_DIR
+from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import SMPL_JOINTS, project, smpl_to_h36m, world_to_camera
 from hg3d.errors import UserError
@@ -201,9 +202,15 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "pw" / "results.json").read_text())
     assert results["num_samples"] == 10 and results["split"] == "test"
-    for key in ("mpjpe", "pa_mpjpe", "mpjpe_12", "pa_mpjpe_12"):
+    for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "mpjpe_12", "pa_mpjpe_12"):
         assert np.isfinite(results[key]), key
     assert set(results["per_sequence"]) == {"synthetic_test_03"}
+    assert_every_figure_has_its_protocol(results)
+    assert results["protocols"]["mpjpe_12"]["protocol"] == "3dpw_mpjpe_12"
+    # without --smpl_dir the literature's protocol is absent, and the summary says what it needs
+    assert "mpjpe_14" not in results and "need --smpl_dir and --j_regressor_h36m" in results["note"]
+    assert f"note: {results['note']}" in proc.stdout
+    assert f"mpjpe_12              MPJPE {results['mpjpe_12']:.2f} mm" in proc.stdout
 
 
 def test_fine_tune_on_3dpw(root, resnet18_3d_checkpoint, tmp_path, capsys):

@@ -116,6 +116,8 @@ def build_parser(prog="main.py"):
     a("--ratio_3d", type=float, default=0, help="3D samples per 2D sample in fusion training")
     a("--ratio_3dpw", type=float, default=0, help="3DPW samples per 2D sample (fusion_3dpw)")
     a("--test_split", default="test", choices=("test", "validation", "train"), help="3DPW split evaluated by --test")
+    a("--smpl_dir", default="", help="3DPW: the SMPL model files (SMPL_MALE.pkl, ...) for the 14-joint protocol")
+    a("--j_regressor_h36m", default="", help="3DPW: SPIN's J_regressor_h36m.npy (17 x 6890), with --smpl_dir")
     a(
         "--mpi_scale",
         default="gt_bones",
@@ -219,6 +221,14 @@ def finalize(opt, log=print, argv=None):
         ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
         (opt.task == "human2d" and dataset.is_3d, f"--dataset {opt.dataset} is a 3D dataset: add --task human3d"),
+        (
+            bool(opt.smpl_dir) != bool(opt.j_regressor_h36m),
+            "3DPW's 14-joint protocol needs both --smpl_dir and --j_regressor_h36m (docs/protocols_3dpw.md)",
+        ),
+        (
+            bool(opt.smpl_dir) and opt.dataset not in ("threedpw", "fusion_3dpw"),
+            f"--smpl_dir is for 3DPW's 14-joint protocol; --dataset {opt.dataset} does not use it",
+        ),
     ]
     for failed, message in checks:
         if failed:

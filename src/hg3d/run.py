@@ -64,8 +64,12 @@ def evaluate(opt, predict, dataset, phase):
     return summary, arrays
 
 
+# The figures of the one-line summary, by their results.json names (``protocols`` there says what each is).
+SUMMARY_FIGURES = ("mpjpe", "n_mpjpe", "pa_mpjpe", "mpjpe_14", "pa_mpjpe_14", "pck", "auc", "pckh", "acc", "loss")
+
+
 def format_summary(summary):
-    keys = [k for k in ("mpjpe", "pa_mpjpe", "acc", "pckh", "loss") if summary.get(k) is not None]
+    keys = [k for k in SUMMARY_FIGURES if summary.get(k) is not None]
     return " | ".join(f"{k} {summary[k]:.4f}" for k in keys) + f" | {summary['num_samples']} samples"
 
 
@@ -115,10 +119,10 @@ def test(opt):
     benchmark = metrics.benchmark_of(dataset)
     for name, variables in benchmark.mat_files(arrays).items():
         write_mat(os.path.join(opt.save_dir, name), variables)
-    report = benchmark.report(summary)
-    if report:
-        print(report)
-    print(f"test: {format_summary(summary)}; results in {opt.save_dir}")
+    for text in (benchmark.report(summary), metrics.protocols.format_figures(summary)):
+        if text:
+            print(text)
+    print(f"test: {format_summary(summary)}; results in {opt.save_dir} (what each figure is: 'protocols' there)")
     return summary
 
 

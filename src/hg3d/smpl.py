@@ -4,7 +4,7 @@ Papers since SPIN (Kolotouros et al., ICCV 2019) score 3DPW on 14 joints regress
 mesh: the gendered mesh of each person-frame, its global orientation turned into the camera frame,
 regressed to Human3.6M's 17 joints with a 17 x 6890 matrix (SPIN's ``J_regressor_h36m.npy``),
 minus the pelvis, the 14 joints ``H36M_TO_J14``, in millimetres. The prediction is hg3d's H36M-17
-with the same pelvis and the same 14 joints.
+with the same pelvis and the same 14 joints; ``hg3d.metrics.threedpw`` scores the two.
 
 The model files are read as ``smplx`` reads them (``DIR/smpl/SMPL_MALE.pkl`` or ``DIR/SMPL_MALE.pkl``,
 likewise NEUTRAL and FEMALE), but through a restricted unpickler: the official SMPL 1.0 pickles
@@ -23,17 +23,12 @@ import numpy as np
 
 from .datasets.safe_pickle import RestrictedUnpickler, load_pickle
 from .errors import UserError
-from .metrics.core import per_sample_mpjpe, procrustes_align
+from .metrics.threedpw import pelvis_relative_j14
 
 NUM_VERTICES = 6890
 NUM_SMPL_JOINTS = 24
 NUM_BETAS = 10  # the shape components 3DPW's betas and the SMPL 1.0 files have
 GENDERS = ("neutral", "male", "female")
-H36M_PELVIS = 0
-# The 14 joints the literature scores, as indices into H36M-17 (hg3d's and the regressor's order):
-# l_ankle, l_knee, l_hip, r_hip, r_knee, r_ankle, r_wrist, r_elbow, r_shoulder, l_shoulder,
-# l_elbow, l_wrist, thorax, head.
-H36M_TO_J14 = np.array([6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10])
 # Frames per SMPL forward pass: bounds memory (the skinning transforms are frames x 6890 x 4 x 4).
 FORWARD_BATCH = 256
 MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
@@ -146,17 +141,28 @@ def _check_model(path, data):
         raise UserError(f"{path}: shapedirs has fewer than {NUM_BETAS} shape components")
 
 
-def load_smpl(smpl_dir, gender):
-    """The smplx SMPL body model of one gender (``neutral``, ``male``, ``female``) from ``smpl_dir``."""
+def read_model(smpl_dir, gender):
+    """(path, checked fields) of the SMPL model file of one gender (``neutral``, ``male``, ``female``)."""
     if gender not in GENDERS:
         raise ValueError(f"gender {gender!r} is not one of {GENDERS}")
     path = model_path(smpl_dir, gender)
     data = read_model_pickle(path)
     _check_model(path, data)
+    return path, data
+
+
+def import_smplx():
     try:
         import smplx
     except ImportError:
         raise UserError("the 3DPW 14-joint protocol needs smplx: pip install 'hg3d[smpl]'") from None
+    return smplx
+
+
+def load_smpl(smpl_dir, gender):
+    """The smplx SMPL body model of one gender (``neutral``, ``male``, ``female``) from ``smpl_dir``."""
+    path, data = read_model(smpl_dir, gender)
+    smplx = import_smplx()
     arrays = {key: np.asarray(data[key]) for key in MODEL_KEYS}
     with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a note for 10-component models
         return smplx.SMPL(
@@ -191,6 +197,15 @@ def load_j_regressor_h36m(path):
     return regressor.astype(np.float64)
 
 
+def check_protocol_files(smpl_dir, j_regressor_path, genders):
+    """Before any prediction: one-line errors unless ``smpl_dir`` holds a valid model of each of
+    ``genders``, ``j_regressor_path`` is the 17 x 6890 regressor and smplx is installed."""
+    load_j_regressor_h36m(j_regressor_path)
+    for gender in genders:
+        read_model(smpl_dir, str(gender))
+    import_smplx()
+
+
 def orient_in_camera(poses, cam_rotations):
     """SMPL poses (N, 72) in world coordinates -> the same poses with the global orientation (the
     first 3 values, axis-angle) turned by the world-to-camera rotations (N, 3, 3)."""
@@ -223,12 +238,6 @@ def regress_h36m(vertices, regressor):
     return np.einsum("jv,nvc->njc", regressor, np.asarray(vertices, np.float64))
 
 
-def pelvis_relative_j14(h36m):
-    """H36M-17 poses (N, 17, 3) -> the 14 scored joints (N, 14, 3), each pose minus its pelvis."""
-    h36m = np.asarray(h36m, np.float64)
-    return h36m[:, H36M_TO_J14] - h36m[:, H36M_PELVIS : H36M_PELVIS + 1]
-
-
 def ground_truth_h36m(smpl_dir, j_regressor_path, poses, betas, genders, cam_rotations, device="cpu"):
     """H36M-17 regressed from each person-frame's SMPL mesh in the camera's orientation: (N, 17, 3) mm.
 
@@ -253,13 +262,3 @@ def ground_truth_j14(smpl_dir, j_regressor_path, poses, betas, genders, cam_rota
     (arguments as ``ground_truth_h36m``)."""
     h36m = ground_truth_h36m(smpl_dir, j_regressor_path, poses, betas, genders, cam_rotations, device)
     return pelvis_relative_j14(h36m)
-
-
-def mpjpe_14(pred_j14, gt_j14):
-    """Per person-frame mean joint error (N,), mm, of pelvis-relative 14-joint poses."""
-    return per_sample_mpjpe(pred_j14, gt_j14)
-
-
-def pa_mpjpe_14(pred_j14, gt_j14):
-    """Per person-frame error (N,) after the similarity Procrustes alignment of each prediction."""
-    return per_sample_mpjpe(procrustes_align(pred_j14, gt_j14), gt_j14)

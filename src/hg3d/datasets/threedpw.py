@@ -13,8 +13,9 @@ SMPL joints in world coordinates, metres). Row t of the per-frame arrays is imag
 ``image_%05d.jpg % t`` (as SPIN's and VIBE's 3DPW preprocessing read it). The SMPL parameters,
 per person ``poses`` (T x 72, axis-angle, world frame), ``betas`` (10 shape values) and ``genders``
 (``m`` / ``f``), are kept per sample with each frame's camera rotation: the literature's 14-joint
-protocol builds its ground truth from them (``hg3d.smpl.ground_truth_j14``). ``poses2d`` is not
-needed. The image size is read from each image.
+protocol builds its ground truth from them (``hg3d.smpl.ground_truth_j14``, with ``--smpl_dir``
+and ``--j_regressor_h36m``: checked when the dataset opens, computed once when labels are first
+asked for). ``poses2d`` is not needed. The image size is read from each image.
 
 Only frames with a valid camera pose are used. The 24 SMPL joints become H36M-17 (the 3D ground
 truth) and, through ``joints.H36M_TO_MPII`` exactly as for Human3.6M, the network's MPII-16.
@@ -27,6 +28,7 @@ import os
 
 import numpy as np
 
+from .. import smpl
 from ..errors import UserError
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, orthographic_joints, read_image, require_path
@@ -200,7 +202,7 @@ class ThreeDPW(PoseDataset):
         root = os.path.join(opt.data_dir, "3dpw")
         self.image_root = os.path.join(root, "imageFiles")
         folder = require_path(os.path.join(root, "sequenceFiles", self.pw3d_split), f"3DPW {self.pw3d_split} sequences")
-        samples, smpl, smpl_genders, names = [], [], [], []
+        samples, smpl_parameters, smpl_genders, names = [], [], [], []
         for path in sorted(glob.glob(os.path.join(folder, "*.pkl"))):
             data = load_sequence(path)
             sequence = str(data["sequence"])
@@ -212,7 +214,9 @@ class ThreeDPW(PoseDataset):
                     world = np.asarray(joints[frame], np.float64).reshape(24, 3)
                     h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
                     samples.append((len(names), person, int(frame), h36m_mm, project(h36m_mm, intrinsics)))
-                    smpl.append((data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3]))
+                    smpl_parameters.append(
+                        (data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3])
+                    )
                     smpl_genders.append(GENDER_NAMES[str(data["genders"][person]).lower()])
                     count += 1
             if count == 0:
@@ -229,9 +233,16 @@ class ThreeDPW(PoseDataset):
         self.joints_uv = np.stack([s[4] for s in samples]).astype(np.float32)  # perspective, px
         self.joints_ortho = np.stack([orthographic_joints(s[3], s[4]) for s in samples]).astype(np.float32)
         # SMPL parameters (world frame) and camera rotations, for the 14-joint protocol's ground truth
-        self.smpl_poses, self.smpl_betas, self.cam_rotations = (np.stack(a).astype(np.float32) for a in zip(*smpl))
+        self.smpl_poses, self.smpl_betas, self.cam_rotations = (
+            np.stack(a).astype(np.float32) for a in zip(*smpl_parameters)
+        )
         self.smpl_genders = np.array(smpl_genders)
+        self.frame_step = 1
+        self.gt_3d_14 = None  # the 14-joint protocol's ground truth, made by the first labels() call
+        if split != "train" and opt.smpl_dir:
+            smpl.check_protocol_files(opt.smpl_dir, opt.j_regressor_h36m, np.unique(self.smpl_genders))
         if split != "train" and not (opt.test or opt.full_test):
+            self.frame_step = 10
             # validation during training: every 10th frame, as for Human3.6M
             for name in (
                 "sample_sequence",
@@ -269,12 +280,26 @@ class ThreeDPW(PoseDataset):
 
     def labels(self, index):
         """``gt_3d`` (H36M-17, mm, relative to the pelvis) of samples ``index``, their
-        ``sequence`` name, ``person`` and ``frame``, and the 3DPW ``split`` they come from."""
+        ``sequence`` name, ``person`` and ``frame``, the 3DPW ``split`` they come from and the
+        ``frame_step`` (every k-th valid person-frame); with ``--smpl_dir`` also ``gt_3d_14``."""
         cam = self.joints_cam[index]
-        return {
+        labels = {
             "gt_3d": cam - cam[:, :1],
             "sequence": np.array([self.sequences[s] for s in self.sample_sequence[index]]),
             "person": self.sample_person[index],
             "frame": self.sample_frame[index],
             "split": self.pw3d_split,
+            "frame_step": self.frame_step,
         }
+        if self.opt.smpl_dir:
+            labels["gt_3d_14"] = self.smpl_ground_truth()[index]
+        return labels
+
+    def smpl_ground_truth(self):
+        """The literature's 14 joints (N, 14, 3) mm, pelvis-relative, of every sample: regressed
+        from the SMPL meshes once (on ``opt.device``), then kept."""
+        if self.gt_3d_14 is None:
+            params = (self.smpl_poses, self.smpl_betas, self.smpl_genders, self.cam_rotations)
+            opt = self.opt
+            self.gt_3d_14 = smpl.ground_truth_j14(opt.smpl_dir, opt.j_regressor_h36m, *params, device=opt.device)
+        return self.gt_3d_14

@@ -1,11 +1,13 @@
-"""Scoring predictions: one module per benchmark, the shared maths in ``core``.
+"""Scoring predictions: one module per benchmark, the shared maths in ``core``, and what each
+figure is in ``protocols``.
 
 A dataset names its benchmark (``dataset.benchmark``) and hands over the labels of the samples
 predicted (``dataset.labels(index)``); ``score`` looks the benchmark up here and returns the
-summary (results.json) and the per-sample arrays (preds.h5). Nothing here reads a dataset's files.
+summary (results.json, with the ``protocols`` of its figures) and the per-sample arrays
+(preds.h5). Nothing here reads a dataset's files.
 """
 
-from . import h36m, mpi_inf_3dhp, mpii, threedpw
+from . import h36m, mpi_inf_3dhp, mpii, protocols, threedpw
 from .core import Benchmark
 
 BENCHMARKS = {
@@ -25,5 +27,16 @@ def benchmark_of(dataset):
 
 def score(dataset, predictions):
     """(summary, arrays) of ``predictions`` (``inference.predict_dataset``'s per-sample arrays)
-    on ``dataset``'s benchmark, against the labels of the samples they name."""
-    return benchmark_of(dataset).score(predictions, dataset.labels(predictions["index"]))
+    on ``dataset``'s benchmark, against the labels of the samples they name. The summary's
+    ``protocols`` describes each figure; its split is the benchmark's or the dataset's, its frame
+    step the labels' ``frame_step`` or that of the evaluated sample indices."""
+    benchmark = benchmark_of(dataset)
+    labels = dataset.labels(predictions["index"])
+    summary, arrays = benchmark.score(predictions, labels)
+    summary["protocols"] = protocols.describe(
+        benchmark.figures(summary),
+        summary,
+        split=summary.get("split", dataset.split),
+        frame_step=labels.get("frame_step", protocols.sample_step(predictions["index"])),
+    )
+    return summary, arrays

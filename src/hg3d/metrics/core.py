@@ -23,12 +23,14 @@ class Benchmark:
     ``pred_3d``), ``labels`` the dataset's ``labels(index)`` for the same samples; ``summary`` goes
     to results.json, ``arrays`` (one row per sample) to preds.h5. ``report(summary)``: the text
     ``--test`` prints (may be empty). ``mat_files(arrays)``: extra MATLAB files to write,
-    ``{file name: {variable: array}}``.
+    ``{file name: {variable: array}}``. ``figures(summary)``: the protocol (a key of
+    ``protocols.PROTOCOLS``) of each figure the benchmark reports, by its name in the summary.
     """
 
     score: Callable
     report: Callable = lambda summary: ""
     mat_files: Callable = lambda arrays: {}
+    figures: Callable = lambda summary: {}
 
 
 def pck_distances(heatmaps, targets, joints=ACC_JOINTS):
@@ -71,6 +73,20 @@ def monitor(predictions):
 def per_sample_mpjpe(pred, gt):
     """Mean Euclidean joint error per sample: (N, K, 3) x2 -> (N,)."""
     return np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=-1).mean(-1)
+
+
+def least_squares_scale(pred, gt):
+    """Per sample the factor s that minimises |s pred - gt|^2: sum(pred . gt) / sum(pred . pred),
+    (N, K, D) x2 -> (N,); 0 for an all-zero prediction."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    norm = (pred**2).sum((1, 2))
+    return np.where(norm > 0, (pred * gt).sum((1, 2)) / np.where(norm > 0, norm, 1.0), 0.0)
+
+
+def per_sample_n_mpjpe(pred, gt):
+    """N-MPJPE (Rhodin et al. 2018) per sample: the MPJPE of each root-relative ``pred`` scaled by
+    ``least_squares_scale`` onto its ``gt``."""
+    return per_sample_mpjpe(least_squares_scale(pred, gt)[:, None, None] * np.asarray(pred, np.float64), gt)
 
 
 def fit_similarity(source, target):

@@ -1,8 +1,9 @@
-"""The Human3.6M protocol: MPJPE after the 4000 mm bone-sum rescale, PA-MPJPE, per-action tables.
+"""The Human3.6M protocols: MPJPE after the 4000 mm bone-sum rescale, N-MPJPE, PA-MPJPE, per action.
 
 A prediction (MPII-16, crop units) becomes H36M-17 in millimetres by ``skeleton.mpii_to_h36m``;
-MPJPE is its mean joint error against the root-relative ground truth, PA-MPJPE the same after a
-similarity Procrustes fit. Both are averaged over the samples that have a 3D label.
+MPJPE is its mean joint error against the root-relative ground truth, N-MPJPE the same after a
+least-squares scale onto it, PA-MPJPE after a similarity Procrustes fit. All are averaged over the
+samples that have a 3D label. ``FIGURES`` names each figure's protocol (``protocols.PROTOCOLS``).
 
 With camera labels (caches converted from the official release: ``root_cam``, ``intrinsics``)
 the predicted pose is also placed in the camera frame (``camera.root_from_pose``) and scored
@@ -16,7 +17,7 @@ import numpy as np
 from ..camera import Intrinsics, root_from_pose
 from ..joints import NUM_H36M_JOINTS
 from ..skeleton import degenerate, mpii_to_h36m
-from .core import Benchmark, group_means, in_order, monitor, per_sample_mpjpe, procrustes_align
+from .core import Benchmark, group_means, in_order, monitor, per_sample_mpjpe, per_sample_n_mpjpe, procrustes_align
 
 # The order in which papers print their per-action tables (not alphabetical: WalkTogether is last).
 ACTIONS = (
@@ -47,6 +48,15 @@ NO_CAMERA_LABELS = (
     "convert the official release with scripts/prepare_h36m.py for them"
 )
 UNIT_PINHOLE = Intrinsics(1.0, 1.0, 0.0, 0.0)  # for points already in normalised image coordinates
+# The root-relative figures, as results.json, preds.h5 and the per-action table name them.
+POSE_FIGURES = ("mpjpe", "n_mpjpe", "pa_mpjpe")
+# The protocol of every figure this benchmark reports (protocols.PROTOCOLS).
+FIGURES = {
+    "acc": "pck_monitor",
+    **{name: f"h36m_{name}" for name in POSE_FIGURES},
+    **{f"{name}_action_mean": f"h36m_{name}_action_mean" for name in POSE_FIGURES},
+    **{name: f"h36m_{name}" for name in ("mrpe", "mrpe_x", "mrpe_y", "mrpe_z", "mpjpe_abs")},
+}
 
 
 def has_3d_label(gt_3d):
@@ -72,36 +82,33 @@ def h36m_metrics(pred_3d, gt_3d):
 
 
 def score_3d(pred_3d, gt_3d=None):
-    """MPJPE and PA-MPJPE in mm over the samples with 3D labels (``gt_3d`` None: none has one).
+    """MPJPE, N-MPJPE and PA-MPJPE in mm over the samples with 3D labels (``gt_3d`` None: none has one).
 
     Summary: ``num_3d``, ``num_degenerate`` (predictions scored as the zero pose, see
-    ``skeleton.degenerate``), ``mpjpe``, ``pa_mpjpe`` (None without labels); arrays: the converted
-    ``pred_3d`` (H36M-17 mm), ``gt_3d`` and the per-sample ``mpjpe``, ``pa_mpjpe``.
+    ``skeleton.degenerate``), ``mpjpe``, ``n_mpjpe``, ``pa_mpjpe`` (None without labels); arrays:
+    the converted ``pred_3d`` (H36M-17 mm), ``gt_3d`` and the per-sample figures.
     """
     if gt_3d is None:
         gt_3d = np.zeros((len(pred_3d), NUM_H36M_JOINTS, 3), np.float32)
     converted, mpjpe, pa_mpjpe, labelled = h36m_metrics(pred_3d, gt_3d)
-    summary = {
-        "num_3d": int(labelled.sum()),
-        "num_degenerate": int((degenerate(pred_3d) & labelled).sum()),
-        "mpjpe": float(mpjpe[labelled].mean()) if labelled.any() else None,
-        "pa_mpjpe": float(pa_mpjpe[labelled].mean()) if labelled.any() else None,
-    }
-    arrays = {
-        "pred_3d": converted.astype(np.float32),
-        "gt_3d": gt_3d,
-        "mpjpe": mpjpe.astype(np.float32),
-        "pa_mpjpe": pa_mpjpe.astype(np.float32),
-    }
+    n_mpjpe = np.full(len(converted), np.nan)
+    if labelled.any():
+        n_mpjpe[labelled] = per_sample_n_mpjpe(converted[labelled], gt_3d[labelled])
+    per_sample = {"mpjpe": mpjpe, "n_mpjpe": n_mpjpe, "pa_mpjpe": pa_mpjpe}
+    summary = {"num_3d": int(labelled.sum()), "num_degenerate": int((degenerate(pred_3d) & labelled).sum())}
+    summary.update({k: float(v[labelled].mean()) if labelled.any() else None for k, v in per_sample.items()})
+    arrays = {"pred_3d": converted.astype(np.float32), "gt_3d": gt_3d}
+    arrays.update({k: v.astype(np.float32) for k, v in per_sample.items()})
     return summary, arrays
 
 
 def per_action(arrays, actions):
     """``per_action`` figures in the literature's order (unknown names after them) and the mean
-    over actions (``mpjpe_action_mean``, ``pa_mpjpe_action_mean``), as papers print them."""
-    pooled = group_means({"mpjpe": arrays["mpjpe"], "pa_mpjpe": arrays["pa_mpjpe"]}, actions)
+    over actions (``mpjpe_action_mean``, ``n_mpjpe_action_mean``, ``pa_mpjpe_action_mean``), as
+    papers print them."""
+    pooled = group_means({name: arrays[name] for name in POSE_FIGURES}, actions)
     summary = {"per_action": in_order(pooled, ACTIONS)}
-    for name in ("mpjpe", "pa_mpjpe"):
+    for name in POSE_FIGURES:
         summary[f"{name}_action_mean"] = float(np.mean([a[name] for a in pooled.values()]))
     return summary
 
@@ -165,17 +172,25 @@ def per_action_camera(per_action_summary, arrays, actions):
         entry.update({name: found.get(name) for name in CAMERA_FIGURES}, num_placed=found["num_samples"])
 
 
-def score(predictions, labels):
-    """The PCK monitor and, with 3D predictions, the H36M protocol against ``labels["gt_3d"]``;
-    with camera labels (``CAMERA_LABEL_KEYS``) also MRPE and camera-space MPJPE
-    (``score_camera``), else those figures null and a ``mrpe_note``; with official-release labels
-    (``LABEL_KEYS``) also per-action figures, the labels kept in preds.h5."""
+def score_pose(predictions, labels):
+    """The PCK monitor and, with 3D predictions, the root-relative H36M figures against
+    ``labels["gt_3d"]`` (also what 3DPW reports on its H36M-17 joints)."""
     summary, arrays = monitor(predictions)
+    if "pred_3d" in predictions:
+        figures, arrays_3d = score_3d(predictions["pred_3d"], labels["gt_3d"])
+        summary.update(figures)
+        arrays.update(arrays_3d)
+    return summary, arrays
+
+
+def score(predictions, labels):
+    """``score_pose`` and, with 3D predictions: with camera labels (``CAMERA_LABEL_KEYS``) also
+    MRPE and camera-space MPJPE (``score_camera``), else those figures null and a ``mrpe_note``;
+    with official-release labels (``LABEL_KEYS``) also per-action figures, the labels kept in
+    preds.h5."""
+    summary, arrays = score_pose(predictions, labels)
     if "pred_3d" not in predictions:
         return summary, arrays
-    figures, arrays_3d = score_3d(predictions["pred_3d"], labels["gt_3d"])
-    summary.update(figures)
-    arrays.update(arrays_3d)
     if all(k in labels for k in CAMERA_LABEL_KEYS):
         camera_summary, camera_arrays = score_camera(predictions["pred_2d"], arrays["pred_3d"], labels)
     else:
@@ -191,18 +206,15 @@ def score(predictions, labels):
 
 
 def format_per_action(summary):
-    """The per-action table of papers (mm): one row per action, then the mean over actions."""
+    """The per-action table of papers (mm): one row per action, then the mean over actions; the
+    columns carry the figures' results.json names."""
     rows = [
-        f"{action:<14}{v['mpjpe']:>9.2f}{v['pa_mpjpe']:>11.2f}{v['num_samples']:>9d}"
+        f"{action:<14}" + "".join(f"{v[name]:>10.2f}" for name in POSE_FIGURES) + f"{v['num_samples']:>9d}"
         for action, v in summary["per_action"].items()
     ]
-    return "\n".join(
-        [
-            f"{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>11}{'samples':>9}",
-            *rows,
-            f"{'mean':<14}{summary['mpjpe_action_mean']:>9.2f}{summary['pa_mpjpe_action_mean']:>11.2f}",
-        ]
-    )
+    means = "".join(f"{summary[f'{name}_action_mean']:>10.2f}" for name in POSE_FIGURES)
+    header = f"{'action':<14}" + "".join(f"{name:>10}" for name in POSE_FIGURES) + f"{'samples':>9}"
+    return "\n".join([header, *rows, f"{'mean':<14}{means}"])
 
 
 def camera_lines(summary):
@@ -221,17 +233,12 @@ def camera_lines(summary):
 
 
 def report(summary):
-    """The MPJPE line (when there were 3D labels), the MRPE line or its note, and the per-action
-    table (when there are actions)."""
-    lines = []
-    if summary.get("mpjpe") is not None:
-        lines.append(
-            f"MPJPE {summary['mpjpe']:.2f} mm | PA-MPJPE {summary['pa_mpjpe']:.2f} mm over {summary['num_3d']} samples"
-        )
-    lines.extend(camera_lines(summary))
+    """The MRPE line or its note, and the per-action table (when there are actions); run.test
+    prints the figures themselves."""
+    lines = camera_lines(summary)
     if "per_action" in summary:
         lines.append(format_per_action(summary))
     return "\n".join(lines)
 
 
-BENCHMARK = Benchmark(score, report)
+BENCHMARK = Benchmark(score, report, figures=lambda summary: FIGURES)

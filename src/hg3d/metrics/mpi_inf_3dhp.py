@@ -172,6 +172,11 @@ def format_table(summary):
     return "\n".join(lines)
 
 
+def figures(summary):
+    """The protocol of each figure: the official ones under the run's ``--mpi_scale``."""
+    return {"acc": "pck_monitor", **{name: f"3dhp_{name}_{summary['scale']}" for name in ("pck", "auc", "mpjpe")}}
+
+
 def score(predictions, labels):
     """The official 3DHP figures and the per-frame arrays of preds.h5: ``pred_3d`` and ``gt_3d``
     exactly as compared (3DHP-17, mm, root-relative) and ``pred_3d_mpii``, the network's MPII-16
@@ -206,4 +211,4 @@ def score(predictions, labels):
     return summary, arrays
 
 
-BENCHMARK = Benchmark(score, format_table)
+BENCHMARK = Benchmark(score, format_table, figures=figures)

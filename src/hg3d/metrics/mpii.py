@@ -10,7 +10,17 @@ import numpy as np
 
 from ..joints import MPII_JOINTS
 from .core import Benchmark, monitor
-from .h36m import score_3d
+from .h36m import FIGURES as H36M_FIGURES
+from .h36m import POSE_FIGURES, score_3d
+
+# The protocol of every figure (protocols.PROTOCOLS); a 3D model's pose figures are H36M's (MPII
+# has no 3D label, so they stay None).
+FIGURES = {
+    "acc": "pck_monitor",
+    "pckh": "mpii_pckh",
+    "pckh_per_joint": "mpii_pckh_per_joint",
+    **{name: H36M_FIGURES[name] for name in POSE_FIGURES},
+}
 
 
 def pckh(pred, gt, labelled, head_size, threshold=0.5):
@@ -44,4 +54,4 @@ def mat_files(arrays):
     return {"preds.mat": {"preds": arrays["pred_2d"]}}
 
 
-BENCHMARK = Benchmark(score, mat_files=mat_files)
+BENCHMARK = Benchmark(score, mat_files=mat_files, figures=lambda summary: FIGURES)
