@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from hg3d.demo.cli import parse_demo_opts
-from hg3d.demo.detection import PersonDetector, cached_weights_path, resolve_weights, weights_url
+from hg3d.demo.detection import (
+    PersonDetector,
+    cached_weights_path,
+    random_detector_state,
+    resolve_weights,
+    weights_url,
+)
 from hg3d.demo.pipeline import Demo
 from hg3d.demo.tracking import iou_matrix
 from hg3d.errors import UserError
@@ -95,22 +101,10 @@ def test_only_people_are_kept(detector_weights, image):
 
 
 def random_detector_file(folder, name):
-    """The torchvision detector ``name`` with random (seeded) weights and a raised 'person' logit,
-    saved under torchvision's own file name, as its cache would hold it."""
-    from torchvision.models import detection as tvd
-
-    torch.manual_seed(0)
-    if name == "ssdlite":
-        model = tvd.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
-        person_biases = [layer[1].bias.view(-1, 91)[:, 1] for layer in model.head.classification_head.module_list]
-    else:
-        model = tvd.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=91)
-        person_biases = [model.roi_heads.box_predictor.cls_score.bias[1:2]]
-    with torch.no_grad():
-        for bias in person_biases:
-            bias.fill_(8.0)
+    """Detector ``name`` with random weights whose proposals are people, saved under torchvision's
+    own file name, as its cache would hold it."""
     path = os.path.join(folder, os.path.basename(weights_url(name)))
-    torch.save(model.state_dict(), path)
+    torch.save(random_detector_state(name, person_logit=8.0), path)
     return path
 
 

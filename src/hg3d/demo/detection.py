@@ -197,6 +197,24 @@ class PersonDetector:
         return xywh[keep][order], scores[keep][order].astype(np.float64)
 
 
+def random_detector_state(name, person_logit=None):
+    """The state dict of detector ``name`` with random (seeded) weights, for tests and benchmarks
+    where no COCO weights can be had; with ``person_logit`` (e.g. 8) every box it proposes scores
+    as a person."""
+    torch.manual_seed(0)
+    model = _specs()[name].builder(weights=None, weights_backbone=None, num_classes=91)
+    if person_logit is not None:
+        if name == "ssdlite":  # one classifier per feature map, num_anchors x 91 outputs each
+            heads = model.head.classification_head.module_list
+            biases = [layer[1].bias.view(-1, 91)[:, COCO_PERSON] for layer in heads]
+        else:
+            biases = [model.roi_heads.box_predictor.cls_score.bias[COCO_PERSON : COCO_PERSON + 1]]
+        with torch.no_grad():
+            for bias in biases:
+                bias.fill_(person_logit)
+    return model.state_dict()
+
+
 def set_input_size(transform, size):
     """Make torchvision's GeneralizedRCNNTransform resize a frame's shorter side to ``size`` px,
     keeping its longest-side cap in proportion (SSD's square input becomes ``size`` x ``size``)."""
