@@ -71,6 +71,7 @@ def test_export_happens_once_per_checkpoint_content_and_size(loud_checkpoint, ex
     shutil.copy(loud_checkpoint, copy)
     assert OnnxRuntimeModel(loaded(copy), copy, SIZE, SIZE).path == path  # keyed by content, not by name
     assert len(exports) == before and os.stat(path).st_mtime_ns == stamp
+    assert all(name.endswith(".onnx") and "tmp" not in name for name in os.listdir(os.path.dirname(path)))  # one file
     assert cached_export_path(loud_checkpoint, SIZE, SIZE + 32) != path
     assert cached_export_path(loud_checkpoint, SIZE + 32, SIZE) != path
     torch.manual_seed(1)
