@@ -338,62 +338,176 @@ def bench_host_syncs(repeat):
     )
 
 
-def bench_demo(frames):
-    """The video demo end to end (start-up included) on a generated 640x480 clip, ResNet-50 with the
-    flip test, 2 threads; the detector has random weights (none can be downloaded here) with its
-    'person' logit raised, and --max_people 1, so the pose network sees one person per frame."""
+DEMO_GOALS = {"every frame": 1.6, "every 5th frame": 1.2}  # at most this x the time without a detector
+ONNX_GOAL = 1.15  # at least this x torch's frames/s
+
+
+def bench_demo(frames, passes):
+    """The video demo end to end (start-up included) on a generated 640x480 clip, 2 threads, each
+    setting run ``passes`` times (the fastest counts: the least disturbed by other work). Random
+    weights (none can be downloaded here); the detector's 'person' logit is raised and
+    --max_people is 1, so the pose network sees one person per frame."""
     import tempfile
 
-    print(f"demo on a {frames}-frame 640x480 clip (ResNet-50, flip test, 2 threads)")
+    print(f"demo on a {frames}-frame 640x480 clip (2 threads, best of {passes})")
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
-        _bench_demo_in(tmp, frames)
+        os.environ["HG3D_CACHE"] = os.path.join(tmp, "cache")  # the ONNX export is timed, not reused
+        _bench_demo_in(tmp, frames, passes)
 
 
-def _bench_demo_in(tmp, frames):
+def write_clip(path, frames, rng):
     import cv2
-    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 
-    from hg3d.checkpoint import save_checkpoint
-    from hg3d.demo import run_demo
     from hg3d.synthetic import random_scene
-    from hg3d.visualize import draw_people_2d, draw_people_3d
 
-    rng = np.random.default_rng(0)
-    clip, ckpt, det = (os.path.join(tmp, n) for n in ("clip.mp4", "model.pth", "detector.pth"))
-    writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
     for _ in range(frames):
         writer.write(random_scene(rng, 640, 480)["image"])
     writer.release()
+
+
+def time_demo_runs(runs, passes):
+    """{setting: fastest seconds of ``run_demo(argv)``, or the one-line error it raised}."""
+    from hg3d.demo import run_demo
+
+    seconds = {}
+    for _ in range(passes):
+        for name, argv in runs.items():
+            if isinstance(seconds.get(name), str):
+                continue
+            start = time.perf_counter()
+            try:
+                run_demo(argv)
+            except Exception as exc:  # a crashing setting is a row saying so, not the end of the bench
+                seconds[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+                continue
+            seconds[name] = min(seconds.get(name, float("inf")), time.perf_counter() - start)
+    return seconds
+
+
+def _bench_demo_in(tmp, frames, passes):
+    from hg3d.backends import OnnxRuntimeModel
+    from hg3d.checkpoint import save_checkpoint
+    from hg3d.demo.detection import auto_detector, random_detector_state
+
+    rng = np.random.default_rng(0)
+    clip, ckpt, ckpt18, det = (os.path.join(tmp, n) for n in ("clip.mp4", "m50.pth", "m18.pth", "det.pth"))
+    write_clip(clip, frames, rng)
     torch.manual_seed(0)
-    save_checkpoint(ckpt, create_model("msra_50", {"hm": 16, "depth": 16}), 1)
-    detector = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91)
-    with torch.no_grad():
-        detector.roi_heads.box_predictor.cls_score.bias[1] = 8.0
-    torch.save(detector.state_dict(), det)
+    model = create_model("msra_50", {"hm": 16, "depth": 16})
+    save_checkpoint(ckpt, model, 1)
+    save_checkpoint(ckpt18, create_model("msra_18", {"hm": 16, "depth": 16}), 1)
+    default = auto_detector("cpu")
+    torch.save(random_detector_state(default, person_logit=8.0), det)
+    start = time.perf_counter()
+    OnnxRuntimeModel(model, ckpt, 256, 256, log=lambda _: None)  # the first run's export, into the cache
+    t_export = time.perf_counter() - start
     common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
-    with_det = ["--detector_weights", det, "--det_thresh", "0", "--max_people", "1"]
-    for name, extra in (
-        ("no detector", ["--detector", "none"]),
-        ("fasterrcnn_mobile every frame", with_det),
-        ("fasterrcnn_mobile every 5th frame", [*with_det, "--det_every", "5"]),
-    ):
-        start = time.perf_counter()
-        demo = run_demo(common + extra)
-        seconds = time.perf_counter() - start
-        row(f"demo video, {name}", f"{frames / seconds:.2f} frames/s", f"{frames} frames in {seconds:.1f} s")
-    frame = random_scene(rng, 640, 480)["image"]
-    people = demo.estimator.predict(frame)
+    no_det = [*common, "--detector", "none"]
+    with_det = [*common, "--detector", default, "--detector_weights", det, "--det_thresh", "0", "--max_people", "1"]
+    # setting: (flags, goal as a ratio to "no detector": ("time", at most) or ("speed", at least))
+    runs = {
+        "no detector": (no_det, None),
+        f"{default} every frame": (with_det, ("time", DEMO_GOALS["every frame"])),
+        f"{default} every 5th frame": ([*with_det, "--det_every", "5"], ("time", DEMO_GOALS["every 5th frame"])),
+        "ONNX Runtime, no detector": ([*no_det, "--backend", "onnxruntime"], ("speed", ONNX_GOAL)),
+        f"ONNX Runtime, {default} every frame": ([*with_det, "--backend", "onnxruntime"], ("time", None)),
+        "no flip test, no detector": ([*no_det, "--no_flip_test"], ("speed", None)),
+        "ResNet-18, no detector": ([*no_det, "--load_model", ckpt18, "--arch", "msra_18"], ("speed", None)),
+    }
+    seconds = time_demo_runs({name: argv for name, (argv, _) in runs.items()}, passes)
+    base = seconds["no detector"]
+    for name, (_, goal) in runs.items():
+        t = seconds[name]
+        if isinstance(t, str):
+            row(f"demo video, {name}", "error", t)
+        else:
+            detail = f"{frames} frames in {t:.1f} s{_against(t, base, goal)}"
+            row(f"demo video, {name}", f"{frames / t:.2f} frames/s", detail)
+    row("ONNX export, first run only", f"{t_export:.0f} s", "ResNet-50 at 256x256; later runs load the cached file")
+    bench_frame_costs(ckpt, base / frames if isinstance(base, float) else None, passes + 1)
+
+
+def bench_frame_costs(ckpt, t_frame, repeat):
+    """Per 640x480 frame: the pose network (torch and ONNX Runtime) against the whole frame of the
+    no-detector run, each detector against the pose network, and the pictures."""
+    from hg3d.backends import OnnxRuntimeModel
+    from hg3d.demo.detection import DETECTORS, PersonDetector, random_detector_state
+    from hg3d.inference import Estimator
+    from hg3d.synthetic import random_scene
+    from hg3d.visualize import draw_people_2d, draw_people_3d
+
+    frame = random_scene(np.random.default_rng(1), 640, 480)["image"]
+    estimator = Estimator.from_checkpoint(ckpt, "msra_50", device="cpu")
+    people = estimator.predict(frame)
     for index, person in enumerate(people):
         person.update(index=index, track_id=1)
-    t_det = best_time(lambda: demo.detector.detect(frame), 3)
-    t_pose = best_time(lambda: demo.estimator.predict(frame, [people[0]["box"]]), 3)
-    t_draw = best_time(lambda: (draw_people_2d(frame, people), draw_people_3d(people)), 10)
-    row(
-        "demo per frame: detector / pose network / pictures",
-        f"{t_det * 1e3:.0f} / {t_pose * 1e3:.0f} / {t_draw * 1e3:.1f} ms",
-        "fasterrcnn_mobile; one person with the flip test; 2D overlay + 3D panel",
+    box = [people[0]["box"]]
+    by_onnx = Estimator(OnnxRuntimeModel(estimator.model, ckpt, 256, 256, log=lambda _: None))
+    detectors = {name: PersonDetector(name, random_detector_state(name)) for name in DETECTORS}
+    costs = interleaved_best_times(
+        {
+            "torch": lambda: estimator.predict(frame, box),
+            "onnxruntime": lambda: by_onnx.predict(frame, box),
+            **{name: (lambda d=detector: d.detect(frame)) for name, detector in detectors.items()},
+        },
+        repeat,
     )
+    t_pose = costs["torch"]
+    t_draw = best_time(lambda: (draw_people_2d(frame, people), draw_people_3d(people)), 10)
+    share = f"{t_pose / t_frame:.0%} of the whole frame ({t_frame * 1e3:.0f} ms)" if t_frame else "no whole frame"
+    row(
+        "pose network per frame: torch / ONNX Runtime",
+        f"{t_pose * 1e3:.0f} / {costs['onnxruntime'] * 1e3:.0f} ms",
+        f"ResNet-50, one person, flip test; torch's is {share} without a detector; pictures "
+        f"(2D overlay + 3D panel) {t_draw * 1e3:.1f} ms",
+    )
+    for name, detector in detectors.items():
+        side, longest = detector.input_size
+        row(
+            f"detector per frame: {name}",
+            f"{costs[name] * 1e3:.0f} ms",
+            f"{costs[name] / t_pose:.2f}x the pose network; the 640x480 frame resized to a {side} px shorter side "
+            f"(at most {longest})",
+        )
+
+
+def interleaved_best_times(fns, repeat):
+    """{name: fastest of ``repeat`` calls (s)}, the calls taken in turns so that a burst of other
+    work on the machine slows them alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def _against(t, base, goal):
+    """'; 1.40x the time of torch, ResNet-50, flip test, no detector (goal <= 1.6x: met)'."""
+    if goal is None or isinstance(base, str):
+        return ""
+    kind, limit = goal
+    if kind == "time":
+        ratio, what, sign, met = t / base, "the time", "<=", limit is None or t / base <= limit
+    else:
+        ratio, what, sign, met = base / t, "the frames/s", ">=", limit is None or base / t >= limit
+    verdict = f" (goal {sign} {limit}x: {'met' if met else 'NOT met'})" if limit else ""
+    return f"; {ratio:.2f}x {what} of torch, ResNet-50, flip test, no detector{verdict}"
+
+
+SECTIONS = {
+    "variance_loss": lambda args, repeat: bench_variance_loss(repeat),
+    "test_batching": lambda args, repeat: bench_test_batching(max(1, repeat // 2)),
+    "input_pipeline": lambda args, repeat: bench_input_pipeline(repeat),
+    "training_step": lambda args, repeat: bench_training_step(repeat),
+    "h36m_conversion": lambda args, repeat: bench_h36m_conversion(),
+    "annotation_check": lambda args, repeat: bench_annotation_check(args.cache_entries),
+    "host_syncs": lambda args, repeat: bench_host_syncs(repeat),
+    "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
+}
 
 
 def main():
@@ -402,21 +516,17 @@ def main():
     parser.add_argument(
         "--cache_entries", type=int, default=500000, help="size of the generated H36M cache whose opening is timed"
     )
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     args = parser.parse_args()
     repeat = 2 if args.quick else 5
-    start = time.time()
-    bench_variance_loss(repeat)
-    bench_test_batching(max(1, repeat // 2))
-    bench_input_pipeline(repeat)
-    bench_training_step(repeat)
-    bench_h36m_conversion()
-    bench_annotation_check(args.cache_entries)
-    bench_host_syncs(repeat)
-    bench_demo(20 if args.quick else 60)
+    start, load = time.time(), os.getloadavg()[0]
+    for name in args.only or SECTIONS:
+        SECTIONS[name](args, repeat)
     cpu = platform.processor() or platform.machine()
     print(
         f"\nMachine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s\n"
+        f"{time.strftime('%Y-%m-%d')}, {time.time() - start:.0f} s; load average (1 min) "
+        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other processes on these cores)\n"
     )
     print("| benchmark | result | details |\n|---|---|---|")
     for name, value, detail in ROWS:

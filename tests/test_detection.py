@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from hg3d.demo.detection import PersonDetector, cached_weights_path, resolve_weights, weights_url
+from hg3d.demo.cli import parse_demo_opts
+from hg3d.demo.detection import (
+    PersonDetector,
+    cached_weights_path,
+    random_detector_state,
+    resolve_weights,
+    weights_url,
+)
+from hg3d.demo.pipeline import Demo
 from hg3d.demo.tracking import iou_matrix
 from hg3d.errors import UserError
 from hg3d.synthetic import random_scene
@@ -34,15 +42,17 @@ def test_cached_weights_are_used_without_download(detector_weights):
     assert resolve_weights("fasterrcnn_mobile", "")[0] == "fasterrcnn_mobile"
 
 
-def test_auto_without_weights_falls_back_with_a_notice():
+@pytest.mark.parametrize("device, name", [("cpu", "fasterrcnn_mobile_320"), ("cuda", "fasterrcnn")])
+def test_auto_without_weights_falls_back_with_a_notice(device, name):
     notices = []
-    assert resolve_weights("auto", "", notices.append) == (None, None)
-    assert len(notices) == 1 and cached_weights_path("fasterrcnn") in notices[0]
-    assert weights_url("fasterrcnn") in notices[0] and "whole image" in notices[0]
+    assert resolve_weights("auto", "", notices.append, device=device) == (None, None)
+    assert len(notices) == 1 and cached_weights_path(name) in notices[0]
+    assert weights_url(name) in notices[0] and "whole image" in notices[0]
+    assert f"auto picked {name} for the {device.upper()}" in notices[0]
     assert resolve_weights("none", "", notices.append) == (None, None) and len(notices) == 1
 
 
-@pytest.mark.parametrize("name", ["fasterrcnn", "fasterrcnn_mobile"])
+@pytest.mark.parametrize("name", ["fasterrcnn", "fasterrcnn_mobile", "fasterrcnn_mobile_320", "ssdlite"])
 def test_chosen_detector_without_weights_is_a_one_line_error(name):
     with pytest.raises(UserError) as error:
         resolve_weights(name, "")
@@ -59,7 +69,7 @@ def test_bad_weights_files(tmp_path):
         resolve_weights("auto", str(junk))
     other = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(1)}, str(other))
-    with pytest.raises(UserError, match="neither a fasterrcnn nor"):
+    with pytest.raises(UserError, match="state dict of none of fasterrcnn, fasterrcnn_mobile, fasterrcnn_mobile_320"):
         resolve_weights("auto", str(other))
 
 
@@ -88,3 +98,62 @@ def test_only_people_are_kept(detector_weights, image):
     bias[1], bias[3] = bias[3], bias[1]
     state["roi_heads.box_predictor.cls_score.bias"] = bias
     assert len(PersonDetector(name, state, threshold=0.0, min_height=0)([image])[0][0]) == 0
+
+
+def random_detector_file(folder, name):
+    """Detector ``name`` with random weights whose proposals are people, saved under torchvision's
+    own file name, as its cache would hold it."""
+    path = os.path.join(folder, os.path.basename(weights_url(name)))
+    torch.save(random_detector_state(name, person_logit=8.0), path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["fasterrcnn_mobile_320", "ssdlite"])
+def test_fast_detectors_from_their_files_and_from_the_cache(name, image, tmp_path):
+    path = random_detector_file(str(tmp_path), name)
+    assert resolve_weights("auto", path)[0] == name  # recognised by its keys (and 320 by its file name)
+    detector = PersonDetector(*resolve_weights("auto", path), threshold=0.0, max_people=100, min_height=0)
+    ((boxes, scores),) = detector([image])
+    assert len(boxes) >= 3 and np.all(boxes[:, 2:] > 0) and np.all(np.diff(scores) <= 0)
+    os.makedirs(os.path.dirname(cached_weights_path(name)))
+    shutil.copy(path, cached_weights_path(name))
+    assert resolve_weights(name, "")[0] == name
+
+
+@pytest.mark.parametrize("device, name", [("cpu", "fasterrcnn_mobile_320"), ("cuda", "fasterrcnn")])
+def test_auto_picks_by_device_and_says_which(device, name, detector_weights):
+    """With the CPU's pick in the cache it is used (one notice naming it); torch.device('cuda')
+    is only a name here, and the CUDA pick (not cached) falls back with its own one notice."""
+    os.makedirs(os.path.dirname(cached_weights_path("fasterrcnn_mobile_320")))
+    shutil.copy(detector_weights, cached_weights_path("fasterrcnn_mobile_320"))
+    notices = []
+    picked, state = resolve_weights("auto", "", notices.append, device=torch.device(device))
+    assert len(notices) == 1 and f"--detector auto picked {name} for the {device.upper()}" in notices[0]
+    assert picked == (name if device == "cpu" else None) and (state is None) == (device == "cuda")
+
+
+def backbone_input_shape(detector, image):
+    shapes = []
+    hook = detector.model.backbone.register_forward_hook(lambda _m, args, _o: shapes.append(tuple(args[0].shape)))
+    detector([image])
+    hook.remove()
+    return shapes[0][2:]
+
+
+def test_det_size_sets_the_detectors_input(detector_weights, image, tmp_path):
+    """The 160x128 image: the 800 px detector sees 1000x800; at --det_size 160, 200x160 padded to
+    a multiple of 32; SSDlite sees a square of the given side."""
+    name, state = resolve_weights("auto", detector_weights)
+    assert backbone_input_shape(PersonDetector(name, state), image) == (800, 1024)
+    small = PersonDetector(name, state, det_size=160)
+    assert small.input_size == (160, 267) and backbone_input_shape(small, image) == (160, 224)
+    ssd = PersonDetector(*resolve_weights("auto", random_detector_file(str(tmp_path), "ssdlite")), det_size=256)
+    assert backbone_input_shape(ssd, image) == (256, 256)
+    with pytest.raises(UserError, match="--det_size must be 0 .* or >= 64 px, got 40"):
+        PersonDetector(name, state, det_size=40)
+
+
+def test_det_size_passes_from_the_demo_flags(detector_weights, resnet18_3d_checkpoint, tmp_path):
+    argv = ["--demo", str(tmp_path), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
+    argv += ["--arch", "msra_18", "--gpus", "-1", "--detector_weights", detector_weights, "--det_size", "200"]
+    assert Demo(parse_demo_opts(argv), {}, need_detector=True).detector.input_size == (200, 333)

@@ -48,6 +48,8 @@ def export_model(model, fmt, path, input_h, input_w):
                 # positional: torch 2.6 reads a dict's keys as input_names, later versions as parameters
                 dynamic_shapes=({0: torch.export.Dim("batch")},),
                 dynamo=True,
+                # one file: weights in a sidecar would keep the temporary file's name in the model
+                external_data=False,
                 verbose=False,
             ),
         )

@@ -8,6 +8,7 @@ People come from ``--bbox``/``--bboxes`` when given, else from the person detect
 import numbers
 import os
 
+from ..backends import BACKENDS
 from ..bvh import DEFAULT_MIN_FRAMES
 from ..errors import UserError
 from ..files import read_json
@@ -38,8 +39,11 @@ def parse_demo_opts(argv=None):
         "--detector",
         default="auto",
         choices=("auto", "none", *DETECTORS),
-        help="person detector (auto: fasterrcnn when its weights are there or can be downloaded, else the whole image)",
+        help="person detector (auto: fasterrcnn on CUDA, fasterrcnn_mobile_320 on the CPU, when its weights are "
+        "there or can be downloaded, else the whole image)",
     )
+    a("--det_size", type=int, default=0, help="detector input: the frame's shorter side in px (0: the detector's own)")
+    a("--backend", default="torch", choices=BACKENDS, help="pose network runtime (onnxruntime: CPU, exported once)")
     a("--detector_weights", default="", help="local state-dict file of the detector's COCO weights")
     a("--det_thresh", type=float, default=0.5, help="lowest detector score of a person kept")
     a("--max_people", type=int, default=10, help="people kept per image or frame (best scores)")

@@ -7,6 +7,7 @@ import sys
 import cv2
 from progress.bar import Bar
 
+from ..backends import OnnxRuntimeModel
 from ..errors import UserError
 from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
@@ -28,11 +29,16 @@ class Demo:
         self.estimator = Estimator.from_checkpoint(
             opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, opt.flip_test
         )
+        if opt.backend == "onnxruntime":
+            model = self.estimator.model
+            self.estimator.model = OnnxRuntimeModel(model, opt.load_model, opt.input_h, opt.input_w, log=log)
         self.detector = None
         if need_detector:
-            name, state = resolve_weights(opt.detector, opt.detector_weights, log)
+            name, state = resolve_weights(opt.detector, opt.detector_weights, log, device=opt.device)
             if name:
-                self.detector = PersonDetector(name, state, opt.device, opt.det_thresh, opt.max_people, opt.min_box)
+                self.detector = PersonDetector(
+                    name, state, opt.device, opt.det_thresh, opt.max_people, opt.min_box, opt.det_size
+                )
         self.show = opt.show and _display_available()
         if opt.show and not self.show:
             log("notice: --show needs a display and an OpenCV with windows; writing files only")

@@ -1,0 +1,116 @@
+"""--backend onnxruntime: the torch model's joints, and the export cached by checkpoint content and input size."""
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import hg3d.backends
+from hg3d.backends import OnnxRuntimeModel, cache_dir, cached_export_path
+from hg3d.checkpoint import load_weights, save_checkpoint
+from hg3d.demo.cli import parse_demo_opts
+from hg3d.demo.pipeline import Demo
+from hg3d.errors import UserError
+from hg3d.inference import Estimator
+from hg3d.model import create_model
+from hg3d.synthetic import random_scene
+from test_export import loud_checkpoint  # noqa: F401  (a fixture: outputs of order 1)
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("hg3d_cache"))
+
+
+@pytest.fixture
+def exports(shared_cache, monkeypatch):
+    """The cache folder of this module's tests, and a list that grows by one per export."""
+    monkeypatch.setenv("HG3D_CACHE", shared_cache)
+    done = []
+    export = hg3d.backends.export_model
+    monkeypatch.setattr(hg3d.backends, "export_model", lambda *args: done.append(args[2]) or export(*args))
+    return done
+
+
+def loaded(checkpoint):
+    model = create_model("msra_18", {"hm": 16, "depth": 16})
+    load_weights(model, checkpoint, log=lambda _: None)
+    return model
+
+
+@pytest.mark.parametrize("flip_test", [True, False])
+def test_onnxruntime_gives_the_torch_joints(flip_test, loud_checkpoint, exports):  # noqa: F811
+    backend = OnnxRuntimeModel(loaded(loud_checkpoint), loud_checkpoint, SIZE, SIZE, log=lambda _: None)
+    by_onnx = Estimator(backend, SIZE, SIZE, flip_test=flip_test)
+    by_torch = Estimator(loaded(loud_checkpoint), SIZE, SIZE, flip_test=flip_test)
+    crops = torch.randn(3, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want, got = by_torch.forward(crops), by_onnx.forward(crops)
+    for head in ("hm", "depth"):
+        assert want[head].std() > 0.1, f"{head} outputs too small to compare"
+        # relative to the output's size: a zero, constant or rescaled output fails
+        np.testing.assert_allclose(got[head], want[head], rtol=1e-3, atol=1e-4 * want[head].abs().max().item())
+    scene = random_scene(np.random.default_rng(3), 200, 160)
+    boxes = [scene["box"]] if flip_test else None  # a person box (batch 2), the whole image (batch 1)
+    for person, expected in zip(by_onnx.predict(scene["image"], boxes), by_torch.predict(scene["image"], boxes)):
+        np.testing.assert_allclose(person["joints_2d"], expected["joints_2d"], atol=1e-3)
+        np.testing.assert_allclose(person["joints_3d_mm"], expected["joints_3d_mm"], atol=1e-2)
+
+
+def test_export_happens_once_per_checkpoint_content_and_size(loud_checkpoint, exports, tmp_path):  # noqa: F811
+    path = cached_export_path(loud_checkpoint, SIZE, SIZE)
+    OnnxRuntimeModel(loaded(loud_checkpoint), loud_checkpoint, SIZE, SIZE)
+    stamp = os.stat(path).st_mtime_ns
+    before = len(exports)
+    copy = str(tmp_path / "renamed.pth")
+    shutil.copy(loud_checkpoint, copy)
+    assert OnnxRuntimeModel(loaded(copy), copy, SIZE, SIZE).path == path  # keyed by content, not by name
+    assert len(exports) == before and os.stat(path).st_mtime_ns == stamp
+    assert all(name.endswith(".onnx") and "tmp" not in name for name in os.listdir(os.path.dirname(path)))  # one file
+    assert cached_export_path(loud_checkpoint, SIZE, SIZE + 32) != path
+    assert cached_export_path(loud_checkpoint, SIZE + 32, SIZE) != path
+    torch.manual_seed(1)
+    save_checkpoint(copy, create_model("msra_18", {"hm": 16, "depth": 16}), epoch=1)
+    assert cached_export_path(copy, SIZE, SIZE) != path
+
+
+def test_a_damaged_cache_file_is_exported_again(resnet18_3d_checkpoint, exports):
+    model = loaded(resnet18_3d_checkpoint)
+    path = cached_export_path(resnet18_3d_checkpoint, SIZE, SIZE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(b"not an onnx file")
+    notices = []
+    backend = OnnxRuntimeModel(model, resnet18_3d_checkpoint, SIZE, SIZE, log=notices.append)
+    assert exports == [path] and len(notices) == 1 and "exporting" in notices[0]
+    assert backend(torch.zeros(1, 3, SIZE, SIZE))[0]["hm"].shape == (1, 16, SIZE // 4, SIZE // 4)
+
+
+def test_the_demo_flag_runs_the_network_in_onnxruntime(resnet18_3d_checkpoint, exports, tmp_path):
+    argv = ["--demo", str(tmp_path), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
+    argv += ["--arch", "msra_18", "--gpus", "-1", "--input_h", str(SIZE), "--input_w", str(SIZE)]
+    demo = Demo(parse_demo_opts([*argv, "--backend", "onnxruntime"]), {}, need_detector=False, log=lambda _: None)
+    assert isinstance(demo.estimator.model, OnnxRuntimeModel)
+    image = random_scene(np.random.default_rng(4), 120, 100)["image"]
+    by_torch = Demo(parse_demo_opts(argv), {}, need_detector=False).estimator.predict(image)
+    np.testing.assert_allclose(demo.estimator.predict(image)[0]["joints_2d"], by_torch[0]["joints_2d"], atol=1e-3)
+
+
+def test_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HG3D_CACHE", str(tmp_path / "mine"))
+    assert cache_dir() == str(tmp_path / "mine")
+    monkeypatch.delenv("HG3D_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cache_dir() == str(tmp_path / ".cache" / "hg3d")
+
+
+def test_without_onnxruntime_is_a_one_line_error(resnet18_3d_checkpoint, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    with pytest.raises(UserError, match=r"needs the onnxruntime package: pip install 'hg3d\[export\]'"):
+        OnnxRuntimeModel(loaded(resnet18_3d_checkpoint), resnet18_3d_checkpoint, SIZE, SIZE)
