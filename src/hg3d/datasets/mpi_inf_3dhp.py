@@ -30,7 +30,7 @@ SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 # name -> shape of one frame's entry (h5py axis order); valid_frame, checked first, sets N
 VARIABLES = {"valid_frame": (1,), "univ_annot3": (1, 17, 3), "annot2": (1, 17, 2), "activity_annotation": (1,)}
 BOX_MARGIN = 1.2  # as for 3DPW: room around the joints for the head, hands and feet
-LAYOUT_HINT = "see the README's MPI-INF-3DHP section for the layout, or pass --data_dir"
+LAYOUT_HINT = "see docs/datasets.md (MPI-INF-3DHP test set) for the layout, or pass --data_dir"
 
 
 def read_annotations(path):
