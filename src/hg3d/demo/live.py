@@ -79,6 +79,7 @@ class NewestFrame:
         self.frames, self.fps, self.kind, self.paced = frames, fps, kind, paced
         self.condition = threading.Condition()
         self.pending, self.ended, self.error = None, False, None
+        self.first_arrival = None  # time.monotonic() of the first frame
         self.arrived = self.dropped = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, name="hg3d-live-reader", daemon=True)
@@ -111,7 +112,9 @@ class NewestFrame:
             if self.stopping.is_set():
                 return False
             self.dropped += self.pending is not None
-            self.pending = LiveFrame(self.arrived, frame, time_s, time.monotonic())
+            now = time.monotonic()
+            self.first_arrival = now if self.first_arrival is None else self.first_arrival
+            self.pending = LiveFrame(self.arrived, frame, time_s, now)
             self.arrived += 1
             self.condition.notify_all()
         return True
@@ -289,6 +292,7 @@ class LiveRun:
         line = {
             "frame": item.index,
             "time_s": round(item.time_s, 4),
+            "arrival_s": round(item.arrival - self.source.first_arrival, 4),
             "latency_ms": round(latency_ms, 1),
             "frames_dropped": self.source.dropped,
             **records.people_fields(people),
