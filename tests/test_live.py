@@ -44,14 +44,19 @@ def clips(tmp_path_factory):
 
 
 @pytest.fixture
-def slow_model(monkeypatch):
-    predict = Estimator.predict
+def slow_model(monkeypatch, tmp_path):
+    """A pose step slower than the clip's frames; returns the jsonl lines there were at each step
+    (the run writes into tmp_path)."""
+    predict, lines_seen = Estimator.predict, []
 
     def slow_predict(self, *args, **kwargs):
+        jsonl = tmp_path / "short.jsonl"
+        lines_seen.append(jsonl.read_text().count("\n") if jsonl.exists() else 0)
         time.sleep(SLOW_MODEL_S)
         return predict(self, *args, **kwargs)
 
     monkeypatch.setattr(Estimator, "predict", slow_predict)
+    return lines_seen
 
 
 def live_args(video, checkpoint, out):
@@ -66,6 +71,7 @@ def test_live_file_drops_stale_frames(clips, resnet18_3d_checkpoint, tmp_path, s
     assert summary["stopped_by"] == "end of stream" and summary["source_kind"] == "file"
     assert summary["frames_arrived"] == 20
     assert summary["frames_processed"] == len(lines) and summary["frames_dropped"] > 0
+    assert slow_model == list(range(len(lines)))  # each frame's line was on disk before the next step
     assert summary["frames_processed"] + summary["frames_dropped"] == 20
     assert summary["frames_processed"] <= 1 + 1.0 / SLOW_MODEL_S + 1  # one second of clip, slow steps
     frames = [line["frame"] for line in lines]
