@@ -71,7 +71,7 @@ class LiveFrame:
 
 
 class NewestFrame:
-    """Frames of ``frames`` (an iterator of (frame, time_s)) read by a thread; ``next`` gives the
+    """Frames of ``frames`` (a generator of (frame, time_s)) read by a thread; ``next`` gives the
     newest one not taken yet. ``paced``: hand each frame over at its ``time_s`` after the first (a
     file played like a camera) instead of as soon as it is read. ``arrived == taken + dropped``."""
 
@@ -103,9 +103,7 @@ class NewestFrame:
             with self.condition:
                 self.ended = True
                 self.condition.notify_all()
-            close = getattr(self.frames, "close", None)
-            if close:
-                close()  # releases the capture
+            self.frames.close()  # releases the capture
 
     def _hand_over(self, frame, time_s):
         with self.condition:
@@ -128,8 +126,10 @@ class NewestFrame:
             if stop_requested():
                 return None
             item, self.pending = self.pending, None
-        if item is None and self.error is not None:
+        if item is None and isinstance(self.error, (cv2.error, OSError)):
             raise UserError(f"reading the live input failed: {self.error}")
+        if item is None and self.error is not None:
+            raise self.error
         return item
 
     def stop(self):
@@ -265,13 +265,15 @@ class LiveRun:
         with self.stop.on_sigint(), open(self.out + ".jsonl", "wb", buffering=0) as lines:
             self.started = time.monotonic()
             self.source.start()
+            completed = False  # an error or a second Ctrl-C keeps the old videos
             try:
                 while (item := self.source.next(self.stop.requested)) is not None:
                     self.process(item, lines)
+                completed = True
             finally:
                 self.source.stop()
                 if self.pictures:
-                    self.pictures.close(completed=True)
+                    self.pictures.close(completed)
         self.stop.request("end of stream")
         if not self.latencies_ms and self.stop.reason == "end of stream":
             raise UserError(f"--demo {self.spec}: no frame could be read")
