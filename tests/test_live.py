@@ -103,7 +103,7 @@ def start_live(video, checkpoint, out):
     return subprocess.Popen(args, cwd=SRC_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_lines(path, process, count=2, timeout=60):
+def wait_for_lines(path, process, count=1, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists() and path.read_text().count("\n") >= count:
@@ -116,7 +116,7 @@ def wait_for_lines(path, process, count=2, timeout=60):
 @pytest.fixture(scope="module")
 def stopped_runs(clips, resnet18_3d_checkpoint, tmp_path_factory):
     """Two live runs of the 15 s clip started together: one gets Ctrl-C (SIGINT), the other a kill
-    (SIGKILL), each after its jsonl has lines."""
+    (SIGKILL), each once its first jsonl line is there."""
     _, long = clips
     outs = {sig: tmp_path_factory.mktemp(sig.name) for sig in (signal.SIGINT, signal.SIGKILL)}
     processes = {sig: start_live(long, resnet18_3d_checkpoint, out) for sig, out in outs.items()}
@@ -140,7 +140,7 @@ def test_ctrl_c_stops_and_writes_the_summary(stopped_runs):
     assert code == 0, stderr
     lines = read_lines(out / "long.jsonl")
     summary = json.loads((out / "long.json").read_text())
-    assert summary["stopped_by"] == "Ctrl-C" and summary["frames_processed"] == len(lines) >= 2
+    assert summary["stopped_by"] == "Ctrl-C" and summary["frames_processed"] == len(lines) >= 1
     assert summary["frames_arrived"] < 300  # stopped mid-run
     assert summary["frames_processed"] + summary["frames_dropped"] == summary["frames_arrived"]
     assert cv2.VideoCapture(str(out / "long_2d.mp4")).read()[0], "the videos are closed and playable"
@@ -152,7 +152,7 @@ def test_killed_run_leaves_whole_lines(stopped_runs):
     code, _, _, out = stopped_runs[signal.SIGKILL]
     assert code == -signal.SIGKILL
     lines = read_lines(out / "long.jsonl")
-    assert len(lines) >= 2 and np.all(np.diff([line["time_s"] for line in lines]) > 0)
+    assert len(lines) >= 1 and np.all(np.diff([line["time_s"] for line in lines]) > 0)
     assert not (out / "long.json").exists()
 
 
@@ -167,7 +167,8 @@ def test_unopenable_camera_or_stream_is_one_line(source, named, capfd, tmp_path)
     assert code == 2 and err.count("\n") == 1 and named in err, err
 
 
-def test_live_needs_a_video_file(tmp_path, capfd):
+@pytest.mark.parametrize("extra, named", [([], "--live plays one video file"), (["--bvh"], "--bvh needs every frame")])
+def test_live_needs_a_video_file_and_no_bvh(extra, named, tmp_path, capfd):
     (tmp_path / "notes.txt").write_text("not a video")
-    code = commands.demo(["--demo", str(tmp_path / "notes.txt"), "--live", "--out_dir", str(tmp_path), *SMALL])
-    assert code == 2 and "--live plays one video file" in capfd.readouterr().err
+    args = ["--demo", str(tmp_path / "notes.txt"), "--live", "--out_dir", str(tmp_path), *SMALL, *extra]
+    assert commands.demo(args) == 2 and named in capfd.readouterr().err
