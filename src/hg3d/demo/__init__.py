@@ -3,7 +3,8 @@
 inputs (files, given boxes) -> detection (torchvision person detector) -> pose_tracker (per frame:
 boxes, hg3d.inference.Estimator, tracking (IoU + Hungarian), smoothing (One-Euro)) -> records
 (JSON), writers (pictures, videos, BVH); reader times a video's frames; pipeline runs images and
-videos; cli turns flags into a run.
+videos; live runs cameras, streams and --live files (newest frame kept, a jsonl line per frame);
+cli turns flags into a run.
 """
 
 

@@ -15,6 +15,7 @@ from ..files import read_json
 from ..options import finish_model_options, home_dir, model_parser
 from .detection import DETECTORS
 from .inputs import box_entry, find_inputs, output_names
+from .live import is_live_source, run_live_demo
 from .pipeline import Demo
 from .smoothing import SMOOTH_2D, SMOOTH_3D
 
@@ -27,7 +28,12 @@ def parse_demo_opts(argv=None):
         load_model_help="the checkpoint to run (default: %(default)s)",
     )
     a = parser.add_argument
-    a("--demo", required=True, help="an image, a folder of images, or a video file")
+    a(
+        "--demo",
+        required=True,
+        help="an image, a folder of images, a video file, a camera index (0) or a stream URL (rtsp://, http(s)://)",
+    )
+    a("--live", action="store_true", help="a video file plays at its own rate like a camera; slow: frames dropped")
     a("--out_dir", default=os.path.join(home_dir(), "exp", "demo"), help="where outputs go (default: %(default)s)")
     a("--bbox", default="", help="person box(es) x,y,w,h in pixels, several separated by ';'")
     a(
@@ -127,6 +133,8 @@ def load_bboxes(path):
 def run_demo(argv=None):
     """The demo command; returns the Demo that ran (its ``done`` count, ``tracked`` videos)."""
     opt = parse_demo_opts(argv)
+    if opt.live or is_live_source(opt.demo):
+        return run_live_demo(opt)
     images, videos = find_inputs(opt.demo, opt.recursive)
     if opt.bvh and not videos:
         raise UserError(
