@@ -14,7 +14,7 @@ import torch
 from conftest import HEADS_3D, SRC_DIR
 from hg3d import commands
 from hg3d.checkpoint import save_checkpoint
-from hg3d.demo import run_demo
+from hg3d.demo import run_demo, video_writer
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
 from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D
 from hg3d.errors import UserError
@@ -293,17 +293,17 @@ def test_det_every_poses_beyond_the_image(
 def test_video_writer_that_cannot_open_stops_before_any_frame(
     inputs, resnet18_3d_checkpoint, tmp_path, monkeypatch, capsys
 ):
-    """A codec OpenCV cannot write: one line naming the file and the codec, before the network has
-    seen a frame; no JSON and no temporary file are left."""
+    """An H.264 encoder that refuses its settings: one line naming the file and the codec, before
+    the network has seen a frame; no JSON and no temporary file are left."""
     _, video = inputs
-    monkeypatch.setattr(cv2, "VideoWriter_fourcc", lambda *_: int.from_bytes(b"zzzz", "little"))
+    monkeypatch.setattr(video_writer, "H264_OPTIONS", {"preset": "no_such_preset"})
     predicted = []
     predict_batch = Estimator.predict_batch
     monkeypatch.setattr(Estimator, "predict_batch", lambda *a: predicted.append(1) or predict_batch(*a))
     argv = ["--demo", str(video), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path), *NO_DET]
     assert commands.demo(argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(lines) == 1 and str(tmp_path / "clip_2d.mp4") in lines[0] and "codec mp4v" in lines[0], lines
+    assert len(lines) == 1 and f"cannot open {tmp_path / 'clip_2d.mp4'} for an H.264 (libx264) video" in lines[0], lines
     assert predicted == [] and not list(tmp_path.iterdir())
 
 

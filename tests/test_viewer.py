@@ -18,80 +18,43 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
+from browser import (
+    FPS,
+    FRAMES,
+    SIDE,
+    SMALL,
+    assert_nothing_fetched_from_the_network,
+    chromium,
+    expected_joints,
+    open_page,
+    page_data,
+    page_state,
+    requested_urls,
+    show_frame,
+    video_ready,
+    wait_for,
+    write_two_person_clip,
+)
 from conftest import REPO_DIR
 from hg3d.commands import run_command
 from hg3d.demo import run_demo
-from hg3d.demo.video_writer import open_video_writer
 from hg3d.errors import UserError
-from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person
 from hg3d.viewer import write_viewer
 from hg3d.viewer.cli import run_view
 from hg3d.viewer.page import THREE_DIR, THREE_VERSION
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",  # WebGL in software: no GPU here
-    "--enable-unsafe-swiftshader",
-    "--window-size=1100,650",
-)
-SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
-FPS, FRAMES, SIDE = 10, 5, 128
 BACKGROUND_BGR = (0x27, 0x21, 0x1D)  # the scene's background colour (#1d2127)
-
-
-def synthetic_frames(rng):
-    """Frames of two people side by side, the right one turning about the vertical, with their
-    boxes (x, y, w, h) per frame, and the overlay pictures."""
-    intrinsics = camera_intrinsics(SIDE, SIDE)
-    backgrounds = [random_background(rng, SIDE, SIDE) for _ in range(2)]
-    poses = [random_pose(rng) for _ in range(2)]
-    frames, boxes = [], []
-    for index in range(FRAMES):
-        halves, frame_boxes = [], []
-        for person, (background, pose) in enumerate(zip(backgrounds, poses)):
-            turn = cv2.Rodrigues(np.array([0.0, 0.6 * index * person, 0.0]))[0]
-            joints = pose @ turn.T + [0, 0, 4.2 * 1000]
-            image = background.copy()
-            uv = render_person(image, joints, intrinsics, rng)
-            low, high = uv.min(0) - 10, uv.max(0) + 10
-            frame_boxes.append([round(float(low[0]) + person * SIDE, 1), round(float(low[1]), 1)])
-            frame_boxes[-1] += [round(float(v), 1) for v in high - low]
-            halves.append(image)
-        frames.append(np.concatenate(halves, 1))
-        boxes.append(frame_boxes)
-    return frames, boxes
-
-
-def write_h264(path, frames):
-    writer = open_video_writer(str(path), FPS, (frames[0].shape[1], frames[0].shape[0]))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, resnet18_3d_checkpoint):
-    """The demo's JSON of a two-person clip and an H.264 copy of its input video."""
+    """The demo's JSON of a two-person clip and the H.264 input video."""
     folder = tmp_path_factory.mktemp("viewer_clip")
-    frames, boxes = synthetic_frames(np.random.default_rng(3))
-    video = folder / "two.mp4"
-    write_h264(video, frames)
-    (folder / "boxes.json").write_text(json.dumps({"two.mp4": boxes}))
-    argv = ["--demo", str(video), "--bboxes", str(folder / "boxes.json"), "--load_model", resnet18_3d_checkpoint]
+    video, boxes = write_two_person_clip(folder, "two.mp4", seed=3)
+    argv = ["--demo", str(video), "--bboxes", str(boxes), "--load_model", resnet18_3d_checkpoint]
     run_demo([*argv, "--out_dir", str(folder / "out"), *SMALL])
     result = folder / "out" / "two.json"
     record = json.loads(result.read_text())
@@ -112,78 +75,13 @@ def placed_record(record):
     return placed
 
 
-def expected_joints(frame):
-    """Per track id: the joints the page must report (camera space where placed)."""
-    return {
-        str(p["track_id"]): p["joints_3d_cam_mm"] if p.get("joints_3d_cam_mm") is not None else p["joints_3d_h36m_mm"]
-        for p in frame["people"]
-        if p["joints_3d_h36m_mm"] is not None
-    }
-
-
 # --- the browser -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not (os.path.isfile(CHROMIUM) and os.path.isfile(CHROMEDRIVER)):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium_profile')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def open_page(driver, page, frame):
-    """A fresh load of ``page`` at ``frame`` (not a jump within the page already open)."""
-    driver.get("about:blank")
-    driver.get_log("performance")  # what the browser did before
-    driver.get(f"{Path(page).as_uri()}#frame={frame}")
-
-
-def wait_for(driver, script, done, what, timeout=30):
-    """Poll ``script`` until ``done(value)``; a script error reported by the page fails at once."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value, error = driver.execute_script(f"return [{script}, document.body.dataset.hg3dError || null]")
-        assert error is None, f"script error on the page: {error}"
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"the page did not show {what} within {timeout} s (last: {value})")
-        time.sleep(0.05)
-
-
-def page_state(driver, frame):
-    """The page's report once it has drawn ``frame``."""
-    state = wait_for(
-        driver,
-        "document.body.dataset.hg3dState || null",
-        lambda s: s is not None and json.loads(s)["frame"] == frame,
-        f"frame {frame}",
-    )
-    return json.loads(state)
-
-
-def show_frame(driver, frame):
-    driver.execute_script(f"window.location.hash = 'frame={frame}'")
-    return page_state(driver, frame)
-
-
-def requested_urls(driver):
-    """Every URL the browser asked for since the last call (from its performance log)."""
-    messages = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
-    return [m["params"]["request"]["url"] for m in messages if m["method"] == "Network.requestWillBeSent"]
-
-
-def assert_nothing_fetched_from_the_network(driver):
-    urls = requested_urls(driver)
-    assert urls and urls[0].startswith("file://")
-    assert [url for url in urls if url.split(":", 1)[0] not in ("file", "data", "blob")] == []
+    with chromium(tmp_path_factory.mktemp("chromium_profile")) as driver:
+        yield driver
 
 
 def view_picture(driver):
@@ -279,8 +177,7 @@ def test_h264_video_plays_and_the_3d_follows_it(browser, clip, clip_page):
     open_page(browser, clip_page, 2)
     page_state(browser, 2)
     video = "document.getElementById('video')"
-    ready = wait_for(browser, f"[{video}.readyState, {video}.videoWidth]", lambda v: v[0] >= 2, "a decoded video")
-    assert ready[1] == 2 * SIDE
+    assert video_ready(browser)[1] == 2 * SIDE
     assert browser.execute_script(f"return {video}.currentTime") == pytest.approx(2.5 / FPS, abs=1e-3)
     show_frame(browser, 0)
     browser.execute_script(RECORD_PLAYBACK)
@@ -303,8 +200,7 @@ def test_embedded_video_plays_from_the_page_alone(browser, clip, tmp_path):
     assert os.listdir(page.parent) == ["two.html"]
     open_page(browser, page, 0)
     page_state(browser, 0)
-    ready = wait_for(browser, "document.getElementById('video').readyState", lambda v: v >= 2, "a decoded video")
-    assert ready >= 2
+    video_ready(browser)
     urls = requested_urls(browser)
     assert not [u for u in urls if u.startswith("file://") and not u.startswith(page.as_uri())]
 
@@ -366,11 +262,6 @@ def test_vendored_three_is_the_pinned_release_with_its_licence():
         assert hashlib.sha256(Path(THREE_DIR, name).read_bytes()).hexdigest() == digest, name
     assert f"`three@{THREE_VERSION}`" in table
     assert "MIT License" in Path(THREE_DIR, "LICENSE").read_text()
-
-
-def page_data(page):
-    """The scene data embedded in a written page."""
-    return json.loads(re.search(r'id="hg3d-data">(.*?)</script>', Path(page).read_text()).group(1))
 
 
 def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(clip, tmp_path, monkeypatch, capsys):

@@ -69,6 +69,11 @@ def parse_demo_opts(argv=None):
         default=DEFAULT_MIN_FRAMES,
         help="video with --bvh: tracks seen in fewer frames get no BVH file",
     )
+    a(
+        "--html",
+        action="store_true",
+        help="also <name>.html: the 3D viewer, one self-contained page (videos: beside <name>_2d.mp4)",
+    )
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     a("--batch_size", type=int, default=8, help="images per forward pass")
@@ -81,6 +86,10 @@ def parse_demo_opts(argv=None):
         (opt.det_every < 1, f"--det_every must be >= 1, got {opt.det_every}"),
         (opt.bvh_min_frames < 1, f"--bvh_min_frames must be >= 1, got {opt.bvh_min_frames}"),
         (opt.batch_size < 1, f"--batch_size must be >= 1, got {opt.batch_size}"),
+        (
+            opt.html and opt.task != "human3d",
+            f"--html shows 3D poses and --task {opt.task} gives none: load a human3d checkpoint or drop --html",
+        ),
     ]
     for failed, message in checks:
         if failed:

@@ -11,6 +11,7 @@ from ..backends import OnnxRuntimeModel
 from ..errors import UserError
 from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
+from ..viewer import write_viewer
 from ..visualize import MAX_PANELS
 from . import records
 from .detection import PersonDetector, resolve_weights
@@ -91,8 +92,9 @@ class Demo:
             label_people(persons, scores, source)
             out = os.path.join(self.opt.out_dir, self.names[path])
             self.display(write_image_pictures(out, image, persons))
-            write_json(out + ".json", records.image_record(self.opt, self.detector_label(boxes), path, persons))
-            kinds = "_2d.png,_3d.png,.json" if has_3d(persons) else "_2d.png,.json"
+            record = records.image_record(self.opt, self.detector_label(boxes), path, persons)
+            pictures = ["_2d.png", "_3d.png"] if has_3d(persons) else ["_2d.png"]
+            kinds = ",".join(pictures + self.write_record(out, record))
             print(f"{path} -> {out}{{{kinds}}}: {len(persons)} person(s)")
         return len(batch)
 
@@ -152,12 +154,10 @@ class Demo:
 
     def write_video_results(self, path, reader, entry, frames):
         stem, out_dir, tracked = self.names[path], self.opt.out_dir, self.tracked[path]
+        out = os.path.join(out_dir, stem)
         record = records.video_record(self.opt, self.detector_label(entry), path, reader, frames, tracked)
-        write_json(os.path.join(out_dir, stem + ".json"), record)
-        print(
-            f"{path} -> {os.path.join(out_dir, stem)}{{_2d.mp4,_3d.mp4,.json}}: {len(frames)} frames, "
-            f"{len(tracked.tracks)} track(s)"
-        )
+        kinds = ",".join(["_2d.mp4", "_3d.mp4", *self.write_record(out, record)])
+        print(f"{path} -> {out}{{{kinds}}}: {len(frames)} frames, {len(tracked.tracks)} track(s)")
         if reader.truncated():
             print(
                 f"notice: {path}: decoding stopped after {reader.frames_read} of the {reader.frames_expected} "
@@ -167,6 +167,15 @@ class Demo:
             messages = write_track_bvhs(out_dir, stem, tracked, self.opt.bvh_min_frames)
             for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
                 print(f"bvh: {message}")
+
+    def write_record(self, out, record):
+        """``out``.json and, with --html, the viewer ``out``.html (a video's playing ``out``_2d.mp4);
+        returns the suffixes written."""
+        write_json(out + ".json", record)
+        if not self.opt.html:
+            return [".json"]
+        write_viewer(record, out + ".html", out + "_2d.mp4" if "frames" in record else None)
+        return [".json", ".html"]
 
     def most_people(self, entry):
         return self.opt.max_people if entry is None else most_boxes(entry)

@@ -65,21 +65,23 @@ def _pyav_with_h264():
     return av if H264_CODEC in av.codecs_available else None
 
 
-def open_video_writer(path, fps, size, log=print):
+def open_video_writer(path, fps, size, log=print, name=None):
     """A writer of ``size`` = (width, height) frames at ``fps`` into the MP4 file ``path``: H.264
     through PyAV, else OpenCV's ``mp4v`` (with a notice on ``log``). A file that cannot be opened
-    is a one-line ``UserError`` naming it and the codec, before any frame is encoded."""
+    is a one-line ``UserError`` naming it (``name`` when ``path`` is a temporary stand-in for it)
+    and the codec, before any frame is encoded."""
+    name = name or path
     av = _pyav_with_h264()
     if av is None:
-        log(FALLBACK_NOTICE.format(path=path))
+        log(FALLBACK_NOTICE.format(path=name))
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not writer.isOpened():
-            raise UserError(f"cannot open {path} for an mp4v video of {size[0]}x{size[1]} at {fps} fps")
+            raise UserError(f"cannot open {name} for an mp4v video of {size[0]}x{size[1]} at {fps:g} fps")
         return writer
     try:
         return H264Writer(av, path, fps, size)
     except (OSError, ValueError, av.FFmpegError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
         raise UserError(
-            f"cannot open {path} for an H.264 ({H264_CODEC}) video of {size[0]}x{size[1]} at {fps} fps: {reason}"
+            f"cannot open {name} for an H.264 ({H264_CODEC}) video of {size[0]}x{size[1]} at {fps:g} fps: {reason}"
         ) from None

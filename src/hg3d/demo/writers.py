@@ -1,5 +1,5 @@
-"""The demo's files besides the JSON: pictures (PNG), videos (MP4) and BVH animations, written so
-that a run that stops half-way leaves the files of earlier runs as they were."""
+"""The demo's files besides the JSON: pictures (PNG), videos (H.264 MP4, see ``video_writer``) and BVH
+animations, written so that a run that stops half-way leaves the files of earlier runs as they were."""
 
 import os
 
@@ -9,8 +9,7 @@ from ..bvh import export_tracks
 from ..errors import UserError
 from ..files import atomic_write
 from ..visualize import PANEL_PX, draw_people_2d, draw_people_3d, fit_width
-
-VIDEO_CODEC = "mp4v"  # MPEG-4 Part 2: in every OpenCV build, read by common players
+from .video_writer import open_video_writer
 
 
 def has_3d(people):
@@ -32,20 +31,6 @@ def write_image_pictures(out, image, people):
     if has_3d(people):
         write_picture(out + "_3d.png", draw_people_3d(people))
     return overlay
-
-
-def open_video_writer(path, fps, size, codec=VIDEO_CODEC, name=None):
-    """An open ``cv2.VideoWriter`` for ``path`` (``size`` = width, height); a one-line UserError
-    naming the file (``name`` when the path is a temporary stand-in for it) and the codec when
-    OpenCV cannot open one (unknown codec, unwritable path, a frame rate it refuses)."""
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, size)
-    if not writer.isOpened():
-        writer.release()
-        raise UserError(
-            f"cannot write the video {name or path}: OpenCV opens no writer with codec {codec} at "
-            f"{fps:g} fps for {size[0]}x{size[1]} frames"
-        )
-    return writer
 
 
 class VideoFiles:
