@@ -46,17 +46,29 @@ def run_on(folder, checkpoint, out_dir, *extra):
     return {stem: read(out_dir / f"{stem}.json") for stem in ("a_exif", "b_plain")}
 
 
-def assert_placed_consistently(record, solved=True):
-    """joints_3d_cam_mm - root_cam_mm == joints_3d_h36m_mm, and (``solved``: not smoothed) the
-    root is what the solver gives for the JSON's own 2D and 3D joints and intrinsics."""
-    camera = Intrinsics(**{k: v for k, v in record["intrinsics"].items() if k != "source"})
+def json_camera(record):
+    return Intrinsics(**{k: v for k, v in record["intrinsics"].items() if k != "source"})
+
+
+def assert_placed_consistently(record):
+    """joints_3d_cam_mm - root_cam_mm == joints_3d_h36m_mm, at least 0.3 m in front."""
     for person in record["people"]:
         root, cam, rel = (np.array(person[k]) for k in ("root_cam_mm", "joints_3d_cam_mm", "joints_3d_h36m_mm"))
         np.testing.assert_allclose(cam - root, rel, atol=0.02)
-        if solved:
-            expected = root_from_pose(np.array(person["joints_2d"]), rel, camera)
-            np.testing.assert_allclose(root, expected, rtol=1e-3, atol=1.0)
         assert person["placement_note"] is None and root[2] >= 300
+
+
+def assert_api_places_alike(found, photos, checkpoint):
+    """Estimator.predict with each JSON's intrinsics gives its root: the demo passes each image its
+    own camera, and the API weights the joints as the demo does (by their confidence)."""
+    estimator = Estimator.from_checkpoint(checkpoint, "msra_18", input_w=64, input_h=64)
+    for name, record in found.items():
+        image = cv2.imread(str(next(photos.glob(name + ".*"))))
+        expected = estimator.predict(image, intrinsics=json_camera(record))[0]
+        weights = expected["confidence"]
+        solved = root_from_pose(expected["joints_2d"], expected["joints_3d_h36m_mm"], json_camera(record), weights)
+        np.testing.assert_allclose(record["people"][0]["root_cam_mm"], expected["root_cam_mm"], atol=0.01)
+        np.testing.assert_allclose(expected["root_cam_mm"], solved, atol=1e-6)
 
 
 def test_intrinsics_from_exif_else_field_of_view(photos, resnet18_3d_checkpoint, tmp_path):
@@ -67,6 +79,7 @@ def test_intrinsics_from_exif_else_field_of_view(photos, resnet18_3d_checkpoint,
     assert plain == Intrinsics.from_fov(180, 220).to_json() and plain["source"] == "fov"
     for record in found.values():
         assert_placed_consistently(record)
+    assert_api_places_alike(found, photos, resnet18_3d_checkpoint)
     scene = cv2.imread(str(tmp_path / "a_exif_3d.png"))
     assert scene.shape[1] == (SCENE_PANELS + 1) * PANEL_PX
 
@@ -91,6 +104,7 @@ def test_intrinsics_file_for_every_image(photos, resnet18_3d_checkpoint, tmp_pat
             "source": "file",
         }
         assert_placed_consistently(record)
+    assert_api_places_alike(found, photos, resnet18_3d_checkpoint)
 
 
 def test_no_root_in_front_of_the_camera_is_null_with_a_note(photos, resnet18_3d_checkpoint, tmp_path):
@@ -122,7 +136,7 @@ def test_json_of_a_perfect_network_projects_onto_its_2d_joints():
     for person in people:
         person.update(index=0, box_source="given", crop_center=[0, 0], crop_size=[1, 1], confidence=np.ones(16))
     saved = json.loads(json.dumps([records.person_record(p) for p in people]))
-    camera = Intrinsics(**{k: v for k, v in INTRINSICS.to_json().items() if k != "source"})
+    camera = json_camera({"intrinsics": INTRINSICS.to_json()})
     for person in saved:
         uv = project(np.array(person["joints_3d_cam_mm"]), camera)[H36M_TO_MPII]
         np.testing.assert_allclose(uv, person["joints_2d"], atol=0.05)
@@ -166,7 +180,21 @@ def test_video_tracks_have_trajectories_and_the_bvh_root_follows(video_run):
         positions = read_positions(out / f"clip_track{track['track_id']}.bvh")
         np.testing.assert_allclose(positions[:, PELVIS], to_bvh_axes(roots), atol=0.02)
     for frame in record["frames"]:
-        assert_placed_consistently({"intrinsics": record["intrinsics"], "people": frame["people"]}, solved=False)
+        assert_placed_consistently(frame)
     frames = cv2.VideoCapture(str(out / "clip_3d.mp4"))
     ok, picture = frames.read()
     assert ok and picture.shape[1] == (SCENE_PANELS + 2) * PANEL_PX
+
+
+def test_joints_weigh_by_their_confidence():
+    """A perfect person with one 2D joint 40 px off: with that joint's confidence 0 the root is
+    the true one; with equal confidences it is pulled away."""
+    _, boxes, joints, joints_3d = walking_pair()
+    truth = joints_3d[0][0]
+    wrong = joints[0][0].copy()
+    wrong[0] += 40  # the right ankle
+    person = {"joints_2d": wrong, "joints_3d_h36m_mm": truth - truth[0]}
+    trusted = place_person({**person, "confidence": np.r_[0.0, np.ones(15)]}, INTRINSICS)
+    equal = place_person({**person, "confidence": np.ones(16)}, INTRINSICS)
+    np.testing.assert_allclose(trusted["root_cam_mm"], truth[0], atol=1.0)
+    assert np.linalg.norm(equal["root_cam_mm"] - truth[0]) > 20

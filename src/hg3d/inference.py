@@ -152,14 +152,15 @@ PLACEMENT_NOTE = "no root at least 0.3 m in front of the camera fits the 2D and 
 def place_person(person, intrinsics):
     """Add ``root_cam_mm`` (3,) (the pelvis in the camera frame, mm) and ``joints_3d_cam_mm``
     (17, 3) (``joints_3d_h36m_mm`` + the root) to a person with a 3D pose, by
-    ``camera.root_from_pose`` over the 15 shared joints, unweighted (the heatmap peaks of a
-    well-seen and an occluded joint differ little; a pose on a wrong joint would pull as hard
-    either way). Both None, with a ``placement_note``, when no root is found."""
+    ``camera.root_from_pose`` over the 15 shared joints, each weighted by its heatmap peak
+    (``confidence``, when the person has one): joints the network barely sees (occluded, cut off)
+    pull less. Both None, with a ``placement_note``, when no root is found."""
     if "joints_3d_h36m_mm" not in person:
         return person
     root = None
     if person["joints_3d_h36m_mm"] is not None:
-        root = root_from_pose(person["joints_2d"], person["joints_3d_h36m_mm"], intrinsics)
+        weights = person.get("confidence")
+        root = root_from_pose(person["joints_2d"], person["joints_3d_h36m_mm"], intrinsics, weights)
         root = root if np.isfinite(root).all() else None
     set_root(person, root)
     return person
