@@ -11,6 +11,7 @@ from PIL import Image
 
 from hg3d.camera import EXIF_FOCAL_LENGTH_35MM, EXIF_IFD_POINTER, Intrinsics, project, root_from_pose
 from hg3d.demo import records, run_demo
+from hg3d.errors import UserError
 from hg3d.inference import PLACEMENT_NOTE, Estimator, place_person
 from hg3d.joints import H36M_JOINTS
 from hg3d.synthetic import H36M_TO_MPII, random_scene
@@ -198,3 +199,17 @@ def test_joints_weigh_by_their_confidence():
     equal = place_person({**person, "confidence": np.ones(16)}, INTRINSICS)
     np.testing.assert_allclose(trusted["root_cam_mm"], truth[0], atol=1.0)
     assert np.linalg.norm(equal["root_cam_mm"] - truth[0]) > 20
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--fov", "180"], "--fov is an angle"),
+        (["--bone_sum_mm", "0"], "--bone_sum_mm must be a positive length"),
+        (["--intrinsics", "missing.json"], "intrinsics file missing.json not found"),
+    ],
+)
+def test_bad_placement_flags_are_one_line_errors(photos, resnet18_3d_checkpoint, tmp_path, flags, message):
+    with pytest.raises(UserError, match=message):
+        run_on(photos, resnet18_3d_checkpoint, tmp_path, *flags)
+    assert not list(tmp_path.iterdir())
