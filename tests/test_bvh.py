@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from hg3d.bvh import export_tracks, write_bvh
+from hg3d.bvh import ROOT_MODES, export_tracks, write_bvh
 from hg3d.demo.tracks import TrackedPoses
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_PARENTS
@@ -335,7 +335,7 @@ def test_tracks_of_a_long_video_take_memory_by_their_own_span(tmp_path, motion):
     spans = tracked.spans()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 1e6 and all(len(poses) == 12 for _, poses in spans.values())
+    assert peak < 1e6 and all(len(poses) == len(roots) == 12 for _, poses, roots in spans.values())
     paths, messages = export_tracks(str(tmp_path), "clip", spans, FPS, min_frames=10)
     assert len(paths) == 10 and messages[3].endswith("clip_track4.bvh, 12 frames from frame 1500")
 
@@ -344,3 +344,52 @@ def test_a_video_without_frame_rate_is_a_user_error(tmp_path, motion):
     with pytest.raises(UserError, match="frame rate"):
         write_bvh(str(tmp_path / "x.bvh"), motion, 0)
     assert not list(tmp_path.iterdir())
+
+
+def walking_roots():
+    """A pelvis walking a half circle of 1.5 m radius 4 m in front of the camera (camera frame,
+    mm), bobbing 3 cm; frames 0-1 and 20 not placed (NaN)."""
+    angle = np.linspace(0, np.pi, NUM_FRAMES)
+    roots = np.stack([1500 * np.cos(angle), 100 + 30 * np.sin(6 * angle), 4000 + 1500 * np.sin(angle)], 1)
+    roots[[0, 1, 20]] = np.nan
+    return roots
+
+
+@pytest.fixture(scope="module")
+def root_modes(tmp_path_factory, motion):
+    """{mode: pelvis-world positions (T, 3) and all joints (T, 17, 3) as bvhio reads them} of one
+    track exported through TrackedPoses with a root per frame, in each --bvh_root mode."""
+    tracked = TrackedPoses(fps=FPS)
+    for frame, (pose, root) in enumerate(zip(motion, walking_roots())):
+        placed = None if np.isnan(root).any() else root
+        tracked.add(frame, [{"track_id": 1, "joints_3d_h36m_mm": pose, "root_cam_mm": placed}])
+    out = {}
+    for mode in ROOT_MODES:
+        folder = tmp_path_factory.mktemp(mode)
+        paths, _ = export_tracks(str(folder), "clip", tracked.spans(), FPS, root_mode=mode)
+        out[mode] = read_positions(paths[0])
+    return out
+
+
+def test_root_motion_in_each_bvh_root_mode(root_modes):
+    """camera: the pelvis is the camera-frame root in BVH axes (x, -y, -z); start: the same moved
+    so that the first placed root is the origin; fixed: the origin. Unplaced frames repeat the
+    previous root (the first placed one at the start). The skeleton around the pelvis is the same
+    in every mode."""
+    roots = walking_roots()
+    roots[[0, 1]] = roots[2]
+    roots[20] = roots[19]
+    expected = {"camera": to_bvh_axes(roots), "start": to_bvh_axes(roots - roots[2]), "fixed": np.zeros_like(roots)}
+    pelvis = J["pelvis"]
+    for mode, positions in root_modes.items():
+        np.testing.assert_allclose(positions[:, pelvis], expected[mode], atol=1e-3, err_msg=mode)
+        relative = positions - positions[:, pelvis : pelvis + 1]
+        fixed = root_modes["fixed"]
+        np.testing.assert_allclose(relative, fixed - fixed[:, pelvis : pelvis + 1], atol=1e-3, err_msg=mode)
+    assert np.ptp(root_modes["camera"][:, pelvis, 2]) > 1000  # it really walks
+
+
+def test_a_track_never_placed_stays_at_the_origin(tmp_path, motion):
+    roots = np.full((12, 3), np.nan)
+    paths, _ = export_tracks(str(tmp_path), "clip", {1: (0, motion[:12], roots)}, FPS, root_mode="camera")
+    np.testing.assert_allclose(read_positions(paths[0])[:, J["pelvis"]], 0, atol=1e-6)

@@ -22,6 +22,7 @@ from hg3d.inference import Estimator
 from hg3d.model import create_model
 from hg3d.skeleton import bone_length_sum, to_h36m_order
 from hg3d.synthetic import random_scene
+from hg3d.visualize import SCENE_PANELS
 
 SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
 NO_DET = [*SMALL, "--detector", "none"]
@@ -154,7 +155,7 @@ def test_several_boxes_give_each_person_its_single_box_joints(two_people, resnet
             assert person[key] == alone[key], key
     assert both["people"][0]["joints_2d"] != both["people"][1]["joints_2d"]
     three_d = cv2.imread(str(tmp_path / "both" / "two_3d.png"))
-    assert three_d.shape[1] == 2 * three_d.shape[0]  # a panel per person
+    assert three_d.shape[1] == (SCENE_PANELS + 2) * three_d.shape[0]  # the scene views, a panel per person
 
 
 def test_bbox_crops_the_person(inputs, resnet18_3d_checkpoint, tmp_path):
@@ -252,7 +253,7 @@ def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint
     assert {t["track_id"] for t in record["tracks"]} == {p["track_id"] for f in record["frames"] for p in f["people"]}
     assert count_frames(tmp_path / "clip_2d.mp4") == (4, (128, 160))
     frames_3d, size_3d = count_frames(tmp_path / "clip_3d.mp4")
-    assert frames_3d == 4 and size_3d[1] == 2 * size_3d[0]  # a panel for each of --max_people 2
+    assert frames_3d == 4 and size_3d[1] == (SCENE_PANELS + 2) * size_3d[0]  # the scene, a panel for each of 2
     assert not list(tmp_path.glob("*.png"))  # per-frame pictures only with --save_frames
     tracked = demo.tracked[str(video)]
     assert tracked.fps == 10 and set(tracked.arrays()) == {t["track_id"] for t in record["tracks"]}
@@ -269,8 +270,8 @@ def test_det_every_poses_beyond_the_image(
     _, video = inputs
     predict_batch = Estimator.predict_batch
 
-    def beyond(self, images, boxes):
-        people = predict_batch(self, images, boxes)
+    def beyond(self, images, boxes, intrinsics=None):
+        people = predict_batch(self, images, boxes, intrinsics)
         for person in (p for persons in people for p in persons):
             person["joints_2d"] = person["joints_2d"] + [left - person["joints_2d"][:, 0].min(), 0]
         return people
@@ -408,7 +409,7 @@ def test_video_whole_image_smoothing_and_save_frames(inputs, resnet18_3d_checkpo
     last_raw, last_smooth = raw["frames"][3]["people"][0], smooth["frames"][3]["people"][0]
     assert last_raw["joints_2d"] != last_smooth["joints_2d"]
     assert last_raw["joints_3d_mm"] != last_smooth["joints_3d_mm"]
-    frames, poses = runs["smooth"].tracked[str(video)].arrays()[1]
+    frames, poses, _ = runs["smooth"].tracked[str(video)].arrays()[1]
     assert frames.tolist() == [0, 1, 2, 3] and poses.shape == (4, 17, 3)
     np.testing.assert_allclose(poses[3], last_smooth["joints_3d_h36m_mm"], atol=0.01)  # smoothed 3D kept
     for index in range(4):

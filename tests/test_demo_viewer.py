@@ -105,8 +105,9 @@ def test_folder_of_images_gets_a_page_per_image(resnet18_3d_checkpoint, tmp_path
         assert data["video"] is None and not data["is_video"] and len(data["frames"]) == 1
         drawn = data["frames"][0]["people"]
         assert [p["id"] for p in drawn] == [0, 1]
-        for person, pose in zip(people, drawn):
-            assert pose["joints"] == person["joints_3d_h36m_mm"]  # exactly the JSON's numbers
+        for person, pose in zip(people, drawn):  # exactly the JSON's numbers, in camera space where placed
+            placed = person["joints_3d_cam_mm"] is not None
+            assert pose["joints"] == person["joints_3d_cam_mm" if placed else "joints_3d_h36m_mm"]
 
 
 def test_html_with_a_2d_checkpoint_is_a_one_line_error(tmp_path, capsys):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import hg3d
+from hg3d.camera import Intrinsics, project
 from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D
-from hg3d.inference import Estimator
+from hg3d.inference import Estimator, place_person
 from hg3d.skeleton import to_h36m_order
 from hg3d.synthetic import H36M_TO_MPII, camera_intrinsics, random_background, random_pose, render_person
 from test_smoothing import one_euro_by_hand
@@ -16,25 +17,31 @@ WIDTH, HEIGHT, FRAMES = 192, 128, 5
 STEP_MM = 60  # each person moves this far a frame (about 5 px), in opposite directions
 
 
+CAMERA = camera_intrinsics(WIDTH, HEIGHT)  # the synthetic scene's camera matrix
+INTRINSICS = Intrinsics(CAMERA[0, 0], CAMERA[1, 1], CAMERA[0, 2], CAMERA[1, 2])
+
+
 def walking_pair():
-    """FRAMES pictures of two people walking apart, and per frame their true boxes and MPII-16 2D
-    joints (A, B)."""
+    """FRAMES pictures of two people walking apart, and per frame their true boxes, MPII-16 2D
+    joints and H36M-17 camera-frame 3D joints (mm) (A, B)."""
     rng = np.random.default_rng(4)
-    intrinsics = camera_intrinsics(WIDTH, HEIGHT)
     background = random_background(rng, WIDTH, HEIGHT)
     poses = [random_pose(rng) + [x, 0, 3500] for x in (-500, 500)]
-    frames, boxes, joints = [], [], []
+    frames, boxes, joints, joints_3d = [], [], [], []
     for t in range(FRAMES):
-        image, frame_boxes, frame_joints = background.copy(), [], []
+        image, frame_boxes, frame_joints, frame_3d = background.copy(), [], [], []
         for person, (pose, direction) in enumerate(zip(poses, (-1, 1))):
-            uv = render_person(image, pose + [direction * STEP_MM * t, 0, 0], intrinsics, np.random.default_rng(person))
+            moved = pose + [direction * STEP_MM * t, 0, 0]
+            uv = render_person(image, moved, CAMERA, np.random.default_rng(person))
             low, high = uv.min(0), uv.max(0)
             frame_boxes.append(np.concatenate([low - 0.1 * (high - low), 1.2 * (high - low)]))
             frame_joints.append(uv[H36M_TO_MPII])
+            frame_3d.append(moved)
         frames.append(image)
         boxes.append(frame_boxes)
         joints.append(frame_joints)
-    return frames, boxes, joints
+        joints_3d.append(frame_3d)
+    return frames, boxes, joints, joints_3d
 
 
 class KnownPeople:
@@ -70,7 +77,7 @@ def test_is_the_public_api():
 
 
 def test_ids_follow_the_people_whatever_the_detector_order(scene, estimator):
-    frames, boxes, _ = scene
+    frames, boxes, _, _ = scene
     detector = KnownPeople(boxes)
     tracker = hg3d.PoseTracker(estimator, detector)
     ids = {0: set(), 1: set()}
@@ -88,7 +95,7 @@ def test_ids_follow_the_people_whatever_the_detector_order(scene, estimator):
 def test_smoothing_uses_the_given_times(scene, estimator):
     """Each person's joints are the One-Euro filter (computed by hand) of the network's raw output
     on their true boxes, at the times given to step (irregular), and H36M-17 follows MPII-16."""
-    frames, boxes, _ = scene
+    frames, boxes, _, _ = scene
     times = [0.0, 0.04, 0.1, 0.12, 0.3]
     tracker = hg3d.PoseTracker(estimator, smoothing=True)
     smoothed = {0: [], 1: []}
@@ -111,7 +118,7 @@ def test_smoothing_uses_the_given_times(scene, estimator):
 
 
 def test_fps_times_the_frames_when_no_time_is_given(scene, estimator):
-    frames, boxes, _ = scene
+    frames, boxes, _, _ = scene
     by_fps = hg3d.PoseTracker(estimator, smoothing=True, fps=25)
     by_time = hg3d.PoseTracker(estimator, smoothing=True)
     for t, frame in enumerate(frames):
@@ -123,24 +130,34 @@ def test_fps_times_the_frames_when_no_time_is_given(scene, estimator):
 
 
 class TrueJoints:
-    """An estimator that knows the people: for each box, the true 2D joints of the person it
-    covers (a perfect network), so that the boxes carried from the poses are the true ones."""
+    """An estimator that knows the people: for each box, the true 2D joints and root-relative 3D
+    pose of the person it covers (a perfect network), placed by the camera it is given as
+    ``Estimator`` places people; so the boxes carried from the poses are the true ones."""
 
-    def __init__(self, boxes, joints):
-        self.boxes, self.joints, self.frame = boxes, joints, 0
+    def __init__(self, boxes, joints, joints_3d):
+        self.boxes, self.joints, self.joints_3d, self.frame = boxes, joints, joints_3d, 0
 
-    def predict(self, image, boxes):
+    def predict(self, image, boxes, intrinsics=None):
         truth = self.boxes[self.frame]
-        return [
-            {"box": np.asarray(box), "joints_2d": self.joints[self.frame][who({"box": box}, truth)]} for box in boxes
-        ]
+        people = []
+        for box in boxes:
+            person = who({"box": box}, truth)
+            relative = self.joints_3d[self.frame][person] - self.joints_3d[self.frame][person][0]
+            found = {
+                "box": np.asarray(box),
+                "joints_2d": self.joints[self.frame][person],
+                "joints_3d_mm": relative[H36M_TO_MPII],
+                "joints_3d_h36m_mm": relative,
+            }
+            people.append(place_person(found, intrinsics or Intrinsics.from_fov(WIDTH, HEIGHT)))
+        return people
 
 
 def test_boxes_are_carried_between_detections(scene):
     """det_every=3 with a perfect network: the detector runs on frames 0 and 3; in between each
     person's box is the box of their previous 2D joints (cut to the frame), and keeps its id."""
-    frames, boxes, joints = scene
-    detector, estimator = KnownPeople(boxes), TrueJoints(boxes, joints)
+    frames, boxes, joints, joints_3d = scene
+    detector, estimator = KnownPeople(boxes), TrueJoints(boxes, joints, joints_3d)
     tracker = hg3d.PoseTracker(estimator, detector, det_every=3)
     sources, ids = [], []
     for t, frame in enumerate(frames):
@@ -161,10 +178,59 @@ def test_boxes_are_carried_between_detections(scene):
 
 def test_ended_tracks_leave_no_filters(scene):
     """A smoothed person missed for more than max_missed frames: their track and its filters go."""
-    frames, boxes, joints = scene
-    estimator = TrueJoints(boxes, joints)
+    frames, boxes, joints, joints_3d = scene
+    estimator = TrueJoints(boxes, joints, joints_3d)
     tracker = hg3d.PoseTracker(estimator, smoothing=True, fps=25, max_missed=1)
     for t, kept in enumerate([2, 1, 1, 1]):
         estimator.frame = t
         tracker.step(frames[t], boxes[t][:kept])
         assert set(tracker.smoother.filters) == set(tracker.tracker.tracks) == ({1, 2} if t < 2 else {1})
+
+
+def test_perfect_network_places_each_person_at_their_true_root(scene):
+    """True 2D and root-relative 3D joints and the scene's camera: every person's root is their
+    true pelvis (< 1 mm), joints_3d_cam_mm - root is the root-relative pose, and projecting
+    joints_3d_cam_mm lands on the 2D joints."""
+    frames, boxes, joints, joints_3d = scene
+    estimator = TrueJoints(boxes, joints, joints_3d)
+    tracker = hg3d.PoseTracker(estimator, intrinsics=INTRINSICS)
+    for t, frame in enumerate(frames):
+        estimator.frame = t
+        for person in tracker.step(frame, boxes[t]):
+            truth = joints_3d[t][person["index"]]
+            np.testing.assert_allclose(person["root_cam_mm"], truth[0], atol=1.0)
+            np.testing.assert_allclose(person["joints_3d_cam_mm"] - person["root_cam_mm"], person["joints_3d_h36m_mm"])
+            np.testing.assert_allclose(
+                project(person["joints_3d_cam_mm"], INTRINSICS)[H36M_TO_MPII], joints[t][person["index"]], atol=0.01
+            )
+            assert person["placement_note"] is None
+
+
+def test_without_intrinsics_the_frame_field_of_view_is_used(scene):
+    """No camera given: the estimator's default (55 degrees over the frame): the root differs
+    from the true one in depth, by the ratio of the focal lengths."""
+    frames, boxes, joints, joints_3d = scene
+    estimator = TrueJoints(boxes, joints, joints_3d)
+    person = hg3d.PoseTracker(estimator).step(frames[0], boxes[0][:1])[0]
+    ratio = Intrinsics.from_fov(WIDTH, HEIGHT).fx / INTRINSICS.fx
+    assert abs(person["root_cam_mm"][2] / joints_3d[0][0][0, 2] - ratio) < 0.05 and abs(ratio - 1) > 0.1
+
+
+def test_smoothing_filters_the_root_and_the_camera_joints_follow(scene):
+    """With smoothing, root_cam_mm is the One-Euro filter (3D settings, by hand) of the perfect
+    network's raw roots, and joints_3d_cam_mm is the smoothed H36M-17 pose plus it."""
+    frames, boxes, joints, joints_3d = scene
+    estimator = TrueJoints(boxes, joints, joints_3d)
+    times = [0.0, 0.04, 0.1, 0.12, 0.3]
+    tracker = hg3d.PoseTracker(estimator, smoothing=True, intrinsics=INTRINSICS)
+    smoothed, raw = [], []
+    for t, frame in enumerate(frames):
+        estimator.frame = t
+        smoothed.append(tracker.step(frame, boxes[t][:1], time_s=times[t])[0])
+        raw.append(estimator.predict(frame, boxes[t][:1], INTRINSICS)[0]["root_cam_mm"])
+    raw = np.array(raw)
+    expected = np.stack([one_euro_by_hand(raw[:, axis].tolist(), times, **SMOOTH_3D)[0] for axis in range(3)], 1)
+    np.testing.assert_allclose([p["root_cam_mm"] for p in smoothed], expected, atol=1e-6)
+    assert np.abs(expected[-1] - raw[-1]).max() > 5
+    for person in smoothed:
+        np.testing.assert_allclose(person["joints_3d_cam_mm"], person["joints_3d_h36m_mm"] + person["root_cam_mm"])

@@ -216,7 +216,9 @@ def test_an_image_result_is_one_frame_without_a_timeline(browser, clip, tmp_path
     open_page(browser, page, 0)
     state = page_state(browser, 0)
     assert state["frames"] == 1 and state["tracks"] == [0, 1]
-    np.testing.assert_allclose(state["joints"]["1"], people[1]["joints_3d_h36m_mm"], atol=1e-6)
+    second = people[1]  # drawn in camera space where placed
+    drawn = second["joints_3d_cam_mm"] if second.get("joints_3d_cam_mm") is not None else second["joints_3d_h36m_mm"]
+    np.testing.assert_allclose(state["joints"]["1"], drawn, atol=1e-6)
     assert not browser.find_element(By.ID, "timeline").is_displayed()
     assert browser.find_element(By.TAG_NAME, "h1").text == "<b>two&amp;"  # names are text, not markup
 
@@ -302,6 +304,7 @@ def test_view_command_one_line_errors(tmp_path, monkeypatch, capsys, content, ar
 def test_write_viewer_rejects_malformed_joints(clip, tmp_path):
     _, record, _ = clip
     broken = json.loads(json.dumps(record))
-    broken["frames"][1]["people"][0]["joints_3d_h36m_mm"] = [[0, 0, 0]] * 16
+    person = broken["frames"][1]["people"][0]
+    person["joints_3d_cam_mm" if person.get("joints_3d_cam_mm") is not None else "joints_3d_h36m_mm"] = [[0, 0, 0]] * 16
     with pytest.raises(UserError, match="not 17 x 3 finite numbers"):
         write_viewer(broken, str(tmp_path / "x.html"))

@@ -20,8 +20,12 @@ Conventions (also in ``docs/export.md``, "Animation export"):
   (``Rotation.align_vectors``); the leaves do not turn. Why ZXY: with arms out sideways and the
   pelvis free to turn about Y, the order's gimbal lock (X at +-90) is only met by a thigh, shin,
   spine or neck at 90 degrees to its parent bone.
-- Root position: zero on every frame. The demo's poses are root-relative and one camera gives no
-  reliable distance, so the pelvis stays at the origin (the feet are below Y = 0).
+- Root position (``ROOT_MODES``), in BVH axes and mm on every frame, from the person's
+  camera-frame root (``root_cam_mm``, docs/camera.md): ``start`` (default) puts the track's first
+  placed root at the origin and then follows its motion in the camera frame; ``camera`` is the
+  camera frame itself (the camera at the origin); ``fixed`` keeps the pelvis at the origin (the
+  feet below Y = 0). A frame without a root repeats the previous one (the first placed one before
+  it); a track never placed stays at the origin.
 - A frame where the person was missed (NaN joints or a zero-length bone) repeats the previous
   frame's pose.
 """
@@ -75,6 +79,7 @@ END_SITES = {
 END_SITE_FRACTION = 0.3
 MIN_BONE_MM = 1e-3  # a shorter bone has no direction: the frame counts as missed
 DEFAULT_MIN_FRAMES = 10
+ROOT_MODES = ("start", "camera", "fixed")
 
 
 def _unit(vectors):
@@ -184,12 +189,35 @@ def _numbers(values):
     return " ".join(f"{v:.6f}" for v in values)
 
 
-def write_bvh(path, frames, fps):
+def _carried(values, present):
+    """Each row of ``values`` replaced by the latest present row (the first present one before it)."""
+    index = np.maximum.accumulate(np.where(present, np.arange(len(values)), -1))
+    return values[np.where(index < 0, np.argmax(present), index)]
+
+
+def root_positions(roots, mode="start"):
+    """(T, 3) root positions in BVH axes (mm) from camera-frame roots (T, 3) mm (NaN rows: not
+    placed) in a ``ROOT_MODES`` mode; zeros for ``fixed``, for None or when no row is placed."""
+    if mode not in ROOT_MODES:
+        raise ValueError(f"BVH root mode {mode!r} is not one of {ROOT_MODES}")
+    if roots is None:
+        return None
+    roots = np.asarray(roots, np.float64).reshape(-1, 3)
+    placed = np.isfinite(roots).all(-1)
+    if mode == "fixed" or not placed.any():
+        return np.zeros_like(roots)
+    positions = _carried(roots, placed) * CAMERA_TO_BVH
+    return positions - positions[0] if mode == "start" else positions
+
+
+def write_bvh(path, frames, fps, positions=None):
     """Write one person's poses as a BVH file (atomically).
 
     frames: (T, 17, 3) H36M-17 joints in mm in the camera frame (x right, y down, z forward),
     root-relative as the demo's ``joints_3d_h36m_mm``; NaN rows (or a zero-length bone) mark frames
     where the person was missed, which repeat the previous pose. The first frame must hold a pose.
+    positions: (T, 3) the root's position channels (BVH axes, mm; ``root_positions``), or None
+    for zeros.
     """
     frames = np.asarray(frames, np.float64)
     if frames.ndim != 3 or frames.shape[1:] != (NUM_H36M_JOINTS, 3):
@@ -205,7 +233,8 @@ def write_bvh(path, frames, fps):
     offsets = rest_offsets(posed)
     angles = euler_channels(joint_rotations(posed, offsets))
     angles = angles[np.cumsum(seen)[source] - 1]
-    motion = np.concatenate([np.zeros((len(frames), 3)), angles.reshape(len(frames), -1)], axis=1)
+    positions = np.zeros((len(frames), 3)) if positions is None else np.asarray(positions, np.float64)
+    motion = np.concatenate([positions, angles.reshape(len(frames), -1)], axis=1)
     table = io.StringIO()
     np.savetxt(table, motion, fmt="%.6f")
     text = (
@@ -231,17 +260,19 @@ def _as_frames(poses):
     return np.stack(frames) if frames else np.zeros((0, NUM_H36M_JOINTS, 3))
 
 
-def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES):
+def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES, root_mode="start"):
     """One BVH per track: ``<out_dir>/<name>_track<id>.bvh``.
 
-    tracks: {track id: (start, poses)}: the video frame (counted from 0) of the first pose, and the
-    per-frame H36M-17 poses from there on, each a (17, 3) array in mm (camera frame, root-relative,
-    as ``joints_3d_h36m_mm``) or None / NaN where the person was missed. A file covers its track
-    from the first to the last frame that held a pose. A track seen in fewer than ``min_frames``
-    frames writes nothing. Returns (paths written, one message per track).
+    tracks: {track id: (start, poses[, roots])}: the video frame (counted from 0) of the first
+    pose, and the per-frame H36M-17 poses from there on, each a (17, 3) array in mm (camera frame,
+    root-relative, as ``joints_3d_h36m_mm``) or None / NaN where the person was missed; ``roots``
+    (optional) the per-frame camera-frame root (3,) mm, NaN where not placed, moved as
+    ``root_mode`` says (``root_positions``; no roots: the pelvis at the origin). A file covers its
+    track from the first to the last frame that held a pose. A track seen in fewer than
+    ``min_frames`` frames writes nothing. Returns (paths written, one message per track).
     """
     written, messages = [], []
-    for track_id, (start, poses) in tracks.items():
+    for track_id, (start, poses, *roots) in tracks.items():
         frames = _as_frames(poses)
         seen = seen_frames(frames)
         count = int(seen.sum())
@@ -250,7 +281,8 @@ def export_tracks(out_dir, name, tracks, fps, min_frames=DEFAULT_MIN_FRAMES):
             continue
         first, last = np.flatnonzero(seen)[[0, -1]]
         path = os.path.join(out_dir, f"{name}_track{track_id}.bvh")
-        write_bvh(path, frames[first : last + 1], fps)
+        span_roots = np.asarray(roots[0], np.float64)[first : last + 1] if roots else None
+        write_bvh(path, frames[first : last + 1], fps, root_positions(span_roots, root_mode))
         missed = last + 1 - first - count
         messages.append(
             f"track {track_id}: {path}, {last + 1 - first} frames from frame {start + first}"

@@ -14,10 +14,12 @@ import contextlib
 import numpy as np
 import torch
 
+from .camera import Intrinsics, root_from_pose
 from .checkpoint import load_weights
 from .decode import decode_crops, flip_merge
 from .errors import UserError
 from .geometry import adjust_aspect_ratio, crop_and_normalize
+from .joints import H36M_BONE_SUM_MM
 from .metrics.core import pck_distances_to_points
 from .model import ARCHS, create_model, heads_for
 from .skeleton import h36m_scale, to_h36m_order
@@ -120,11 +122,11 @@ def box_outside(box, image_shape):
     return None
 
 
-def decode_people(maps, centers, sizes):
+def decode_people(maps, centers, sizes, bone_sum_mm=H36M_BONE_SUM_MM):
     """One dict per crop from merged network maps: ``joints_2d`` (16, 2) image px, ``confidence``
     (16,) heatmap peaks and, with a depth head, ``joints_3d_mm`` (16, 3) / ``joints_3d_h36m_mm``
-    (17, 3) root-relative mm, or None for both when every joint decodes to one point (no bone to
-    scale by)."""
+    (17, 3) root-relative mm with bones summing to ``bone_sum_mm``, or None for both when every
+    joint decodes to one point (no bone to scale by)."""
     decoded = decode_crops(maps, centers, sizes)
     people = []
     for i, (center, size) in enumerate(zip(centers, sizes)):
@@ -136,12 +138,41 @@ def decode_people(maps, centers, sizes):
         }
         if "pred_3d" in decoded:
             pose = decoded["pred_3d"][i]
-            scale = h36m_scale(pose)  # 0 for a degenerate pose (see skeleton.degenerate)
+            scale = h36m_scale(pose, bone_sum_mm)  # 0 for a degenerate pose (see skeleton.degenerate)
             usable = bool(scale > 0)
             person["joints_3d_mm"] = pose.astype(np.float64) * scale if usable else None
             person["joints_3d_h36m_mm"] = to_h36m_order(pose).astype(np.float64) * scale if usable else None
         people.append(person)
     return people
+
+
+PLACEMENT_NOTE = "no root at least 0.3 m in front of the camera fits the 2D and 3D joints"
+
+
+def place_person(person, intrinsics):
+    """Add ``root_cam_mm`` (3,) (the pelvis in the camera frame, mm) and ``joints_3d_cam_mm``
+    (17, 3) (``joints_3d_h36m_mm`` + the root) to a person with a 3D pose, by
+    ``camera.root_from_pose`` over the 15 shared joints, each weighted by its heatmap peak
+    (``confidence``, when the person has one): joints the network barely sees (occluded, cut off)
+    pull less. Both None, with a ``placement_note``, when no root is found."""
+    if "joints_3d_h36m_mm" not in person:
+        return person
+    root = None
+    if person["joints_3d_h36m_mm"] is not None:
+        weights = person.get("confidence")
+        root = root_from_pose(person["joints_2d"], person["joints_3d_h36m_mm"], intrinsics, weights)
+        root = root if np.isfinite(root).all() else None
+    set_root(person, root)
+    return person
+
+
+def set_root(person, root):
+    """Set a person's ``root_cam_mm`` and the ``joints_3d_cam_mm`` it gives (None: not placed)."""
+    person["root_cam_mm"] = root
+    person["joints_3d_cam_mm"] = None if root is None else person["joints_3d_h36m_mm"] + root
+    person["placement_note"] = None if root is not None else PLACEMENT_NOTE
+    if person["joints_3d_h36m_mm"] is None:
+        person["placement_note"] = "no 3D pose"
 
 
 class Estimator:
@@ -151,38 +182,58 @@ class Estimator:
     ``box`` [x, y, w, h] px (the whole image when no box was given), ``crop_center``/``crop_size``
     (the network crop), ``joints_2d`` (16, 2) px in MPII order, ``confidence`` (16,),
     ``joints_3d_mm`` (16, 3) and ``joints_3d_h36m_mm`` (17, 3) root-relative, camera axes
-    (x right, y down, z forward), bones summing to 4000 mm (3D checkpoints only; None when
-    degenerate).
+    (x right, y down, z forward), bones summing to ``bone_sum_mm`` (4000 mm; 3D checkpoints only;
+    None when degenerate), and the person placed in the camera frame (``place_person``):
+    ``root_cam_mm`` (3,), ``joints_3d_cam_mm`` (17, 3), ``placement_note``. The camera is
+    ``intrinsics`` (a ``camera.Intrinsics``) given to ``predict``, else the one given here, else
+    ``Intrinsics.from_fov`` of each image (55 degrees over its longer side).
     """
 
-    def __init__(self, model, input_w=256, input_h=256, device="cpu", flip_test=True):
+    def __init__(
+        self,
+        model,
+        input_w=256,
+        input_h=256,
+        device="cpu",
+        flip_test=True,
+        intrinsics=None,
+        bone_sum_mm=H36M_BONE_SUM_MM,
+    ):
         self.device = torch.device(device)
         self.model = model.to(self.device, memory_format=torch.channels_last).eval()  # see network_forward
         self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
+        if not bone_sum_mm > 0:
+            raise UserError(f"bone sum {bone_sum_mm} mm: needs to be positive (an adult's is about 4000)")
+        self.intrinsics, self.bone_sum_mm = intrinsics, float(bone_sum_mm)
 
     @classmethod
-    def from_checkpoint(
-        cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256, device="cpu", flip_test=True
-    ):
+    def from_checkpoint(cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256, device="cpu", **kwargs):
         """Build the model of ``arch``/``task`` and load ``path`` strictly (one-line UserError on a
-        missing, corrupt or other-arch file)."""
+        missing, corrupt or other-arch file); ``kwargs``: ``flip_test``, ``intrinsics``,
+        ``bone_sum_mm``."""
         if arch not in ARCHS:
             raise UserError(f"arch '{arch}' is not one of {', '.join(ARCHS)}")
         model = create_model(arch, heads_for(task))
         load_weights(model, path, strict=True, log=lambda _: None)
-        return cls(model, input_w, input_h, device, flip_test)
+        return cls(model, input_w, input_h, device, **kwargs)
+
+    def camera_for(self, image, intrinsics=None):
+        """The intrinsics used for ``image``: the given ones, the Estimator's, or its field of view."""
+        intrinsics = intrinsics or self.intrinsics
+        return intrinsics or Intrinsics.from_fov(image.shape[1], image.shape[0])
 
     def forward(self, inputs):
         """The last stack's maps of a batch, as float32."""
         return network_forward(self.model, inputs)
 
-    def predict(self, image, boxes=None):
+    def predict(self, image, boxes=None, intrinsics=None):
         """People in one BGR image: ``boxes`` a list of [x, y, w, h] (None: the whole image)."""
-        return self.predict_batch([image], [boxes])[0]
+        return self.predict_batch([image], [boxes], [intrinsics])[0]
 
-    def predict_batch(self, images, boxes_per_image):
+    def predict_batch(self, images, boxes_per_image, intrinsics_per_image=None):
         """People in several images; every crop of every image goes through the network together
-        (with the flip test). An image whose box list is empty gives no people."""
+        (with the flip test). An image whose box list is empty gives no people.
+        ``intrinsics_per_image``: one ``Intrinsics`` or None per image (see the class)."""
         crops, owners = [], []
         for index, (image, boxes) in enumerate(zip(images, boxes_per_image)):
             for box in [None] if boxes is None else boxes:
@@ -198,10 +249,11 @@ class Estimator:
             [crop_and_normalize(images[i], c, s, 0, self.input_w, self.input_h) for i, (_, c, s) in zip(owners, crops)]
         )
         _, maps = flip_test_forward(self.forward, torch.from_numpy(inputs).to(self.device), self.flip_test)
-        people = decode_people(maps, [c for _, c, _ in crops], [s for _, _, s in crops])
+        people = decode_people(maps, [c for _, c, _ in crops], [s for _, _, s in crops], self.bone_sum_mm)
+        cameras = [self.camera_for(image, i) for image, i in zip(images, intrinsics_per_image or [None] * len(images))]
         for owner, (box, _, _), person in zip(owners, crops, people):
             if box is None:
                 h, w = images[owner].shape[:2]
                 box = [0.0, 0.0, float(w), float(h)]
-            results[owner].append({"box": np.asarray(box, np.float64), **person})
+            results[owner].append(place_person({"box": np.asarray(box, np.float64), **person}, cameras[owner]))
         return results

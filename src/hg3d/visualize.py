@@ -1,11 +1,12 @@
 """Pictures of poses, drawn with OpenCV (no display needed; milliseconds a frame, so rendering a
-video costs little next to the network): every person's 2D skeleton, box and id on the image, and
-a panel per person with the 3D skeleton."""
+video costs little next to the network): every person's 2D skeleton, box and id on the image, a
+panel per person with the 3D skeleton, and the scene: everyone at their place in the camera frame,
+seen from above and from the side, with the camera."""
 
 import cv2
 import numpy as np
 
-from .joints import MPII_EDGES, MPII_JOINTS
+from .joints import H36M_JOINTS, H36M_PARENTS, MPII_EDGES, MPII_JOINTS
 
 # BGR colours: the person's right side in red, left in blue, the centre line in green.
 SIDE_COLOURS = {"r": (60, 60, 230), "l": (230, 120, 40), "c": (60, 200, 60)}
@@ -14,15 +15,20 @@ PANEL_PX = 320
 PANEL_SPAN_MM = 2200  # a panel shows 2.2 m around the pelvis at a fixed scale (bones sum to 4 m)
 VIEW_AZIMUTH, VIEW_ELEVATION = 35.0, 15.0  # degrees: seen a little from the side and above
 TEXT_COLOUR, BOX_COLOUR = (255, 255, 255), (0, 220, 255)
+SCENE_PANELS = 2  # the scene from above and from the side, left of the per-person panels
+SCENE_MIN_DEPTH_MM = 3000  # the scene views show at least 3 m in front of the camera
+SCENE_MARGIN = 1.15  # and 15 % beyond the farthest joint, rounded up to whole metres
+H36M_EDGES = tuple((parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0)
+CAMERA_COLOUR, GRID_COLOUR, INK = (40, 40, 40), (215, 215, 215), (30, 30, 30)
 
 
 def joint_side(name):
     return name[0] if name[:2] in ("r_", "l_") else "c"
 
 
-def edge_side(a, b):
+def edge_side(a, b, names=MPII_JOINTS):
     """An edge is left/right when one of its joints is, else centre."""
-    sides = {joint_side(MPII_JOINTS[a]), joint_side(MPII_JOINTS[b])} - {"c"}
+    sides = {joint_side(names[a]), joint_side(names[b])} - {"c"}
     return sides.pop() if len(sides) == 1 else "c"
 
 
@@ -94,15 +100,81 @@ def draw_panel_3d(joints_3d_mm, title, size=PANEL_PX):
     return panel
 
 
-def draw_people_3d(people, size=PANEL_PX):
+def draw_people_3d(people, size=PANEL_PX, intrinsics=None):
     """Panels side by side for the first ``MAX_PANELS`` people with a 3D pose; one panel saying
-    so when there is none (a frame of a video keeps its size)."""
+    so when there is none (a frame of a video keeps its size). With ``intrinsics`` (the camera
+    that placed them), the two scene views (``draw_scene``) come first."""
     shown = [p for p in people if p.get("joints_3d_mm") is not None][:MAX_PANELS]
-    if not shown:
+    if shown:
+        panels = [draw_panel_3d(p["joints_3d_mm"], person_name(p), size) for p in shown]
+    else:
         panel = np.full((size, size, 3), 245, np.uint8)
-        cv2.putText(panel, "no 3D pose", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (30, 30, 30), 1, cv2.LINE_AA)
-        return panel
-    return np.concatenate([draw_panel_3d(p["joints_3d_mm"], person_name(p), size) for p in shown], 1)
+        cv2.putText(panel, "no 3D pose", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, INK, 1, cv2.LINE_AA)
+        panels = [panel]
+    if intrinsics is not None:
+        panels = [draw_scene(people, intrinsics, size)] + panels
+    return np.concatenate(panels, 1)
+
+
+def scene_depth_mm(people):
+    """How far the scene views reach (mm): past the farthest placed joint, whole metres."""
+    placed = [p["joints_3d_cam_mm"] for p in people if p.get("joints_3d_cam_mm") is not None]
+    farthest = max([float(np.max(j[:, 2])) for j in placed], default=0.0)
+    return 1000.0 * np.ceil(max(SCENE_MIN_DEPTH_MM, SCENE_MARGIN * farthest) / 1000.0)
+
+
+def draw_scene(people, intrinsics, size=PANEL_PX):
+    """Two square views of the camera frame, ``SCENE_PANELS`` x ``size`` wide: from above (x to
+    the right, depth z up the picture) and from the side (z to the right, y down), each with the
+    camera at the origin, its field of view (``intrinsics``, principal point taken as the centre),
+    a 1 m grid and every placed person (``joints_3d_cam_mm``) with their id."""
+    depth = scene_depth_mm(people)
+    px_per_mm = (size - 40) / depth
+    half_x, half_y = intrinsics.cx / intrinsics.fx, intrinsics.cy / intrinsics.fy  # tan of the half angles
+    views = (
+        ("from above", (0, 2), (size / 2, size - 20), (1, -1), half_x),  # x right, z up the picture
+        ("from the side", (2, 1), (20, size / 2), (1, 1), half_y),  # z right, y down
+    )
+    return np.concatenate([_scene_view(people, depth, px_per_mm, size, *view) for view in views], 1)
+
+
+def _scene_view(people, depth, px_per_mm, size, title, axes, origin, signs, half_angle):
+    """One scene view: camera-frame axes ``axes`` (across, along the view) drawn from ``origin``
+    (px) with ``signs``; the camera's depth axis is z."""
+    panel = np.full((size, size, 3), 250, np.uint8)
+    depth_axis = axes.index(2)
+
+    def to_px(points):
+        points = np.asarray(points, np.float64)[..., list(axes)]
+        return np.round(points * signs * px_per_mm + origin).astype(int)
+
+    for metres in range(1, int(depth // 1000) + 1):  # lines of equal depth, one a metre
+        ends = np.zeros((2, 3))
+        ends[:, 2] = metres * 1000
+        ends[:, axes[1 - depth_axis]] = (-depth, depth)
+        a, b = to_px(ends)
+        cv2.line(panel, tuple(a), tuple(b), GRID_COLOUR, 1, cv2.LINE_AA)
+    across = axes[1 - depth_axis]
+    for sign in (-1, 1):  # the field of view's edges
+        edge = np.zeros((2, 3))
+        edge[1, 2], edge[1, across] = depth, sign * half_angle * depth
+        a, b = to_px(edge)
+        cv2.line(panel, tuple(a), tuple(b), (170, 170, 170), 1, cv2.LINE_AA)
+    camera = tuple(to_px(np.zeros(3)))
+    cv2.circle(panel, camera, 5, CAMERA_COLOUR, -1, cv2.LINE_AA)
+    for person in people:
+        joints = person.get("joints_3d_cam_mm")
+        if joints is None:
+            continue
+        ints = to_px(joints)
+        for a, b in H36M_EDGES:
+            colour = SIDE_COLOURS[edge_side(a, b, H36M_JOINTS)]
+            cv2.line(panel, tuple(ints[a]), tuple(ints[b]), colour, 2, cv2.LINE_AA)
+        top = ints[np.argmin(ints[:, 1])]
+        cv2.putText(panel, person_name(person), (int(top[0]) + 4, int(top[1]) - 4), 0, 0.4, INK, 1, cv2.LINE_AA)
+    cv2.putText(panel, f"{title}, camera at the dot", (8, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, INK, 1, cv2.LINE_AA)
+    cv2.putText(panel, f"grid 1 m, {depth / 1000:g} m deep", (8, 32), 0, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+    return panel
 
 
 def fit_width(picture, width):

@@ -9,9 +9,11 @@ import numbers
 import os
 
 from ..backends import BACKENDS
-from ..bvh import DEFAULT_MIN_FRAMES
+from ..bvh import DEFAULT_MIN_FRAMES, ROOT_MODES
+from ..camera import DEFAULT_FOV_DEG, Intrinsics
 from ..errors import UserError
 from ..files import read_json
+from ..joints import H36M_BONE_SUM_MM
 from ..options import finish_model_options, home_dir, model_parser
 from .detection import DETECTORS
 from .inputs import box_entry, find_inputs, output_names
@@ -74,6 +76,7 @@ def parse_demo_opts(argv=None):
         action="store_true",
         help="also <name>.html: the 3D viewer, one self-contained page (videos: beside <name>_2d.mp4)",
     )
+    add_placement_flags(parser)
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     a("--batch_size", type=int, default=8, help="images per forward pass")
@@ -90,6 +93,8 @@ def parse_demo_opts(argv=None):
             opt.html and opt.task != "human3d",
             f"--html shows 3D poses and --task {opt.task} gives none: load a human3d checkpoint or drop --html",
         ),
+        (not 0 < opt.fov < 180, f"--fov is an angle in degrees strictly between 0 and 180, got {opt.fov}"),
+        (not 0 < opt.bone_sum_mm < float("inf"), f"--bone_sum_mm must be a positive length, got {opt.bone_sum_mm}"),
     ]
     for failed, message in checks:
         if failed:
@@ -97,7 +102,39 @@ def parse_demo_opts(argv=None):
     opt.bbox = (2, [parse_bbox(b, "--bbox") for b in opt.bbox.split(";") if b.strip()]) if opt.bbox else None
     opt.bboxes = load_bboxes(opt.bboxes) if opt.bboxes else {}
     opt.smooth_settings = {"2d_px": SMOOTH_2D, "3d_mm": SMOOTH_3D} if opt.smooth else None
+    opt.camera_file = Intrinsics.load(opt.intrinsics) if opt.intrinsics else None  # a bad file fails before any work
     return opt
+
+
+def add_placement_flags(parser):
+    """Where people stand in the camera frame (docs/camera.md): the camera, the scale, the BVH root."""
+    group = parser.add_argument_group("placing people in the camera frame (docs/camera.md)")
+    a = group.add_argument
+    a(
+        "--intrinsics",
+        default="",
+        help="camera calibration: JSON {fx, fy, cx, cy, dist} or {K, dist}, or OpenCV YAML/XML",
+    )
+    a(
+        "--fov",
+        type=float,
+        default=DEFAULT_FOV_DEG,
+        help="without --intrinsics or EXIF: the field of view over the longer side, degrees (default: %(default)s)",
+    )
+    a("--no_exif", action="store_true", help="ignore the photos' EXIF focal length (use --fov)")
+    a(
+        "--bone_sum_mm",
+        type=float,
+        default=H36M_BONE_SUM_MM,
+        help="the 15 H36M bones' sum, mm (default %(default)g: an adult); the 3D scale and the depth follow it",
+    )
+    a(
+        "--bvh_root",
+        default="start",
+        choices=ROOT_MODES,
+        help="BVH root motion: start (first root at the origin, then its motion), camera (camera at the "
+        "origin) or fixed (the pelvis stays at the origin)",
+    )
 
 
 def parse_bbox(value, where):

@@ -282,6 +282,7 @@ class LiveRun:
 
     def process(self, item, lines):
         if self.pictures is None:
+            self.tracker.intrinsics = self.demo.intrinsics(self.spec, item.frame.shape)
             self.pictures = self.demo.open_pictures(self.spec, self.entry, item.frame.shape, self.source.fps)
             if self.pictures is None:
                 raise UserError(f"--demo {self.spec}: the given boxes miss its frames")
@@ -300,7 +301,7 @@ class LiveRun:
             **records.people_fields(people),
         }
         append_line(lines, line)
-        overlay = self.pictures.write(item.index, item.frame, people)
+        overlay = self.pictures.write(item.index, item.frame, people, self.tracker.intrinsics)
         if self.demo.show:
             cv2.imshow("hg3d 2D", draw_rate(overlay, self.achieved_fps()))
             if cv2.waitKey(1) & 0xFF == ord("q"):
@@ -315,7 +316,7 @@ class LiveRun:
         opt, source, latencies = self.demo.opt, self.source, self.latencies_ms
         elapsed = time.monotonic() - self.started
         record = {
-            **records.header(opt, self.demo.detector_label(self.entry)),
+            **records.header(opt, self.demo.detector_label(self.entry), self.tracker.intrinsics),
             "source": os.path.abspath(self.spec) if source.kind == "file" else self.spec,
             "source_kind": source.kind,
             "live": True,

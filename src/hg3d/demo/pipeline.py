@@ -8,6 +8,7 @@ import cv2
 from progress.bar import Bar
 
 from ..backends import OnnxRuntimeModel
+from ..camera import choose_intrinsics
 from ..errors import UserError
 from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
@@ -28,7 +29,14 @@ class Demo:
     def __init__(self, opt, names, need_detector, log=print):
         self.opt, self.names = opt, names  # names: output stem of each input path
         self.estimator = Estimator.from_checkpoint(
-            opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, opt.flip_test
+            opt.load_model,
+            opt.arch,
+            opt.task,
+            opt.input_w,
+            opt.input_h,
+            opt.device,
+            flip_test=opt.flip_test,
+            bone_sum_mm=opt.bone_sum_mm,
         )
         if opt.backend == "onnxruntime":
             model = self.estimator.model
@@ -69,6 +77,14 @@ class Demo:
             return None
         return image, given
 
+    def intrinsics(self, path, shape):
+        """The camera of an image or video (``camera.choose_intrinsics``): --intrinsics, else the
+        photo's EXIF (not with --no_exif; videos have none), else --fov."""
+        opt = self.opt
+        if opt.camera_file is not None:
+            return opt.camera_file
+        return choose_intrinsics(shape[1], shape[0], image_path=path, use_exif=not opt.no_exif, fov_deg=opt.fov)
+
     def run_images(self, paths):
         done, bar = 0, Bar("images", max=len(paths)) if len(paths) > 1 else None
         for start in range(0, len(paths), self.opt.batch_size):
@@ -87,12 +103,13 @@ class Demo:
         and each image's pictures and JSON."""
         images, given = [b[1] for b in batch], [b[2] for b in batch]
         found = find_people(self.detector, images, given)
-        people = self.estimator.predict_batch(images, [boxes for boxes, _, _ in found])
-        for (path, image, boxes), persons, (_, scores, source) in zip(batch, people, found):
+        cameras = [self.intrinsics(path, image.shape) for path, image, _ in batch]
+        people = self.estimator.predict_batch(images, [boxes for boxes, _, _ in found], cameras)
+        for (path, image, boxes), persons, (_, scores, source), camera in zip(batch, people, found, cameras):
             label_people(persons, scores, source)
             out = os.path.join(self.opt.out_dir, self.names[path])
-            self.display(write_image_pictures(out, image, persons))
-            record = records.image_record(self.opt, self.detector_label(boxes), path, persons)
+            self.display(write_image_pictures(out, image, persons, camera))
+            record = records.image_record(self.opt, self.detector_label(boxes), path, persons, camera)
             pictures = ["_2d.png", "_3d.png"] if has_3d(persons) else ["_2d.png"]
             kinds = ",".join(pictures + self.write_record(out, record))
             print(f"{path} -> {out}{{{kinds}}}: {len(persons)} person(s)")
@@ -104,18 +121,19 @@ class Demo:
             print(f"skipping {path}: cannot be opened as a video")
             return 0
         entry = box_entry(self.opt, path)
-        frames, tracked = self.track_video(path, reader, entry)
+        frames, tracked, camera = self.track_video(path, reader, entry)
         if not frames:
             if frames is not None:
                 print(f"skipping {path}: no frame could be read")
             return 0
         self.tracked[path] = tracked
-        self.write_video_results(path, reader, entry, frames)
+        self.write_video_results(path, reader, entry, frames, camera)
         return len(frames)
 
     def track_video(self, path, reader, entry):
         """(index, time_s, people) of every frame (None when the video is skipped: a given box
-        misses its frames) and the TrackedPoses; the pictures are written on the way."""
+        misses its frames), the TrackedPoses and the camera (chosen on the first frame, None
+        before it); the pictures are written on the way."""
         opt = self.opt
         tracker = PoseTracker(self.estimator, self.detector, opt.det_every, opt.smooth_settings, reader.fps)
         tracked = TrackedPoses(reader.fps)
@@ -123,12 +141,14 @@ class Demo:
         bar = Bar(os.path.basename(path), max=max(reader.frames_expected or 0, 1))
         try:
             for index, (frame, time_s) in enumerate(reader.frames()):
-                if index == 0 and (pictures := self.open_pictures(path, entry, frame.shape, reader.fps)) is None:
-                    return None, tracked
+                if index == 0:
+                    tracker.intrinsics = self.intrinsics(path, frame.shape)
+                    if (pictures := self.open_pictures(path, entry, frame.shape, reader.fps)) is None:
+                        return None, tracked, tracker.intrinsics
                 people = tracker.step(frame, frame_boxes(entry, index), time_s)
                 tracked.add(index, people)
                 frames.append((index, time_s, people))
-                self.display(pictures.write(index, frame, people))
+                self.display(pictures.write(index, frame, people, tracker.intrinsics))
                 bar.next()
             if pictures:
                 pictures.close(completed=True)
@@ -137,7 +157,7 @@ class Demo:
             bar.finish()
             if pictures:  # an interrupted run keeps the old videos
                 pictures.close(completed=False)
-        return frames, tracked
+        return frames, tracked, tracker.intrinsics
 
     def open_pictures(self, path, entry, frame_shape, fps):
         """The video's VideoPictures, opened before its first frame is processed; None (with a
@@ -152,10 +172,10 @@ class Demo:
             opt.out_dir, self.names[path], fps, frame_shape, panels, opt.task == "human3d", opt.save_frames
         )
 
-    def write_video_results(self, path, reader, entry, frames):
+    def write_video_results(self, path, reader, entry, frames, camera):
         stem, out_dir, tracked = self.names[path], self.opt.out_dir, self.tracked[path]
         out = os.path.join(out_dir, stem)
-        record = records.video_record(self.opt, self.detector_label(entry), path, reader, frames, tracked)
+        record = records.video_record(self.opt, self.detector_label(entry), path, reader, frames, tracked, camera)
         kinds = ",".join(["_2d.mp4", "_3d.mp4", *self.write_record(out, record)])
         print(f"{path} -> {out}{{{kinds}}}: {len(frames)} frames, {len(tracked.tracks)} track(s)")
         if reader.truncated():
@@ -164,7 +184,7 @@ class Demo:
                 f"frames the file announces (it may be cut short or damaged)"
             )
         if self.opt.bvh:
-            messages = write_track_bvhs(out_dir, stem, tracked, self.opt.bvh_min_frames)
+            messages = write_track_bvhs(out_dir, stem, tracked, self.opt.bvh_min_frames, self.opt.bvh_root)
             for message in messages or [f"{path}: no track with a 3D pose, no BVH written"]:
                 print(f"bvh: {message}")
 

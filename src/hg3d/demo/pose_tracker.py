@@ -72,26 +72,38 @@ class PoseTracker:
     of those boxes has nothing left inside the frame. ``smoothing``: None (off), True (the demo's
     ``--smooth`` settings) or {"2d_px": {...}, "3d_mm": {...}} One-Euro settings. A frame's time is
     the ``time_s`` given to ``step``, else its index / ``fps``. ``min_iou``, ``max_missed``: the
-    tracker's (see ``Tracker``).
+    tracker's (see ``Tracker``). ``intrinsics``: the camera (``camera.Intrinsics``) that places
+    the people (``root_cam_mm``, ``joints_3d_cam_mm``); None: the estimator's, else
+    ``Intrinsics.from_fov`` of each frame.
     """
 
-    def __init__(self, estimator, detector=None, det_every=1, smoothing=None, fps=None, min_iou=0.3, max_missed=5):
+    def __init__(
+        self,
+        estimator,
+        detector=None,
+        det_every=1,
+        smoothing=None,
+        fps=None,
+        min_iou=0.3,
+        max_missed=5,
+        intrinsics=None,
+    ):
         if det_every < 1:
             raise ValueError(f"det_every must be >= 1, got {det_every}")
         self.estimator, self.detector, self.det_every, self.fps = estimator, detector, det_every, fps
         self.smoothing = DEFAULT_SMOOTHING if smoothing is True else smoothing or None
         self.smoother = TrackSmoother(self.smoothing) if self.smoothing else None
         self.tracker = Tracker(min_iou, max_missed)
-        self.frame_index, self.previous = 0, []
+        self.frame_index, self.previous, self.intrinsics = 0, [], intrinsics
 
     def step(self, frame, boxes=None, time_s=None):
         """The people of the next BGR ``frame``: dicts as ``Estimator.predict`` gives (``box``,
-        ``joints_2d``, ``joints_3d_mm``, ...) plus ``index``, ``score``, ``box_source`` and
+        ``joints_2d``, ``joints_3d_mm``, ``root_cam_mm``, ...) plus ``index``, ``score``, ``box_source`` and
         ``track_id``, smoothed when smoothing is on. ``boxes``: this frame's person boxes
         [[x, y, w, h], ...] (an empty list: nobody), or None to find them."""
         time_s = self._time(time_s)
         found, scores, source = self._boxes(frame, boxes)
-        people = label_people(self.estimator.predict(frame, found), scores, source)
+        people = label_people(self.estimator.predict(frame, found, self.intrinsics), scores, source)
         for person, track_id in zip(people, self.tracker.update([p["box"] for p in people])):
             person["track_id"] = track_id
             if self.smoother:

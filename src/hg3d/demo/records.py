@@ -12,8 +12,11 @@ from ..joints import H36M_JOINTS, MPII_JOINTS
 
 FORMAT_VERSION = 2
 JOINTS_3D_NOTE = (
-    "root-relative (pelvis) camera axes x right, y down, z forward; scaled so the 15 "
-    "H36M bones sum to 4000 mm; null when every joint decoded to one point"
+    "joints_3d_mm, joints_3d_h36m_mm: root-relative (pelvis), camera axes x right, y down, z forward; "
+    "scaled so the 15 H36M bones sum to {bone_sum:g} mm; null when every joint decoded to one point. "
+    "root_cam_mm: the pelvis in the camera frame (from the 2D joints, the 3D pose and the intrinsics; "
+    "its depth scales with the bone sum); joints_3d_cam_mm = joints_3d_h36m_mm + root_cam_mm; "
+    "both null, with a placement_note, when the person cannot be placed"
 )
 
 
@@ -36,18 +39,25 @@ def person_record(person):
     if "joints_3d_mm" in person:
         record["joints_3d_mm"] = _rounded(person["joints_3d_mm"], 2)
         record["joints_3d_h36m_mm"] = _rounded(person["joints_3d_h36m_mm"], 2)
+        record["root_cam_mm"] = _rounded(person.get("root_cam_mm"), 2)
+        record["joints_3d_cam_mm"] = _rounded(person.get("joints_3d_cam_mm"), 2)
+        record["placement_note"] = person.get("placement_note")
     return record
 
 
-def header(opt, detector):
-    """Fields shared by image and video files."""
+def header(opt, detector, intrinsics):
+    """Fields shared by image and video files; ``intrinsics``: the camera that placed the people
+    (None: no frame was processed)."""
     return {
         "format_version": FORMAT_VERSION,
         "checkpoint": os.path.abspath(opt.load_model),
         "detector": detector or "none",
         "joint_names": list(MPII_JOINTS),
         "joint_names_h36m": list(H36M_JOINTS),
-        "joints_3d_note": JOINTS_3D_NOTE if opt.task == "human3d" else "2D checkpoint: no 3D joints",
+        "joints_3d_note": (
+            JOINTS_3D_NOTE.format(bone_sum=opt.bone_sum_mm) if opt.task == "human3d" else "2D checkpoint: no 3D joints"
+        ),
+        "intrinsics": intrinsics.to_json() if intrinsics is not None else None,
     }
 
 
@@ -58,15 +68,15 @@ def people_fields(people):
     return fields
 
 
-def image_record(opt, detector, path, people):
-    return {**header(opt, detector), "image": os.path.abspath(path), **people_fields(people)}
+def image_record(opt, detector, path, people, intrinsics):
+    return {**header(opt, detector, intrinsics), "image": os.path.abspath(path), **people_fields(people)}
 
 
-def video_record(opt, detector, path, reader, frames, tracks):
+def video_record(opt, detector, path, reader, frames, tracks, intrinsics):
     """``reader``: the video's VideoReader (after the pass); ``frames``: (index, time_s, people);
     ``tracks``: the video's TrackedPoses."""
     return {
-        **header(opt, detector),
+        **header(opt, detector, intrinsics),
         "video": os.path.abspath(path),
         "fps": reader.fps,
         "fps_source": reader.fps_source,

@@ -10,6 +10,7 @@ arrays.
 
 import numpy as np
 
+from ..inference import set_root
 from ..skeleton import to_h36m_order
 
 # Cut-offs of --smooth (Hz; beta in 1 / (unit / s)): 2D in image pixels, 3D in millimetres. A joint
@@ -47,22 +48,32 @@ class OneEuroFilter:
 
 
 class TrackSmoother:
-    """One-Euro filters per track on the 2D (px) and 3D (mm) joints of people with a ``track_id``;
-    ``settings`` = {"2d_px": filter settings, "3d_mm": filter settings}. The H36M-17 joints are
-    re-derived from the smoothed MPII-16 3D pose, so both orders agree."""
+    """One-Euro filters per track on the 2D (px) and 3D (mm) joints of people with a ``track_id``
+    and on their camera-frame root (``root_cam_mm``, with the 3D settings); ``settings`` =
+    {"2d_px": filter settings, "3d_mm": filter settings}. The H36M-17 joints are re-derived from
+    the smoothed MPII-16 3D pose and ``joints_3d_cam_mm`` from them and the smoothed root, so all
+    agree. A frame without a root leaves the root's filter as it was."""
 
     def __init__(self, settings=DEFAULT_SMOOTHING):
         self.settings, self.filters = settings, {}
 
     def __call__(self, person, time):
         """Smooth ``person`` in place with its track's filters, ``time`` in seconds."""
-        smooth_2d, smooth_3d = self.filters.setdefault(
-            person["track_id"], (OneEuroFilter(**self.settings["2d_px"]), OneEuroFilter(**self.settings["3d_mm"]))
+        smooth_2d, smooth_3d, smooth_root = self.filters.setdefault(
+            person["track_id"],
+            (
+                OneEuroFilter(**self.settings["2d_px"]),
+                OneEuroFilter(**self.settings["3d_mm"]),
+                OneEuroFilter(**self.settings["3d_mm"]),
+            ),
         )
         person["joints_2d"] = smooth_2d(person["joints_2d"], time)
         if person.get("joints_3d_mm") is not None:
             person["joints_3d_mm"] = smooth_3d(person["joints_3d_mm"], time)
             person["joints_3d_h36m_mm"] = to_h36m_order(person["joints_3d_mm"])
+            if "root_cam_mm" in person:
+                root = person["root_cam_mm"]
+                set_root(person, None if root is None else smooth_root(root, time))
 
     def keep_only(self, track_ids):
         """Forget the filters of tracks that have ended."""
