@@ -45,7 +45,7 @@ def write_training_data(root, mpii_counts, h36m_counts, size):
     """MPII and H36M sample data (train, val counts) under ``root`` for end-to-end training runs."""
     import numpy as np
 
-    from hg3d.sample_data import write_h36m, write_mpii
+    from hg3d.tools.sample_data import write_h36m, write_mpii
 
     write_mpii(root / "mpii", np.random.default_rng(0), *mpii_counts, size=size)
     write_h36m(root / "h36m", np.random.default_rng(1), *h36m_counts, size=size)

@@ -14,8 +14,8 @@ from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_
 from hg3d.metrics.core import group_means, pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align
 from hg3d.metrics.h36m import h36m_metrics
 from hg3d.model import create_model
-from hg3d.sample_data import write_h36m
 from hg3d.skeleton import bone_length_sum, degenerate, mpii_to_h36m
+from hg3d.tools.sample_data import write_h36m
 
 TOL = {"rtol": 1e-4, "atol": 1e-6}
 

@@ -16,7 +16,7 @@ from hg3d.metrics import score
 from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
 from hg3d.options import parse_opts
 from hg3d.run import run
-from hg3d.sample_data import write_mpi_inf_3dhp
+from hg3d.tools.sample_data import write_mpi_inf_3dhp
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 ACTIVITY_NAMES = (

@@ -19,7 +19,7 @@ from hg3d import checkpoint
 from hg3d.checkpoint import read_checkpoint, read_training_state
 from hg3d.errors import UserError
 from hg3d.run import run
-from hg3d.sample_data import write_mpii
+from hg3d.tools.sample_data import write_mpii
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TINY = [

@@ -8,8 +8,8 @@ import pytest
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.options import parse_opts
-from hg3d.sample_data import prepare_root, write_h36m, write_mpii
-from hg3d.synthetic import camera_intrinsics, project, random_scene
+from hg3d.tools.sample_data import prepare_root, write_h36m, write_mpii
+from hg3d.tools.synthetic import camera_intrinsics, project, random_scene
 
 
 def test_scene_labels_are_consistent():

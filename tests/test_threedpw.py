@@ -18,7 +18,7 @@ from hg3d.joints import H36M_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
 from hg3d.options import parse_opts
-from hg3d.sample_data import write_3dpw
+from hg3d.tools.sample_data import write_3dpw
 
 
 def opts(data_dir, *extra):

@@ -15,7 +15,7 @@ from hg3d.losses import PoseLoss
 from hg3d.model import create_model
 from hg3d.options import parse_opts
 from hg3d.run import is_better, run
-from hg3d.sample_data import write_mpii
+from hg3d.tools.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
 TINY = [*TINY_CPU, "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]

@@ -12,7 +12,7 @@ import pytest
 from conftest import SRC_DIR
 from hg3d.datasets import h36m, mpii, threedpw, validation
 from hg3d.errors import UserError
-from hg3d.sample_data import write_3dpw
+from hg3d.tools.sample_data import write_3dpw
 
 
 def h36m_entries(count=6):
@@ -188,7 +188,7 @@ def test_nan_in_an_unused_3dpw_frame_is_accepted(tmp_path, sequence):
 
 
 def test_cli_names_a_nan_h36m_entry_in_one_line(tmp_path):
-    from hg3d.sample_data import write_h36m
+    from hg3d.tools.sample_data import write_h36m
 
     write_h36m(tmp_path / "h36m", np.random.default_rng(1), 1, 3, size=64)
     cache = next((tmp_path / "h36m" / "msra_cache").glob("*Val*/*.pkl"))

@@ -29,7 +29,7 @@ from hg3d.commands import run_command
 from hg3d.demo import run_demo
 from hg3d.demo.video_writer import open_video_writer
 from hg3d.errors import UserError
-from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person
+from hg3d.tools.synthetic import camera_intrinsics, random_background, random_pose, render_person
 from hg3d.viewer import write_viewer
 from hg3d.viewer.cli import run_view
 from hg3d.viewer.page import THREE_DIR, THREE_VERSION

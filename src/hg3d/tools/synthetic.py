@@ -9,7 +9,7 @@ y down, z forward) and mapped to MPII-16 with ``joints.H36M_TO_MPII``, as the H3
 import cv2
 import numpy as np
 
-from .joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
+from ..joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
 
 # Rest pose, H36M-17 order, mm, relative to the pelvis (y down): a person standing, arms down.
 # Spine and neck are the midpoints of their neighbours, as the MPII-16 -> H36M-17 conversion of
