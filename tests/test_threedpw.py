@@ -12,8 +12,9 @@ import pytest
 from conftest import SRC_DIR
 from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
-from hg3d.datasets.threedpw import SMPL_JOINTS, project, smpl_to_h36m, world_to_camera
+from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
 from hg3d.errors import UserError
+from hg3d.geometry import pinhole_project
 from hg3d.joints import H36M_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
@@ -57,7 +58,7 @@ def test_projection_by_hand():
     cam = world_to_camera(point, pose)
     np.testing.assert_allclose(cam, [[-2 + 0.1, 1 + 0.2, 3.5]])
     K = np.array([[1000.0, 0, 500], [0, 1000.0, 400], [0, 0, 1]])
-    np.testing.assert_allclose(project(cam * 1000, K), [[500 + 1000 * -1.9 / 3.5, 400 + 1000 * 1.2 / 3.5]])
+    np.testing.assert_allclose(pinhole_project(cam * 1000, K), [[500 + 1000 * -1.9 / 3.5, 400 + 1000 * 1.2 / 3.5]])
 
 
 def test_joint_mapping():
