@@ -1,6 +1,9 @@
 """Shared fixtures: where the golden files are, and small random-weight checkpoints."""
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,6 +18,24 @@ FIXTURE_DATA = os.path.join(GOLDEN_DIR, "fixture_data")
 HEADS_3D = {"hm": 16, "depth": 16}
 # The small CPU model that end-to-end training and test runs use (ResNet-18, 64x64 inputs).
 TINY_CPU = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1", "--num_workers", "0"]
+# The weakly supervised mix: MPII with as many Human3.6M samples (add "--weight_3d", ... to train it).
+FUSION_3D = ["--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1"]
+# Human3.6M validation (the msra cache layout), every sample.
+H36M_FULL_TEST = ["--task", "human3d", "--dataset", "h36m", "--test", "--full_test"]
+
+
+def main_py(*args, script="main.py", cwd=SRC_DIR, timeout=600):
+    """``python main.py *args`` (or another script of src/) as a user runs it: the finished process."""
+    return subprocess.run([sys.executable, script, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def run_main(*args, exp_dir, exp_id, timeout=600):
+    """``main_py`` with ``--exp_dir``/``--exp_id``: the finished process and the run's results.json
+    (None when it wrote none)."""
+    proc = main_py(*args, "--exp_dir", str(exp_dir), "--exp_id", exp_id, timeout=timeout)
+    path = os.path.join(str(exp_dir), exp_id, "results.json")
+    results = json.loads(open(path).read()) if os.path.exists(path) else None
+    return proc, results
 
 
 def mirror_partner(names, j):

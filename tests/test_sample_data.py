@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
+from conftest import FUSION_3D
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.geometry import pinhole_project
@@ -38,12 +39,7 @@ def root(tmp_path_factory):
 def test_sample_data_passes_the_loaders(root):
     opt = parse_opts(
         [
-            "--task",
-            "human3d",
-            "--dataset",
-            "fusion_3d",
-            "--ratio_3d",
-            "1",
+            *FUSION_3D,
             "--full_test",
             "--data_dir",
             str(root),

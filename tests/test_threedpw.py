@@ -1,15 +1,12 @@
 """3DPW: projection, joint mappings, valid frames, the protocol metrics, bad input, end to end."""
 
-import json
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
+from conftest import TINY_CPU, run_main
 from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
@@ -167,41 +164,15 @@ def test_bad_input(root, tmp_path, capsys):
 
 
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "--task",
-            "human3d",
-            "--dataset",
-            "3dpw",
-            "--test",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--data_dir",
-            str(root),
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "pw",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "128",
-            "--input_w",
-            "128",
-        ],
-        cwd=SRC_DIR,
-        capture_output=True,
-        text=True,
+    proc, results = run_main(
+        *["--task", "human3d", "--dataset", "3dpw", "--test"],
+        *[*TINY_CPU, "--input_h", "128", "--input_w", "128"],
+        *["--load_model", resnet18_3d_checkpoint, "--data_dir", str(root)],
+        exp_dir=tmp_path,
+        exp_id="pw",
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    results = json.loads((tmp_path / "pw" / "results.json").read_text())
     assert results["num_samples"] == 10 and results["split"] == "test"
     for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "mpjpe_12", "pa_mpjpe_12"):
         assert np.isfinite(results[key]), key
