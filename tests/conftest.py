@@ -10,6 +10,7 @@ import torch
 
 from hg3d.checkpoint import save_checkpoint
 from hg3d.model import create_model
+from hg3d.options import parse_opts
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC_DIR = os.path.join(REPO_DIR, "src")
@@ -22,6 +23,11 @@ TINY_CPU = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus",
 FUSION_3D = ["--task", "human3d", "--dataset", "fusion_3d", "--ratio_3d", "1"]
 # Human3.6M validation (the msra cache layout), every sample.
 H36M_FULL_TEST = ["--task", "human3d", "--dataset", "h36m", "--test", "--full_test"]
+
+
+def quiet_opts(*args):
+    """The options of ``args`` without the parser's log line."""
+    return parse_opts(list(args), log=lambda _: None)
 
 
 def main_py(*args, script="main.py", cwd=SRC_DIR, timeout=600):

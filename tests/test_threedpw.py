@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import TINY_CPU, run_main
+from conftest import TINY_CPU, quiet_opts, run_main
 from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
@@ -15,29 +15,12 @@ from hg3d.geometry import pinhole_project
 from hg3d.joints import H36M_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
-from hg3d.options import parse_opts
 from hg3d.tools.sample_data import write_3dpw
 
 
 def opts(data_dir, *extra):
-    return parse_opts(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "3dpw",
-            "--data_dir",
-            str(data_dir),
-            "--gpus",
-            "-1",
-            "--input_h",
-            "128",
-            "--input_w",
-            "128",
-            *extra,
-        ],
-        log=lambda _: None,
-    )
+    flags = ["--task", "human3d", "--dataset", "3dpw", "--data_dir", str(data_dir)]
+    return quiet_opts(*flags, "--gpus", "-1", "--input_h", "128", "--input_w", "128", *extra)
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, write_training_data
+from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, quiet_opts, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.losses import PoseLoss
 from hg3d.model import create_model
-from hg3d.options import parse_opts
 from hg3d.run import is_better, run
 from hg3d.tools.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
 TINY = [*TINY_CPU, "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]
-
-
-def quiet(*args):
-    return parse_opts(list(args), log=lambda _: None)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +25,7 @@ def sample_root(tmp_path_factory):
 @pytest.mark.parametrize("ratio,expected_3d", [(0, 0), (0.5, 4), (1, 8), (5, 8)])
 def test_fusion_subset_follows_ratio_3d(ratio, expected_3d):
     # the fixture has 8 H36M train and 8 MPII train samples
-    opt = quiet(
+    opt = quiet_opts(
         "--task",
         "human3d",
         "--dataset",
@@ -58,17 +53,7 @@ def test_fusion_subset_follows_ratio_3d(ratio, expected_3d):
 
 
 def _fusion_batch():
-    opt = quiet(
-        *FUSION_3D,
-        "--data_dir",
-        FIXTURE_DATA,
-        "--gpus",
-        "-1",
-        "--input_h",
-        "128",
-        "--input_w",
-        "128",
-    )
+    opt = quiet_opts(*FUSION_3D, "--data_dir", FIXTURE_DATA, "--gpus", "-1", "--input_h", "128", "--input_w", "128")
     dataset = get_dataset(opt, "train")
     np.random.seed(0)
     items = [dataset[i] for i in (0, 1, 2, 8, 9, 10)]  # 3 H36M + 3 MPII samples
@@ -94,7 +79,7 @@ def test_one_step_on_a_term_reduces_it(term, weights):
 
 
 def test_lr_schedule():
-    opt = quiet("--lr", "1e-3", "--lr_step", "90,120", "--gpus", "-1")
+    opt = quiet_opts("--lr", "1e-3", "--lr_step", "90,120", "--gpus", "-1")
     assert learning_rate(opt, 0) == learning_rate(opt, 89) == 1e-3
     assert learning_rate(opt, 90) == pytest.approx(1e-4) and learning_rate(opt, 119) == pytest.approx(1e-4)
     assert learning_rate(opt, 120) == pytest.approx(1e-5) and learning_rate(opt, 140) == pytest.approx(1e-5)
