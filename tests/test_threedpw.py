@@ -172,38 +172,9 @@ def test_fine_tune_on_3dpw(root, resnet18_3d_checkpoint, tmp_path, capsys):
     from hg3d.run import run
 
     run(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "threedpw",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--data_dir",
-            str(root),
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "ft",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "64",
-            "--input_w",
-            "64",
-            "--batch_size",
-            "4",
-            "--num_epoch",
-            "1",
-            "--weight_3d",
-            "0.1",
-            "--lr",
-            "1e-4",
-        ]
+        [*TINY_CPU, "--task", "human3d", "--dataset", "threedpw", "--load_model", resnet18_3d_checkpoint]
+        + ["--data_dir", str(root), "--exp_dir", str(tmp_path), "--exp_id", "ft"]
+        + ["--batch_size", "4", "--num_epoch", "1", "--weight_3d", "0.1", "--lr", "1e-4"]
     )
     out = capsys.readouterr().out
     assert "epoch 1" in out and "reg_loss" in out and "val mpjpe" in out
