@@ -359,7 +359,7 @@ def bench_demo(frames, passes):
 def write_clip(path, frames, rng):
     import cv2
 
-    from hg3d.synthetic import random_scene
+    from hg3d.tools.synthetic import random_scene
 
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 480))
     for _ in range(frames):
@@ -435,7 +435,7 @@ def bench_frame_costs(ckpt, t_frame, repeat):
     from hg3d.backends import OnnxRuntimeModel
     from hg3d.demo.detection import DETECTORS, PersonDetector, random_detector_state
     from hg3d.inference import Estimator
-    from hg3d.synthetic import random_scene
+    from hg3d.tools.synthetic import random_scene
     from hg3d.visualize import draw_people_2d, draw_people_3d
 
     frame = random_scene(np.random.default_rng(1), 640, 480)["image"]

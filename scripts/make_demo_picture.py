@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from hg3d.demo import run_demo  # noqa: E402
-from hg3d.synthetic import camera_intrinsics, place_in_view, random_background, random_pose, render_person  # noqa: E402
+from hg3d.tools.synthetic import camera_intrinsics, place_in_view, random_background, random_pose, render_person  # noqa: E402
 
 
 def group_scene(rng, width=640, height=360, people=3):

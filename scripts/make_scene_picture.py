@@ -19,7 +19,7 @@ from hg3d.camera import Intrinsics, project  # noqa: E402
 from hg3d.demo.writers import write_picture  # noqa: E402
 from hg3d.inference import place_person  # noqa: E402
 from hg3d.joints import H36M_TO_MPII  # noqa: E402
-from hg3d.synthetic import random_pose  # noqa: E402
+from hg3d.tools.synthetic import random_pose  # noqa: E402
 from hg3d.visualize import draw_people_3d  # noqa: E402
 
 WIDTH, HEIGHT = 1280, 720

@@ -1,5 +1,5 @@
 """The viewer's picture and page size in docs/viewer.md: a 10-second, 25 fps clip of two generated
-people (hg3d.synthetic), its overlay video (H.264) and result JSON in the demo's format, the viewer
+people (hg3d.tools.synthetic), its overlay video (H.264) and result JSON in the demo's format, the viewer
 page, and a screenshot of it by headless Chromium.
 
 The poses are the generator's ground truth placed in camera space (the fields a camera-space result
@@ -24,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from hg3d.demo.video_writer import open_video_writer  # noqa: E402
 from hg3d.files import write_json  # noqa: E402
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPII, MPII_JOINTS  # noqa: E402
-from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person  # noqa: E402
+from hg3d.tools.synthetic import camera_intrinsics, random_background, random_pose, render_person  # noqa: E402
 from hg3d.viewer import write_viewer  # noqa: E402
 from hg3d.visualize import draw_people_2d  # noqa: E402
 

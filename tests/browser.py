@@ -17,7 +17,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
 from hg3d.demo.video_writer import open_video_writer
-from hg3d.synthetic import camera_intrinsics, random_background, random_pose, render_person
+from hg3d.tools.synthetic import camera_intrinsics, random_background, random_pose, render_person
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = (

@@ -16,7 +16,7 @@ from hg3d.demo.pipeline import Demo
 from hg3d.errors import UserError
 from hg3d.inference import Estimator
 from hg3d.model import create_model
-from hg3d.synthetic import random_scene
+from hg3d.tools.synthetic import random_scene
 from test_export import loud_checkpoint  # noqa: F401  (a fixture: outputs of order 1)
 
 SIZE = 64

@@ -15,7 +15,7 @@ from hg3d.datasets import get_dataset
 from hg3d.datasets.base import PoseDataset
 from hg3d.joints import H36M_TO_MPII, MPI3DHP_TO_MPII, MPII_JOINTS
 from hg3d.options import parse_opts
-from hg3d.sample_data import write_3dpw, write_h36m, write_mpi_inf_3dhp, write_mpii
+from hg3d.tools.sample_data import write_3dpw, write_h36m, write_mpi_inf_3dhp, write_mpii
 
 DATASETS = ("mpii", "h36m", "threedpw", "mpi_inf_3dhp")
 

@@ -14,7 +14,7 @@ from hg3d.bvh import ROOT_MODES, export_tracks, write_bvh
 from hg3d.demo.tracks import TrackedPoses
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_PARENTS
-from hg3d.synthetic import REST_POSE
+from hg3d.tools.synthetic import REST_POSE
 
 FPS = 30
 NUM_FRAMES = 60

@@ -23,8 +23,8 @@ from hg3d.camera import (
 )
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPII, MPII_JOINTS
-from hg3d.synthetic import random_pose
 from hg3d.tools.h36m_official import CAMERA_TABLE, OFFICIAL_TO_H36M17, cache_labels
+from hg3d.tools.synthetic import random_pose
 
 FRAME = 1000  # Human3.6M's frames are 1000 px wide (and 1000 or 1002 high)
 

@@ -21,7 +21,7 @@ from hg3d.errors import UserError
 from hg3d.inference import Estimator
 from hg3d.model import create_model
 from hg3d.skeleton import bone_length_sum, to_h36m_order
-from hg3d.synthetic import random_scene
+from hg3d.tools.synthetic import random_scene
 from hg3d.visualize import SCENE_PANELS
 
 SMALL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]

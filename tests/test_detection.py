@@ -18,7 +18,7 @@ from hg3d.demo.detection import (
 from hg3d.demo.pipeline import Demo
 from hg3d.demo.tracking import iou_matrix
 from hg3d.errors import UserError
-from hg3d.synthetic import random_scene
+from hg3d.tools.synthetic import random_scene
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU
+from conftest import FIXTURE_DATA, FUSION_3D, SRC_DIR, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.model import create_model
 from hg3d.options import parse_opts
@@ -115,12 +115,7 @@ def test_torchrun_main_trains_and_only_rank_0_writes(tmp_path):
         str(tmp_path),
         "--num_epoch",
         "1",
-        "--task",
-        "human3d",
-        "--dataset",
-        "fusion_3d",
-        "--ratio_3d",
-        "1",
+        *FUSION_3D,
         "--weight_3d",
         "0.1",
         "--full_test",

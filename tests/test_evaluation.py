@@ -1,21 +1,18 @@
-import json
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import SRC_DIR, golden, mirror_partner
+from conftest import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
 from hg3d.checkpoint import save_checkpoint
 from hg3d.decode import decode_2d, decode_3d, flip_merge
 from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM, MPII_JOINTS
 from hg3d.metrics.core import group_means, pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align
 from hg3d.metrics.h36m import h36m_metrics
 from hg3d.model import create_model
-from hg3d.sample_data import write_h36m
 from hg3d.skeleton import bone_length_sum, degenerate, mpii_to_h36m
+from hg3d.tools.sample_data import write_h36m
 
 TOL = {"rtol": 1e-4, "atol": 1e-6}
 
@@ -111,42 +108,15 @@ def test_degenerate_network_through_main_test(tmp_path):
         torch.nn.init.zeros_(head.weight)
         torch.nn.init.zeros_(head.bias)
     save_checkpoint(str(tmp_path / "flat.pth"), model, 1)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "--task",
-            "human3d",
-            "--dataset",
-            "h36m",
-            "--test",
-            "--full_test",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            str(tmp_path / "flat.pth"),
-            "--data_dir",
-            str(tmp_path),
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "flat",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "64",
-            "--input_w",
-            "64",
-        ],
-        cwd=SRC_DIR,
-        capture_output=True,
-        text=True,
+    proc, results = run_main(
+        *H36M_FULL_TEST,
+        *TINY_CPU,
+        *["--load_model", str(tmp_path / "flat.pth"), "--data_dir", str(tmp_path)],
+        exp_dir=tmp_path,
+        exp_id="flat",
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    results = json.loads((tmp_path / "flat" / "results.json").read_text())
     assert results["num_3d"] == 3 and results["num_degenerate"] == 3
     cache = (
         tmp_path / "h36m/msra_cache/HM36_eccv_challenge_Val_cache/"

@@ -103,7 +103,7 @@ def test_per_action_table_in_the_literature_order(tmp_path, capsys):
     Walking, Photo after Phoning), not the alphabet; an unknown action name comes last."""
     from hg3d.metrics import score
     from hg3d.metrics.h36m import format_per_action
-    from hg3d.sample_data import write_h36m
+    from hg3d.tools.sample_data import write_h36m
 
     write_h36m(str(tmp_path / "h36m"), np.random.default_rng(0), 1, 10, size=96)
     dataset = get_dataset(h36m_opts(tmp_path, "--full_test"), "val")

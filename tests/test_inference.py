@@ -14,7 +14,7 @@ from hg3d.inference import Estimator, crop_box, decode_people, predict_dataset
 from hg3d.joints import MPII_FLIP_PERM
 from hg3d.options import parse_opts
 from hg3d.skeleton import bone_length_sum, to_h36m_order
-from hg3d.synthetic import random_scene
+from hg3d.tools.synthetic import random_scene
 from hg3d.trainer import Trainer
 
 

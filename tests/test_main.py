@@ -2,14 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, SRC_DIR
+from conftest import FIXTURE_DATA, main_py
 from hg3d.metrics.core import per_sample_mpjpe
 from hg3d.run import run
 
@@ -29,10 +27,6 @@ TEST_ARGS = [
     "--data_dir",
     FIXTURE_DATA,
 ]
-
-
-def main_py(*args, cwd=SRC_DIR):
-    return subprocess.run([sys.executable, "main.py", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

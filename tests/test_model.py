@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
-from conftest import FIXTURE_DATA, golden
+from conftest import FIXTURE_DATA, TINY_CPU, golden
 from hg3d import commands
 from hg3d.errors import UserError
 from hg3d.model import create_model, heads_for, imagenet_weights_file, parse_arch
@@ -132,16 +132,7 @@ def test_training_without_imagenet_weights_stops_unless_no_pretrained(torch_home
         str(tmp_path),
         "--data_dir",
         FIXTURE_DATA,
-        "--arch",
-        "msra_18",
-        "--input_h",
-        "64",
-        "--input_w",
-        "64",
-        "--gpus",
-        "-1",
-        "--num_workers",
-        "0",
+        *TINY_CPU,
         "--batch_size",
         "4",
         "--num_epoch",

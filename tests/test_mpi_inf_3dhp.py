@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import TINY_CPU, quiet_opts
 from hg3d import commands
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -16,7 +17,7 @@ from hg3d.metrics import score
 from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
 from hg3d.options import parse_opts
 from hg3d.run import run
-from hg3d.sample_data import write_mpi_inf_3dhp
+from hg3d.tools.sample_data import write_mpi_inf_3dhp
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 ACTIVITY_NAMES = (
@@ -92,26 +93,15 @@ def paper_bone_sum(mpii):
     return sum(np.linalg.norm(mpii[..., M(a), :] - mpii[..., M(b), :], axis=-1) for a, b in PAPER_BONES)
 
 
+MPI3DHP_TEST = ["--task", "human3d", "--dataset", "mpi_inf_3dhp", "--test"]
+
+
+def data_on_cpu(data_dir):
+    return ["--data_dir", str(data_dir), "--gpus", "-1"]
+
+
 def opts(data_dir, *extra):
-    return parse_opts(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "mpi_inf_3dhp",
-            "--test",
-            "--data_dir",
-            str(data_dir),
-            "--gpus",
-            "-1",
-            "--input_h",
-            "64",
-            "--input_w",
-            "64",
-            *extra,
-        ],
-        log=lambda _: None,
-    )
+    return quiet_opts(*MPI3DHP_TEST, *data_on_cpu(data_dir), "--input_h", "64", "--input_w", "64", *extra)
 
 
 @pytest.fixture(scope="module")
@@ -470,21 +460,7 @@ def test_image_of_an_invalid_frame_is_not_needed(copy):
 def test_bad_file_from_the_command_line(copy, capsys, resnet18_3d_checkpoint):
     (copy / "mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS4/annot_data.mat").write_text("not a mat file")
     code = commands.train(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "mpi_inf_3dhp",
-            "--test",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--data_dir",
-            str(copy),
-            "--gpus",
-            "-1",
-        ],
+        [*MPI3DHP_TEST, "--arch", "msra_18", "--load_model", resnet18_3d_checkpoint, *data_on_cpu(copy)]
     )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "TS4/annot_data.mat" in err and "Traceback" not in err
@@ -508,33 +484,8 @@ def test_sample_data_layout(root):
 @pytest.mark.parametrize("scale", ["gt_bones", "h36m"])
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, scale):
     run(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "mpi_inf_3dhp",
-            "--test",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--data_dir",
-            str(root),
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "t",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "64",
-            "--input_w",
-            "64",
-            "--mpi_scale",
-            scale,
-        ]
+        [*MPI3DHP_TEST, *TINY_CPU, "--load_model", resnet18_3d_checkpoint, "--data_dir", str(root)]
+        + ["--exp_dir", str(tmp_path), "--exp_id", "t", "--mpi_scale", scale]
     )
     out = capsys.readouterr().out
     assert f"MPI-INF-3DHP test (6 sequences, univ_annot3, 14 joints, PCK at 150 mm, scale {scale})" in out

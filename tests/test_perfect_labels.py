@@ -23,9 +23,9 @@ from hg3d.metrics import score
 from hg3d.metrics.core import per_sample_mpjpe
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
 from hg3d.options import parse_opts
-from hg3d.sample_data import write_3dpw, write_h36m
 from hg3d.skeleton import bone_length_sum, mpii_to_h36m, to_h36m_order
-from hg3d.synthetic import random_pose
+from hg3d.tools.sample_data import write_3dpw, write_h36m
+from hg3d.tools.synthetic import random_pose
 
 # (input_h, input_w): square, portrait and landscape
 SIZES = [(128, 128), (128, 96), (96, 128)]

@@ -14,7 +14,7 @@ from hg3d.demo import records, run_demo
 from hg3d.errors import UserError
 from hg3d.inference import PLACEMENT_NOTE, Estimator, place_person
 from hg3d.joints import H36M_JOINTS
-from hg3d.synthetic import H36M_TO_MPII, random_scene
+from hg3d.tools.synthetic import H36M_TO_MPII, random_scene
 from hg3d.visualize import PANEL_PX, SCENE_PANELS
 from test_bvh import read_positions, to_bvh_axes
 from test_pose_tracker import INTRINSICS, TrueJoints, walking_pair

@@ -3,7 +3,6 @@ files, the release's quirks), checked against the generated truth; then the conv
 through the loader, the 3D decode and ``main.py --test``."""
 
 import glob
-import json
 import os
 import pickle
 import shutil
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, REPO_DIR, SRC_DIR
+from conftest import FIXTURE_DATA, H36M_FULL_TEST, REPO_DIR, SRC_DIR, TINY_CPU, run_main
 from hg3d import commands
 from hg3d.camera import Intrinsics, project, root_translation
 from hg3d.datasets import get_dataset
@@ -245,44 +244,14 @@ def test_ground_truth_through_the_3d_decode_gives_zero_mpjpe(tree, converted):
 
 def test_main_test_reports_per_action_figures(converted, resnet18_3d_checkpoint, tmp_path):
     out, _ = converted
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "--task",
-            "human3d",
-            "--dataset",
-            "h36m",
-            "--arch",
-            "msra_18",
-            "--test",
-            "--full_test",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "64",
-            "--input_w",
-            "64",
-            "--data_dir",
-            os.path.dirname(out),
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "per_action",
-            "--test_batch_size",
-            "8",
-        ],
-        cwd=SRC_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc, results = run_main(
+        *H36M_FULL_TEST,
+        *TINY_CPU,
+        *["--data_dir", os.path.dirname(out), "--load_model", resnet18_3d_checkpoint, "--test_batch_size", "8"],
+        exp_dir=tmp_path,
+        exp_id="per_action",
     )
     assert proc.returncode == 0, proc.stderr
-    results = json.loads((tmp_path / "per_action" / "results.json").read_text())
     per_action = results["per_action"]
     assert sorted(per_action) == ["Directions", "Eating", "Phoning", "Walking"]
     counts = np.array([a["num_samples"] for a in per_action.values()])

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SRC_DIR, TINY_CPU, write_training_data
+from conftest import FUSION_3D, TINY_CPU, main_py, write_training_data
 from hg3d import checkpoint
 from hg3d.checkpoint import read_checkpoint, read_training_state
 from hg3d.errors import UserError
 from hg3d.run import run
-from hg3d.sample_data import write_mpii
+from hg3d.tools.sample_data import write_mpii
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TINY = [
@@ -31,12 +31,7 @@ TINY = [
     "8",
     "--print_iter",
     "100",
-    "--task",
-    "human3d",
-    "--dataset",
-    "fusion_3d",
-    "--ratio_3d",
-    "1",
+    *FUSION_3D,
     "--weight_3d",
     "0.1",
     "--weight_var",
@@ -58,10 +53,6 @@ def train(data, exp_dir, *extra, epochs=1):
     return run(
         ["--exp_id", "run", "--data_dir", data, "--exp_dir", str(exp_dir), *TINY, "--num_epoch", str(epochs), *extra]
     )
-
-
-def main_py(*args, script="main.py"):
-    return subprocess.run([sys.executable, script, *args], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
 
 
 def assert_one_line(proc, *needles):

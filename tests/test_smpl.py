@@ -26,7 +26,7 @@ from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.metrics.threedpw import pelvis_relative_j14, pose_errors
 from hg3d.options import parse_opts
-from hg3d.sample_data import write_3dpw
+from hg3d.tools.sample_data import write_3dpw
 
 V, J = 6890, 24
 # SMPL's kinematic tree: the parent of each joint (the official files store the root's as 2**32 - 1)

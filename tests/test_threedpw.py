@@ -1,45 +1,26 @@
 """3DPW: projection, joint mappings, valid frames, the protocol metrics, bad input, end to end."""
 
-import json
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
+from conftest import TINY_CPU, quiet_opts, run_main
 from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
-from hg3d.datasets.threedpw import SMPL_JOINTS, project, smpl_to_h36m, world_to_camera
+from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
 from hg3d.errors import UserError
+from hg3d.geometry import pinhole_project
 from hg3d.joints import H36M_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
-from hg3d.options import parse_opts
-from hg3d.sample_data import write_3dpw
+from hg3d.tools.sample_data import write_3dpw
 
 
 def opts(data_dir, *extra):
-    return parse_opts(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "3dpw",
-            "--data_dir",
-            str(data_dir),
-            "--gpus",
-            "-1",
-            "--input_h",
-            "128",
-            "--input_w",
-            "128",
-            *extra,
-        ],
-        log=lambda _: None,
-    )
+    flags = ["--task", "human3d", "--dataset", "3dpw", "--data_dir", str(data_dir)]
+    return quiet_opts(*flags, "--gpus", "-1", "--input_h", "128", "--input_w", "128", *extra)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +38,7 @@ def test_projection_by_hand():
     cam = world_to_camera(point, pose)
     np.testing.assert_allclose(cam, [[-2 + 0.1, 1 + 0.2, 3.5]])
     K = np.array([[1000.0, 0, 500], [0, 1000.0, 400], [0, 0, 1]])
-    np.testing.assert_allclose(project(cam * 1000, K), [[500 + 1000 * -1.9 / 3.5, 400 + 1000 * 1.2 / 3.5]])
+    np.testing.assert_allclose(pinhole_project(cam * 1000, K), [[500 + 1000 * -1.9 / 3.5, 400 + 1000 * 1.2 / 3.5]])
 
 
 def test_joint_mapping():
@@ -166,41 +147,15 @@ def test_bad_input(root, tmp_path, capsys):
 
 
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "--task",
-            "human3d",
-            "--dataset",
-            "3dpw",
-            "--test",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--data_dir",
-            str(root),
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "pw",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "128",
-            "--input_w",
-            "128",
-        ],
-        cwd=SRC_DIR,
-        capture_output=True,
-        text=True,
+    proc, results = run_main(
+        *["--task", "human3d", "--dataset", "3dpw", "--test"],
+        *[*TINY_CPU, "--input_h", "128", "--input_w", "128"],
+        *["--load_model", resnet18_3d_checkpoint, "--data_dir", str(root)],
+        exp_dir=tmp_path,
+        exp_id="pw",
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    results = json.loads((tmp_path / "pw" / "results.json").read_text())
     assert results["num_samples"] == 10 and results["split"] == "test"
     for key in ("mpjpe", "n_mpjpe", "pa_mpjpe", "mpjpe_12", "pa_mpjpe_12"):
         assert np.isfinite(results[key]), key
@@ -217,38 +172,9 @@ def test_fine_tune_on_3dpw(root, resnet18_3d_checkpoint, tmp_path, capsys):
     from hg3d.run import run
 
     run(
-        [
-            "--task",
-            "human3d",
-            "--dataset",
-            "threedpw",
-            "--arch",
-            "msra_18",
-            "--load_model",
-            resnet18_3d_checkpoint,
-            "--data_dir",
-            str(root),
-            "--exp_dir",
-            str(tmp_path),
-            "--exp_id",
-            "ft",
-            "--gpus",
-            "-1",
-            "--num_workers",
-            "0",
-            "--input_h",
-            "64",
-            "--input_w",
-            "64",
-            "--batch_size",
-            "4",
-            "--num_epoch",
-            "1",
-            "--weight_3d",
-            "0.1",
-            "--lr",
-            "1e-4",
-        ]
+        [*TINY_CPU, "--task", "human3d", "--dataset", "threedpw", "--load_model", resnet18_3d_checkpoint]
+        + ["--data_dir", str(root), "--exp_dir", str(tmp_path), "--exp_id", "ft"]
+        + ["--batch_size", "4", "--num_epoch", "1", "--weight_3d", "0.1", "--lr", "1e-4"]
     )
     out = capsys.readouterr().out
     assert "epoch 1" in out and "reg_loss" in out and "val mpjpe" in out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, TINY_CPU
+from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.losses import PoseLoss
 from hg3d.metrics.core import pck_distances, pck_distances_to_points
@@ -15,12 +15,7 @@ from hg3d.trainer import Trainer, TrainingDiverged
 
 ARGS = [
     *TINY_CPU,
-    "--task",
-    "human3d",
-    "--dataset",
-    "fusion_3d",
-    "--ratio_3d",
-    "1",
+    *FUSION_3D,
     "--weight_3d",
     "0.1",
     "--batch_size",

@@ -1,28 +1,20 @@
 """Training: fusion sampling, each loss term, LR schedule, resume, best model, NaN, bad input."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU, write_training_data
+from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, quiet_opts, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.losses import PoseLoss
 from hg3d.model import create_model
-from hg3d.options import parse_opts
 from hg3d.run import is_better, run
-from hg3d.sample_data import write_mpii
+from hg3d.tools.sample_data import write_mpii
 from hg3d.trainer import learning_rate
 
 TINY = [*TINY_CPU, "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]
-
-
-def quiet(*args):
-    return parse_opts(list(args), log=lambda _: None)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +25,7 @@ def sample_root(tmp_path_factory):
 @pytest.mark.parametrize("ratio,expected_3d", [(0, 0), (0.5, 4), (1, 8), (5, 8)])
 def test_fusion_subset_follows_ratio_3d(ratio, expected_3d):
     # the fixture has 8 H36M train and 8 MPII train samples
-    opt = quiet(
+    opt = quiet_opts(
         "--task",
         "human3d",
         "--dataset",
@@ -61,22 +53,7 @@ def test_fusion_subset_follows_ratio_3d(ratio, expected_3d):
 
 
 def _fusion_batch():
-    opt = quiet(
-        "--task",
-        "human3d",
-        "--dataset",
-        "fusion_3d",
-        "--ratio_3d",
-        "1",
-        "--data_dir",
-        FIXTURE_DATA,
-        "--gpus",
-        "-1",
-        "--input_h",
-        "128",
-        "--input_w",
-        "128",
-    )
+    opt = quiet_opts(*FUSION_3D, "--data_dir", FIXTURE_DATA, "--gpus", "-1", "--input_h", "128", "--input_w", "128")
     dataset = get_dataset(opt, "train")
     np.random.seed(0)
     items = [dataset[i] for i in (0, 1, 2, 8, 9, 10)]  # 3 H36M + 3 MPII samples
@@ -102,7 +79,7 @@ def test_one_step_on_a_term_reduces_it(term, weights):
 
 
 def test_lr_schedule():
-    opt = quiet("--lr", "1e-3", "--lr_step", "90,120", "--gpus", "-1")
+    opt = quiet_opts("--lr", "1e-3", "--lr_step", "90,120", "--gpus", "-1")
     assert learning_rate(opt, 0) == learning_rate(opt, 89) == 1e-3
     assert learning_rate(opt, 90) == pytest.approx(1e-4) and learning_rate(opt, 119) == pytest.approx(1e-4)
     assert learning_rate(opt, 120) == pytest.approx(1e-5) and learning_rate(opt, 140) == pytest.approx(1e-5)
@@ -119,12 +96,7 @@ def _train(sample_root, exp_dir, exp_id, *extra):
         [
             "--exp_id",
             exp_id,
-            "--task",
-            "human3d",
-            "--dataset",
-            "fusion_3d",
-            "--ratio_3d",
-            "1",
+            *FUSION_3D,
             "--weight_3d",
             "0.1",
             "--weight_var",
@@ -210,10 +182,6 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(sample_root, tmp_path, monkeyp
     assert last.read_bytes() == before
 
 
-def _main(*args):
-    return subprocess.run([sys.executable, "main.py", *args], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
-
-
 def _assert_one_line(proc, needle):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
@@ -222,41 +190,36 @@ def _assert_one_line(proc, needle):
 
 def test_bad_training_input(sample_root, tmp_path):
     _assert_one_line(
-        _main("--resume", "--exp_dir", str(tmp_path), "--data_dir", sample_root, *TINY), "nothing to resume"
+        main_py("--resume", "--exp_dir", str(tmp_path), "--data_dir", sample_root, *TINY), "nothing to resume"
     )
     broken = tmp_path / "broken"
     (broken / "mpii" / "annot").mkdir(parents=True)
     (broken / "mpii" / "images").mkdir()
     (broken / "mpii" / "annot" / "train.json").write_text("{not json")
     _assert_one_line(
-        _main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY), "cannot read MPII annotation file"
+        main_py("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY), "cannot read MPII annotation file"
     )
     (broken / "mpii" / "annot" / "train.json").write_text('[{"image": "a.jpg"}]')
     _assert_one_line(
-        _main("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
+        main_py("--data_dir", str(broken), "--exp_dir", str(tmp_path), *TINY),
         "entry 0 lacks center, scale, joints, joints_vis",
     )
     mpii_only = tmp_path / "noimg"
     write_mpii(mpii_only / "mpii", np.random.default_rng(0), 4, 1, size=96)
     (mpii_only / "mpii" / "images" / "train_000002.jpg").unlink()
     _assert_one_line(
-        _main(
+        main_py(
             "--data_dir", str(mpii_only), "--exp_dir", str(tmp_path), *TINY, "--num_epoch", "1", "--val_intervals", "5"
         ),
         "train_000002.jpg (MPII train sample 2) is missing",
     )
-    _assert_one_line(_main("--ratio_3d", "-2", *TINY), "--ratio_3d")
-    _assert_one_line(_main("--lr_step", "90,1e2", *TINY), "--lr_step must be a comma-separated list of integers")
+    _assert_one_line(main_py("--ratio_3d", "-2", *TINY), "--ratio_3d")
+    _assert_one_line(main_py("--lr_step", "90,1e2", *TINY), "--lr_step must be a comma-separated list of integers")
     other_arch = str(tmp_path / "msra34.pth")
     save_checkpoint(other_arch, create_model("msra_34", {"hm": 16}), 1)
     _assert_one_line(
-        _main(
-            "--task",
-            "human3d",
-            "--dataset",
-            "fusion_3d",
-            "--ratio_3d",
-            "1",
+        main_py(
+            *FUSION_3D,
             "--load_model",
             other_arch,
             "--data_dir",

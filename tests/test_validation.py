@@ -3,16 +3,14 @@
 import copy
 import json
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
+from conftest import main_py
 from hg3d.datasets import h36m, mpii, threedpw, validation
 from hg3d.errors import UserError
-from hg3d.sample_data import write_3dpw
+from hg3d.tools.sample_data import write_3dpw
 
 
 def h36m_entries(count=6):
@@ -188,34 +186,27 @@ def test_nan_in_an_unused_3dpw_frame_is_accepted(tmp_path, sequence):
 
 
 def test_cli_names_a_nan_h36m_entry_in_one_line(tmp_path):
-    from hg3d.sample_data import write_h36m
+    from hg3d.tools.sample_data import write_h36m
 
     write_h36m(tmp_path / "h36m", np.random.default_rng(1), 1, 3, size=64)
     cache = next((tmp_path / "h36m" / "msra_cache").glob("*Val*/*.pkl"))
     entries = pickle.loads(cache.read_bytes())
     entries[2]["center_x"] = float("nan")
     cache.write_bytes(pickle.dumps(entries, protocol=2))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "--task",
-            "human3d",
-            "--dataset",
-            "h36m",
-            "--test",
-            "--load_model",
-            "x.pth",
-            "--data_dir",
-            str(tmp_path),
-            "--gpus",
-            "-1",
-            "--exp_dir",
-            str(tmp_path / "exp"),
-        ],
-        cwd=SRC_DIR,
-        capture_output=True,
-        text=True,
+    proc = main_py(
+        "--task",
+        "human3d",
+        "--dataset",
+        "h36m",
+        "--test",
+        "--load_model",
+        "x.pth",
+        "--data_dir",
+        str(tmp_path),
+        "--gpus",
+        "-1",
+        "--exp_dir",
+        str(tmp_path / "exp"),
         timeout=120,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

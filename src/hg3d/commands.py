@@ -6,6 +6,7 @@ errors and exit codes (``run_command``: a user error prints ``error: ...`` and e
 2). Each imports its pipeline only when it runs: the demo and export never load the training code.
 """
 
+import importlib
 import sys
 
 from .errors import UserError
@@ -36,43 +37,25 @@ def run_command(entry, argv=None):
     return 0
 
 
-def train(argv=None):
-    """Train, validate or test (``--test``)."""
-    from .run import run
+def _command(module, entry, doc):
+    """A command function that imports ``entry`` from ``module`` (relative to hg3d) only when it runs."""
 
-    return run_command(run, argv)
+    def command(argv=None):
+        return run_command(getattr(importlib.import_module(module, __package__), entry), argv)
 
-
-def demo(argv=None):
-    """2D and 3D poses of the person in images, folders or videos."""
-    from .demo import run_demo
-
-    return run_command(run_demo, argv)
+    command.__doc__ = doc
+    return command
 
 
-def export(argv=None):
-    """Export a checkpoint to ONNX or TorchScript."""
-    from .export import run_export
-
-    return run_command(run_export, argv)
-
-
-def sample_data(argv=None):
-    """Synthetic MPII, Human3.6M, 3DPW and MPI-INF-3DHP roots in the real layouts (or the demo's sample photos)."""
-    from .tools.make_sample_data import main
-
-    return run_command(main, argv)
-
-
-def prepare_h36m(argv=None):
-    """Convert the official Human3.6M release into the layout ``--dataset h36m`` reads."""
-    from .tools.prepare_h36m import main
-
-    return run_command(main, argv)
-
-
-def view(argv=None):
-    """The 3D viewer (one self-contained HTML file) of a demo result."""
-    from .viewer.cli import run_view
-
-    return run_command(run_view, argv)
+train = _command(".run", "run", "Train, validate or test (``--test``).")
+demo = _command(".demo", "run_demo", "2D and 3D poses of the person in images, folders or videos.")
+export = _command(".export", "run_export", "Export a checkpoint to ONNX or TorchScript.")
+sample_data = _command(
+    ".tools.make_sample_data",
+    "main",
+    "Synthetic MPII, Human3.6M, 3DPW and MPI-INF-3DHP roots in the real layouts (or the demo's sample photos).",
+)
+prepare_h36m = _command(
+    ".tools.prepare_h36m", "main", "Convert the official Human3.6M release into the layout ``--dataset h36m`` reads."
+)
+view = _command(".viewer.cli", "run_view", "The 3D viewer (one self-contained HTML file) of a demo result.")

@@ -150,18 +150,14 @@ class PoseDataset(torch.utils.data.Dataset):
         labelled = np.ones(len(joints), bool)
         inp, target, pts, inside = self.make_item(image, center, box, 0, joints[:, :2], labelled, mirrored)
         reg_target = np.where(inside, joints[:, 2] / box[0], 0)
-        return self.pack(
-            inp,
-            target,
-            np.where(inside[:, None], pts, 0),
-            reg_target,
-            self.reg_index(pts, inside),
-            inside,
-            center,
-            box,
-            index,
-            gt_3d,
-        )
+        return self.pack_crop(inp, target, pts, inside, reg_target, inside, center, box, index, gt_3d)
+
+    def pack_crop(self, inp, target, pts, inside, reg_target, reg_mask, center, box, index, gt_3d=None):
+        """``pack`` for joints ``pts`` (N, 2) in heatmap cells: those outside the map (``inside``
+        False) become (0, 0) and point at depth cell 0."""
+        pts_crop = np.where(inside[:, None], pts, 0)
+        reg_ind = self.reg_index(pts, inside)
+        return self.pack(inp, target, pts_crop, reg_target, reg_ind, reg_mask, center, box, index, gt_3d)
 
     @staticmethod
     def pack(inp, target, pts_crop, reg_target, reg_ind, reg_mask, center, box, index, gt_3d=None):

@@ -13,7 +13,7 @@ from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``seque
 ``camera`` and ``frame``; with them the test reports per-action figures. Their newer caches also
 hold ``root_cam`` (3: the pelvis in the camera frame, mm) and ``intrinsics`` (4: fx, fy, cx, cy in
 px of the stored image), which ``camera_labels`` hands out and ``labels`` passes to the metrics (MRPE);
-items stay the same for every dataset. The sample data (``hg3d.sample_data``) holds them too.
+items stay the same for every dataset. The sample data (``hg3d.tools.sample_data``) holds them too.
 """
 
 import os

@@ -134,17 +134,7 @@ class MPIInf3DHP(PoseDataset):
         labelled = np.ones(NUM_JOINTS, bool)
         inp, target, pts, inside = self.make_item(image, center, box, 0, uv[MPI3DHP_TO_MPII], labelled)
         no_depth = np.zeros(NUM_JOINTS)
-        return self.pack(
-            inp,
-            target,
-            np.where(inside[:, None], pts, 0),
-            no_depth,
-            self.reg_index(pts, inside),
-            no_depth,
-            center,
-            box,
-            index,
-        )
+        return self.pack_crop(inp, target, pts, inside, no_depth, no_depth, center, box, index)
 
     def labels(self, index):
         """Per frame of ``index``: ``gt_3d`` (``univ_annot3`` minus the pelvis, 3DHP-17 mm), its

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import smpl
 from ..errors import UserError
+from ..geometry import pinhole_project
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, orthographic_joints, read_image, require_path
 from .safe_pickle import load_pickle
@@ -105,12 +106,6 @@ def smpl_to_h36m(smpl):
 def world_to_camera(points, cam_pose):
     """Points (N, 3) in world coordinates -> camera coordinates with a 4x4 world-to-camera pose."""
     return points @ cam_pose[:3, :3].T + cam_pose[:3, 3]
-
-
-def project(points, intrinsics):
-    """Camera-frame points (N, 3) -> pixels (N, 2) with K."""
-    uvw = points @ np.asarray(intrinsics).T
-    return uvw[:, :2] / uvw[:, 2:3]
 
 
 def load_sequence(path):
@@ -213,7 +208,7 @@ class ThreeDPW(PoseDataset):
                 for frame in np.flatnonzero(np.asarray(valid, bool)):
                     world = np.asarray(joints[frame], np.float64).reshape(24, 3)
                     h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
-                    samples.append((len(names), person, int(frame), h36m_mm, project(h36m_mm, intrinsics)))
+                    samples.append((len(names), person, int(frame), h36m_mm, pinhole_project(h36m_mm, intrinsics)))
                     smpl_parameters.append(
                         (data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3])
                     )

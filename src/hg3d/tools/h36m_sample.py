@@ -2,7 +2,7 @@
 and benchmarking ``prepare_h36m`` without the real data.
 
 Videos are written with OpenCV (mp4v), pose files with cdflib ("Pose": (1, N, 64) and (1, N, 96),
-32 joints). The people are the synthetic figures of ``hg3d.synthetic`` seen through a pinhole (no
+32 joints). The people are the synthetic figures of ``hg3d.tools.synthetic`` seen through a pinhole (no
 lens distortion) with the release's camera intrinsics scaled to the frame width, or with
 intrinsics the caller gives; ``D2_Positions`` is that perspective projection. Quirks: S1's
 TakingPhoto / WalkingDog spellings, sequence names without a number, videos longer than their pose
@@ -17,8 +17,8 @@ import numpy as np
 
 from ..joints import H36M_BONE_SUM_MM
 from ..skeleton import bone_length_sum
-from ..synthetic import random_background, random_pose, render_person
 from .h36m_official import NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17, TABLE_WIDTH, table_intrinsics
+from .synthetic import random_background, random_pose, render_person
 
 # (subject, sequence, cameras)
 QUIRKY_LAYOUT = (

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import OneLineParser
 from ..options import HOME_HELP, home_dir
-from ..sample_data import prepare_root, write_3dpw, write_demo_images, write_h36m, write_mpi_inf_3dhp, write_mpii
+from .sample_data import prepare_root, write_3dpw, write_demo_images, write_h36m, write_mpi_inf_3dhp, write_mpii
 
 
 def main(argv=None):

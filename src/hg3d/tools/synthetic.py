@@ -9,7 +9,8 @@ y down, z forward) and mapped to MPII-16 with ``joints.H36M_TO_MPII``, as the H3
 import cv2
 import numpy as np
 
-from .joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
+from ..geometry import pinhole_project
+from ..joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
 
 # Rest pose, H36M-17 order, mm, relative to the pelvis (y down): a person standing, arms down.
 # Spine and neck are the midpoints of their neighbours, as the MPII-16 -> H36M-17 conversion of
@@ -116,12 +117,6 @@ def camera_intrinsics(width, height, focal=None):
     return np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], np.float64)
 
 
-def project(points, intrinsics):
-    """Camera-frame points (..., 3) to pixels (..., 2)."""
-    uvw = points @ intrinsics.T
-    return uvw[..., :2] / uvw[..., 2:3]
-
-
 def place_in_view(pose, intrinsics, width, height, rng, fill=(0.55, 0.85)):
     """Translate a root-relative pose in front of the camera so that it fills part of the image."""
     extent = np.ptp(pose, axis=0)[:2].max()
@@ -151,7 +146,7 @@ def random_background(rng, width, height):
 
 def render_person(image, joints_cam, intrinsics, rng):
     """Draw the person with camera-frame H36M-17 joints onto ``image`` (in place), far parts first."""
-    uv = project(joints_cam, intrinsics)
+    uv = pinhole_project(joints_cam, intrinsics)
     focal = intrinsics[0, 0]
     shirt, trousers = rng.uniform(60, 200, (2, 3))
     darker, lighter = (lambda c: c * 0.55), (lambda c: c * 0.6 + 255 * 0.4)
@@ -199,7 +194,7 @@ def draw_face(image, joints_cam, intrinsics, skin):
         radius = max(1, int(round(intrinsics[0, 0] * 18 / eye[2])))
         cv2.circle(
             image,
-            tuple(np.round(project(eye, intrinsics)).astype(int)),
+            tuple(np.round(pinhole_project(eye, intrinsics)).astype(int)),
             radius,
             tuple(float(c) for c in skin * 0.3),
             -1,

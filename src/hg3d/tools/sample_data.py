@@ -13,9 +13,9 @@ import struct
 import cv2
 import numpy as np
 
-from .datasets.base import orthographic_joints
-from .errors import UserError
-from .joints import H36M_TO_MPI3DHP, MPI3DHP_PELVIS
+from ..datasets.base import orthographic_joints
+from ..errors import UserError
+from ..joints import H36M_TO_MPI3DHP, MPI3DHP_PELVIS
 from .synthetic import random_scene
 
 MARKER = ".hg3d_sample_data"  # present in every folder this module wrote
