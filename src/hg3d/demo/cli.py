@@ -71,11 +71,7 @@ def parse_demo_opts(argv=None):
         default=DEFAULT_MIN_FRAMES,
         help="video with --bvh: tracks seen in fewer frames get no BVH file",
     )
-    a(
-        "--html",
-        action="store_true",
-        help="also <name>.html: the 3D viewer, one self-contained page (videos: beside <name>_2d.mp4)",
-    )
+    a("--html", action="store_true", help="also <name>.html: the 3D viewer, one self-contained page")
     add_placement_flags(parser)
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
