@@ -395,13 +395,12 @@ def _bench_demo_in(tmp, frames, passes):
     clip, ckpt, ckpt18, det = (os.path.join(tmp, n) for n in ("clip.mp4", "m50.pth", "m18.pth", "det.pth"))
     write_clip(clip, frames, rng)
     torch.manual_seed(0)
-    model = create_model("msra_50", {"hm": 16, "depth": 16})
-    save_checkpoint(ckpt, model, 1)
+    save_checkpoint(ckpt, create_model("msra_50", {"hm": 16, "depth": 16}), 1)
     save_checkpoint(ckpt18, create_model("msra_18", {"hm": 16, "depth": 16}), 1)
     default = auto_detector("cpu")
     torch.save(random_detector_state(default, person_logit=8.0), det)
     start = time.perf_counter()
-    OnnxRuntimeModel(model, ckpt, 256, 256, log=lambda _: None)  # the first run's export, into the cache
+    OnnxRuntimeModel.from_checkpoint(ckpt, "msra_50", "human3d", 256, 256, log=lambda _: None)  # the first run's export
     t_export = time.perf_counter() - start
     common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
     no_det = [*common, "--detector", "none"]
@@ -444,7 +443,7 @@ def bench_frame_costs(ckpt, t_frame, repeat):
     for index, person in enumerate(people):
         person.update(index=index, track_id=1)
     box = [people[0]["box"]]
-    by_onnx = Estimator(OnnxRuntimeModel(estimator.model, ckpt, 256, 256, log=lambda _: None))
+    by_onnx = Estimator(OnnxRuntimeModel.from_checkpoint(ckpt, "msra_50", "human3d", 256, 256, log=lambda _: None))
     detectors = {name: PersonDetector(name, random_detector_state(name)) for name in DETECTORS}
     costs = interleaved_best_times(
         {
