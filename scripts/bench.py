@@ -404,7 +404,10 @@ def _bench_demo_in(tmp, frames, passes):
     t_export = time.perf_counter() - start
     common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
     no_det = [*common, "--detector", "none"]
-    with_det = [*common, "--detector", default, "--detector_weights", det, "--det_thresh", "0", "--max_people", "1"]
+    with_det = [*common, "--detector", default, "--detector_weights", det, "--max_people", "1"]
+    frcnn320 = os.path.join(tmp, "det320.pth")
+    torch.save(random_detector_state("fasterrcnn_mobile_320", person_logit=8.0), frcnn320)
+    with_frcnn320 = [*with_det, "--detector", "fasterrcnn_mobile_320", "--detector_weights", frcnn320]
     # setting: (flags, goal as a ratio to "no detector": ("time", at most) or ("speed", at least))
     runs = {
         "no detector": (no_det, None),
@@ -412,6 +415,7 @@ def _bench_demo_in(tmp, frames, passes):
         f"{default} every 5th frame": ([*with_det, "--det_every", "5"], ("time", DEMO_GOALS["every 5th frame"])),
         "ONNX Runtime, no detector": ([*no_det, "--backend", "onnxruntime"], ("speed", ONNX_GOAL)),
         f"ONNX Runtime, {default} every frame": ([*with_det, "--backend", "onnxruntime"], ("time", None)),
+        "fasterrcnn_mobile_320 every frame": (with_frcnn320, ("time", None)),
         "no flip test, no detector": ([*no_det, "--no_flip_test"], ("speed", None)),
         "ResNet-18, no detector": ([*no_det, "--load_model", ckpt18, "--arch", "msra_18"], ("speed", None)),
     }
