@@ -68,6 +68,9 @@ class OnnxRuntimeModel(torch.nn.Module):
         onnxruntime = _onnxruntime()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        # idle threads sleep instead of spinning: spinning kept the cores from the video decoding,
+        # drawing and encoding between frames (a 60-frame demo: 1.03x torch's speed with it, 1.13x without)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = path
         self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.heads = [output.name for output in self.session.get_outputs()]
