@@ -10,7 +10,7 @@ import torch
 
 import hg3d.backends
 from hg3d.backends import OnnxRuntimeModel, cache_dir, cached_export_path
-from hg3d.checkpoint import load_weights, save_checkpoint
+from hg3d.checkpoint import save_checkpoint
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.demo.pipeline import Demo
 from hg3d.errors import UserError
@@ -37,17 +37,18 @@ def exports(shared_cache, monkeypatch):
     return done
 
 
-def loaded(checkpoint):
-    model = create_model("msra_18", {"hm": 16, "depth": 16})
-    load_weights(model, checkpoint, log=lambda _: None)
-    return model
+def onnx_model(checkpoint, log=print):
+    return OnnxRuntimeModel.from_checkpoint(checkpoint, "msra_18", "human3d", SIZE, SIZE, log=log)
+
+
+def key(checkpoint, arch="msra_18", task="human3d", input_w=SIZE, input_h=SIZE):
+    return cached_export_path(checkpoint, arch, task, input_w, input_h)
 
 
 @pytest.mark.parametrize("flip_test", [True, False])
 def test_onnxruntime_gives_the_torch_joints(flip_test, loud_checkpoint, exports):  # noqa: F811
-    backend = OnnxRuntimeModel(loaded(loud_checkpoint), loud_checkpoint, SIZE, SIZE, log=lambda _: None)
-    by_onnx = Estimator(backend, SIZE, SIZE, flip_test=flip_test)
-    by_torch = Estimator(loaded(loud_checkpoint), SIZE, SIZE, flip_test=flip_test)
+    by_onnx = Estimator(onnx_model(loud_checkpoint, log=lambda _: None), SIZE, SIZE, flip_test=flip_test)
+    by_torch = Estimator.from_checkpoint(loud_checkpoint, "msra_18", input_w=SIZE, input_h=SIZE, flip_test=flip_test)
     crops = torch.randn(3, 3, SIZE, SIZE)
     with torch.no_grad():
         want, got = by_torch.forward(crops), by_onnx.forward(crops)
@@ -63,30 +64,29 @@ def test_onnxruntime_gives_the_torch_joints(flip_test, loud_checkpoint, exports)
 
 
 def test_export_happens_once_per_checkpoint_content_and_size(loud_checkpoint, exports, tmp_path):  # noqa: F811
-    path = cached_export_path(loud_checkpoint, SIZE, SIZE)
-    OnnxRuntimeModel(loaded(loud_checkpoint), loud_checkpoint, SIZE, SIZE)
+    path = key(loud_checkpoint)
+    onnx_model(loud_checkpoint)
     stamp = os.stat(path).st_mtime_ns
     before = len(exports)
     copy = str(tmp_path / "renamed.pth")
     shutil.copy(loud_checkpoint, copy)
-    assert OnnxRuntimeModel(loaded(copy), copy, SIZE, SIZE).path == path  # keyed by content, not by name
+    assert onnx_model(copy).path == path  # keyed by content, not by name
     assert len(exports) == before and os.stat(path).st_mtime_ns == stamp
     assert all(name.endswith(".onnx") and "tmp" not in name for name in os.listdir(os.path.dirname(path)))  # one file
-    assert cached_export_path(loud_checkpoint, SIZE, SIZE + 32) != path
-    assert cached_export_path(loud_checkpoint, SIZE + 32, SIZE) != path
+    others = [key(loud_checkpoint, input_w=SIZE + 32), key(loud_checkpoint, input_h=SIZE + 32)]
+    others += [key(loud_checkpoint, arch="msra_50"), key(loud_checkpoint, task="human2d")]
     torch.manual_seed(1)
     save_checkpoint(copy, create_model("msra_18", {"hm": 16, "depth": 16}), epoch=1)
-    assert cached_export_path(copy, SIZE, SIZE) != path
+    assert len({path, key(copy), *others}) == 6
 
 
 def test_a_damaged_cache_file_is_exported_again(resnet18_3d_checkpoint, exports):
-    model = loaded(resnet18_3d_checkpoint)
-    path = cached_export_path(resnet18_3d_checkpoint, SIZE, SIZE)
+    path = key(resnet18_3d_checkpoint)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as handle:
         handle.write(b"not an onnx file")
     notices = []
-    backend = OnnxRuntimeModel(model, resnet18_3d_checkpoint, SIZE, SIZE, log=notices.append)
+    backend = onnx_model(resnet18_3d_checkpoint, log=notices.append)
     assert exports == [path] and len(notices) == 1 and "exporting" in notices[0]
     assert backend(torch.zeros(1, 3, SIZE, SIZE))[0]["hm"].shape == (1, 16, SIZE // 4, SIZE // 4)
 
@@ -113,4 +113,18 @@ def test_cache_folder(monkeypatch, tmp_path):
 def test_without_onnxruntime_is_a_one_line_error(resnet18_3d_checkpoint, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
     with pytest.raises(UserError, match=r"needs the onnxruntime package: pip install 'hg3d\[export\]'"):
-        OnnxRuntimeModel(loaded(resnet18_3d_checkpoint), resnet18_3d_checkpoint, SIZE, SIZE)
+        onnx_model(resnet18_3d_checkpoint)
+
+
+def test_a_cached_export_skips_the_torch_model(loud_checkpoint, exports, monkeypatch):  # noqa: F811
+    onnx_model(loud_checkpoint)  # cached by now, or exported here
+    monkeypatch.setattr("hg3d.inference.create_model", lambda *args: pytest.fail("built the torch model"))
+    assert onnx_model(loud_checkpoint).heads == ["hm", "depth"]
+
+
+def test_checkpoint_errors_are_the_torch_backends(resnet18_3d_checkpoint, tmp_path, exports):
+    with pytest.raises(UserError, match="does not exist: check --load_model"):
+        onnx_model(str(tmp_path / "missing.pth"))
+    with pytest.raises(UserError, match="fits --arch msra_18"):
+        OnnxRuntimeModel.from_checkpoint(resnet18_3d_checkpoint, "msra_50", "human3d", SIZE, SIZE)
+    assert not os.path.exists(key(resnet18_3d_checkpoint, arch="msra_50"))

@@ -502,7 +502,7 @@ def test_auto_detector_without_weights_falls_back(inputs, resnet18_3d_checkpoint
         ]
     )
     out = capsys.readouterr().out
-    assert out.count("notice: no person detector") == 1 and weights_url("fasterrcnn_mobile_320") in out
+    assert out.count("notice: no person detector") == 1 and weights_url("ssdlite") in out
     record = read(tmp_path / "a_normal.json")
     assert record["detector"] == "none" and record["people"][0]["box_source"] == "whole image"
 

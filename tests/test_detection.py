@@ -42,7 +42,7 @@ def test_cached_weights_are_used_without_download(detector_weights):
     assert resolve_weights("fasterrcnn_mobile", "")[0] == "fasterrcnn_mobile"
 
 
-@pytest.mark.parametrize("device, name", [("cpu", "fasterrcnn_mobile_320"), ("cuda", "fasterrcnn")])
+@pytest.mark.parametrize("device, name", [("cpu", "ssdlite"), ("cuda", "fasterrcnn")])
 def test_auto_without_weights_falls_back_with_a_notice(device, name):
     notices = []
     assert resolve_weights("auto", "", notices.append, device=device) == (None, None)
@@ -112,7 +112,7 @@ def random_detector_file(folder, name):
 def test_fast_detectors_from_their_files_and_from_the_cache(name, image, tmp_path):
     path = random_detector_file(str(tmp_path), name)
     assert resolve_weights("auto", path)[0] == name  # recognised by its keys (and 320 by its file name)
-    detector = PersonDetector(*resolve_weights("auto", path), threshold=0.0, max_people=100, min_height=0)
+    detector = PersonDetector(*resolve_weights("auto", path), max_people=100, min_height=0)
     ((boxes, scores),) = detector([image])
     assert len(boxes) >= 3 and np.all(boxes[:, 2:] > 0) and np.all(np.diff(scores) <= 0)
     os.makedirs(os.path.dirname(cached_weights_path(name)))
@@ -120,12 +120,12 @@ def test_fast_detectors_from_their_files_and_from_the_cache(name, image, tmp_pat
     assert resolve_weights(name, "")[0] == name
 
 
-@pytest.mark.parametrize("device, name", [("cpu", "fasterrcnn_mobile_320"), ("cuda", "fasterrcnn")])
-def test_auto_picks_by_device_and_says_which(device, name, detector_weights):
+@pytest.mark.parametrize("device, name", [("cpu", "ssdlite"), ("cuda", "fasterrcnn")])
+def test_auto_picks_by_device_and_says_which(device, name, tmp_path):
     """With the CPU's pick in the cache it is used (one notice naming it); torch.device('cuda')
     is only a name here, and the CUDA pick (not cached) falls back with its own one notice."""
-    os.makedirs(os.path.dirname(cached_weights_path("fasterrcnn_mobile_320")))
-    shutil.copy(detector_weights, cached_weights_path("fasterrcnn_mobile_320"))
+    os.makedirs(os.path.dirname(cached_weights_path("ssdlite")))
+    shutil.copy(random_detector_file(str(tmp_path), "ssdlite"), cached_weights_path("ssdlite"))
     notices = []
     picked, state = resolve_weights("auto", "", notices.append, device=torch.device(device))
     assert len(notices) == 1 and f"--detector auto picked {name} for the {device.upper()}" in notices[0]

@@ -1,9 +1,10 @@
 """The pose network run by ONNX Runtime instead of torch (``--backend onnxruntime``).
 
 ``OnnxRuntimeModel`` is called like the torch model (a batch of normalised crops in, a list with
-one dict of head maps out), so ``Estimator(model=OnnxRuntimeModel(...))`` runs it unchanged. The
-network is exported (hg3d.export) once per checkpoint content and input size into a cache folder;
-later runs load the cached file, so only the first run pays for the export. It runs on the CPU
+one dict of head maps out), so ``Estimator(model=OnnxRuntimeModel.from_checkpoint(...))`` runs it
+unchanged. The network is exported (hg3d.export) once per checkpoint content, arch, task and input
+size into a cache folder; later runs load the cached file, so only the first run pays for the
+export. It runs on the CPU
 (the onnxruntime package's provider); inputs and outputs stay on the caller's device.
 """
 
@@ -12,6 +13,7 @@ import os
 
 import torch
 
+from .checkpoint import read_checkpoint
 from .errors import UserError
 from .export import export_model
 
@@ -38,10 +40,11 @@ def file_digest(path):
     return digest.hexdigest()
 
 
-def cached_export_path(checkpoint, input_h, input_w):
-    """The ONNX file of ``checkpoint`` at ``input_h`` x ``input_w``: named by the checkpoint's
-    content (a copied or renamed checkpoint shares it, a retrained one does not) and the size."""
-    return os.path.join(cache_dir(), "onnx", f"{file_digest(checkpoint)[:24]}-{input_h}x{input_w}.onnx")
+def cached_export_path(checkpoint, arch, task, input_w, input_h):
+    """The ONNX file of ``checkpoint`` as ``arch``/``task`` at ``input_h`` x ``input_w``: named by the
+    checkpoint's content (a copied or renamed checkpoint shares it, a retrained one does not)."""
+    name = f"{file_digest(checkpoint)[:24]}-{arch}-{task}-{input_h}x{input_w}.onnx"
+    return os.path.join(cache_dir(), "onnx", name)
 
 
 def _onnxruntime():
@@ -53,40 +56,56 @@ def _onnxruntime():
 
 
 class OnnxRuntimeModel(torch.nn.Module):
-    """``model`` (loaded from ``checkpoint``) as an ONNX Runtime session on ``threads`` CPU threads
-    (default: torch's count, so that both backends get the same cores).
+    """An exported pose network (``scripts/export.py``'s ONNX) as an ONNX Runtime session on
+    ``threads`` CPU threads (default: torch's count, so that both backends get the same cores).
 
     An ``nn.Module`` without parameters: ``.to()``, ``.eval()`` and memory formats are no-ops, so it
     stands wherever the torch model does.
     """
 
-    def __init__(self, model, checkpoint, input_h, input_w, threads=None, log=print):
+    def __init__(self, path, threads=None):
         super().__init__()
         onnxruntime = _onnxruntime()
-        self.path = cached_export_path(checkpoint, input_h, input_w)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
-        if not os.path.isfile(self.path):
-            self.export(model, input_h, input_w, log, f"exporting {checkpoint} to ONNX once, cached as {self.path}")
-        try:
-            self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
-        except Exception:  # a damaged cache file (onnxruntime raises its own types): export again
-            self.export(model, input_h, input_w, log, f"{self.path} is unreadable; exporting {checkpoint} again")
-            self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+        # idle threads sleep instead of spinning: spinning kept the cores from the video decoding,
+        # drawing and encoding between frames (a 60-frame demo: 1.03x torch's speed with it, 1.13x without)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path = path
+        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.heads = [output.name for output in self.session.get_outputs()]
 
-    def export(self, model, input_h, input_w, log, message):
-        log(f"notice: {message}")
-        device = next(model.parameters()).device
+    @classmethod
+    def from_checkpoint(cls, checkpoint, arch, task, input_w, input_h, threads=None, log=print):
+        """The network of ``checkpoint`` (as ``Estimator.from_checkpoint`` builds it), exported once
+        into the cache; a cached export is loaded without building the torch model at all (only a
+        checkpoint that loaded as ``arch``/``task`` was ever exported, so the check is not lost)."""
+        _onnxruntime()
+        if not os.path.isfile(checkpoint):
+            read_checkpoint(checkpoint)  # its one-line error, as with the torch backend
+        path = cached_export_path(checkpoint, arch, task, input_w, input_h)
+        if not os.path.isfile(path):
+            log(f"notice: exporting {checkpoint} to ONNX once, cached as {path}")
+            _export(checkpoint, arch, task, input_w, input_h, path)
         try:
-            export_model(model.cpu(), "onnx", self.path, input_h, input_w)
-        except ImportError as exc:
-            raise UserError(f"--backend onnxruntime cannot export the network ({exc}): {INSTALL_HINT}") from None
-        finally:
-            model.to(device)
+            return cls(path, threads)
+        except Exception:  # a damaged cache file (onnxruntime raises its own types): export again
+            log(f"notice: {path} is unreadable; exporting {checkpoint} again")
+            _export(checkpoint, arch, task, input_w, input_h, path)
+            return cls(path, threads)
 
     def forward(self, inputs):
         """[{head: maps}] for a batch (N, 3, input_h, input_w), like the torch model's last stack."""
         feed = {"input": inputs.detach().float().cpu().contiguous().numpy()}
         maps = self.session.run(None, feed)
         return [{head: torch.from_numpy(m).to(inputs.device) for head, m in zip(self.heads, maps)}]
+
+
+def _export(checkpoint, arch, task, input_w, input_h, path):
+    from .inference import Estimator  # here: inference may use this module
+
+    model = Estimator.from_checkpoint(checkpoint, arch, task, input_w, input_h).model
+    try:
+        export_model(model, "onnx", path, input_h, input_w)
+    except ImportError as exc:
+        raise UserError(f"--backend onnxruntime cannot export the network ({exc}): {INSTALL_HINT}") from None

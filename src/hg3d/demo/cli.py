@@ -47,7 +47,7 @@ def parse_demo_opts(argv=None):
         "--detector",
         default="auto",
         choices=("auto", "none", *DETECTORS),
-        help="person detector (auto: fasterrcnn on CUDA, fasterrcnn_mobile_320 on the CPU, when its weights are "
+        help="person detector (auto: fasterrcnn on CUDA, ssdlite on the CPU, when its weights are "
         "there or can be downloaded, else the whole image)",
     )
     a("--det_size", type=int, default=0, help="detector input: the frame's shorter side in px (0: the detector's own)")

@@ -4,8 +4,9 @@ Weights come through torchvision's weights enums and torch's hub cache
 (``$TORCH_HOME/hub/checkpoints/<file>``, downloaded on first use where the network allows), or
 from a local state-dict file (``--detector_weights``, the same file the cache holds).
 
-``auto`` picks by device: the accurate Faster R-CNN ResNet-50 on CUDA; on a CPU, where it costs
-about 20 pose-network passes a frame, the MobileNet Faster R-CNN at 320 px (docs/detectors.md).
+``auto`` picks by device: the accurate Faster R-CNN ResNet-50 on CUDA; on a CPU, where that one
+costs dozens of pose-network passes a frame, SSDlite at 320 px, a fraction of one
+(docs/detectors.md).
 """
 
 import os
@@ -21,7 +22,7 @@ DOWNLOAD_TIMEOUT_S = 20  # a blocked network gives up instead of hanging the dem
 COCO_PERSON = 1
 MIN_DET_SIZE = 64  # below this a standing person is a few feature cells on the detectors' coarsest maps
 DETECTORS = ("fasterrcnn", "fasterrcnn_mobile", "fasterrcnn_mobile_320", "ssdlite")
-AUTO_DETECTOR = {"cuda": "fasterrcnn", "cpu": "fasterrcnn_mobile_320"}
+AUTO_DETECTOR = {"cuda": "fasterrcnn", "cpu": "ssdlite"}
 
 # builder, COCO weights enum member, and the builder's keyword for its lowest kept score
 Spec = namedtuple("Spec", "builder weights score_keyword")

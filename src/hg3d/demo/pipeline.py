@@ -28,19 +28,16 @@ class Demo:
 
     def __init__(self, opt, names, need_detector, log=print):
         self.opt, self.names = opt, names  # names: output stem of each input path
-        self.estimator = Estimator.from_checkpoint(
-            opt.load_model,
-            opt.arch,
-            opt.task,
-            opt.input_w,
-            opt.input_h,
-            opt.device,
-            flip_test=opt.flip_test,
-            bone_sum_mm=opt.bone_sum_mm,
-        )
+        settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm}
         if opt.backend == "onnxruntime":
-            model = self.estimator.model
-            self.estimator.model = OnnxRuntimeModel(model, opt.load_model, opt.input_h, opt.input_w, log=log)
+            model = OnnxRuntimeModel.from_checkpoint(
+                opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, log=log
+            )
+            self.estimator = Estimator(model, opt.input_w, opt.input_h, opt.device, **settings)
+        else:
+            self.estimator = Estimator.from_checkpoint(
+                opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, **settings
+            )
         self.detector = None
         if need_detector:
             name, state = resolve_weights(opt.detector, opt.detector_weights, log, device=opt.device)
