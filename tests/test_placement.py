@@ -35,7 +35,7 @@ def photos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
     rng = np.random.default_rng(3)
     exif = Image.Exif()
-    exif.get_ifd(EXIF_IFD_POINTER)[EXIF_FOCAL_LENGTH_35MM] = int(F35_MM)
+    exif[EXIF_IFD_POINTER] = {EXIF_FOCAL_LENGTH_35MM: int(F35_MM)}  # the sub-IFD as Pillow >= 10.3 saves it
     rgb = cv2.cvtColor(random_scene(rng, 240, 200)["image"], cv2.COLOR_BGR2RGB)
     Image.fromarray(rgb).save(folder / "a_exif.jpg", exif=exif)
     cv2.imwrite(str(folder / "b_plain.png"), random_scene(rng, 180, 220)["image"])
