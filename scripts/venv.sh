@@ -19,12 +19,21 @@ if [ ! -x "$PY" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
     echo "==> installing hg3d (editable) and its requirements into $VENV (first run takes a few minutes)"
     [ -x "$PY" ] || python3 -m venv "$VENV"
     "$PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    # The lock holds for the Python it was made with (its header says which); another Python gets
+    # the newest versions that the ranges allow.
+    locked_python=$(sed -n -E 's/.*pip-compile with Python ([0-9.]+).*/\1/p' "$LOCK")
+    venv_python=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    pins=(-c "$LOCK")
+    if [ "$venv_python" != "$locked_python" ]; then
+        echo "note: $LOCK is made for Python $locked_python, $VENV has $venv_python: installing without it" >&2
+        pins=()
+    fi
     if [ "${HG3D_TORCH:-}" = cpu ]; then
         # The locked torch and torchvision releases as PyTorch's CPU builds (2.x.y+cpu satisfies ==2.x.y);
         # their own requirements then come from PyPI with the rest, and none of them is CUDA's.
-        "$PY" -m pip install --quiet --no-deps -c "$LOCK" --index-url "$TORCH_CPU_INDEX" torch torchvision
+        "$PY" -m pip install --quiet --no-deps "${pins[@]}" --index-url "$TORCH_CPU_INDEX" torch torchvision
     fi
-    "$PY" -m pip install --quiet -c "$LOCK" -e ".[dev]"
+    "$PY" -m pip install --quiet "${pins[@]}" -e ".[dev]"
     echo "$want" > "$STAMP"
 fi
 export MPLBACKEND=Agg

@@ -40,21 +40,34 @@ def test_the_lock_pins_every_requirement_within_its_range():
 
 @pytest.fixture
 def project(tmp_path):
-    """A copy of the files venv.sh reads, and a venv whose python only logs its arguments."""
+    """A copy of the files venv.sh reads, and a venv whose python logs its arguments (and answers the
+    version question with $PYTHON_VERSION)."""
     for name in ("requirements.txt", "pyproject.toml", LOCK, "scripts/venv.sh"):
         os.makedirs(tmp_path / os.path.dirname(name), exist_ok=True)
         shutil.copy(os.path.join(REPO_DIR, name), tmp_path / name)
     python = tmp_path / "venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
-    python.write_text('#!/bin/sh\necho "$*" >> "$(dirname "$0")/../calls.log"\n')
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = -c ]; then echo "$PYTHON_VERSION"; exit 0; fi  # the version question\n'
+        'echo "$*" >> "$(dirname "$0")/../calls.log"\n'
+    )
     python.chmod(python.stat().st_mode | stat.S_IXUSR)
     return tmp_path
 
 
-def source_venv_sh(project, torch=None):
-    """Source venv.sh as the scripts do: the finished process and the interpreter calls it made."""
+def locked_python():
+    """The Python version that the lock was made for, from its header."""
+    with open(os.path.join(REPO_DIR, LOCK)) as f:
+        return re.search(r"pip-compile with Python (\d+\.\d+)", f.read())[1]
+
+
+def source_venv_sh(project, torch=None, python_version=None):
+    """Source venv.sh as the scripts do (the venv's Python being ``python_version``, by default the
+    lock's): the finished process and the installing calls it made."""
     env = {k: v for k, v in os.environ.items() if k != "HG3D_TORCH"}
     env["HG3D_VENV"] = str(project / "venv")
+    env["PYTHON_VERSION"] = python_version or locked_python()
     if torch is not None:
         env["HG3D_TORCH"] = torch
     log = project / "venv" / "calls.log"
@@ -88,6 +101,18 @@ def test_hg3d_torch_cpu_installs_the_locked_torch_from_pytorchs_cpu_index_first(
     cpu = [c for c in calls if CPU_INDEX in c]
     assert cpu == [f"-m pip install --quiet --no-deps -c {LOCK} --index-url {CPU_INDEX} torch torchvision"]
     assert calls.index(cpu[0]) == len(calls) - 2 and calls[-1] == f"-m pip install --quiet -c {LOCK} -e .[dev]"
+
+
+def test_another_python_than_the_locks_installs_from_the_ranges(project):
+    proc, calls = source_venv_sh(project, torch="cpu", python_version="3.10")
+    assert proc.returncode == 0, proc.stderr
+    assert calls[-2:] == [
+        f"-m pip install --quiet --no-deps --index-url {CPU_INDEX} torch torchvision",
+        "-m pip install --quiet -e .[dev]",
+    ]
+    assert f"note: {LOCK} is made for Python {locked_python()}, {project}/venv has 3.10: installing without it" in (
+        proc.stderr
+    )
 
 
 def test_an_unknown_hg3d_torch_stops_with_one_line(project):
