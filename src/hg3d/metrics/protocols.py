@@ -237,10 +237,16 @@ PROTOCOLS.update(
 )
 
 MPI3DHP_JOINTS_14 = "14 of 3DHP-17 (head top, neck, shoulders, elbows, wrists, hips, knees, ankles)"
+MPI3DHP_JOINTS_17 = (
+    "3DHP-17, all 17: the test set's relevant joints, as its mpii_evaluate_errors averages them "
+    "(the 14 above, pelvis, spine, head; the pelvis counts, at 0 error once both poses are rooted)"
+)
+# figure -> (short name, what it measures, units, number of joints, joints)
 _MPI3DHP = {
-    "pck": ("3DPCK", "share of joint errors below 150 mm", "%"),
-    "auc": ("AUC", "mean 3DPCK over the thresholds 0, 5, ..., 150 mm", "%"),
-    "mpjpe": ("MPJPE", "mean joint error", "mm"),
+    "pck": ("3DPCK", "share of joint errors below 150 mm", "%", 14, MPI3DHP_JOINTS_14),
+    "auc": ("AUC", "mean 3DPCK over the thresholds 0, 5, ..., 150 mm", "%", 14, MPI3DHP_JOINTS_14),
+    "mpjpe": ("MPJPE", "mean joint error", "mm", 17, MPI3DHP_JOINTS_17),
+    "mpjpe_14": ("MPJPE-14", "mean joint error", "mm", 14, MPI3DHP_JOINTS_14),
 }
 _MPI3DHP_SCALES = {
     "gt_bones": (
@@ -253,8 +259,8 @@ PROTOCOLS.update(
     {
         f"3dhp_{name}_{scale}": Protocol(
             short=short,
-            title=f"{what}, 14 joints, {how}",
-            joints=MPI3DHP_JOINTS_14,
+            title=f"{what}, {count} joints, {how}",
+            joints=joints,
             alignment=ROOTED,
             scale="bone_sum_4000" if scale == "h36m" else scale,
             units=units,
@@ -262,9 +268,9 @@ PROTOCOLS.update(
             reference="Mehta et al., 3DV 2017 (the test set's evaluation scripts)"
             + ("; the scale chain: the paper's Lua evaluation (Zhou et al., ICCV 2017)" if scale == "gt_bones" else ""),
             matches=matches,
-            pooling="every valid frame's 14 joints pooled",
+            pooling=f"every valid frame's {count} joints pooled",
         )
-        for name, (short, what, units) in _MPI3DHP.items()
+        for name, (short, what, units, count, joints) in _MPI3DHP.items()
         for scale, (how, matches) in _MPI3DHP_SCALES.items()
     }
 )
