@@ -365,6 +365,41 @@ def test_bad_calibration_files_are_one_line(tmp_path):
     fails("other.yml", "%YAML:1.0\n---\nimage_width: 640\n", "no camera_matrix")
 
 
+OPENCV_HEADER = "%YAML:1.0\n---\n"
+
+
+HOSTILE_CALIBRATIONS = {  # name: (content, what the one-line error says)
+    "object.yml": (
+        OPENCV_HEADER + "camera_matrix: !!python/object/apply:os.system\n  rows: 3\n",
+        "camera_matrix is not an OpenCV matrix",
+    ),
+    "object_list.yaml": ("camera_matrix: !!python/object/apply:os.system ['echo hi']\n", "not an OpenCV matrix"),
+    "huge.yml": (
+        OPENCV_HEADER + "camera_matrix: !!opencv-matrix\n  rows: 100000\n  cols: 100000\n  dt: d\n  data: [1.]\n",
+        "camera_matrix is 100000 x 100000: a calibration's has at most 9 numbers",
+    ),
+    "long_dist.yml": (
+        OPENCV_HEADER
+        + "camera_matrix: !!opencv-matrix\n  rows: 3\n  cols: 3\n  dt: d\n  data: [1, 0, 1, 0, 1, 1, 0, 0, 1]\n"
+        + "distortion_coefficients: !!opencv-matrix\n  rows: 1\n  cols: 50000000\n  dt: d\n  data: [0.]\n",
+        "distortion_coefficients is 1 x 50000000: a calibration's has at most 14 numbers",
+    ),
+    "deep.yml": (OPENCV_HEADER + "camera_matrix: " + "[" * 100000 + "]" * 100000 + "\n", "Too many nested"),
+    "deep.json": ('{"K": ' + "[" * 100000 + "]" * 100000 + "}", "nested too deeply to be a calibration"),
+    "large.json": ('{"fx": 1, "fy": 1, "cx": 1, "cy": 1}' + " " * (1 << 20), "files over 1 MiB are not read"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CALIBRATIONS))
+def test_hostile_calibration_files_are_one_line(tmp_path, name):
+    content, needle = HOSTILE_CALIBRATIONS[name]
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(UserError) as error:
+        Intrinsics.load(str(path))
+    assert needle in one_line(error) and str(path) in str(error.value)
+
+
 def test_the_chosen_intrinsics_file_then_exif_then_fov(tmp_path):
     photo = write_jpeg(tmp_path / "photo.jpg", 64, 48, focal_35mm=50)
     plain = write_jpeg(tmp_path / "plain.jpg", 64, 48)

@@ -32,6 +32,9 @@ MIN_ROOT_DEPTH_MM = 300.0  # a root closer than this (or behind the camera) is n
 SOURCES = ("file", "exif", "fov")
 # OpenCV accepts these numbers of distortion coefficients.
 DIST_LENGTHS = (4, 5, 8, 12, 14)
+# A calibration file is a few kB (OpenCV's sample with every view's extrinsics stays far below
+# this): a larger one is refused before it is read.
+MAX_CALIBRATION_BYTES = 1 << 20
 # EXIF tags (TIFF/EXIF 2.3): the Exif sub-IFD pointer and the 35 mm-equivalent focal length in it.
 EXIF_IFD_POINTER = 0x8769
 EXIF_FOCAL_LENGTH_35MM = 0xA405
@@ -152,6 +155,12 @@ class Intrinsics:
         ``distortion_coefficients``)."""
         if not os.path.isfile(path):
             raise UserError(f"intrinsics file {path} not found (--intrinsics: a JSON, YAML or XML calibration)")
+        size = os.path.getsize(path)
+        if size > MAX_CALIBRATION_BYTES:
+            raise UserError(
+                f"intrinsics file {path} is {size} bytes: a calibration is a few kB, and files over "
+                f"{MAX_CALIBRATION_BYTES >> 20} MiB are not read"
+            )
         extension = os.path.splitext(path)[1].lower()
         if extension == ".json":
             return cls.from_dict(read_calibration_json(path), path)
@@ -195,6 +204,8 @@ def read_calibration_json(path):
             values = json.load(handle)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read intrinsics file {path}: {exc}") from None
+    except RecursionError:
+        raise UserError(f"cannot read intrinsics file {path}: nested too deeply to be a calibration") from None
     if not isinstance(values, dict):
         raise UserError(f"intrinsics file {path}: expected an object with fx, fy, cx, cy (or K) and dist")
     return values
@@ -205,18 +216,41 @@ def read_opencv_calibration(path):
     try:
         storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
     except (cv2.error, SystemError) as exc:  # the Python binding wraps a parse error in SystemError
-        reason = str(exc.__cause__ or exc).strip().splitlines()[-1].split(" error: ")[-1]
-        raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML: {reason}") from None
+        raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML: {_opencv_reason(exc)}") from None
     try:
         if not storage.isOpened():
             raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML")
-        matrix = storage.getNode("camera_matrix").mat()
+        matrix = _small_opencv_matrix(storage, "camera_matrix", 9, path)
         if matrix is None:
             raise UserError(f"intrinsics file {path} has no camera_matrix (as OpenCV's calibration writes it)")
-        dist = storage.getNode("distortion_coefficients").mat()
+        dist = _small_opencv_matrix(storage, "distortion_coefficients", max(DIST_LENGTHS), path)
     finally:
         storage.release()
     return {"K": matrix, "dist": None if dist is None else dist.reshape(-1)}
+
+
+def _opencv_reason(exc):
+    """The message of an OpenCV error without its source location."""
+    return str(exc.__cause__ or exc).strip().splitlines()[-1].split(" error: ")[-1]
+
+
+def _small_opencv_matrix(storage, name, max_values, path):
+    """Entry ``name`` of ``storage`` as an array (None when absent). Only an OpenCV matrix of at most
+    ``max_values`` numbers is read: its declared size is checked first, as OpenCV would allocate
+    whatever a file declares (100000 x 100000: 80 GB) before finding the data too short."""
+    node = storage.getNode(name)
+    if node.isNone():
+        return None
+    what = f"intrinsics file {path}: {name}"
+    if not node.isMap():
+        raise UserError(f"{what} is not an OpenCV matrix (rows, cols, dt, data)")
+    rows, cols = node.getNode("rows").real(), node.getNode("cols").real()
+    if rows * cols > max_values:
+        raise UserError(f"{what} is {rows:.0f} x {cols:.0f}: a calibration's has at most {max_values} numbers")
+    try:
+        return node.mat()
+    except cv2.error as exc:
+        raise UserError(f"{what} is not an OpenCV matrix ({_opencv_reason(exc)})") from None
 
 
 def choose_intrinsics(width, height, file=None, image_path=None, use_exif=True, fov_deg=DEFAULT_FOV_DEG):
