@@ -3,6 +3,7 @@
 bone-sum prior, the impossible case, video trajectories, scene views and BVH root motion."""
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -73,10 +74,14 @@ def assert_api_places_alike(found, photos, checkpoint):
 
 
 def test_intrinsics_from_exif_else_field_of_view(photos, resnet18_3d_checkpoint, tmp_path):
-    """Per image: the JPEG's EXIF focal length (f35 / 36 x the longer side), the PNG's 55 degrees."""
+    """Per image: the JPEG's EXIF focal length (f35 / 43.27 mm x the diagonal), the PNG's 55 degrees."""
     found = run_on(photos, resnet18_3d_checkpoint, tmp_path)
     exif, plain = found["a_exif"]["intrinsics"], found["b_plain"]["intrinsics"]
-    assert exif["source"] == "exif" and exif["fx"] == pytest.approx(F35_MM / 36 * 240) and exif["cx"] == 119.5
+    assert (
+        exif["source"] == "exif"
+        and exif["fx"] == pytest.approx(F35_MM / 43.2666 * math.hypot(240, 200))
+        and exif["cx"] == 119.5
+    )
     assert plain == Intrinsics.from_fov(180, 220).to_json() and plain["source"] == "fov"
     for record in found.values():
         assert_placed_consistently(record)

@@ -18,6 +18,7 @@ docs/camera.md has the derivation, assumptions and failure cases.
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -27,7 +28,9 @@ from .errors import UserError
 from .joints import H36M_JOINTS, MPII_JOINTS
 
 DEFAULT_FOV_DEG = 55.0  # over the image's longer side: a typical phone or webcam
-FILM_35MM_WIDTH_MM = 36.0  # a 35 mm film frame is 36 x 24 mm; its longer side meets the image's
+# A 35 mm film frame is 36 x 24 mm. Camera makers state the 35 mm-equivalent focal length as the one
+# that gives the same angle over the diagonal (about 43.27 mm), whatever the sensor's shape.
+FILM_35MM_DIAGONAL_MM = math.hypot(36.0, 24.0)
 MIN_ROOT_DEPTH_MM = 300.0  # a root closer than this (or behind the camera) is no placement
 SOURCES = ("file", "exif", "fov")
 # OpenCV accepts these numbers of distortion coefficients.
@@ -126,16 +129,27 @@ class Intrinsics:
 
     @classmethod
     def from_exif(cls, image_path, width, height):
-        """From the photo's EXIF ``FocalLengthIn35mmFilm`` (f35, mm): f = f35 / 36 mm x the longer
-        side in px, principal point at the centre; None when the file has no such tag (or is not
-        an image Pillow reads, e.g. a video)."""
+        """From the photo's EXIF ``FocalLengthIn35mmFilm`` (f35, mm): f = f35 / 43.27 mm x the
+        image's diagonal in px, principal point at the centre; None when the file has no such tag
+        (or is not an image Pillow reads, e.g. a video). A file over Pillow's decompression-bomb
+        limit is not opened: one notice, and None."""
         from PIL import Image, UnidentifiedImageError
 
         if not os.path.isfile(image_path):
             raise UserError(f"image {image_path} not found (for its EXIF focal length)")
         try:
-            with Image.open(image_path) as image:
-                exif = image.getexif()
+            with warnings.catch_warnings():
+                # Between Pillow's limit and twice it, Pillow only warns: reading the EXIF decodes
+                # no pixels, so nothing to warn about.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(image_path) as image:
+                    exif = image.getexif()
+        except Image.DecompressionBombError:
+            print(
+                f"notice: {image_path} has more than {2 * Image.MAX_IMAGE_PIXELS} pixels, Pillow's "
+                "decompression-bomb limit: its EXIF focal length is skipped"
+            )
+            return None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             return None
         f35 = exif.get_ifd(EXIF_IFD_POINTER).get(EXIF_FOCAL_LENGTH_35MM, exif.get(EXIF_FOCAL_LENGTH_35MM))
@@ -145,7 +159,7 @@ class Intrinsics:
             return None
         if not 0 < f35 < math.inf:
             return None  # 0 means unknown in EXIF
-        focal = f35 / FILM_35MM_WIDTH_MM * max(width, height)
+        focal = f35 / FILM_35MM_DIAGONAL_MM * math.hypot(width, height)
         return cls(focal, focal, (width - 1) / 2, (height - 1) / 2, source="exif")
 
     @classmethod
