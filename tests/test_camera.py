@@ -272,8 +272,8 @@ def test_field_of_view_spans_the_longer_side():
         angles = np.degrees(np.arctan((edges - centre) / camera.fx))
         assert angles[1] - angles[0] == pytest.approx(fov)
         assert (camera.cx, camera.cy) == ((width - 1) / 2, (height - 1) / 2)
-    for bad in (0, 180, -5):
-        with pytest.raises(UserError, match="field of view"):
+    for bad in (0, 180, -5, 179.999999, 0.5):
+        with pytest.raises(UserError, match="field of view .* degrees: needs to lie from 1 to 170"):
             Intrinsics.from_fov(640, 480, bad)
 
 
@@ -395,7 +395,9 @@ def test_bad_calibration_files_are_one_line(tmp_path):
     fails("list.json", "[1, 2]", "expected an object")
     fails("partial.json", '{"fx": 1, "fy": 1}', "lacks cx, cy")
     fails("words.json", '{"fx": "wide", "fy": 1, "cx": 1, "cy": 1}', "must be numbers")
-    fails("negative.json", '{"fx": -5, "fy": 1, "cx": 1, "cy": 1}', "fx, fy > 0")
+    fails("negative.json", '{"fx": -5, "fy": 1, "cx": 1, "cy": 1}', "need fx, fy from 1 to 1e+06 px")
+    fails("tiny.json", '{"fx": 1e-6, "fy": 1e-6, "cx": 1, "cy": 1}', "need fx, fy from 1 to 1e+06 px")
+    fails("far.json", '{"fx": 500, "fy": 500, "cx": 1e300, "cy": 1}', "cx, cy within 1e+06 px of the image's corner")
     fails("skew.json", '{"K": [[1, 0.5, 1], [0, 1, 1], [0, 0, 1]]}', "3 x 3 camera matrix")
     fails("small.json", '{"K": [[1, 0], [0, 1]]}', "3 x 3 camera matrix")
     fails("dist.json", '{"fx": 1, "fy": 1, "cx": 1, "cy": 1, "dist": [0.1, 0.2, 0.3]}', "distortion coefficients")

@@ -114,8 +114,8 @@ def test_intrinsics_file_for_every_image(photos, resnet18_3d_checkpoint, tmp_pat
 
 
 def test_no_root_in_front_of_the_camera_is_null_with_a_note(photos, resnet18_3d_checkpoint, tmp_path):
-    """A 1 mm bone sum puts every root closer than 0.3 m: null fields and a placement note."""
-    found = run_on(photos, resnet18_3d_checkpoint, tmp_path, "--bone_sum_mm", "1")
+    """A 100 mm bone sum (the least allowed) puts every root closer than 0.3 m: null fields and a note."""
+    found = run_on(photos, resnet18_3d_checkpoint, tmp_path, "--bone_sum_mm", "100")
     for record in found.values():
         person = record["people"][0]
         assert person["root_cam_mm"] is None and person["joints_3d_cam_mm"] is None
@@ -210,7 +210,13 @@ def test_joints_weigh_by_their_confidence():
     "flags, message",
     [
         (["--fov", "180"], "--fov is an angle"),
-        (["--bone_sum_mm", "0"], "--bone_sum_mm must be a positive length"),
+        (["--fov", "179.999999"], "--fov is an angle in degrees from 1 to 170, got 180"),
+        (["--bone_sum_mm", "0"], "--bone_sum_mm is a length in mm from 100 to 20000"),
+        (
+            ["--bone_sum_mm", "1e308"],
+            r"--bone_sum_mm is a length in mm from 100 to 20000 \(an adult: 4000\), got 1e\+308$",
+        ),
+        (["--bbox", "0,0,1e300,1e300"], "--bbox: expected x,y,w,h in pixels with positive width and height, each"),
         (["--intrinsics", "missing.json"], "intrinsics file missing.json not found"),
     ],
 )

@@ -28,6 +28,11 @@ from .errors import UserError
 from .joints import H36M_JOINTS, MPII_JOINTS
 
 DEFAULT_FOV_DEG = 55.0  # over the image's longer side: a typical phone or webcam
+FOV_RANGE_DEG = (1.0, 170.0)  # an assumed field of view: a telephoto's to past a pinhole's sensible limit
+# Focal lengths (px) and principal points that make sense: f < 1 px would put 45 degrees within
+# one pixel of the centre; 1e6 px is a 0.2 degree view across a 4000 px image.
+FOCAL_RANGE_PX = (1.0, 1e6)
+MAX_PRINCIPAL_POINT_PX = 1e6
 # A 35 mm film frame is 36 x 24 mm. Camera makers state the 35 mm-equivalent focal length as the one
 # that gives the same angle over the diagonal (about 43.27 mm), whatever the sensor's shape.
 FILM_35MM_DIAGONAL_MM = math.hypot(36.0, 24.0)
@@ -89,8 +94,14 @@ class Intrinsics:
 
     def __post_init__(self):
         numbers = (self.fx, self.fy, self.cx, self.cy)
-        if not all(math.isfinite(v) for v in numbers) or self.fx <= 0 or self.fy <= 0:
-            raise UserError(f"camera intrinsics fx, fy, cx, cy = {numbers}: need finite numbers with fx, fy > 0")
+        low, high = FOCAL_RANGE_PX
+        if not (
+            all(low <= f <= high for f in numbers[:2]) and all(abs(c) <= MAX_PRINCIPAL_POINT_PX for c in numbers[2:])
+        ):  # NaN fails every comparison
+            raise UserError(
+                f"camera intrinsics fx, fy, cx, cy = {numbers}: need fx, fy from {low:g} to {high:g} px and cx, cy "
+                f"within {MAX_PRINCIPAL_POINT_PX:g} px of the image's corner"
+            )
         if self.dist is not None:
             dist = tuple(float(v) for v in np.asarray(self.dist, np.float64).reshape(-1))
             if len(dist) not in DIST_LENGTHS or not all(math.isfinite(v) for v in dist):
@@ -122,8 +133,9 @@ class Intrinsics:
     @classmethod
     def from_fov(cls, width, height, fov_deg=DEFAULT_FOV_DEG):
         """Square pixels, principal point at the image centre, ``fov_deg`` over the longer side."""
-        if not 0 < fov_deg < 180:
-            raise UserError(f"field of view {fov_deg} degrees: needs to lie strictly between 0 and 180")
+        low, high = FOV_RANGE_DEG
+        if not low <= fov_deg <= high:
+            raise UserError(f"field of view {fov_deg} degrees: needs to lie from {low:g} to {high:g}")
         focal = max(width, height) / 2 / math.tan(math.radians(fov_deg) / 2)
         return cls(focal, focal, (width - 1) / 2, (height - 1) / 2, source="fov")
 
@@ -157,9 +169,9 @@ class Intrinsics:
             f35 = float(f35)
         except (TypeError, ValueError):
             return None
-        if not 0 < f35 < math.inf:
-            return None  # 0 means unknown in EXIF
         focal = f35 / FILM_35MM_DIAGONAL_MM * math.hypot(width, height)
+        if not FOCAL_RANGE_PX[0] <= focal <= FOCAL_RANGE_PX[1]:
+            return None  # 0 means unknown in EXIF; other values out of range are no camera either
         return cls(focal, focal, (width - 1) / 2, (height - 1) / 2, source="exif")
 
     @classmethod
