@@ -15,7 +15,6 @@ are rescaled to a bone-length sum (4000 mm), so the depth is a bone-length prior
 docs/camera.md has the derivation, assumptions and failure cases.
 """
 
-import json
 import math
 import os
 import warnings
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 
 from .errors import UserError
+from .files import read_json
 from .joints import H36M_JOINTS, MPII_JOINTS
 
 DEFAULT_FOV_DEG = 55.0  # over the image's longer side: a typical phone or webcam
@@ -225,13 +225,7 @@ class Intrinsics:
 
 
 def read_calibration_json(path):
-    try:
-        with open(path) as handle:
-            values = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read intrinsics file {path}: {exc}") from None
-    except RecursionError:
-        raise UserError(f"cannot read intrinsics file {path}: nested too deeply to be a calibration") from None
+    values = read_json(path, "intrinsics file")
     if not isinstance(values, dict):
         raise UserError(f"intrinsics file {path}: expected an object with fx, fy, cx, cy (or K) and dist")
     return values
