@@ -90,6 +90,23 @@ def test_intrinsics_from_exif_else_field_of_view(photos, resnet18_3d_checkpoint,
     assert scene.shape[1] == (SCENE_PANELS + 1) * PANEL_PX
 
 
+def test_a_photo_over_the_decompression_bomb_limit_goes_on_with_the_fov(
+    photos, resnet18_3d_checkpoint, tmp_path, monkeypatch, capsys
+):
+    """Pillow's limit lowered to 20000 pixels: the JPEG (48000) is over twice it, so its EXIF is
+    skipped with one notice; the image is read and placed with --fov, and the folder goes on."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20000)
+    found = run_on(photos, resnet18_3d_checkpoint, tmp_path)
+    assert found["a_exif"]["intrinsics"] == Intrinsics.from_fov(240, 200).to_json()
+    assert found["b_plain"]["intrinsics"] == Intrinsics.from_fov(180, 220).to_json()
+    assert_placed_consistently(found["a_exif"])
+    notices = [line for line in capsys.readouterr().out.splitlines() if "decompression-bomb" in line]
+    assert notices == [
+        f"notice: {photos / 'a_exif.jpg'} has more than 40000 pixels, Pillow's decompression-bomb limit: "
+        "its EXIF focal length is skipped"
+    ]
+
+
 def test_no_exif_and_fov(photos, resnet18_3d_checkpoint, tmp_path):
     found = run_on(photos, resnet18_3d_checkpoint, tmp_path, "--no_exif", "--fov", "70")
     assert found["a_exif"]["intrinsics"] == Intrinsics.from_fov(240, 200, 70).to_json()
