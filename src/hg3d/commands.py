@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from .errors import UserError
+from .redaction import redact
 
 
 def user_error_line(exc):
@@ -21,15 +22,15 @@ def user_error_line(exc):
 
 
 def run_command(entry, argv=None):
-    """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2,
-    Ctrl-C status 130; returns the exit status."""
+    """Run ``entry(argv)`` as a command: user errors become one line on stderr (stream passwords
+    shown as ``***``) and exit status 2, Ctrl-C status 130; returns the exit status."""
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
     try:
         entry(argv)
     except UserError as exc:
-        print(f"error: {user_error_line(exc)}", file=sys.stderr)
+        print(f"error: {redact(user_error_line(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -95,6 +95,8 @@ H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 H36M_EDGES = tuple((parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0)
 # The H36M protocol rescales a prediction so that these 15 bones sum to this length (mm).
 H36M_BONE_SUM_MM = 4000.0
+# The bone sums a user may give the demo (mm): a 10 cm figurine to a statue five times life size.
+BONE_SUM_RANGE_MM = (100.0, 20000.0)
 
 
 def flip_permutation(num_joints, pairs):
