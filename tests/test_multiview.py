@@ -119,6 +119,13 @@ def test_view_mismatches_and_bad_sizes_are_one_line_errors(tmp_path):
     assert result["num_frames"] == 10 and result["frames"][0]["frame"] == 2
     first = np.array(result["frames"][0]["people"][0]["joints_3d_world_mm"])
     assert np.linalg.norm(first[None] - truth[2], axis=-1).max(-1).min() < 1.0
+    late = json.loads(open(b).read())
+    for frame in late["frames"][5:]:
+        frame["time_s"] += 0.1  # a dropped stretch: the frames after it run late
+    late_path = tmp_path / "late.json"
+    late_path.write_text(json.dumps(late))
+    with pytest.raises(UserError, match=r"late.json drifts 0.100 s from .*a.json by its frame 5 .*not in step"):
+        run_triangulate(["--calib", str(calib), "--views", a, str(late_path), "--offsets", "2", "0"])
     with pytest.raises(UserError, match=r"has no camera named 'cam_07'"):
         run_triangulate(["--calib", str(calib), "--views", a, b, "--names", "cam_01", "cam_07"])
     picture = tmp_path / "a.png"

@@ -89,7 +89,8 @@ def aligned_frames(views, offsets):
     """The frames the views share: view v's frame i + offsets[v] goes with frame i of the others.
 
     Returns a list of (frame, time_s of the first view, [people of each view]). Without offsets
-    the views must have the same frame count; frame rates must agree."""
+    the views must have the same frame count; frame rates must agree, and so must the frames'
+    timestamps (each view timed from its first shared frame, within half a frame)."""
     rates = [view["fps"] for view in views if view["fps"]]
     if rates and max(rates) > min(rates) * (1 + FPS_TOLERANCE):
         listed = ", ".join(f"{view['path']}: {view['fps']:g}" for view in views)
@@ -102,6 +103,14 @@ def aligned_frames(views, offsets):
         )
     if min(counts) <= 0:
         raise UserError(f"--offsets {' '.join(map(str, offsets))} leave no frame that every view has")
+    times = np.array([[f[1] for f in view["frames"][o : o + min(counts)]] for view, o in zip(views, offsets)])
+    drift = np.abs((times - times[:, :1]) - (times[0] - times[0, 0]))  # each view timed from its first frame
+    if rates and drift.max() > 0.5 / min(rates):
+        v, i = np.unravel_index(np.argmax(drift), drift.shape)
+        raise UserError(
+            f"{views[v]['path']} drifts {drift[v, i]:.3f} s from {views[0]['path']} by its frame "
+            f"{views[v]['frames'][i + offsets[v]][0]} (timestamps): the views are not in step"
+        )
     frames = []
     for i in range(min(counts)):
         first = views[0]["frames"][i + offsets[0]]
