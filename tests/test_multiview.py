@@ -134,3 +134,30 @@ def test_view_mismatches_and_bad_sizes_are_one_line_errors(tmp_path):
     d = write_view(tmp_path / "d.json", cameras[1], truth)
     with pytest.raises(UserError, match=r"a.png .* is 320 x 240 px but camera 'cam_01' was calibrated at 640 x 480"):
         run_triangulate(["--calib", str(calib), "--views", c, d])
+
+
+def test_videos_run_the_demo_on_each_view_first(tmp_path, resnet18_3d_checkpoint):
+    cameras = rig(2)
+    calib = tmp_path / "Calib.toml"
+    write_calib_toml(calib, cameras)
+    rng = np.random.default_rng(5)
+    videos = []
+    for v in range(2):
+        (tmp_path / f"cam{v}").mkdir()
+        path = str(tmp_path / f"cam{v}" / "clip.mp4")  # both cameras name their file alike
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), FPS, cameras[v].size)
+        for _ in range(3):
+            writer.write(rng.integers(0, 255, (480, 640, 3), np.uint8))
+        writer.release()
+        videos.append(path)
+    model = ["--load_model", resnet18_3d_checkpoint, "--arch", "msra_18", "--input_h", "64", "--input_w", "64"]
+    out = tmp_path / "out"
+    argv = ["--calib", str(calib), "--videos", *videos, "--out_dir", str(out), "--detector", "none", *model]
+    result = run_triangulate([*argv, "--gpus", "-1"])
+    assert result["num_frames"] == 3 and [v["media"] for v in result["views"]] == [os.path.abspath(p) for p in videos]
+    for v in range(2):
+        demo = json.loads((out / "views" / f"view{v}" / "clip.json").read_text())
+        assert demo["num_frames"] == 3 and demo["frames"][0]["num_people"] == 1
+    assert (out / "clip.json").is_file()
+    with pytest.raises(UserError, match=r"unrecognized arguments: --detector none"):
+        run_triangulate(["--calib", str(calib), "--views", "a.json", "b.json", "--detector", "none"])

@@ -48,6 +48,8 @@ def test_two_views_that_disagree_give_no_point_and_a_view_that_misses_is_not_use
     confidence[0, 5] = 0.0  # joint 5 seen by one view only
     joints, info = triangulate(cameras[:2], pixels, confidence)
     assert np.isnan(joints[[3, 5]]).all() and not info["views"][[3, 5]].any()
+    nobody, info = triangulate(cameras[:2], pixels[:, :0], confidence[:, :0])
+    assert nobody.shape == (0, 3) and info["views"].shape == (0, 2)
     kept = np.setdiff1d(np.arange(16), [3, 5])
     assert np.linalg.norm(joints[kept] - truth[kept], axis=-1).max() < 1.0
 

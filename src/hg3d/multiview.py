@@ -261,11 +261,29 @@ def bvh_tracks(records):
     return tracks
 
 
+def run_demo_on(videos, demo_flags, folder):
+    """The demo's JSON of each view: ``hg3d-demo --demo VIDEO`` with ``demo_flags`` (model,
+    detector, smoothing), view v's outputs in ``folder/view<v>/`` (cameras often name their files
+    alike)."""
+    from .demo import run_demo
+
+    paths = []
+    for index, video in enumerate(videos):
+        if not os.path.isfile(video):
+            raise UserError(f"--videos {video} not found (a video or image per camera)")
+        out = os.path.join(folder, f"view{index}")
+        run_demo(["--demo", video, "--out_dir", out, *demo_flags])
+        paths.append(os.path.join(out, f"{os.path.splitext(os.path.basename(video))[0]}.json"))
+    return paths
+
+
 def parse_args(argv):
     p = OneLineParser(prog="triangulate.py", description=__doc__.splitlines()[0])
     p.add_argument("--calib", required=True, help="Calib.toml (Pose2Sim, anipose), or EasyMocap's intri.yml/extri.yml")
-    p.add_argument(
-        "--views", nargs="+", required=True, help="the demo's JSON of each camera, in the calibration's order"
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("--views", nargs="+", help="the demo's JSON of each camera, in the calibration's order")
+    given.add_argument(
+        "--videos", nargs="+", help="a video (or image) per camera: the demo runs on each first, with the other flags"
     )
     p.add_argument("--names", nargs="+", help="the calibration's camera name of each view (else its camera order)")
     p.add_argument("--offsets", nargs="+", type=int, help="per view: its frame i + offset goes with frame i")
@@ -275,9 +293,13 @@ def parse_args(argv):
     )
     p.add_argument("--out_dir", default=os.path.join("exp", "triangulate"))
     p.add_argument("--bvh", action="store_true", help="also a BVH animation per track (videos)")
-    args = p.parse_args(argv)
+    args, demo_flags = p.parse_known_args(argv)
+    if demo_flags and not args.videos:
+        p.error(f"unrecognized arguments: {' '.join(demo_flags)}")
+    args.demo_flags = demo_flags
+    args.views = args.views or args.videos
     if len(args.views) < 2:
-        raise UserError("--views needs the JSON of at least two cameras")
+        raise UserError("--views / --videos need at least two cameras")
     for flag in ("names", "offsets"):
         given = getattr(args, flag)
         if given is not None and len(given) != len(args.views):
@@ -296,6 +318,8 @@ def run_triangulate(argv=None):
     if args.names is None and len(cameras) < len(args.views):
         raise UserError(f"calibration {args.calib} has {len(cameras)} cameras for {len(args.views)} --views")
     cameras = select_cameras(cameras, args.names, args.calib)[: len(args.views)]
+    if args.videos:
+        args.views = run_demo_on(args.videos, args.demo_flags, os.path.join(args.out_dir, "views"))
     views = [read_view(path) for path in args.views]
     for camera, view in zip(cameras, views):
         if view["media"] and os.path.isfile(view["media"]):

@@ -61,7 +61,7 @@ def triangulate_points(cameras, points_px, weights, reproj_px=DEFAULT_REPROJ_PX)
     rows = np.moveaxis(rows, 0, 1)  # (N, V, 2, 4)
 
     pairs = np.array(list(combinations(range(num_views), 2)), int).reshape(-1, 2)
-    if not len(pairs):
+    if not len(pairs) or not num_points:
         return np.full((num_points, 3), np.nan), np.full(num_points, np.nan), np.zeros((num_points, num_views), bool)
     pair_views = np.zeros((len(pairs), num_views), bool)
     pair_views[np.arange(len(pairs))[:, None], pairs] = True  # (H, V)
