@@ -5,21 +5,10 @@ import numpy as np
 
 from hg3d.calibration import Camera
 from hg3d.camera import Intrinsics
-from hg3d.tools.h36m_sample import consistent_pose
+from hg3d.tools.h36m_sample import consistent_pose, look_at
 
 SIZE = (640, 480)
 DIST = (-0.12, 0.05, 0.001, -0.0008)
-
-
-def look_at(centre, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)):
-    """R (world -> camera, y down, z forward) and t (mm) of a camera at ``centre`` facing ``target``."""
-    forward = np.asarray(target, float) - centre
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward])
-    return R, -R @ centre
 
 
 def rig(num_views=4, radius_mm=4000.0, height_mm=1200.0):
