@@ -9,9 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
+from browser import chromium, open_page, page_state
 from conftest import REPO_DIR
 from hg3d.errors import UserError
 from hg3d.multiview import match_people, run_triangulate
+from hg3d.skeleton import to_h36m_order
 from multiview_rig import person, rig, write_calib_toml
 
 SCRIPT = os.path.join(REPO_DIR, "scripts", "triangulate.py")
@@ -161,3 +163,17 @@ def test_videos_run_the_demo_on_each_view_first(tmp_path, resnet18_3d_checkpoint
     assert (out / "clip.json").is_file()
     with pytest.raises(UserError, match=r"unrecognized arguments: --detector none"):
         run_triangulate(["--calib", str(calib), "--views", "a.json", "b.json", "--detector", "none"])
+
+
+def test_the_viewer_draws_every_camera_and_the_people_where_they_were_triangulated(tmp_path):
+    cameras, truth = rig(), walking_people(3)
+    calib, views = setup_views(tmp_path, truth, cameras)
+    out = tmp_path / "out"
+    run_triangulate(["--calib", calib, "--views", *views, "--out_dir", str(out), "--html"])
+    with chromium(tmp_path / "profile") as driver:
+        open_page(driver, out / "cam1.html", 1)
+        state = page_state(driver, 1)
+    assert state["cameras"] == [c.name for c in cameras] and len(state["tracks"]) == 2
+    expected = [cameras[0].to_camera(to_h36m_order(person)) for person in truth[1]]
+    for joints in state["joints"].values():
+        assert min(np.abs(np.array(joints) - e).max() for e in expected) < 1.0  # mm, in the first camera's frame

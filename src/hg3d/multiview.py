@@ -277,6 +277,41 @@ def run_demo_on(videos, demo_flags, folder):
     return paths
 
 
+def viewer_record(result, cameras):
+    """The triangulated people as the viewer draws a demo result: in the first camera's frame
+    (``joints_3d_cam_mm``), with every camera's pose in that frame (``viewer_cameras``). A person
+    with a joint left untriangulated is not drawn in that frame."""
+    first = cameras[0]
+    frames = []
+    for record in result["frames"]:
+        people = []
+        for person in record["people"]:
+            joints = np.array([row if row else [np.nan] * 3 for row in person["joints_3d_world_h36m_mm"]], float)
+            if np.isfinite(joints).all():
+                placed = first.to_camera(joints)
+                people.append(
+                    {
+                        "track_id": person["track_id"],
+                        "joints_3d_h36m_mm": (placed - placed[0]).tolist(),
+                        "joints_3d_cam_mm": placed.tolist(),
+                    }
+                )
+        frames.append({"frame": record["frame"], "time_s": record["time_s"], "people": people})
+    markers = []
+    for camera in cameras:
+        R = first.R @ camera.R.T  # camera frame -> the first camera's frame
+        k = camera.intrinsics
+        markers.append(
+            {
+                "name": camera.name,
+                "intrinsics": {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy},
+                "R": R.tolist(),
+                "t": (first.t - R @ camera.t).tolist(),
+            }
+        )
+    return {"video": result["views"][0]["media"], "fps": result["fps"], "frames": frames, "viewer_cameras": markers}
+
+
 def parse_args(argv):
     p = OneLineParser(prog="triangulate.py", description=__doc__.splitlines()[0])
     p.add_argument("--calib", required=True, help="Calib.toml (Pose2Sim, anipose), or EasyMocap's intri.yml/extri.yml")
@@ -293,6 +328,7 @@ def parse_args(argv):
     )
     p.add_argument("--out_dir", default=os.path.join("exp", "triangulate"))
     p.add_argument("--bvh", action="store_true", help="also a BVH animation per track (videos)")
+    p.add_argument("--html", action="store_true", help="also <name>.html: the 3D viewer with every camera")
     args, demo_flags = p.parse_known_args(argv)
     if demo_flags and not args.videos:
         p.error(f"unrecognized arguments: {' '.join(demo_flags)}")
@@ -359,6 +395,12 @@ def run_triangulate(argv=None):
     print(f"triangulate: {len(records)} frame(s), {people} person-frame(s) in the world frame -> {path}")
     for line in notes:
         print(f"note: {line}")
+    if args.html:
+        from .viewer.page import write_record
+
+        page = os.path.join(args.out_dir, f"{name}.html")
+        write_record(viewer_record(result, cameras), path, page)
+        print(f"viewer: {page}")
     if args.bvh:
         from .bvh import export_tracks
 
