@@ -130,6 +130,17 @@ def test_view_mismatches_and_bad_sizes_are_one_line_errors(tmp_path):
         run_triangulate(["--calib", str(calib), "--views", a, str(late_path), "--offsets", "2", "0"])
     with pytest.raises(UserError, match=r"has no camera named 'cam_07'"):
         run_triangulate(["--calib", str(calib), "--views", a, b, "--names", "cam_01", "cam_07"])
+    photos = []
+    for v, camera in enumerate(cameras):  # one photo per camera: the demo's image JSON
+        people = [{"joints_2d": camera.project(p).tolist(), "confidence": [1.0] * 16} for p in truth[0]]
+        photos.append(tmp_path / f"photo{v}.json")
+        photos[-1].write_text(json.dumps({"format_version": 2, "image": None, "people": people}))
+    argv = ["--calib", str(calib), "--views", *map(str, photos), "--out_dir", str(tmp_path / "s")]
+    with pytest.raises(UserError, match=r"--bvh needs videos"):
+        run_triangulate([*argv, "--bvh"])
+    assert not (tmp_path / "s").exists()  # refused before anything is written
+    still = run_triangulate(argv)
+    assert still["num_frames"] == 1 and still["frames"][0]["num_people"] == 2
     picture = tmp_path / "a.png"
     cv2.imwrite(str(picture), np.zeros((240, 320, 3), np.uint8))
     c = write_view(tmp_path / "c.json", cameras[0], truth, media=str(picture))

@@ -36,10 +36,8 @@ def release_labels(rng, sequences=(("Walking 1", "Walking"), ("Eating 2", "Eatin
             pose = consistent_pose(rng)
             world = np.stack([pose[:, 0], pose[:, 2], -pose[:, 1]], -1) + [rng.uniform(-500, 500), 0, 1000]
             for name, camera in zip(CAMERAS, cameras):
-                joints = camera.to_camera(world)
-                k = camera.intrinsics
-                pixels = joints[:, :2] / joints[:, 2:] * [k.fx, k.fy] + [k.cx, k.cy]
-                pred_2d.append(pixels[H36M_TO_MPII])
+                joints, k = camera.to_camera(world), camera.intrinsics
+                pred_2d.append(camera.project(world)[H36M_TO_MPII])  # a pinhole: no lens distortion
                 for key, value in (("subject", 9), ("sequence", sequence), ("action", action), ("camera", name)):
                     labels[key].append(value)
                 labels["frame"].append(frame * 64)

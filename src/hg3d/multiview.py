@@ -357,6 +357,8 @@ def run_triangulate(argv=None):
     if args.videos:
         args.views = run_demo_on(args.videos, args.demo_flags, os.path.join(args.out_dir, "views"))
     views = [read_view(path) for path in args.views]
+    if args.bvh and not views[0]["fps"]:
+        raise UserError("--bvh needs videos (a frame rate): the views are images")
     for camera, view in zip(cameras, views):
         if view["media"] and os.path.isfile(view["media"]):
             size = media_size(view["media"])
@@ -404,8 +406,6 @@ def run_triangulate(argv=None):
     if args.bvh:
         from .bvh import export_tracks
 
-        if not views[0]["fps"]:
-            raise UserError("--bvh needs videos (a frame rate): the views are images")
         _, messages = export_tracks(args.out_dir, name, bvh_tracks(records), views[0]["fps"], root_mode="camera")
         for line in messages:
             print(f"bvh: {line}")
