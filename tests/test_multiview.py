@@ -141,6 +141,10 @@ def test_view_mismatches_and_bad_sizes_are_one_line_errors(tmp_path):
     assert not (tmp_path / "s").exists()  # refused before anything is written
     still = run_triangulate(argv)
     assert still["num_frames"] == 1 and still["frames"][0]["num_people"] == 2
+    for broken, reason in (("[]", "not the demo's JSON"), ('{"format_version": 2, "frames": [{}]}', "no 'frame'")):
+        (tmp_path / "broken.json").write_text(broken)
+        with pytest.raises(UserError, match=f"broken.json (is|is not a whole demo JSON) .*{reason}"):
+            run_triangulate(["--calib", str(calib), "--views", a, str(tmp_path / "broken.json")])
     picture = tmp_path / "a.png"
     cv2.imwrite(str(picture), np.zeros((240, 320, 3), np.uint8))
     c = write_view(tmp_path / "c.json", cameras[0], truth, media=str(picture))

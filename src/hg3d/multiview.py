@@ -44,20 +44,20 @@ def read_view(path):
         raise UserError(f"cannot read view {path} as JSON: {exc}") from None
     if not isinstance(record, dict) or record.get("format_version") != 2:
         raise UserError(f"view {path} is not the demo's JSON (format_version 2): run hg3d-demo on that camera first")
-    if "frames" in record:
-        frames = [(f["frame"], f["time_s"], f["people"]) for f in record["frames"]]
-    else:
-        frames = [(0, 0.0, record.get("people", []))]
     parsed = []
-    for frame, time_s, people in frames:
-        persons = []
-        for person in people:
-            joints = np.array(person.get("joints_2d") or np.nan, np.float64)
-            confidence = np.array(person.get("confidence") or np.nan, np.float64)
-            if joints.shape != (NUM_JOINTS, 2) or confidence.shape != (NUM_JOINTS,):
-                raise UserError(f"view {path}: frame {frame}: a person without 16 joints_2d and confidences")
-            persons.append((joints, confidence))
-        parsed.append((frame, time_s, persons))
+    try:
+        if "frames" in record:
+            frames = [(f["frame"], float(f["time_s"]), f["people"]) for f in record["frames"]]
+        else:
+            frames = [(0, 0.0, record["people"])]
+        for frame, time_s, people in frames:
+            persons = [(np.array(p["joints_2d"], np.float64), np.array(p["confidence"], np.float64)) for p in people]
+            if any(j.shape != (NUM_JOINTS, 2) or c.shape != (NUM_JOINTS,) for j, c in persons):
+                raise ValueError(f"frame {frame}: a person without 16 joints_2d and 16 confidences")
+            parsed.append((frame, time_s, persons))
+    except (KeyError, TypeError, ValueError) as exc:
+        reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UserError(f"view {path} is not a whole demo JSON ({reason}): write it again with hg3d-demo") from None
     return {
         "path": path,
         "media": record.get("video") or record.get("image"),
