@@ -85,6 +85,14 @@ def media_size(path):
     return None
 
 
+def check_sizes(cameras, media, views):
+    """Each view's image or video (where its file exists) is the size its camera was calibrated at."""
+    for camera, path, view in zip(cameras, media, views):
+        size = media_size(path) if path and os.path.isfile(path) else None
+        if size is not None:
+            check_size(camera, size, path if path == view else f"{path} (view {view})")
+
+
 def aligned_frames(views, offsets):
     """The frames the views share: view v's frame i + offsets[v] goes with frame i of the others.
 
@@ -355,15 +363,12 @@ def run_triangulate(argv=None):
         raise UserError(f"calibration {args.calib} has {len(cameras)} cameras for {len(args.views)} --views")
     cameras = select_cameras(cameras, args.names, args.calib)[: len(args.views)]
     if args.videos:
+        check_sizes(cameras, args.videos, args.videos)  # before the demo runs
         args.views = run_demo_on(args.videos, args.demo_flags, os.path.join(args.out_dir, "views"))
     views = [read_view(path) for path in args.views]
     if args.bvh and not views[0]["fps"]:
         raise UserError("--bvh needs videos (a frame rate): the views are images")
-    for camera, view in zip(cameras, views):
-        if view["media"] and os.path.isfile(view["media"]):
-            size = media_size(view["media"])
-            if size is not None:
-                check_size(camera, size, f"{view['media']} (view {view['path']})")
+    check_sizes(cameras, [view["media"] for view in views], args.views)
     frames = aligned_frames(views, args.offsets or [0] * len(views))
     records, notes = triangulate_views(cameras, frames, args.reproj_px, args.match_px)
     name = os.path.splitext(os.path.basename(args.views[0]))[0]
