@@ -20,6 +20,8 @@ SCALE_RULES = {
     "truth's, after the paper's hip shift (the paper's own 3DHP evaluation)",
     "least_squares": "the prediction's scale is fitted to the ground truth by least squares, per sample",
     "none": "none: image pixels or heatmap cells",
+    "triangulated": "none: the joints are metric, triangulated from calibrated views (extrinsics fitted to the "
+    "release's per-camera poses), with no rescale",
 }
 UNIT_DECIMALS = {"mm": 2, "%": 2, "fraction": 4}
 
@@ -88,6 +90,9 @@ _H36M_PA_MPJPE = replace(
 ACTION_MEAN = "the mean over actions of each action's mean over its samples"
 CAMERA_SPACE = "none: camera space (the prediction's root placed from its 2D joints and the intrinsics)"
 MRPE_REF = "Moon et al., ICCV 2019 (MRPE)"
+TRIANGULATION_REF = (
+    "confidence-weighted DLT with RANSAC over view pairs: Iskakov et al., ICCV 2019 (hg3d.triangulation)"
+)
 _H36M_MRPE = replace(
     _H36M_MPJPE,
     short="MRPE",
@@ -148,6 +153,26 @@ PROTOCOLS = {
         joints=H36M_17,
         reference=f"{MPJPE_REF}, without root alignment; {MRPE_REF} for the root",
         matches="camera-space (absolute) MPJPE tables; it adds the root's error to the pose's",
+    ),
+    "h36m_mpjpe_mv": replace(
+        _H36M_MPJPE,
+        short="MPJPE_mv",
+        title="17 joints triangulated from the network's 2D joints in every camera of a frame, pelvis-rooted",
+        scale="triangulated",
+        samples=f"{H36M_SAMPLES}; one sample per subject, sequence and frame seen by two or more cameras",
+        reference=f"{MPJPE_REF}; {TRIANGULATION_REF}",
+        matches="multi-view tables (Iskakov et al., ICCV 2019: 27.4 mm RANSAC, 22.4 mm algebraic), which use "
+        "every frame of S9 and S11 and detectors trained for it",
+    ),
+    "h36m_mpjpe_mv_abs": replace(
+        _H36M_MPJPE,
+        short="MPJPE_mv_abs",
+        title="17 joints triangulated from every camera of a frame, no alignment (the first camera's frame)",
+        alignment="none: the joints where the calibrated cameras put them",
+        scale="triangulated",
+        samples=f"{H36M_SAMPLES}; one sample per subject, sequence and frame seen by two or more cameras",
+        reference=f"{MPJPE_REF}, without root alignment; {TRIANGULATION_REF}",
+        matches="absolute multi-view MPJPE tables",
     ),
     "mpii_pckh": Protocol(
         short="PCKh@0.5",

@@ -154,6 +154,7 @@ def scene_data(record, where, video_src=None):
         "edges": [list(edge) for edge in H36M_EDGES],
         "tracks": sorted(ids),
         "intrinsics": {k: intrinsics[k] for k in ("fx", "fy", "cx", "cy")} if intrinsics else None,
+        "cameras": record.get("viewer_cameras"),  # hg3d-triangulate's, in the drawn camera's frame
         "frames": frames,
         "video": video_src,
     }
