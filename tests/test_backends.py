@@ -4,12 +4,12 @@ import os
 import shutil
 import sys
 
+import hg3d.backends
 import numpy as np
 import pytest
 import torch
-
-import hg3d.backends
 from hg3d.backends import OnnxRuntimeModel, cache_dir, cached_export_path
+
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.demo.pipeline import Demo

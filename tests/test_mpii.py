@@ -2,7 +2,7 @@ import numpy as np
 
 from conftest import FIXTURE_DATA, golden
 from hg3d.datasets import get_dataset
-from hg3d.options import parse_opts
+from hg3d.train_options import parse_opts
 
 
 def test_valid_items_match_golden():

@@ -11,7 +11,7 @@ from hg3d.datasets import DATASETS
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.distributed import local_gpu
 from hg3d.errors import UserError
-from hg3d.options import build_parser, parse_opts
+from hg3d.train_options import build_parser, parse_opts
 
 
 def parse(*args):

@@ -49,7 +49,7 @@ def _command(module, entry, doc):
 
 train = _command(".run", "run", "Train, validate or test (``--test``).")
 demo = _command(".demo", "run_demo", "2D and 3D poses of the person in images, folders or videos.")
-export = _command(".export", "run_export", "Export a checkpoint to ONNX or TorchScript.")
+export = _command(".deploy.cli", "run_export", "Export a checkpoint to ONNX or TorchScript.")
 sample_data = _command(
     ".tools.make_sample_data",
     "main",

@@ -52,6 +52,13 @@ def pck_distances_to_points(heatmaps, points, joints=ACC_JOINTS):
     return torch.where(labelled, dist, torch.nan).cpu().numpy()
 
 
+def accuracy_monitor(maps, batch):
+    """``pck_distances_to_points`` of a batch's merged heatmaps and its items' crop joints
+    (``pts_crop``): the ``acc`` monitor that validation and ``--test`` report, given to
+    ``inference.predict_dataset`` by its callers (the predictor itself knows no metric)."""
+    return pck_distances_to_points(maps["hm"], batch["pts_crop"].to(maps["hm"].device))
+
+
 def pck_accuracy(distances, threshold=0.5):
     """Fraction of labelled joints within ``threshold``, per joint, then averaged over the joints
     that had any label (0 when none had)."""
