@@ -12,7 +12,7 @@ from hg3d.errors import UserError
 from hg3d.geometry import crop_and_normalize
 from hg3d.inference import Estimator, crop_box, decode_people, predict_dataset
 from hg3d.joints import MPII_FLIP_PERM
-from hg3d.metrics.core import accuracy_monitor
+from hg3d.monitor import accuracy_monitor
 from hg3d.skeleton import bone_length_sum, to_h36m_order
 from hg3d.tools.synthetic import random_scene
 from hg3d.train_options import parse_opts

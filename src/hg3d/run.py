@@ -15,8 +15,8 @@ from .errors import UserError
 from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json, write_mat
 from .inference import network_forward, predict_dataset, uses_autocast
 from .logger import Logger
-from .metrics.core import accuracy_monitor
 from .model import create_model
+from .monitor import accuracy_monitor
 from .progress import ProgressBar
 from .train_options import parse_opts
 

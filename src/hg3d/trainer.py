@@ -12,7 +12,7 @@ from .distributed import is_main, mean_over_ranks, true_on_all_ranks
 from .errors import UserError
 from .inference import network_forward, predict_dataset, uses_autocast
 from .losses import PoseLoss
-from .metrics.core import accuracy_monitor
+from .monitor import accuracy_monitor
 from .progress import ProgressBar
 
 BATCH_KEYS = ("input", "target", "reg_target", "reg_ind", "reg_mask", "pts_crop")
