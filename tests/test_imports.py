@@ -120,23 +120,25 @@ def test_no_module_imports_one_that_imports_it_back():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def package_graph(root, files):
+    """The import graph of a package ``pkg`` made of ``files`` (path under it -> source) in ``root``."""
+    for name, source in files.items():
+        (root / "pkg" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "pkg" / name).write_text(source)
+    return import_graph(module_names(str(root / "pkg"), "pkg"))
+
+
 def test_a_deliberate_cycle_is_found(tmp_path):
-    package = tmp_path / "pkg"
-    (package / "sub").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "a.py").write_text("import os\n\nfrom .sub.b import thing\n")
-    (package / "sub" / "__init__.py").write_text("")
-    (package / "sub" / "b.py").write_text("try:\n    from ..c import other\nexcept ImportError:\n    pass\n")
-    (package / "c.py").write_text("def late():\n    from . import a\n")
-    graph = import_graph(module_names(str(package), "pkg"))
-    assert find_cycle(graph) is None  # c imports a only inside a function
-    (package / "c.py").write_text("from pkg import a\n")
-    assert find_cycle(graph := import_graph(module_names(str(package), "pkg"))) == [
-        "pkg.a",
-        "pkg.sub.b",
-        "pkg.c",
-        "pkg.a",
-    ]
+    files = {
+        "__init__.py": "",
+        "a.py": "import os\n\nfrom .sub.b import thing\n",
+        "sub/__init__.py": "",
+        "sub/b.py": "try:\n    from ..c import other\nexcept ImportError:\n    pass\n",
+        "c.py": "def late():\n    from . import a\n",
+    }
+    assert find_cycle(package_graph(tmp_path, files)) is None  # c imports a only inside a function
+    graph = package_graph(tmp_path, {"c.py": "from pkg import a\n"})
+    assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     assert graph["pkg.a"] == {"pkg.sub.b", "pkg.sub"}  # the package of b is imported first
 
 
@@ -144,14 +146,14 @@ def test_a_cycle_through_a_package_init_is_found(tmp_path):
     """``a`` imports ``pkg.sub.helper``, whose package's ``__init__`` imports ``b``, which imports
     ``a``: no file names that cycle whole (the layout that once hid smpl -> datasets -> threedpw ->
     smpl behind ``datasets/safe_pickle.py``)."""
-    package = tmp_path / "pkg"
-    (package / "sub").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "a.py").write_text("from .sub.helper import tool\n")
-    (package / "sub" / "__init__.py").write_text("from .b import thing\n")
-    (package / "sub" / "helper.py").write_text("def tool():\n    pass\n")
-    (package / "sub" / "b.py").write_text("from ..a import user\n")
-    graph = import_graph(module_names(str(package), "pkg"))
+    files = {
+        "__init__.py": "",
+        "a.py": "from .sub.helper import tool\n",
+        "sub/__init__.py": "from .b import thing\n",
+        "sub/helper.py": "def tool():\n    pass\n",
+        "sub/b.py": "from ..a import user\n",
+    }
+    graph = package_graph(tmp_path, files)
     assert graph["pkg.a"] == {"pkg.sub.helper", "pkg.sub"}
     assert find_cycle(graph) == ["pkg.a", "pkg.sub", "pkg.sub.b", "pkg.a"]
 
