@@ -49,7 +49,9 @@ def private_export_dir():
         info = os.stat(path)
     except OSError as exc:
         raise UserError(f"cannot use the ONNX cache folder {path}: {exc.strerror} (set {CACHE_ENV})") from None
-    foreign = hasattr(os, "getuid") and info.st_uid != os.getuid()
+    if not hasattr(os, "getuid"):  # Windows: no POSIX owner and mode to check
+        return path
+    foreign = info.st_uid != os.getuid()
     if foreign or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         whose = "belongs to another user" if foreign else f"is writable by others (mode {stat.S_IMODE(info.st_mode):o})"
         raise UserError(
