@@ -65,7 +65,7 @@ def predict_dataset(forward, loader, device, flip_test=True, on_plain=None, prog
     Returns arrays with one row per sample: ``index``, ``pred_2d`` (16, 2) image pixels,
     ``pred_3d`` (16, 3) crop units relative to the pelvis (depth head only), ``center`` and
     ``scale`` (the crop box), ``maxval`` (heatmap peaks), ``pck_dist`` (``monitor(maps, batch)``
-    of each batch's merged maps: the trainer's accuracy monitor, when given); and ``loss``, empty:
+    of each batch's merged maps, e.g. ``monitor.accuracy_monitor``, when given); and ``loss``, empty:
     only the inputs go to the device. ``on_plain(maps, batch)`` sees each batch's un-flipped maps
     (the validation loss); ``progress(it)`` is called after batch ``it``.
     """

@@ -27,9 +27,9 @@ class Demo:
 
     def __init__(self, opt, names, need_detector, log=print):
         self.opt, self.names = opt, names  # names: output stem of each input path
-        settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm}
+        settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm, "backend": opt.backend, "log": log}
         self.estimator = Estimator.from_checkpoint(
-            opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, opt.backend, log, **settings
+            opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, **settings
         )
         self.detector = None
         if need_detector:
