@@ -489,6 +489,35 @@ def interleaved_best_times(fns, repeat):
     return best
 
 
+def bench_folding(repeat):
+    """The torch backend's pose network with batch norms folded into the convolutions (what
+    ``Estimator.from_checkpoint`` runs) against the same network unfolded, one 640x480 frame."""
+    import tempfile
+
+    from hg3d.checkpoint import load_model, save_checkpoint
+    from hg3d.inference import Estimator
+    from hg3d.tools.synthetic import random_scene
+
+    print("torch backend: batch norms folded vs unfolded (one person, 256x256, flip test)")
+    frame = random_scene(np.random.default_rng(1), 640, 480)["image"]
+    for arch in ("msra_50", "msra_18"):
+        with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+            path = os.path.join(tmp, f"{arch}.pth")
+            torch.manual_seed(0)
+            save_checkpoint(path, create_model(arch, {"hm": 16, "depth": 16}), 1)
+            folded = Estimator.from_checkpoint(path, arch)
+            unfolded = Estimator(load_model(path, arch, "human3d"))
+        estimators = {"folded": folded, "unfolded": unfolded}
+        costs = interleaved_best_times({k: (lambda e=e: e.predict(frame)) for k, e in estimators.items()}, repeat)
+        drift = np.abs(folded.predict(frame)[0]["joints_2d"] - unfolded.predict(frame)[0]["joints_2d"]).max()
+        row(
+            f"torch {arch}: folded vs unfolded batch norms",
+            f"{costs['unfolded'] / costs['folded']:.2f}x",
+            f"{costs['folded'] * 1e3:.0f} vs {costs['unfolded'] * 1e3:.0f} ms per frame on {torch.get_num_threads()} "
+            f"threads; joints differ by at most {drift:.1e} px",
+        )
+
+
 def _against(t, base, goal, of="torch, ResNet-50, flip test, no detector"):
     """'; 1.40x the time of torch, ResNet-50, flip test, no detector (goal <= 1.6x: met)'."""
     if goal is None or isinstance(base, str):
@@ -510,6 +539,7 @@ SECTIONS = {
     "h36m_conversion": lambda args, repeat: bench_h36m_conversion(),
     "annotation_check": lambda args, repeat: bench_annotation_check(args.cache_entries),
     "host_syncs": lambda args, repeat: bench_host_syncs(repeat),
+    "folding": lambda args, repeat: bench_folding(repeat * 2),
     "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
 }
 

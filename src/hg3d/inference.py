@@ -18,6 +18,7 @@ from .camera import Intrinsics
 from .checkpoint import load_model
 from .decode import decode_crops, flip_merge
 from .deploy import BACKENDS
+from .deploy.fold import prepare_for_inference
 from .errors import UserError
 from .geometry import adjust_aspect_ratio, crop_and_normalize
 from .joints import H36M_BONE_SUM_MM
@@ -192,15 +193,16 @@ class Estimator:
         **kwargs,
     ):
         """The network of ``arch``/``task`` with the weights of ``path`` (``checkpoint.load_model``:
-        one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``,
-        or ``onnxruntime`` (exported once and cached, ``deploy.onnx_runtime``). ``kwargs``:
-        ``flip_test``, ``intrinsics``, ``bone_sum_mm``; ``log``: the export's notices."""
+        one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``
+        (batch norms folded into the convolutions, ``deploy.fold``), or ``onnxruntime`` (exported
+        once and cached, ``deploy.onnx_runtime``). ``kwargs``: ``flip_test``, ``intrinsics``,
+        ``bone_sum_mm``; ``log``: the export's notices."""
         if backend == "onnxruntime":
             from .deploy.onnx_runtime import OnnxRuntimeModel  # here: onnxruntime is an optional extra
 
             model = OnnxRuntimeModel.from_checkpoint(path, arch, task, input_w, input_h, log=log)
         elif backend == "torch":
-            model = load_model(path, arch, task)
+            model = prepare_for_inference(load_model(path, arch, task))
         else:
             raise UserError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
         return cls(model, input_w, input_h, device, **kwargs)
@@ -211,8 +213,9 @@ class Estimator:
         return intrinsics or Intrinsics.from_fov(image.shape[1], image.shape[0])
 
     def forward(self, inputs):
-        """The last stack's maps of a batch, as float32."""
-        return network_forward(self.model, inputs)
+        """The last stack's maps of a batch, as float32 (in inference mode: no autograd bookkeeping)."""
+        with torch.inference_mode():
+            return network_forward(self.model, inputs)
 
     def predict(self, image, boxes=None, intrinsics=None):
         """People in one BGR image: ``boxes`` a list of [x, y, w, h] (None: the whole image)."""
