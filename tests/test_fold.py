@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import randomise_batch_norms
 from hg3d.checkpoint import load_model, save_checkpoint
 from hg3d.deploy.fold import fold_batch_norms
 from hg3d.inference import Estimator
@@ -21,20 +22,6 @@ from hg3d.tools.synthetic import random_scene
 
 HEADS = {"hm": 16, "depth": 16}
 RELATIVE_TOLERANCE = 1e-4
-
-
-def randomise_batch_norms(model, seed=0):
-    """Running statistics and affine parameters far from the identity (fresh ones fold to it)."""
-    rng = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.randn(n, generator=rng) * 0.5)
-                module.running_var.copy_(torch.rand(n, generator=rng) * 2 + 0.2)
-                module.weight.copy_(torch.rand(n, generator=rng) + 0.5)
-                module.bias.copy_(torch.randn(n, generator=rng) * 0.5)
-    return model
 
 
 def model_of(arch, trained_statistics):
@@ -58,12 +45,16 @@ def assert_same_maps(folded, reference, inputs):
         torch.testing.assert_close(got[head], expected[head], rtol=0, atol=float(scale) * RELATIVE_TOLERANCE)
 
 
-@pytest.mark.parametrize("trained_statistics", [False, True], ids=["fresh", "random-statistics"])
-def test_folded_network_gives_the_same_maps_without_batch_norms(trained_statistics):
-    reference = model_of("msra_18", trained_statistics)
+@pytest.mark.parametrize(
+    "arch, trained_statistics, batch_norms",
+    [("msra_18", False, 23), ("msra_18", True, 23), ("mobilenet_v3", True, 49)],
+    ids=["resnet18-fresh", "resnet18-random-statistics", "mobilenet-random-statistics"],
+)
+def test_folded_network_gives_the_same_maps_without_batch_norms(arch, trained_statistics, batch_norms):
+    reference = model_of(arch, trained_statistics)
     folded = fold_batch_norms(copy.deepcopy(reference))
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in reference.modules()) == 23
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in reference.modules()) == batch_norms
     inputs = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     assert_same_maps(folded, reference, inputs)
     assert_same_maps(folded.to(memory_format=torch.channels_last), reference, inputs)

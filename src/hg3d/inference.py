@@ -113,6 +113,11 @@ def crop_box(image_shape, box, input_w, input_h):
     return (np.array([x + w / 2, y + h / 2], np.float32), adjust_aspect_ratio((w, h), aspect) * BOX_MARGIN)
 
 
+def whole_image_crop(image, input_w, input_h):
+    """The network input of a whole BGR image (no box), as ``Estimator.predict`` makes it."""
+    return crop_and_normalize(image, *crop_box(image.shape, None, input_w, input_h), 0, input_w, input_h)
+
+
 def box_outside(box, image_shape):
     """Why a person box cannot be used on an image of ``image_shape`` (it misses it), or None."""
     if box is None:
@@ -190,17 +195,28 @@ class Estimator:
         device="cpu",
         backend="torch",
         log=print,
+        precision="fp32",
+        calibration=None,
         **kwargs,
     ):
         """The network of ``arch``/``task`` with the weights of ``path`` (``checkpoint.load_model``:
         one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``
         (batch norms folded into the convolutions, ``deploy.fold``), or ``onnxruntime`` (exported
         once and cached, ``deploy.onnx_runtime``). ``kwargs``: ``flip_test``, ``intrinsics``,
-        ``bone_sum_mm``; ``log``: the export's notices."""
+        ``bone_sum_mm``; ``log``: the export's notices. ``precision="int8"`` (onnxruntime only): the
+        network quantized, calibrated on ``calibration``, a list of BGR images (each taken whole, as
+        ``predict`` takes an image without boxes); it trades accuracy for speed (``docs/benchmarks.md``)."""
+        if precision != "fp32" and backend != "onnxruntime":
+            raise UserError(f"precision {precision} runs on the onnxruntime backend only: add --backend onnxruntime")
         if backend == "onnxruntime":
             from .deploy.onnx_runtime import OnnxRuntimeModel  # here: onnxruntime is an optional extra
 
-            model = OnnxRuntimeModel.from_checkpoint(path, arch, task, input_w, input_h, log=log)
+            if precision == "int8":
+                log("warning: --precision int8 trades accuracy for speed (its drift: docs/benchmarks.md)")
+                calibration = [whole_image_crop(image, input_w, input_h) for image in calibration or ()]
+            model = OnnxRuntimeModel.from_checkpoint(
+                path, arch, task, input_w, input_h, log=log, precision=precision, calibration=calibration
+            )
         elif backend == "torch":
             model = prepare_for_inference(load_model(path, arch, task))
         else:
