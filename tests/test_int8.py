@@ -83,6 +83,8 @@ def test_int8_needs_onnxruntime_and_calibration_images(checkpoint, tmp_path, mon
     monkeypatch.setenv("HG3D_CACHE", str(tmp_path / "cache"))
     with pytest.raises(UserError, match="onnxruntime backend only: add --backend onnxruntime"):
         Estimator.from_checkpoint(checkpoint, "msra_18", precision="int8", calibration=scenes(1, 2))
+    with pytest.raises(UserError, match="precision 'fp16' is not one of fp32, int8"):
+        Estimator.from_checkpoint(checkpoint, "msra_18", backend="onnxruntime", precision="fp16")
     with pytest.raises(UserError, match="needs calibration crops .*give images to calibrate on"):
         Estimator.from_checkpoint(checkpoint, "msra_18", backend="onnxruntime", precision="int8", log=lambda _: None)
 

@@ -17,7 +17,7 @@ import torch
 from .camera import Intrinsics
 from .checkpoint import load_model
 from .decode import decode_crops, flip_merge
-from .deploy import BACKENDS
+from .deploy import BACKENDS, PRECISIONS
 from .deploy.fold import prepare_for_inference
 from .errors import UserError
 from .geometry import adjust_aspect_ratio, crop_and_normalize
@@ -206,6 +206,8 @@ class Estimator:
         ``bone_sum_mm``; ``log``: the export's notices. ``precision="int8"`` (onnxruntime only): the
         network quantized, calibrated on ``calibration``, a list of BGR images (each taken whole, as
         ``predict`` takes an image without boxes); it trades accuracy for speed (``docs/benchmarks.md``)."""
+        if precision not in PRECISIONS:
+            raise UserError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
         if precision != "fp32" and backend != "onnxruntime":
             raise UserError(f"precision {precision} runs on the onnxruntime backend only: add --backend onnxruntime")
         if backend == "onnxruntime":

@@ -30,7 +30,6 @@ import torch
 from ..checkpoint import load_model, read_checkpoint
 from ..errors import UserError
 from ..files import atomic_write, write_json
-from . import PRECISIONS
 from .export import export_model
 
 CACHE_ENV = "HG3D_CACHE"
@@ -152,8 +151,6 @@ class OnnxRuntimeModel(torch.nn.Module):
         ``precision="int8"``: that export quantized, its activations calibrated on ``calibration``
         (normalised crops, float32 (N, 3, input_h, input_w)), also made once and cached."""
         _onnxruntime()
-        if precision not in PRECISIONS:
-            raise UserError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
         if not os.path.isfile(checkpoint):
             read_checkpoint(checkpoint)  # its one-line error, as with the torch backend
         digest = file_digest(checkpoint)
