@@ -489,6 +489,82 @@ def interleaved_best_times(fns, repeat):
     return best
 
 
+def bench_folding(repeat):
+    """The torch backend's pose network with batch norms folded into the convolutions (what
+    ``Estimator.from_checkpoint`` runs) against the same network unfolded, one 640x480 frame."""
+    import tempfile
+
+    from hg3d.checkpoint import load_model, save_checkpoint
+    from hg3d.inference import Estimator
+    from hg3d.tools.synthetic import random_scene
+
+    print("torch backend: batch norms folded vs unfolded (one person, 256x256, flip test)")
+    frame = random_scene(np.random.default_rng(1), 640, 480)["image"]
+    for arch in ("msra_50", "msra_18"):
+        with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+            path = os.path.join(tmp, f"{arch}.pth")
+            torch.manual_seed(0)
+            save_checkpoint(path, create_model(arch, {"hm": 16, "depth": 16}), 1)
+            folded = Estimator.from_checkpoint(path, arch)
+            unfolded = Estimator(load_model(path, arch, "human3d"))
+        estimators = {"folded": folded, "unfolded": unfolded}
+        costs = interleaved_best_times({k: (lambda e=e: e.predict(frame)) for k, e in estimators.items()}, repeat)
+        drift = np.abs(folded.predict(frame)[0]["joints_2d"] - unfolded.predict(frame)[0]["joints_2d"]).max()
+        row(
+            f"torch {arch}: folded vs unfolded batch norms",
+            f"{costs['unfolded'] / costs['folded']:.2f}x",
+            f"{costs['folded'] * 1e3:.0f} vs {costs['unfolded'] * 1e3:.0f} ms per frame on {torch.get_num_threads()} "
+            f"threads; joints differ by at most {drift:.1e} px",
+        )
+
+
+def bench_mobile(repeat):
+    """``--arch mobilenet_v3`` without the flip test (torch, folded, and ONNX Runtime) and ResNet-50
+    with it on ONNX Runtime (fp32 and int8, calibrated on 32 generated frames) against the faithful
+    ResNet-50 on torch with it, on one 640x480 frame; random weights (none are released for the
+    mobile network)."""
+    import tempfile
+
+    from hg3d.checkpoint import save_checkpoint
+    from hg3d.inference import Estimator
+    from hg3d.tools.synthetic import random_scene
+
+    print("mobilenet_v3 without flip, ResNet-50 int8 vs ResNet-50 with flip on torch (one person, 256x256)")
+    frame = random_scene(np.random.default_rng(1), 640, 480)["image"]
+    with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        os.environ["HG3D_CACHE"] = os.path.join(tmp, "cache")
+        paths = {arch: os.path.join(tmp, f"{arch}.pth") for arch in ("mobilenet_v3", "msra_50")}
+        for arch, path in paths.items():
+            torch.manual_seed(0)
+            save_checkpoint(path, create_model(arch, {"hm": 16, "depth": 16}), 1)
+        quiet = {"log": lambda _: None}
+        calibration = [random_scene(np.random.default_rng(seed), 640, 480)["image"] for seed in range(2, 34)]
+        estimators = {
+            "ResNet-50, flip, torch": Estimator.from_checkpoint(paths["msra_50"], "msra_50"),
+            "ResNet-50, flip, onnxruntime": Estimator.from_checkpoint(
+                paths["msra_50"], "msra_50", backend="onnxruntime", **quiet
+            ),
+            "ResNet-50, flip, onnxruntime int8": Estimator.from_checkpoint(
+                paths["msra_50"], "msra_50", backend="onnxruntime", precision="int8", calibration=calibration, **quiet
+            ),
+            **{
+                f"mobilenet_v3, no flip, {backend}": Estimator.from_checkpoint(
+                    paths["mobilenet_v3"], "mobilenet_v3", backend=backend, flip_test=False, **quiet
+                )
+                for backend in ("torch", "onnxruntime")
+            },
+        }
+        costs = interleaved_best_times({k: (lambda e=e: e.predict(frame)) for k, e in estimators.items()}, repeat)
+    base = costs["ResNet-50, flip, torch"]
+    for name, seconds in costs.items():
+        row(
+            f"pose network per frame: {name}",
+            f"{seconds * 1e3:.0f} ms",
+            f"{base / seconds:.2f}x the speed of ResNet-50 with the flip test (torch, folded) on "
+            f"{torch.get_num_threads()} threads",
+        )
+
+
 def _against(t, base, goal, of="torch, ResNet-50, flip test, no detector"):
     """'; 1.40x the time of torch, ResNet-50, flip test, no detector (goal <= 1.6x: met)'."""
     if goal is None or isinstance(base, str):
@@ -510,6 +586,8 @@ SECTIONS = {
     "h36m_conversion": lambda args, repeat: bench_h36m_conversion(),
     "annotation_check": lambda args, repeat: bench_annotation_check(args.cache_entries),
     "host_syncs": lambda args, repeat: bench_host_syncs(repeat),
+    "folding": lambda args, repeat: bench_folding(repeat * 2),
+    "mobile": lambda args, repeat: bench_mobile(repeat * 2),
     "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
 }
 

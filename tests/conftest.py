@@ -91,6 +91,20 @@ def resnet18_3d_checkpoint(tmp_path_factory):
     return str(path)
 
 
+def randomise_batch_norms(model, seed=0):
+    """Running statistics and affine parameters far from the identity (fresh ones fold to it)."""
+    rng = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=rng) * 0.5)
+                module.running_var.copy_(torch.rand(n, generator=rng) * 2 + 0.2)
+                module.weight.copy_(torch.rand(n, generator=rng) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=rng) * 0.5)
+    return model
+
+
 def write_training_data(root, mpii_counts, h36m_counts, size):
     """MPII and H36M sample data (train, val counts) under ``root`` for end-to-end training runs."""
     from hg3d.tools.sample_data import write_h36m, write_mpii

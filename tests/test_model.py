@@ -3,11 +3,12 @@ import urllib.error
 
 import pytest
 import torch
-from torchvision.models import ResNet18_Weights, resnet18, resnet34
+from torchvision.models import ResNet18_Weights, mobilenet_v3_large, resnet18, resnet34
 
-from conftest import FIXTURE_DATA, TINY_CPU, golden
+from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, golden, run_main
 from hg3d import commands
 from hg3d.archs import heads_for
+from hg3d.checkpoint import load_model
 from hg3d.errors import UserError
 from hg3d.model import create_model, imagenet_weights_file, parse_arch
 from hg3d.train_options import parse_opts
@@ -83,7 +84,7 @@ def torch_home(monkeypatch, tmp_path):
 
 
 def write_cached(state, depth=18):
-    path = imagenet_weights_file(depth)
+    path = imagenet_weights_file(f"msra_{depth}")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     torch.save(state, path)
     return path
@@ -107,7 +108,7 @@ def test_imagenet_weights_are_downloaded_into_the_hub_cache(monkeypatch, torch_h
     )
     model = create_model("msra_18", {"hm": 16}, imagenet=True, log=lambda _: None)
     assert torch.equal(model.conv1.weight, reference.conv1.weight)
-    assert os.path.isfile(imagenet_weights_file(18))
+    assert os.path.isfile(imagenet_weights_file("msra_18"))
 
 
 def test_imagenet_weights_neither_cached_nor_downloadable_is_a_one_line_error(torch_home):
@@ -116,7 +117,7 @@ def test_imagenet_weights_neither_cached_nor_downloadable_is_a_one_line_error(to
     message = str(error.value)
     assert torch_home == [ResNet18_Weights.IMAGENET1K_V1.url]
     assert "\n" not in message and "resnet18-f37072fd.pth" in message
-    assert os.path.dirname(imagenet_weights_file(18)) in message and "--no_pretrained" in message
+    assert os.path.dirname(imagenet_weights_file("msra_18")) in message and "--no_pretrained" in message
 
 
 def test_imagenet_file_of_another_resnet_is_refused(torch_home):
@@ -144,3 +145,47 @@ def test_training_without_imagenet_weights_stops_unless_no_pretrained(torch_home
     lines = [line for line in error.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "resnet18-f37072fd.pth" in lines[0] and "Traceback" not in error, error
     assert commands.train([*args, "--no_pretrained"]) == 0
+
+
+def test_mobilenet_forward_shapes_and_head():
+    """Stride 32 in the backbone, three x2 deconvolutions of 128 filters: maps at a quarter of the input."""
+    torch.manual_seed(0)
+    model = create_model("mobilenet_v3", {"hm": 16, "depth": 16}).eval()
+    inputs = torch.randn(2, 3, 128, 96)
+    assert model.backbone(inputs).shape == (2, 960, 4, 3)
+    out = model(inputs)
+    assert out[0]["hm"].shape == (2, 16, 32, 24) and out[0]["depth"].shape == (2, 16, 32, 24)
+    assert model.deconv_layers[0].out_channels == 128 and model.hm.in_channels == 128
+    assert model.hm.bias.abs().max() == 0 and model.hm.weight.std() < 0.002
+
+
+def test_mobilenet_imagenet_weights_come_from_the_cached_file(torch_home):
+    reference = mobilenet_v3_large()
+    path = imagenet_weights_file("mobilenet_v3")
+    assert os.path.basename(path) == "mobilenet_v3_large-8738ca79.pth"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(reference.state_dict(), path)
+    model = create_model("mobilenet_v3", {"hm": 16}, imagenet=True, log=lambda _: None)
+    assert torch.equal(model.features[7].block[0][0].weight, reference.features[7].block[0][0].weight)
+    os.remove(path)
+    with pytest.raises(UserError, match="MobileNetV3-Large backbone are not cached.*--no_pretrained"):
+        create_model("mobilenet_v3", {"hm": 16}, imagenet=True, log=lambda _: None)
+
+
+def test_mobilenet_trains_and_its_checkpoint_loads_strictly_as_its_arch_only(tmp_path, resnet18_3d_checkpoint):
+    """A real training run (``hg3d-train --arch mobilenet_v3``, the 3D recipe with its losses), then
+    its checkpoint back: strictly as mobilenet_v3, and a one-line error naming the arch it fits
+    when loaded as a ResNet (and a ResNet's checkpoint loaded as mobilenet_v3)."""
+    tiny = [*TINY_CPU, "--arch", "mobilenet_v3", "--no_pretrained", "--batch_size", "4", "--num_epoch", "1"]
+    losses = ["--weight_3d", "0.1", "--weight_var", "0.01"]
+    proc, _ = run_main("--data_dir", FIXTURE_DATA, *FUSION_3D, *tiny, *losses, exp_dir=tmp_path, exp_id="m")
+    assert proc.returncode == 0, proc.stderr
+    path = str(tmp_path / "m" / "model_last.pth")
+    model = load_model(path, "mobilenet_v3", "human3d")
+    untrained = create_model("mobilenet_v3", {"hm": 16, "depth": 16})
+    assert not torch.equal(model.deconv_layers[0].weight, untrained.deconv_layers[0].weight)
+    with pytest.raises(UserError) as error:
+        load_model(path, "msra_18", "human3d")
+    assert "\n" not in str(error.value) and "it fits --arch mobilenet_v3 --task human3d" in str(error.value)
+    with pytest.raises(UserError, match="it fits --arch msra_18 --task human3d"):
+        load_model(resnet18_3d_checkpoint, "mobilenet_v3", "human3d")

@@ -15,7 +15,8 @@ RESNET_STAGES = {
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-ARCHS = tuple(f"msra_{depth}" for depth in RESNET_STAGES)
+MOBILENET = "mobilenet_v3"  # torchvision's MobileNetV3-Large backbone with a light deconvolution head
+ARCHS = (*(f"msra_{depth}" for depth in RESNET_STAGES), MOBILENET)
 TASKS = ("human2d", "human3d")
 
 

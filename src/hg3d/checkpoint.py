@@ -12,7 +12,7 @@ from collections import Counter
 
 import torch
 
-from .archs import RESNET_STAGES, heads_for
+from .archs import MOBILENET, RESNET_STAGES, heads_for
 from .errors import UserError
 from .files import atomic_write, write_bytes
 from .model import create_model
@@ -55,12 +55,14 @@ def _load_failure(exc):
 
 
 def guess_arch(state):
-    """'--arch msra_N --task T' that a state dict fits, or None when it is no known layout."""
+    """'--arch A --task T' that a state dict fits, or None when it is no known layout."""
+    task = "human3d" if "depth.weight" in state else "human2d"
+    if "features.0.0.weight" in state and "deconv_layers.0.weight" in state:
+        return f"--arch {MOBILENET} --task {task}"
     stages = tuple(len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
     bottleneck = "layer1.0.conv3.weight" in state
     for depth, (kind, layers) in RESNET_STAGES.items():
         if tuple(layers) == stages and (kind == "bottleneck") == bottleneck:
-            task = "human3d" if "depth.weight" in state else "human2d"
             return f"--arch msra_{depth} --task {task}"
     return None
 

@@ -17,7 +17,8 @@ import torch
 from .camera import Intrinsics
 from .checkpoint import load_model
 from .decode import decode_crops, flip_merge
-from .deploy import BACKENDS
+from .deploy import BACKENDS, PRECISIONS
+from .deploy.fold import prepare_for_inference
 from .errors import UserError
 from .geometry import adjust_aspect_ratio, crop_and_normalize
 from .joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
@@ -112,6 +113,11 @@ def crop_box(image_shape, box, input_w, input_h):
     return (np.array([x + w / 2, y + h / 2], np.float32), adjust_aspect_ratio((w, h), aspect) * BOX_MARGIN)
 
 
+def whole_image_crop(image, input_w, input_h):
+    """The network input of a whole BGR image (no box), as ``Estimator.predict`` makes it."""
+    return crop_and_normalize(image, *crop_box(image.shape, None, input_w, input_h), 0, input_w, input_h)
+
+
 def box_outside(box, image_shape):
     """Why a person box cannot be used on an image of ``image_shape`` (it misses it), or None."""
     if box is None:
@@ -193,18 +199,32 @@ class Estimator:
         device="cpu",
         backend="torch",
         log=print,
+        precision="fp32",
+        calibration=None,
         **kwargs,
     ):
         """The network of ``arch``/``task`` with the weights of ``path`` (``checkpoint.load_model``:
-        one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``,
-        or ``onnxruntime`` (exported once and cached, ``deploy.onnx_runtime``). ``kwargs``:
-        ``flip_test``, ``intrinsics``, ``bone_sum_mm``; ``log``: the export's notices."""
+        one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``
+        (batch norms folded into the convolutions, ``deploy.fold``), or ``onnxruntime`` (exported
+        once and cached, ``deploy.onnx_runtime``). ``kwargs``: ``flip_test``, ``intrinsics``,
+        ``bone_sum_mm``; ``log``: the export's notices. ``precision="int8"`` (onnxruntime only): the
+        network quantized, calibrated on ``calibration``, a list of BGR images (each taken whole, as
+        ``predict`` takes an image without boxes); it trades accuracy for speed (``docs/benchmarks.md``)."""
+        if precision not in PRECISIONS:
+            raise UserError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
+        if precision != "fp32" and backend != "onnxruntime":
+            raise UserError(f"precision {precision} runs on the onnxruntime backend only: add --backend onnxruntime")
         if backend == "onnxruntime":
             from .deploy.onnx_runtime import OnnxRuntimeModel  # here: onnxruntime is an optional extra
 
-            model = OnnxRuntimeModel.from_checkpoint(path, arch, task, input_w, input_h, log=log)
+            if precision == "int8":
+                log("warning: --precision int8 trades accuracy for speed (its drift: docs/benchmarks.md)")
+                calibration = [whole_image_crop(image, input_w, input_h) for image in calibration or ()]
+            model = OnnxRuntimeModel.from_checkpoint(
+                path, arch, task, input_w, input_h, log=log, precision=precision, calibration=calibration
+            )
         elif backend == "torch":
-            model = load_model(path, arch, task)
+            model = prepare_for_inference(load_model(path, arch, task))
         else:
             raise UserError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
         return cls(model, input_w, input_h, device, **kwargs)
@@ -215,8 +235,9 @@ class Estimator:
         return intrinsics or Intrinsics.from_fov(image.shape[1], image.shape[0])
 
     def forward(self, inputs):
-        """The last stack's maps of a batch, as float32."""
-        return network_forward(self.model, inputs)
+        """The last stack's maps of a batch, as float32 (in inference mode: no autograd bookkeeping)."""
+        with torch.inference_mode():
+            return network_forward(self.model, inputs)
 
     def predict(self, image, boxes=None, intrinsics=None):
         """People in one BGR image: ``boxes`` a list of [x, y, w, h] (None: the whole image)."""

@@ -1,6 +1,7 @@
-"""ResNet backbone + three deconvolution blocks + 1x1 heads (the "msra" pose network).
+"""ResNet backbone + three deconvolution blocks + 1x1 heads (the "msra" pose network), and the
+same with a MobileNetV3-Large backbone and a lighter deconvolution head (``mobilenet_v3``).
 
-Parameter names, shapes and order follow the released checkpoints exactly
+The ResNets' parameter names, shapes and order follow the released checkpoints exactly
 (``docs/reference.md``, "The network"), so they load with ``strict=True``.
 """
 
@@ -8,13 +9,16 @@ import os
 
 import torch
 from torch import nn
+from torchvision.models import mobilenetv3 as tv_mobilenet
 from torchvision.models import resnet as tv_resnet
 
-from .archs import ARCHS, RESNET_STAGES
+from .archs import ARCHS, MOBILENET, RESNET_STAGES
 from .errors import UserError
 
 BN_MOMENTUM = 0.1
 DECONV_FILTERS = 256
+MOBILE_DECONV_FILTERS = 128  # the mobile network's head: a quarter of the ResNets' deconvolution cost per layer
+MOBILENET_WEIGHTS = tv_mobilenet.MobileNet_V3_Large_Weights.IMAGENET1K_V1
 BLOCKS = {"basic": tv_resnet.BasicBlock, "bottleneck": tv_resnet.Bottleneck}
 # depth -> (block type, blocks per stage, torchvision ImageNet weights enum)
 RESNET_SPECS = {
@@ -31,41 +35,30 @@ def parse_arch(arch):
     return int(depth)
 
 
-class PoseResNet(nn.Module):
-    """Backbone (stride 32) -> 3 x [ConvTranspose 4x4 s2 -> BN -> ReLU] (stride 4) -> heads."""
+class PoseNet(nn.Module):
+    """A stride-32 backbone (``backbone``, registered by the subclass first: the checkpoints' key
+    order) -> 3 x [ConvTranspose 4x4 s2 -> BN -> ReLU] (stride 4) -> one 1x1 conv per head."""
 
-    def __init__(self, depth, heads):
-        super().__init__()
-        block, layers, _ = RESNET_SPECS[depth]
-        backbone = tv_resnet.ResNet(block, list(layers))
-        self.conv1, self.bn1, self.relu, self.maxpool = (backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
-        self.layer1, self.layer2, self.layer3, self.layer4 = (
-            backbone.layer1,
-            backbone.layer2,
-            backbone.layer3,
-            backbone.layer4,
-        )
+    def add_deconv_head(self, in_channels, filters, heads):
         for module in self.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.momentum = BN_MOMENTUM
-
         deconv = []
-        in_channels = 512 * block.expansion
         for _ in range(3):
             deconv += [
                 nn.ConvTranspose2d(
-                    in_channels, DECONV_FILTERS, kernel_size=4, stride=2, padding=1, output_padding=0, bias=False
+                    in_channels, filters, kernel_size=4, stride=2, padding=1, output_padding=0, bias=False
                 ),
-                nn.BatchNorm2d(DECONV_FILTERS, momentum=BN_MOMENTUM),
+                nn.BatchNorm2d(filters, momentum=BN_MOMENTUM),
                 nn.ReLU(inplace=True),
             ]
-            in_channels = DECONV_FILTERS
+            in_channels = filters
         self.deconv_layers = nn.Sequential(*deconv)
 
         self.heads = dict(heads)
         # Sorted registration order is the released checkpoints' key order ('depth' before 'hm').
         for head in sorted(self.heads):
-            setattr(self, head, nn.Conv2d(DECONV_FILTERS, self.heads[head], kernel_size=1))
+            setattr(self, head, nn.Conv2d(filters, self.heads[head], kernel_size=1))
         self.init_head_weights()
 
     def init_head_weights(self):
@@ -81,27 +74,67 @@ class PoseResNet(nn.Module):
             nn.init.zeros_(getattr(self, head).bias)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        x = self.deconv_layers(x)
+        x = self.deconv_layers(self.backbone(x))
         return [{head: getattr(self, head)(x) for head in self.heads}]
 
 
-def imagenet_weights_file(depth):
-    """Where torchvision keeps the ImageNet weights of this ResNet: <hub dir>/checkpoints/<file>."""
-    weights = RESNET_SPECS[depth][2]
+class PoseResNet(PoseNet):
+    """The msra network: torchvision's ResNet without its pooling and classifier, 256 filters."""
+
+    def __init__(self, depth, heads):
+        super().__init__()
+        block, layers, _ = RESNET_SPECS[depth]
+        backbone = tv_resnet.ResNet(block, list(layers))
+        self.conv1, self.bn1, self.relu, self.maxpool = (backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            backbone.layer1,
+            backbone.layer2,
+            backbone.layer3,
+            backbone.layer4,
+        )
+        self.add_deconv_head(512 * block.expansion, DECONV_FILTERS, heads)
+
+    def backbone(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+class PoseMobileNet(PoseNet):
+    """``mobilenet_v3``: torchvision's MobileNetV3-Large feature layers (stride 32, 960 channels)
+    and a 128-filter deconvolution head; no released weights exist for it."""
+
+    def __init__(self, heads):
+        super().__init__()
+        self.features = tv_mobilenet.mobilenet_v3_large().features
+        self.add_deconv_head(self.features[-1].out_channels, MOBILE_DECONV_FILTERS, heads)
+
+    def backbone(self, x):
+        return self.features(x)
+
+
+def imagenet_weights(arch):
+    """(torchvision weights enum, backbone name) of ``arch``'s ImageNet backbone."""
+    if arch == MOBILENET:
+        return MOBILENET_WEIGHTS, "MobileNetV3-Large"
+    depth = parse_arch(arch)
+    return RESNET_SPECS[depth][2], f"ResNet-{depth}"
+
+
+def imagenet_weights_file(arch):
+    """Where torchvision keeps the ImageNet weights of ``arch``'s backbone: <hub dir>/checkpoints/<file>."""
+    weights = imagenet_weights(arch)[0]
     return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
 
 
-def load_imagenet_backbone(model, depth, log=print):
+def load_imagenet_backbone(model, arch, log=print):
     """Copy torchvision's ImageNet weights into the backbone, as the original always started.
 
     torchvision's weights API reads the file from the hub cache, or downloads it there first. When
     it is not cached and cannot be downloaded (no network), training stops with one line naming the
     file and where to put it; ``--no_pretrained`` is the explicit way to start from random init.
     """
-    weights = RESNET_SPECS[depth][2]
-    path = imagenet_weights_file(depth)
+    weights, backbone = imagenet_weights(arch)
+    path = imagenet_weights_file(arch)
     cached = os.path.isfile(path)
     try:
         state = weights.get_state_dict(map_location="cpu", progress=False, check_hash=True, weights_only=True)
@@ -112,17 +145,17 @@ def load_imagenet_backbone(model, depth, log=print):
                 f"download it again, or pass --no_pretrained"
             ) from None
         raise UserError(
-            f"the ImageNet weights of the ResNet-{depth} backbone are not cached and could "
+            f"the ImageNet weights of the {backbone} backbone are not cached and could "
             f"not be downloaded ({exc}): put {os.path.basename(path)} ({weights.url}) in "
             f"{os.path.dirname(path)}, or pass --no_pretrained to start from random "
             f"init"
         ) from None
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier."))}  # the classifiers
     missing, unexpected = model.load_state_dict(state, strict=False)
     backbone_missing = [k for k in missing if not k.startswith(("deconv_layers.", *model.heads))]
     if unexpected or backbone_missing:
         raise UserError(
-            f"{path} does not hold the ImageNet weights of a ResNet-{depth} "
+            f"{path} does not hold the ImageNet weights of a {backbone} "
             f"({len(backbone_missing)} backbone tensors missing, {len(unexpected)} unexpected): "
             f"delete it to download it again, or pass --no_pretrained"
         )
@@ -130,10 +163,10 @@ def load_imagenet_backbone(model, depth, log=print):
 
 
 def create_model(arch, heads, imagenet=False, log=print):
-    """Build the network for ``arch`` ('msra_N') with ``heads`` ({'hm': 16, 'depth': 16}), with an
-    ImageNet backbone when ``imagenet`` (a UserError when the weights cannot be had)."""
-    depth = parse_arch(arch)
-    model = PoseResNet(depth, heads)
+    """Build the network for ``arch`` ('msra_N' or 'mobilenet_v3') with ``heads`` ({'hm': 16,
+    'depth': 16}), with an ImageNet backbone when ``imagenet`` (a UserError when the weights cannot
+    be had)."""
+    model = PoseMobileNet(heads) if arch == MOBILENET else PoseResNet(parse_arch(arch), heads)
     if imagenet:
-        load_imagenet_backbone(model, depth, log)
+        load_imagenet_backbone(model, arch, log)
     return model

@@ -48,7 +48,12 @@ def add_model_options(parser, load_model_help):
 def add_network_options(parser, load_model_help):
     """The flags that say which network, with which weights, on what input size."""
     a = parser.add_argument_group("model").add_argument
-    a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
+    a(
+        "--arch",
+        default="msra_50",
+        choices=ARCHS,
+        help="the backbone: msra_N a ResNet-N, mobilenet_v3 a MobileNetV3-Large (faster, no released weights)",
+    )
     a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
     a("--load_model", default="", help=load_model_help)
     a("--input_h", type=int, default=-1, help="input height (default 256)")

@@ -10,7 +10,7 @@ import os
 
 from ..bvh import DEFAULT_MIN_FRAMES, ROOT_MODES
 from ..camera import DEFAULT_FOV_DEG, FOV_RANGE_DEG, Intrinsics
-from ..deploy import BACKENDS
+from ..deploy import BACKENDS, PRECISIONS
 from ..errors import UserError
 from ..files import read_json
 from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
@@ -52,6 +52,13 @@ def parse_demo_opts(argv=None):
     )
     a("--det_size", type=int, default=0, help="detector input: the frame's shorter side in px (0: the detector's own)")
     a("--backend", default="torch", choices=BACKENDS, help="pose network runtime (onnxruntime: CPU, exported once)")
+    a(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="int8 (with --backend onnxruntime): quantized, faster, less accurate (docs/benchmarks.md)",
+    )
+    a("--calibration", default="", help="int8: folder of images to calibrate on (default: the input's first 32)")
     a("--detector_weights", default="", help="local state-dict file of the detector's COCO weights")
     a("--det_thresh", type=float, default=0.5, help="lowest detector score of a person kept")
     a("--max_people", type=int, default=10, help="people kept per image or frame (best scores)")

@@ -14,6 +14,7 @@ from ..inference import Estimator, box_outside
 from ..viewer import write_viewer
 from ..visualize import MAX_PANELS
 from . import records
+from .calibration import calibration_images
 from .detection import PersonDetector, resolve_weights
 from .inputs import all_boxes, box_entry, frame_boxes, image_boxes, most_boxes
 from .pose_tracker import PoseTracker, find_people, label_people
@@ -28,6 +29,8 @@ class Demo:
     def __init__(self, opt, names, need_detector, log=print):
         self.opt, self.names = opt, names  # names: output stem of each input path
         settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm, "backend": opt.backend, "log": log}
+        if opt.precision == "int8":
+            settings.update(precision="int8", calibration=calibration_images(opt.calibration, list(names)))
         self.estimator = Estimator.from_checkpoint(
             opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, **settings
         )

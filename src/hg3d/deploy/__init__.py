@@ -2,4 +2,5 @@
 from a trusted cache of exports (``onnx_runtime``). Nothing here imports the training stack."""
 
 BACKENDS = ("torch", "onnxruntime")  # what runs the pose network: Estimator.from_checkpoint(backend=...)
+PRECISIONS = ("fp32", "int8")  # of the onnxruntime backend: int8 is quantized with calibration images
 FORMATS = ("onnx", "torchscript")  # what hg3d-export writes

@@ -12,8 +12,13 @@ no one else, and each export has a record beside it (the checkpoint's SHA-256, a
 size, the versions of hg3d, torch and onnx that made it, and the SHA-256 of the ``.onnx`` file). An
 export whose record is missing or differs in anything is made again, so a model planted under the
 expected name is never run.
+
+``precision="int8"`` quantizes that export with ONNX Runtime's tools (static, QDQ format, int8
+weights per output channel, uint8 activations whose ranges are calibrated on given crops) and caches
+the result beside it, keyed and recorded the same way plus the calibration crops' SHA-256.
 """
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -24,7 +29,7 @@ import torch
 
 from ..checkpoint import load_model, read_checkpoint
 from ..errors import UserError
-from ..files import write_json
+from ..files import atomic_write, write_json
 from .export import export_model
 
 CACHE_ENV = "HG3D_CACHE"
@@ -137,10 +142,14 @@ class OnnxRuntimeModel(torch.nn.Module):
         self.heads = [output.name for output in self.session.get_outputs()]
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, arch, task, input_w, input_h, threads=None, log=print):
+    def from_checkpoint(
+        cls, checkpoint, arch, task, input_w, input_h, threads=None, log=print, precision="fp32", calibration=None
+    ):
         """The network of ``checkpoint`` (as ``checkpoint.load_model`` builds it), exported once into
         the cache; a trusted cached export is loaded without building the torch model at all (only a
-        checkpoint that loaded as ``arch``/``task`` was ever exported, so the check is not lost)."""
+        checkpoint that loaded as ``arch``/``task`` was ever exported, so the check is not lost).
+        ``precision="int8"``: that export quantized, its activations calibrated on ``calibration``
+        (normalised crops, float32 (N, 3, input_h, input_w)), also made once and cached."""
         _onnxruntime()
         if not os.path.isfile(checkpoint):
             read_checkpoint(checkpoint)  # its one-line error, as with the torch backend
@@ -154,15 +163,26 @@ class OnnxRuntimeModel(torch.nn.Module):
             "versions": package_versions(),
         }
         path = cached_export_path(digest, arch, task, input_w, input_h)
-        if not trusted(path, expected):
-            what = "its record differs" if os.path.exists(path) else "once"
-            log(f"notice: exporting {checkpoint} to ONNX ({what}), cached as {path}")
-            _export(checkpoint, expected, path)
+        make = functools.partial(_export, checkpoint, expected, path)
+        made_by = f"exporting {checkpoint} to ONNX"
+        if precision == "int8":
+            _cached(path, expected, make, made_by, log)
+            calibration = calibration_inputs(calibration, input_w, input_h)
+            expected = {
+                **expected,
+                "precision": "int8",
+                "calibration_sha256": hashlib.sha256(calibration.tobytes()).hexdigest(),
+                "versions": {**expected["versions"], "onnxruntime": _onnxruntime().__version__},
+            }
+            fp32_path, path = path, f"{os.path.splitext(path)[0]}-int8-{expected['calibration_sha256'][:16]}.onnx"
+            make = functools.partial(_quantize, fp32_path, calibration, expected, path)
+            made_by = f"quantizing {checkpoint} to int8 on {len(calibration)} calibration crops"
+        _cached(path, expected, make, made_by, log)
         try:
             return cls(path, threads)
-        except Exception:  # onnxruntime refuses a file its exporter wrote (its own types): export again
-            log(f"notice: {path} is unreadable; exporting {checkpoint} again")
-            _export(checkpoint, expected, path)
+        except Exception:  # onnxruntime refuses a file its exporter wrote (its own types): make it again
+            log(f"notice: {path} is unreadable; {made_by} again")
+            make()
             return cls(path, threads)
 
     def forward(self, inputs):
@@ -170,6 +190,55 @@ class OnnxRuntimeModel(torch.nn.Module):
         feed = {"input": inputs.detach().float().cpu().contiguous().numpy()}
         maps = self.session.run(None, feed)
         return [{head: torch.from_numpy(m).to(inputs.device) for head, m in zip(self.heads, maps)}]
+
+
+def _cached(path, expected, make, made_by, log):
+    """Run ``make`` (which writes ``path`` and its record) unless ``path`` is a trusted file of ``expected``."""
+    if not trusted(path, expected):
+        what = "its record differs" if os.path.exists(path) else "once"
+        log(f"notice: {made_by} ({what}), cached as {path}")
+        make()
+
+
+def calibration_inputs(calibration, input_w, input_h):
+    """The calibration crops as one C-contiguous float32 array, or a one-line error."""
+    import numpy as np
+
+    crops = np.ascontiguousarray(calibration if calibration is not None else np.zeros((0,)), np.float32)
+    if crops.ndim != 4 or crops.shape[1:] != (3, input_h, input_w) or not len(crops):
+        raise UserError(
+            f"int8 quantization needs calibration crops of shape (N, 3, {input_h}, {input_w}), got "
+            f"{crops.shape}: give images to calibrate on"
+        )
+    return crops
+
+
+def _quantize(fp32_path, calibration, expected, path):
+    """Quantize the export ``fp32_path`` into ``path`` (static QDQ, per-channel int8 weights,
+    uint8 activations calibrated by min/max on ``calibration``), then write its record."""
+    from onnxruntime import quantization
+
+    class Crops(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(calibration[i : i + 8] for i in range(0, len(calibration), 8))
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {"input": batch}
+
+    atomic_write(
+        path,
+        lambda tmp: quantization.quantize_static(
+            fp32_path,
+            tmp,
+            Crops(),
+            quant_format=quantization.QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=quantization.QuantType.QUInt8,
+            weight_type=quantization.QuantType.QInt8,
+        ),
+    )
+    write_json(record_path(path), {**expected, "onnx_sha256": file_digest(path)})
 
 
 def _export(checkpoint, expected, path):
