@@ -14,8 +14,8 @@ from hg3d.camera import (
     MIN_ROOT_DEPTH_MM,
     SHARED_H36M,
     SHARED_MPII,
+    CameraPolicy,
     Intrinsics,
-    choose_intrinsics,
     normalised_points,
     project,
     root_from_pose,
@@ -365,15 +365,18 @@ def test_bad_calibration_files_are_one_line(tmp_path):
     fails("other.yml", "%YAML:1.0\n---\nimage_width: 640\n", "no camera_matrix")
 
 
-def test_the_chosen_intrinsics_file_then_exif_then_fov(tmp_path):
+def test_the_camera_policy_file_then_exif_then_fov(tmp_path):
     photo = write_jpeg(tmp_path / "photo.jpg", 64, 48, focal_35mm=50)
     plain = write_jpeg(tmp_path / "plain.jpg", 64, 48)
     calibration = tmp_path / "calib.json"
     calibration.write_text(json.dumps({"fx": 70, "fy": 71, "cx": 30, "cy": 20}))
-    assert choose_intrinsics(64, 48, file=str(calibration), image_path=photo).to_json()["fx"] == 70
-    exif = choose_intrinsics(64, 48, image_path=photo)
+    shape = (48, 64, 3)
+    assert CameraPolicy(file=str(calibration)).for_frame(shape, photo).to_json()["fx"] == 70
+    exif = CameraPolicy().for_frame(shape, photo)
     assert exif.source == "exif" and exif.fx == pytest.approx(50 / 36 * 64)
-    fov = choose_intrinsics(64, 48, image_path=photo, use_exif=False, fov_deg=60)
+    fov = CameraPolicy(use_exif=False, fov_deg=60).for_frame(shape, photo)
     assert fov.source == "fov" and fov.fx == pytest.approx(32 / math.tan(math.radians(30)))
-    assert choose_intrinsics(64, 48, image_path=plain).source == "fov"
-    assert choose_intrinsics(64, 48).to_json() == Intrinsics.from_fov(64, 48).to_json()
+    assert CameraPolicy().for_frame(shape, plain).source == "fov"
+    assert CameraPolicy().for_frame(shape).to_json() == Intrinsics.from_fov(64, 48).to_json()
+    fixed = Intrinsics(70, 71, 30, 20)
+    assert fixed.for_frame(shape, photo) is fixed  # a fixed camera is its own policy

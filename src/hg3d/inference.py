@@ -14,7 +14,7 @@ import contextlib
 import numpy as np
 import torch
 
-from .camera import Intrinsics, root_from_pose
+from .camera import CameraPolicy, root_from_pose
 from .checkpoint import load_weights
 from .decode import decode_crops, flip_merge
 from .errors import UserError
@@ -185,8 +185,8 @@ class Estimator:
     (x right, y down, z forward), bones summing to ``bone_sum_mm`` (4000 mm; 3D checkpoints only;
     None when degenerate), and the person placed in the camera frame (``place_person``):
     ``root_cam_mm`` (3,), ``joints_3d_cam_mm`` (17, 3), ``placement_note``. The camera is
-    ``intrinsics`` (a ``camera.Intrinsics``) given to ``predict``, else the one given here, else
-    ``Intrinsics.from_fov`` of each image (55 degrees over its longer side).
+    ``intrinsics`` (a ``camera.Intrinsics``) given to ``predict``, else what ``camera`` (an
+    ``Intrinsics`` or a ``camera.CameraPolicy``; default: the policy's field of view) gives the image.
     """
 
     def __init__(
@@ -196,7 +196,7 @@ class Estimator:
         input_h=256,
         device="cpu",
         flip_test=True,
-        intrinsics=None,
+        camera=None,
         bone_sum_mm=H36M_BONE_SUM_MM,
     ):
         self.device = torch.device(device)
@@ -204,23 +204,18 @@ class Estimator:
         self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
         if not bone_sum_mm > 0:
             raise UserError(f"bone sum {bone_sum_mm} mm: needs to be positive (an adult's is about 4000)")
-        self.intrinsics, self.bone_sum_mm = intrinsics, float(bone_sum_mm)
+        self.camera, self.bone_sum_mm = camera or CameraPolicy(), float(bone_sum_mm)
 
     @classmethod
     def from_checkpoint(cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256, device="cpu", **kwargs):
         """Build the model of ``arch``/``task`` and load ``path`` strictly (one-line UserError on a
-        missing, corrupt or other-arch file); ``kwargs``: ``flip_test``, ``intrinsics``,
+        missing, corrupt or other-arch file); ``kwargs``: ``flip_test``, ``camera``,
         ``bone_sum_mm``."""
         if arch not in ARCHS:
             raise UserError(f"arch '{arch}' is not one of {', '.join(ARCHS)}")
         model = create_model(arch, heads_for(task))
         load_weights(model, path, strict=True, log=lambda _: None)
         return cls(model, input_w, input_h, device, **kwargs)
-
-    def camera_for(self, image, intrinsics=None):
-        """The intrinsics used for ``image``: the given ones, the Estimator's, or its field of view."""
-        intrinsics = intrinsics or self.intrinsics
-        return intrinsics or Intrinsics.from_fov(image.shape[1], image.shape[0])
 
     def forward(self, inputs):
         """The last stack's maps of a batch, as float32."""
@@ -250,7 +245,8 @@ class Estimator:
         )
         _, maps = flip_test_forward(self.forward, torch.from_numpy(inputs).to(self.device), self.flip_test)
         people = decode_people(maps, [c for _, c, _ in crops], [s for _, _, s in crops], self.bone_sum_mm)
-        cameras = [self.camera_for(image, i) for image, i in zip(images, intrinsics_per_image or [None] * len(images))]
+        given = intrinsics_per_image or [None] * len(images)
+        cameras = [camera or self.camera.for_frame(image.shape) for image, camera in zip(images, given)]
         for owner, (box, _, _), person in zip(owners, crops, people):
             if box is None:
                 h, w = images[owner].shape[:2]
