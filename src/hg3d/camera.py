@@ -99,6 +99,12 @@ class Intrinsics:
         }
 
     @classmethod
+    def from_matrix(cls, matrix, dist=None):
+        """From a 3 x 3 camera matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] (as datasets store it)."""
+        K = np.asarray(matrix, np.float64)
+        return cls(K[0, 0], K[1, 1], K[0, 2], K[1, 2], dist=dist)
+
+    @classmethod
     def from_fov(cls, width, height, fov_deg=DEFAULT_FOV_DEG):
         """Square pixels, principal point at the image centre, ``fov_deg`` over the longer side."""
         if not 0 < fov_deg < 180:
