@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..files import c_stderr_silenced
-from ..redact import redact_url
+from ..redaction import redact
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2"}
 # Read as videos without a look inside; any other file that OpenCV opens as a video (and not as an
@@ -335,7 +335,7 @@ class NewestFrame:
                 return None
             item, self.pending = self.pending, None
         if item is None and isinstance(self.error, (cv2.error, OSError)):
-            raise UserError(f"reading the live input failed: {redact_url(str(self.error))}")
+            raise UserError(f"reading the live input failed: {redact(str(self.error))}")
         if item is None and self.error is not None:
             raise self.error
         return item
@@ -476,7 +476,7 @@ class Stream(LiveSource):
     path = None
 
     def __init__(self, spec):
-        self.name, self.index = redact_url(spec), camera_index(spec)
+        self.name, self.index = redact(spec), camera_index(spec)
         self.kind = "camera" if self.index is not None else "stream"
         stall_s = STREAM_TIMEOUT_MS / 1000.0
         with c_stderr_silenced():  # OpenCV's backends print their own failure reports
