@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from hg3d.camera import Intrinsics, project  # noqa: E402
-from hg3d.demo.writers import write_picture  # noqa: E402
+from hg3d.demo.sinks import write_picture  # noqa: E402
 from hg3d.joints import H36M_TO_MPII  # noqa: E402
 from hg3d.placement import place_person  # noqa: E402
 from hg3d.tools.synthetic import random_pose  # noqa: E402

@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from hg3d.demo.video_writer import open_video_writer  # noqa: E402
+from hg3d.demo.sinks import open_video_writer  # noqa: E402
 from hg3d.files import write_json  # noqa: E402
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPII, MPII_JOINTS  # noqa: E402
 from hg3d.tools.synthetic import camera_intrinsics, random_background, random_pose, render_person  # noqa: E402

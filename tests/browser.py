@@ -16,7 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-from hg3d.demo.video_writer import open_video_writer
+from hg3d.demo.sinks import open_video_writer
 from hg3d.tools.synthetic import camera_intrinsics, random_background, random_pose, render_person
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

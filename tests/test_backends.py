@@ -13,8 +13,8 @@ import torch
 
 import hg3d.deploy.onnx_runtime
 from hg3d.checkpoint import save_checkpoint
+from hg3d.demo.build import make_estimator
 from hg3d.demo.cli import parse_demo_opts
-from hg3d.demo.pipeline import Demo
 from hg3d.deploy.onnx_runtime import OnnxRuntimeModel, cache_dir, cached_export_path, file_digest, record_path
 from hg3d.errors import UserError
 from hg3d.inference import Estimator
@@ -100,11 +100,11 @@ def test_a_damaged_cache_file_is_exported_again(resnet18_3d_checkpoint, exports)
 def test_the_demo_flag_runs_the_network_in_onnxruntime(resnet18_3d_checkpoint, exports, tmp_path):
     argv = ["--demo", str(tmp_path), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
     argv += ["--arch", "msra_18", "--gpus", "-1", "--input_h", str(SIZE), "--input_w", str(SIZE)]
-    demo = Demo(parse_demo_opts([*argv, "--backend", "onnxruntime"]), {}, need_detector=False, log=lambda _: None)
-    assert isinstance(demo.estimator.model, OnnxRuntimeModel)
+    by_onnx = make_estimator(parse_demo_opts([*argv, "--backend", "onnxruntime"]), log=lambda _: None)
+    assert isinstance(by_onnx.model, OnnxRuntimeModel)
     image = random_scene(np.random.default_rng(4), 120, 100)["image"]
-    by_torch = Demo(parse_demo_opts(argv), {}, need_detector=False).estimator.predict(image)
-    np.testing.assert_allclose(demo.estimator.predict(image)[0]["joints_2d"], by_torch[0]["joints_2d"], atol=1e-3)
+    by_torch = make_estimator(parse_demo_opts(argv)).predict(image)
+    np.testing.assert_allclose(by_onnx.predict(image)[0]["joints_2d"], by_torch[0]["joints_2d"], atol=1e-3)
 
 
 def test_cache_folder(monkeypatch, tmp_path):

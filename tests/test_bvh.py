@@ -11,7 +11,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hg3d.bvh import ROOT_MODES, export_tracks, write_bvh
-from hg3d.demo.tracks import TrackedPoses
+from hg3d.demo.tracking import TrackedPoses
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_PARENTS
 from hg3d.tools.synthetic import REST_POSE

@@ -15,8 +15,8 @@ from hg3d.camera import (
     MIN_ROOT_DEPTH_MM,
     SHARED_H36M,
     SHARED_MPII,
+    CameraPolicy,
     Intrinsics,
-    choose_intrinsics,
     normalised_points,
     project,
     root_from_pose,
@@ -329,7 +329,7 @@ def test_a_photo_over_the_decompression_bomb_limit_skips_its_exif(tmp_path, smal
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Intrinsics.from_exif(huge, 64, 48) is None
-        assert choose_intrinsics(64, 48, image_path=huge).source == "fov"
+        assert CameraPolicy().for_frame((48, 64, 3), huge).source == "fov"
         large = write_jpeg(tmp_path / "large.jpg", 40, 30, focal_35mm=26)  # 1200: only a warning in Pillow
         assert Intrinsics.from_exif(large, 40, 30).fx == pytest.approx(26 / FILM_DIAGONAL_MM * 50)
     notice = f"notice: {huge} has more than 2000 pixels, Pillow's decompression-bomb limit: its EXIF focal length"
@@ -441,15 +441,18 @@ def test_hostile_calibration_files_are_one_line(tmp_path, name):
     assert needle in one_line(error) and str(path) in str(error.value)
 
 
-def test_the_chosen_intrinsics_file_then_exif_then_fov(tmp_path):
+def test_the_camera_policy_file_then_exif_then_fov(tmp_path):
     photo = write_jpeg(tmp_path / "photo.jpg", 64, 48, focal_35mm=50)
     plain = write_jpeg(tmp_path / "plain.jpg", 64, 48)
     calibration = tmp_path / "calib.json"
     calibration.write_text(json.dumps({"fx": 70, "fy": 71, "cx": 30, "cy": 20}))
-    assert choose_intrinsics(64, 48, file=str(calibration), image_path=photo).to_json()["fx"] == 70
-    exif = choose_intrinsics(64, 48, image_path=photo)
+    shape = (48, 64, 3)
+    assert CameraPolicy(file=str(calibration)).for_frame(shape, photo).to_json()["fx"] == 70
+    exif = CameraPolicy().for_frame(shape, photo)
     assert exif.source == "exif" and exif.fx == pytest.approx(50 / FILM_DIAGONAL_MM * 80)
-    fov = choose_intrinsics(64, 48, image_path=photo, use_exif=False, fov_deg=60)
+    fov = CameraPolicy(use_exif=False, fov_deg=60).for_frame(shape, photo)
     assert fov.source == "fov" and fov.fx == pytest.approx(32 / math.tan(math.radians(30)))
-    assert choose_intrinsics(64, 48, image_path=plain).source == "fov"
-    assert choose_intrinsics(64, 48).to_json() == Intrinsics.from_fov(64, 48).to_json()
+    assert CameraPolicy().for_frame(shape, plain).source == "fov"
+    assert CameraPolicy().for_frame(shape).to_json() == Intrinsics.from_fov(64, 48).to_json()
+    fixed = Intrinsics(70, 71, 30, 20)
+    assert fixed.for_frame(shape, photo) is fixed  # a fixed camera is its own policy

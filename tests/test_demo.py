@@ -14,7 +14,7 @@ import torch
 from conftest import HEADS_3D, SRC_DIR
 from hg3d import commands
 from hg3d.checkpoint import save_checkpoint
-from hg3d.demo import run_demo, video_writer
+from hg3d.demo import run_demo, sinks
 from hg3d.demo.detection import PersonDetector, resolve_weights, weights_url
 from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D
 from hg3d.errors import UserError
@@ -297,7 +297,7 @@ def test_video_writer_that_cannot_open_stops_before_any_frame(
     """An H.264 encoder that refuses its settings: one line naming the file and the codec, before
     the network has seen a frame; no JSON and no temporary file are left."""
     _, video = inputs
-    monkeypatch.setattr(video_writer, "H264_OPTIONS", {"preset": "no_such_preset"})
+    monkeypatch.setattr(sinks, "H264_OPTIONS", {"preset": "no_such_preset"})
     predicted = []
     predict_batch = Estimator.predict_batch
     monkeypatch.setattr(Estimator, "predict_batch", lambda *a: predicted.append(1) or predict_batch(*a))

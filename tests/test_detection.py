@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from hg3d.demo.build import build
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.demo.detection import (
     PersonDetector,
@@ -15,7 +16,6 @@ from hg3d.demo.detection import (
     resolve_weights,
     weights_url,
 )
-from hg3d.demo.pipeline import Demo
 from hg3d.demo.tracking import iou_matrix
 from hg3d.errors import UserError
 from hg3d.tools.synthetic import random_scene
@@ -156,4 +156,4 @@ def test_det_size_sets_the_detectors_input(detector_weights, image, tmp_path):
 def test_det_size_passes_from_the_demo_flags(detector_weights, resnet18_3d_checkpoint, tmp_path):
     argv = ["--demo", str(tmp_path), "--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
     argv += ["--arch", "msra_18", "--gpus", "-1", "--detector_weights", detector_weights, "--det_size", "200"]
-    assert Demo(parse_demo_opts(argv), {}, need_detector=True).detector.input_size == (200, 333)
+    assert build(parse_demo_opts(argv), need_detector=True)[1].input_size == (200, 333)

@@ -207,7 +207,15 @@ def test_viewing_a_result_loads_no_torch(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["hg3d.demo", "hg3d.demo.cli", "hg3d.demo.pipeline", "hg3d.deploy.export", "hg3d.deploy.onnx_runtime"]
+    "module",
+    [
+        "hg3d.demo",
+        "hg3d.demo.cli",
+        "hg3d.demo.build",
+        "hg3d.demo.runner",
+        "hg3d.deploy.export",
+        "hg3d.deploy.onnx_runtime",
+    ],
 )
 def test_the_demo_and_deployment_load_no_training_code(module):
     assert not loaded_by(f"import {module}")[1] & set(TRAINING_STACK)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from hg3d.camera import EXIF_FOCAL_LENGTH_35MM, EXIF_IFD_POINTER, Intrinsics, project, root_from_pose
-from hg3d.demo import records, run_demo
+from hg3d.demo import run_demo, sinks
 from hg3d.errors import UserError
 from hg3d.inference import Estimator
 from hg3d.joints import H36M_JOINTS
@@ -159,7 +159,7 @@ def test_json_of_a_perfect_network_projects_onto_its_2d_joints():
     people = TrueJoints(boxes, joints, joints_3d).predict(None, boxes[0], INTRINSICS)
     for person in people:
         person.update(index=0, box_source="given", crop_center=[0, 0], crop_size=[1, 1], confidence=np.ones(16))
-    saved = json.loads(json.dumps([records.person_record(p) for p in people]))
+    saved = json.loads(json.dumps([sinks.person_record(p) for p in people]))
     camera = json_camera({"intrinsics": INTRINSICS.to_json()})
     for person in saved:
         uv = project(np.array(person["joints_3d_cam_mm"]), camera)[H36M_TO_MPII]

@@ -194,7 +194,7 @@ def test_perfect_network_places_each_person_at_their_true_root(scene):
     joints_3d_cam_mm lands on the 2D joints."""
     frames, boxes, joints, joints_3d = scene
     estimator = TrueJoints(boxes, joints, joints_3d)
-    tracker = hg3d.PoseTracker(estimator, intrinsics=INTRINSICS)
+    tracker = hg3d.PoseTracker(estimator, camera=INTRINSICS)
     for t, frame in enumerate(frames):
         estimator.frame = t
         for person in tracker.step(frame, boxes[t]):
@@ -223,7 +223,7 @@ def test_smoothing_filters_the_root_and_the_camera_joints_follow(scene):
     frames, boxes, joints, joints_3d = scene
     estimator = TrueJoints(boxes, joints, joints_3d)
     times = [0.0, 0.04, 0.1, 0.12, 0.3]
-    tracker = hg3d.PoseTracker(estimator, smoothing=True, intrinsics=INTRINSICS)
+    tracker = hg3d.PoseTracker(estimator, smoothing=True, camera=INTRINSICS)
     smoothed, raw = [], []
     for t, frame in enumerate(frames):
         estimator.frame = t

@@ -1,4 +1,4 @@
-"""hg3d.demo.video_writer: H.264 MP4 through PyAV, read back frame by frame; odd sizes; a file that
+"""hg3d.demo.sinks.open_video_writer: H.264 MP4 through PyAV, read back frame by frame; odd sizes; a file that
 cannot be opened is a one-line error at open time; OpenCV's mp4v, with a notice, without PyAV.
 (That Chromium plays these files is tested in test_viewer.py.)"""
 
@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hg3d.demo import video_writer
-from hg3d.demo.video_writer import open_video_writer
+from hg3d.demo import sinks as video_writer
+from hg3d.demo.sinks import open_video_writer
 from hg3d.errors import UserError
 
 

@@ -4,7 +4,7 @@ root-relative 3D pose (mm) where its 2D joints (px) say it stands.
 Camera frame: x right, y down, z forward (mm), as Human3.6M and OpenCV. ``Intrinsics`` is a pinhole
 in pixels with OpenCV's lens distortion coefficients (k1, k2, p1, p2[, k3, ...]). It comes from a
 calibration file, from the photo's EXIF 35 mm-equivalent focal length, or from an assumed field of
-view (``choose_intrinsics``, in that order). Pixel centres are integers, so the centre of a
+view (``CameraPolicy``, in that order). Pixel centres are integers, so the centre of a
 W-pixel-wide image is (W - 1) / 2.
 
 ``root_translation`` is closed-form linear least squares: with (x, y) the undistorted normalised
@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import UserError
 from .files import read_json
-from .joints import H36M_JOINTS, MPII_JOINTS
+from .joints import H36M_JOINTS, MPII_JOINTS, SHARED_JOINTS
 
 DEFAULT_FOV_DEG = 55.0  # over the image's longer side: a typical phone or webcam
 FOV_RANGE_DEG = (1.0, 170.0)  # an assumed field of view: a telephoto's to past a pinhole's sensible limit
@@ -54,25 +54,6 @@ UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-1
 # pixel). Joints collapsed onto one point fix no depth; rounding would make one up.
 MIN_SPREAD = 1e-12
 
-# The 15 joints the network predicts both in 2D (MPII-16) and in 3D (H36M-17), by name. MPII's
-# thorax is left out: its H36M counterpart in the 2D labels is the spine, a different point.
-SHARED_JOINTS = (
-    ("pelvis", "pelvis"),
-    ("r_hip", "r_hip"),
-    ("r_knee", "r_knee"),
-    ("r_ankle", "r_ankle"),
-    ("l_hip", "l_hip"),
-    ("l_knee", "l_knee"),
-    ("l_ankle", "l_ankle"),
-    ("upper_neck", "thorax"),
-    ("head_top", "head"),
-    ("l_shoulder", "l_shoulder"),
-    ("l_elbow", "l_elbow"),
-    ("l_wrist", "l_wrist"),
-    ("r_shoulder", "r_shoulder"),
-    ("r_elbow", "r_elbow"),
-    ("r_wrist", "r_wrist"),
-)
 SHARED_MPII = np.array([MPII_JOINTS.index(mpii) for mpii, _ in SHARED_JOINTS])
 SHARED_H36M = np.array([H36M_JOINTS.index(h36m) for _, h36m in SHARED_JOINTS])
 
@@ -115,6 +96,10 @@ class Intrinsics:
         for name in ("fx", "fy", "cx", "cy"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
+    def for_frame(self, shape, path=None):
+        """Itself, whatever the frame: a fixed camera used where a ``CameraPolicy`` is expected."""
+        return self
+
     @property
     def K(self):
         """The 3 x 3 camera matrix."""
@@ -129,6 +114,12 @@ class Intrinsics:
             "dist": None if self.dist is None else list(self.dist),
             "source": self.source,
         }
+
+    @classmethod
+    def from_matrix(cls, matrix, dist=None):
+        """From a 3 x 3 camera matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] (as datasets store it)."""
+        K = np.asarray(matrix, np.float64)
+        return cls(K[0, 0], K[1, 1], K[0, 2], K[1, 2], dist=dist)
 
     @classmethod
     def from_fov(cls, width, height, fov_deg=DEFAULT_FOV_DEG):
@@ -273,17 +264,31 @@ def _small_opencv_matrix(storage, name, max_values, path):
         raise UserError(f"{what} is not an OpenCV matrix ({_opencv_reason(exc)})") from None
 
 
-def choose_intrinsics(width, height, file=None, image_path=None, use_exif=True, fov_deg=DEFAULT_FOV_DEG):
-    """The intrinsics for a ``width`` x ``height`` image: a calibration ``file`` when given, else
-    the EXIF focal length of ``image_path`` (unless ``use_exif`` is off or it has none), else
-    ``fov_deg`` over the longer side."""
-    if file is not None:
-        return Intrinsics.load(file)
-    if use_exif and image_path is not None:
-        found = Intrinsics.from_exif(image_path, width, height)
-        if found is not None:
-            return found
-    return Intrinsics.from_fov(width, height, fov_deg)
+class CameraPolicy:
+    """Where the intrinsics of a frame come from, decided in this one place: the calibration
+    ``file`` (a path, or an ``Intrinsics``) when given, else the EXIF focal length of the file the
+    frame was read from (a photo; unless ``use_exif`` is off; a camera or a stream has no file and
+    so no EXIF), else ``fov_deg`` over the frame's longer side. ``Intrinsics`` has the same
+    ``for_frame``: a fixed camera is a policy that always gives itself."""
+
+    def __init__(self, file=None, use_exif=True, fov_deg=DEFAULT_FOV_DEG):
+        low, high = FOV_RANGE_DEG
+        if not low <= fov_deg <= high:
+            raise UserError(f"field of view {fov_deg} degrees: needs to lie from {low:g} to {high:g}")
+        self.calibration = Intrinsics.load(os.fspath(file)) if isinstance(file, (str, os.PathLike)) else file
+        self.use_exif, self.fov_deg = use_exif, fov_deg
+
+    def for_frame(self, shape, path=None):
+        """The intrinsics of a frame of ``shape`` (height, width, ...) read from the file ``path``
+        (None: a camera, a stream, or an image in memory)."""
+        if self.calibration is not None:
+            return self.calibration
+        height, width = shape[:2]
+        if self.use_exif and path is not None:
+            found = Intrinsics.from_exif(path, width, height)
+            if found is not None:
+                return found
+        return Intrinsics.from_fov(width, height, self.fov_deg)
 
 
 def normalised_points(points_px, intrinsics):

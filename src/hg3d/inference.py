@@ -14,7 +14,7 @@ import contextlib
 import numpy as np
 import torch
 
-from .camera import Intrinsics
+from .camera import CameraPolicy
 from .checkpoint import load_model
 from .decode import decode_crops, flip_merge
 from .deploy import BACKENDS, PRECISIONS
@@ -163,8 +163,8 @@ class Estimator:
     (x right, y down, z forward), bones summing to ``bone_sum_mm`` (4000 mm; 3D checkpoints only;
     None when degenerate), and the person placed in the camera frame (``place_person``):
     ``root_cam_mm`` (3,), ``joints_3d_cam_mm`` (17, 3), ``placement_note``. The camera is
-    ``intrinsics`` (a ``camera.Intrinsics``) given to ``predict``, else the one given here, else
-    ``Intrinsics.from_fov`` of each image (55 degrees over its longer side).
+    ``intrinsics`` (a ``camera.Intrinsics``) given to ``predict``, else what ``camera`` (an
+    ``Intrinsics`` or a ``camera.CameraPolicy``; default: the policy's field of view) gives the image.
     """
 
     def __init__(
@@ -174,7 +174,7 @@ class Estimator:
         input_h=256,
         device="cpu",
         flip_test=True,
-        intrinsics=None,
+        camera=None,
         bone_sum_mm=H36M_BONE_SUM_MM,
     ):
         self.device = torch.device(device)
@@ -186,7 +186,7 @@ class Estimator:
                     bone_sum_mm, *BONE_SUM_RANGE_MM
                 )
             )
-        self.intrinsics, self.bone_sum_mm = intrinsics, float(bone_sum_mm)
+        self.camera, self.bone_sum_mm = camera or CameraPolicy(), float(bone_sum_mm)
 
     @classmethod
     def from_checkpoint(
@@ -206,7 +206,7 @@ class Estimator:
         """The network of ``arch``/``task`` with the weights of ``path`` (``checkpoint.load_model``:
         one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``
         (batch norms folded into the convolutions, ``deploy.fold``), or ``onnxruntime`` (exported
-        once and cached, ``deploy.onnx_runtime``). ``kwargs``: ``flip_test``, ``intrinsics``,
+        once and cached, ``deploy.onnx_runtime``). ``kwargs``: ``flip_test``, ``camera``,
         ``bone_sum_mm``; ``log``: the export's notices. ``precision="int8"`` (onnxruntime only): the
         network quantized, calibrated on ``calibration``, a list of BGR images (each taken whole, as
         ``predict`` takes an image without boxes); it trades accuracy for speed (``docs/benchmarks.md``)."""
@@ -228,11 +228,6 @@ class Estimator:
         else:
             raise UserError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
         return cls(model, input_w, input_h, device, **kwargs)
-
-    def camera_for(self, image, intrinsics=None):
-        """The intrinsics used for ``image``: the given ones, the Estimator's, or its field of view."""
-        intrinsics = intrinsics or self.intrinsics
-        return intrinsics or Intrinsics.from_fov(image.shape[1], image.shape[0])
 
     def forward(self, inputs):
         """The last stack's maps of a batch, as float32 (in inference mode: no autograd bookkeeping)."""
@@ -263,7 +258,8 @@ class Estimator:
         )
         _, maps = flip_test_forward(self.forward, torch.from_numpy(inputs).to(self.device), self.flip_test)
         people = decode_people(maps, [c for _, c, _ in crops], [s for _, _, s in crops], self.bone_sum_mm)
-        cameras = [self.camera_for(image, i) for image, i in zip(images, intrinsics_per_image or [None] * len(images))]
+        given = intrinsics_per_image or [None] * len(images)
+        cameras = [camera or self.camera.for_frame(image.shape) for image, camera in zip(images, given)]
         for owner, (box, _, _), person in zip(owners, crops, people):
             if box is None:
                 h, w = images[owner].shape[:2]

@@ -95,6 +95,25 @@ H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 H36M_EDGES = tuple((parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0)
 # The H36M protocol rescales a prediction so that these 15 bones sum to this length (mm).
 H36M_BONE_SUM_MM = 4000.0
+# The 15 joints the network predicts both in 2D (MPII-16) and in 3D (H36M-17), by name. MPII's
+# thorax is left out: its H36M counterpart in the 2D labels is the spine, a different point.
+SHARED_JOINTS = (
+    ("pelvis", "pelvis"),
+    ("r_hip", "r_hip"),
+    ("r_knee", "r_knee"),
+    ("r_ankle", "r_ankle"),
+    ("l_hip", "l_hip"),
+    ("l_knee", "l_knee"),
+    ("l_ankle", "l_ankle"),
+    ("upper_neck", "thorax"),
+    ("head_top", "head"),
+    ("l_shoulder", "l_shoulder"),
+    ("l_elbow", "l_elbow"),
+    ("l_wrist", "l_wrist"),
+    ("r_shoulder", "r_shoulder"),
+    ("r_elbow", "r_elbow"),
+    ("r_wrist", "r_wrist"),
+)
 # The bone sums a user may give the demo (mm): a 10 cm figurine to a statue five times life size.
 BONE_SUM_RANGE_MM = (100.0, 20000.0)
 

@@ -1,10 +1,12 @@
-"""The demo: people in images, folders and videos -> 2D/3D pictures, videos, JSON and BVH.
+"""The demo: people in images, folders, videos, cameras and streams -> 2D/3D pictures, videos,
+JSON (and JSON Lines), BVH and the viewer page.
 
-inputs (files, given boxes) -> detection (torchvision person detector) -> pose_tracker (per frame:
-boxes, hg3d.inference.Estimator, tracking (IoU + Hungarian), smoothing (One-Euro)) -> records
-(JSON), writers (pictures, videos, BVH); reader times a video's frames; pipeline runs images and
-videos; live runs cameras, streams and --live files (newest frame kept, a jsonl line per frame);
-cli turns flags into a run.
+sources (image files, video files, cameras and streams; the live ones keep the newest frame) ->
+runner (the one frame loop: ImagePeople for images, TrackedPeople for a video, camera or stream, a
+pose_tracker each: boxes (boxes: given; detection: torchvision's person detector), the
+hg3d.inference.Estimator, tracking (IoU + Hungarian), smoothing (One-Euro)) -> sinks (pictures,
+videos, JSON, jsonl, BVH, HTML, the window). build makes the estimator, the detector and the
+camera policy; cli turns flags into runs.
 """
 
 

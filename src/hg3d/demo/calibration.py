@@ -6,8 +6,7 @@ import os
 
 from ..errors import UserError
 from ..files import imread_bgr
-from .inputs import IMAGE_EXTENSIONS, is_video
-from .reader import VideoReader
+from .sources import IMAGE_EXTENSIONS, VideoReader, is_video
 
 CALIBRATION_IMAGES = 32
 

@@ -1,25 +1,51 @@
-"""What ``python demo.py`` does: flags -> inputs -> the image and video pipelines.
+"""What ``python demo.py`` does: flags -> sources -> the one frame loop (``runner.run``) -> sinks.
 
 Headless by default (files in ``--out_dir``); ``--show`` also opens windows when a display exists.
 People come from ``--bbox``/``--bboxes`` when given, else from the person detector
-(``--detector``), else the whole image is one person.
+(``--detector``), else the whole image is one person. Images, each video of a folder, a video
+played ``--live``, a camera and a stream each go through ``runner.run`` with their own sinks.
 """
 
-import numbers
 import os
+from dataclasses import dataclass, field
+
+from progress.bar import Bar
 
 from ..bvh import DEFAULT_MIN_FRAMES, ROOT_MODES
 from ..camera import DEFAULT_FOV_DEG, FOV_RANGE_DEG, Intrinsics
 from ..deploy import BACKENDS, PRECISIONS
 from ..errors import UserError
-from ..files import read_json
 from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
 from ..options import finish_model_options, home_dir, model_parser
+from ..visualize import MAX_PANELS
+from . import runner
+from .boxes import box_entry, load_bboxes, most_boxes, parse_bbox
+from .build import build
 from .detection import DETECTORS
-from .inputs import box_entry, find_inputs, output_names
-from .live import is_live_source, run_live_demo
-from .pipeline import Demo
+from .pose_tracker import PoseTracker
+from .sinks import (
+    FrameLines,
+    ImagePictures,
+    ImageRecords,
+    TrackBvh,
+    VideoPictures,
+    VideoRecord,
+    Window,
+    display_available,
+)
 from .smoothing import SMOOTH_2D, SMOOTH_3D
+from .sources import (
+    ImageFiles,
+    Skipped,
+    Stream,
+    VideoFile,
+    find_inputs,
+    is_live_source,
+    is_video,
+    live_name,
+    output_names,
+    shown,
+)
 
 
 def parse_demo_opts(argv=None):
@@ -148,66 +174,173 @@ def add_placement_flags(parser):
     )
 
 
-MAX_BOX_PX = 1e5  # box coordinates and sizes larger than any image (NaN is not within it either)
+@dataclass
+class DemoResult:
+    """What a demo command did: ``done`` (images and frames processed), ``tracked`` (video path
+    -> its ``TrackedPoses``)."""
+
+    done: int = 0
+    tracked: dict = field(default_factory=dict)
 
 
-def parse_bbox(value, where):
-    try:
-        box = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
-    except (TypeError, ValueError):
-        box = []
-    if len(box) != 4 or not all(abs(v) <= MAX_BOX_PX for v in box) or box[2] <= 0 or box[3] <= 0:
-        raise UserError(
-            f"{where}: expected x,y,w,h in pixels with positive width and height, each within "
-            f"{MAX_BOX_PX:g} px, got '{value}'"
-        )
-    return box
+class Progress:
+    """A progress bar on stderr as a sink: one step per processed image or frame."""
 
+    def __init__(self, label, total):
+        self.label, self.total, self.bar = label, max(total or 0, 1), None
 
-def _is_box(value):
-    return isinstance(value, list) and bool(value) and isinstance(value[0], numbers.Number)
+    def open(self, run):
+        self.bar = Bar(self.label, max=self.total)
 
+    def write(self, result):
+        self.bar.next()
 
-def parse_box_entry(value, where):
-    """(depth, boxes): 1 for one box [x, y, w, h], 2 for a list of boxes, 3 for a list of box
-    lists (one per video frame)."""
-    if _is_box(value):
-        return 1, parse_bbox(value, where)
-    if isinstance(value, list) and all(_is_box(v) for v in value):
-        return 2, [parse_bbox(v, where) for v in value]
-    if isinstance(value, list) and all(isinstance(v, list) and all(_is_box(b) for b in v) for v in value):
-        return 3, [[parse_bbox(b, f"{where} frame {i}") for b in v] for i, v in enumerate(value)]
-    raise UserError(
-        f"{where}: expected [x, y, w, h], a list of them, or (video) one list per frame, got {str(value)[:80]}"
-    )
-
-
-def load_bboxes(path):
-    boxes = read_json(path, "--bboxes")
-    if not isinstance(boxes, dict):
-        raise UserError(f'--bboxes {path}: expected a json object {{"image name": [x, y, w, h]}}')
-    return {name: parse_box_entry(box, f"--bboxes {path} entry '{name}'") for name, box in boxes.items()}
+    def close(self, stopped_by):
+        self.bar.finish()
 
 
 def run_demo(argv=None):
-    """The demo command; returns the Demo that ran (its ``done`` count, ``tracked`` videos)."""
+    """The demo command; returns a ``DemoResult``. SIGINT (Ctrl-C) and SIGTERM stop it after the
+    frame at hand, with every file of what was processed written."""
     opt = parse_demo_opts(argv)
-    if opt.live or is_live_source(opt.demo):
-        return run_live_demo(opt)
+    stop = runner.StopRequest()
+    with stop.on_signals():
+        if opt.live or is_live_source(opt.demo):
+            return run_live(opt, stop)
+        return run_files(opt, stop)
+
+
+def windows(opt, stop, log=print):
+    """The --show window sink, when windows can be opened."""
+    if not opt.show:
+        return []
+    if display_available():
+        return [Window(stop)]
+    log("notice: --show needs a display and an OpenCV with windows; writing files only")
+    return []
+
+
+def tracked_people(opt, estimator, detector, camera, source, entry):
+    """The ``runner.TrackedPeople`` of one video, camera or stream."""
+    pose_tracker = PoseTracker(
+        estimator, detector, opt.det_every, opt.smooth_settings, source.fps, camera=camera, source_path=source.path
+    )
+    return runner.TrackedPeople(pose_tracker, entry, detector)
+
+
+def video_pictures(opt, stem, entry, detector):
+    most = opt.max_people if entry is None else most_boxes(entry)
+    panels = 1 if entry is None and not detector else min(MAX_PANELS, most)
+    return VideoPictures(opt.out_dir, stem, panels, opt.task == "human3d", opt.save_frames)
+
+
+def run_files(opt, stop):
+    """Images (batched) and videos (each tracked) under ``--demo``."""
     images, videos = find_inputs(opt.demo, opt.recursive)
     if opt.bvh and not videos:
         raise UserError(
-            f"--bvh exports the people tracked through a video, and --demo {opt.demo} holds no "
+            f"--bvh exports the people tracked through a video, and --demo {shown(opt.demo)} holds no "
             f"video (a file that OpenCV reads as one); drop --bvh for images"
         )
-    inputs = images + videos
-    need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in inputs)
-    demo = Demo(opt, output_names(inputs, opt.demo), need_detector)
-    done = demo.run_images(images) if images else 0
-    for video in videos:
-        done += demo.run_video(video)
-    if done == 0:
-        raise UserError(f"no input under {opt.demo} could be processed")
-    print(f"done: {done} pose set(s) written to {opt.out_dir}")
-    demo.done = done
-    return demo
+    names = output_names(images + videos, opt.demo)
+    images, videos = [p for p in images if p in names], [p for p in videos if p in names]
+    need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in images + videos)
+    estimator, detector, camera = build(opt, need_detector, inputs=images + videos)
+    window, result = windows(opt, stop), DemoResult()
+    if images:
+        tracker = runner.ImagePeople(
+            estimator, detector, camera, lambda path: box_entry(opt, path), opt.batch_size, len(images) == 1
+        )
+        sinks = [ImagePictures(opt.out_dir, names), *window, ImageRecords(opt, names)]
+        if len(images) > 1:
+            sinks.append(Progress("images", len(images)))
+        processed = runner.run(ImageFiles(images), tracker, sinks, stop)
+        result.done += processed.processed if processed else 0
+    for path in videos:
+        if stop.requested():
+            break
+        result.done += run_video(opt, stop, path, names[path], (estimator, detector, camera), window, result)
+    if result.done == 0 and not stop.requested():
+        raise UserError(f"no input under {shown(opt.demo)} could be processed")
+    stopped = f" (stopped by {stop.reason})" if stop.requested() else ""
+    print(f"done: {result.done} pose set(s) written to {opt.out_dir}{stopped}")
+    return result
+
+
+def run_video(opt, stop, path, stem, parts, window, result):
+    """One video of a files run: the frames processed (0 when it is skipped, with a line)."""
+    estimator, detector, camera = parts
+    try:
+        source = VideoFile(path)
+    except Skipped as exc:
+        print(f"skipping {shown(path)}: {exc}")
+        return 0
+    entry = box_entry(opt, path)
+    tracker = tracked_people(opt, estimator, detector, camera, source, entry)
+    out = os.path.join(opt.out_dir, stem)
+    sinks = [
+        video_pictures(opt, stem, entry, detector),
+        *window,
+        Progress(os.path.basename(source.name), source.reader.frames_expected),
+        VideoRecord(opt, out),
+        *([TrackBvh(opt, stem)] if opt.bvh else []),
+    ]
+    try:
+        processed = runner.run(source, tracker, sinks, stop)
+    except Skipped as exc:
+        print(f"skipping {source.name}: {exc}")
+        return 0
+    if processed is None:
+        if not stop.requested():
+            print(f"skipping {source.name}: no frame could be read")
+        return 0
+    result.tracked[path] = tracker.tracked
+    return processed.processed
+
+
+def open_live_source(spec):
+    """A camera or stream, else (``--live``) a video file played at its own rate."""
+    if is_live_source(spec):
+        return Stream(spec)
+    if not os.path.isfile(spec) or not is_video(spec):
+        raise UserError(
+            f"--live plays one video file as a camera would, and --demo {shown(spec)} is not a video file; give a "
+            f"video, a camera index (--demo 0) or a stream URL"
+        )
+    try:
+        return VideoFile(spec, live=True)
+    except Skipped as exc:
+        raise UserError(f"--demo {shown(spec)}: {exc}") from None
+
+
+def run_live(opt, stop):
+    """A camera, a stream, or (``--live``) a video file played at its own rate: frames the model
+    has no time for are dropped; each processed frame is a line of ``<name>.jsonl`` at once."""
+    if opt.bvh:
+        raise UserError("--bvh needs every frame of a video, and live input drops frames; drop --bvh (or --live)")
+    source = open_live_source(opt.demo)
+    try:
+        entry = box_entry(opt, opt.demo)
+        estimator, detector, camera = build(opt, opt.detector != "none" and entry is None, inputs=[opt.demo])
+        tracker = tracked_people(opt, estimator, detector, camera, source, entry)
+        stem = live_name(opt.demo)
+        out = os.path.join(opt.out_dir, stem)
+        sinks = [
+            FrameLines(out),
+            video_pictures(opt, stem, entry, detector),
+            *windows(opt, stop),
+            VideoRecord(opt, out),
+        ]
+        try:
+            processed = runner.run(source, tracker, sinks, stop)
+        except Skipped as exc:
+            raise UserError(f"--demo {source.name}: {exc}") from None
+    finally:
+        source.close()
+    if processed is not None:
+        return DemoResult(processed.processed, {opt.demo: tracker.tracked})
+    if stop.requested():
+        print(f"{source.name}: stopped by {stop.reason} before a frame arrived; nothing written")
+        return DemoResult()
+    stalled = " (it stalled: no frame within its read timeout)" if source.ended_by == "stalled" else ""
+    raise UserError(f"--demo {source.name}: no frame could be read{stalled}")

@@ -72,9 +72,10 @@ class PoseTracker:
     of those boxes has nothing left inside the frame. ``smoothing``: None (off), True (the demo's
     ``--smooth`` settings) or {"2d_px": {...}, "3d_mm": {...}} One-Euro settings. A frame's time is
     the ``time_s`` given to ``step``, else its index / ``fps``. ``min_iou``, ``max_missed``: the
-    tracker's (see ``Tracker``). ``intrinsics``: the camera (``camera.Intrinsics``) that places
-    the people (``root_cam_mm``, ``joints_3d_cam_mm``); None: the estimator's, else
-    ``Intrinsics.from_fov`` of each frame.
+    tracker's (see ``Tracker``). ``camera``: what places the people (``root_cam_mm``,
+    ``joints_3d_cam_mm``): a ``camera.Intrinsics``, or a ``camera.CameraPolicy`` that chooses the
+    intrinsics on the first frame (from ``source_path``'s EXIF when the frames come from a file);
+    None: the estimator's own. ``intrinsics``: the camera chosen (None before the first frame).
     """
 
     def __init__(
@@ -86,7 +87,8 @@ class PoseTracker:
         fps=None,
         min_iou=0.3,
         max_missed=5,
-        intrinsics=None,
+        camera=None,
+        source_path=None,
     ):
         if det_every < 1:
             raise ValueError(f"det_every must be >= 1, got {det_every}")
@@ -94,7 +96,8 @@ class PoseTracker:
         self.smoothing = DEFAULT_SMOOTHING if smoothing is True else smoothing or None
         self.smoother = TrackSmoother(self.smoothing) if self.smoothing else None
         self.tracker = Tracker(min_iou, max_missed)
-        self.frame_index, self.previous, self.intrinsics = 0, [], intrinsics
+        self.camera, self.source_path, self.intrinsics = camera, source_path, None
+        self.frame_index, self.previous = 0, []
 
     def step(self, frame, boxes=None, time_s=None):
         """The people of the next BGR ``frame``: dicts as ``Estimator.predict`` gives (``box``,
@@ -102,6 +105,8 @@ class PoseTracker:
         ``track_id``, smoothed when smoothing is on. ``boxes``: this frame's person boxes
         [[x, y, w, h], ...] (an empty list: nobody), or None to find them."""
         time_s = self._time(time_s)
+        if self.intrinsics is None and self.camera is not None:
+            self.intrinsics = self.camera.for_frame(frame.shape, self.source_path)
         found, scores, source = self._boxes(frame, boxes)
         people = label_people(self.estimator.predict(frame, found, self.intrinsics), scores, source)
         for person, track_id in zip(people, self.tracker.update([p["box"] for p in people])):
