@@ -1,0 +1,77 @@
+"""The viewer of a demo run with --angles and --world (docs/motion.md), in a real browser: the angle
+curves of the chosen track under the 3D view with a cursor that follows the frame, and the floor
+grid where the world frame puts it."""
+
+import json
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from browser import (
+    FRAMES,
+    SMALL,
+    chromium,
+    open_page,
+    page_data,
+    page_state,
+    show_frame,
+    wait_for,
+    write_two_person_clip,
+)
+from hg3d.angles import ANGLE_NAMES
+from hg3d.demo import run_demo
+from test_world import tilted_camera
+
+
+@pytest.fixture(scope="module")
+def motion_page(tmp_path_factory, resnet18_3d_checkpoint):
+    folder = tmp_path_factory.mktemp("motion_viewer")
+    video, boxes = write_two_person_clip(folder, "two.mp4", seed=3)
+    world = {"R": tilted_camera()[0].tolist(), "t": [100.0, 1500.0, -50.0]}
+    (folder / "world.json").write_text(json.dumps(world))
+    argv = ["--demo", str(video), "--bboxes", str(boxes), "--load_model", resnet18_3d_checkpoint, *SMALL]
+    run_demo([*argv, "--out_dir", str(folder / "out"), "--html", "--angles", "--world", str(folder / "world.json")])
+    return folder / "out" / "two.html", json.loads((folder / "out" / "two.json").read_text()), world
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("chromium_profile")) as driver:
+        yield driver
+
+
+def test_the_page_carries_the_angles_and_the_world(motion_page):
+    page, record, world = motion_page
+    data = page_data(page)
+    assert data["angle_names"] == list(ANGLE_NAMES)
+    np.testing.assert_allclose(data["world"]["R"], world["R"], atol=1e-8)
+    person = data["frames"][2]["people"][1]
+    want = next(p for p in record["frames"][2]["people"] if p["track_id"] == person["id"])["angles"]
+    assert person["angles"] == [want[name] for name in ANGLE_NAMES]
+
+
+def test_the_angle_chart_follows_the_frame_and_the_chosen_track(browser, motion_page):
+    page, _, _ = motion_page
+    open_page(browser, page, 0)
+    assert browser.find_element(By.ID, "angles-panel").is_displayed()
+    first = page_state(browser, 0)["chart"]
+    last = show_frame(browser, FRAMES - 1)["chart"]
+    middle = show_frame(browser, 2)["chart"]
+    assert first["track"] == last["track"] == 1 and first["curves"] == len(ANGLE_NAMES)
+    assert first["cursor_x"] < middle["cursor_x"] < last["cursor_x"]
+    step = (last["cursor_x"] - first["cursor_x"]) / (FRAMES - 1)
+    assert step > 20 and middle["cursor_x"] == pytest.approx(first["cursor_x"] + 2 * step, abs=0.5)
+    Select(browser.find_element(By.ID, "angle-track")).select_by_visible_text("id 2")
+    chart = wait_for(browser, "JSON.parse(document.body.dataset.hg3dState).chart", lambda c: c["track"] == 2, "track 2")
+    assert chart["cursor_x"] == pytest.approx(middle["cursor_x"])
+
+
+def test_the_floor_grid_lies_on_the_world_floor(browser, motion_page):
+    page, _, world = motion_page
+    open_page(browser, page, 0)
+    page_state(browser, 0)
+    normal, offset = browser.execute_script("return window.hg3dViewer.floorPlane()")
+    np.testing.assert_allclose(normal, world["R"][1], atol=1e-6)  # the world's +Y in the camera frame
+    assert offset == pytest.approx(-world["t"][1], abs=0.01)  # R[1] . X + t[1] = 0 on the floor
