@@ -36,12 +36,6 @@ def motion_page(tmp_path_factory, resnet18_3d_checkpoint):
     return folder / "out" / "two.html", json.loads((folder / "out" / "two.json").read_text()), world
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium_profile")) as driver:
-        yield driver
-
-
 def test_the_page_carries_the_angles_and_the_world(motion_page):
     page, record, world = motion_page
     data = page_data(page)
@@ -52,26 +46,22 @@ def test_the_page_carries_the_angles_and_the_world(motion_page):
     assert person["angles"] == [want[name] for name in ANGLE_NAMES]
 
 
-def test_the_angle_chart_follows_the_frame_and_the_chosen_track(browser, motion_page):
-    page, _, _ = motion_page
-    open_page(browser, page, 0)
-    assert browser.find_element(By.ID, "angles-panel").is_displayed()
-    first = page_state(browser, 0)["chart"]
-    last = show_frame(browser, FRAMES - 1)["chart"]
-    middle = show_frame(browser, 2)["chart"]
+def test_the_angle_chart_follows_the_frame_and_the_floor_lies_on_the_world(motion_page, tmp_path):
+    page, _, world = motion_page
+    with chromium(tmp_path / "profile") as browser:
+        open_page(browser, page, 0)
+        assert browser.find_element(By.ID, "angles-panel").is_displayed()
+        first = page_state(browser, 0)["chart"]
+        normal, offset = browser.execute_script("return window.hg3dViewer.floorPlane()")
+        last = show_frame(browser, FRAMES - 1)["chart"]
+        middle = show_frame(browser, 2)["chart"]
+        Select(browser.find_element(By.ID, "angle-track")).select_by_visible_text("id 2")
+        state = "JSON.parse(document.body.dataset.hg3dState).chart"
+        chart = wait_for(browser, state, lambda c: c["track"] == 2, "the chart of track 2")
     assert first["track"] == last["track"] == 1 and first["curves"] == len(ANGLE_NAMES)
     assert first["cursor_x"] < middle["cursor_x"] < last["cursor_x"]
     step = (last["cursor_x"] - first["cursor_x"]) / (FRAMES - 1)
     assert step > 20 and middle["cursor_x"] == pytest.approx(first["cursor_x"] + 2 * step, abs=0.5)
-    Select(browser.find_element(By.ID, "angle-track")).select_by_visible_text("id 2")
-    chart = wait_for(browser, "JSON.parse(document.body.dataset.hg3dState).chart", lambda c: c["track"] == 2, "track 2")
     assert chart["cursor_x"] == pytest.approx(middle["cursor_x"])
-
-
-def test_the_floor_grid_lies_on_the_world_floor(browser, motion_page):
-    page, _, world = motion_page
-    open_page(browser, page, 0)
-    page_state(browser, 0)
-    normal, offset = browser.execute_script("return window.hg3dViewer.floorPlane()")
     np.testing.assert_allclose(normal, world["R"][1], atol=1e-6)  # the world's +Y in the camera frame
     assert offset == pytest.approx(-world["t"][1], abs=0.01)  # R[1] . X + t[1] = 0 on the floor
