@@ -65,3 +65,18 @@ def test_the_angle_chart_follows_the_frame_and_the_floor_lies_on_the_world(motio
     assert chart["cursor_x"] == pytest.approx(middle["cursor_x"])
     np.testing.assert_allclose(normal, world["R"][1], atol=1e-6)  # the world's +Y in the camera frame
     assert offset == pytest.approx(-world["t"][1], abs=0.01)  # R[1] . X + t[1] = 0 on the floor
+
+
+def test_the_first_view_takes_in_every_person_and_the_camera(motion_page, tmp_path):
+    page, record, _ = motion_page
+    with chromium(tmp_path / "profile") as browser:
+        browser.set_window_size(600, 900)  # a tall, narrow view: its width limits
+        open_page(browser, page, 0)
+        state = page_state(browser, 0)
+        box = browser.execute_script("return document.getElementById('view').getBoundingClientRect().toJSON()")
+        every_joint = "[1, 2].flatMap((id) => [...Array(17).keys()].map((j) => window.hg3dViewer.jointOnPage(id, j)))"
+        on_page = browser.execute_script(f"return {every_joint}")
+        camera = browser.execute_script("return window.hg3dViewer.cameraOnPage()")
+    assert state["tracks"] == [1, 2]
+    for x, y in [*on_page, camera]:
+        assert box["left"] <= x <= box["right"] and box["top"] <= y <= box["bottom"], (x, y, box)

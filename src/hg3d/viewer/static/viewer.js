@@ -76,6 +76,7 @@ const camera = new THREE.PerspectiveCamera(50, 1, 0.01, 500);
 const controls = new OrbitControls(camera, renderer.domElement);
 
 let grid = null;
+let everything = null; // the sphere the first view takes in
 
 const JOINT_GEOMETRY = new THREE.SphereGeometry(0.04, 16, 12);
 const BONE_GEOMETRY = new THREE.CylinderGeometry(0.02, 0.02, 1, 10);
@@ -146,8 +147,8 @@ function drawnJoints() {
   return joints;
 }
 
-/* The floor under the lowest joint, and a first view from above and to the right that takes in
-   the camera and everyone. */
+/* The floor under the lowest joint (or the world's floor), and the sphere around the camera and
+   everyone that the first view takes in. */
 function addFloorAndCamera() {
   const joints = drawnJoints();
   const extent = new THREE.Box3().setFromPoints([new THREE.Vector3(), ...joints]);
@@ -166,10 +167,18 @@ function addFloorAndCamera() {
   }
   scene.add(grid);
   scene.add(cameraMarker());
-  const radius = Math.max(1, extent.getSize(new THREE.Vector3()).length() / 2);
-  const distance = (0.6 * radius) / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2));
-  camera.position.copy(middle).add(new THREE.Vector3(0.6, 0.45, 0.65).normalize().multiplyScalar(distance));
-  controls.target.copy(middle);
+  everything = new THREE.Sphere(middle, Math.max(0.5, extent.getSize(new THREE.Vector3()).length() / 2));
+}
+
+/* The first view, from above and to the right: far enough that the sphere around the camera and
+   every joint of the clip fits the narrower of the view's two fields of view. */
+function frameEverything() {
+  const halfHeight = THREE.MathUtils.degToRad(camera.fov / 2);
+  const halfWidth = Math.atan(Math.tan(halfHeight) * camera.aspect);
+  const distance = everything.radius / Math.sin(Math.min(halfHeight, halfWidth));
+  const direction = new THREE.Vector3(0.6, 0.45, 0.65).normalize();
+  camera.position.copy(everything.center).addScaledVector(direction, distance);
+  controls.target.copy(everything.center);
   controls.update();
 }
 
@@ -451,6 +460,13 @@ function jointOnPage(id, joint) {
   return [box.left + ((point.x + 1) / 2) * box.width, box.top + ((1 - point.y) / 2) * box.height];
 }
 
+/* Where the demo's camera (the origin) is on the page (client pixels), for scripts and tests. */
+function cameraOnPage() {
+  const point = new THREE.Vector3().project(camera);
+  const box = renderer.domElement.getBoundingClientRect();
+  return [box.left + ((point.x + 1) / 2) * box.width, box.top + ((1 - point.y) / 2) * box.height];
+}
+
 /* The drawn floor grid in the camera frame: [unit normal (up), offset mm] with normal . X = offset on it. */
 function floorPlane() {
   const up = UP.clone().applyQuaternion(grid.quaternion);
@@ -497,6 +513,7 @@ window.addEventListener("hashchange", () => {
 });
 new ResizeObserver(resize).observe(view);
 resize();
+frameEverything();
 goTo(frameFromHash() ?? 0);
-window.hg3dViewer = { goTo, jointOnPage, floorPlane };
+window.hg3dViewer = { goTo, jointOnPage, cameraOnPage, floorPlane };
 window.requestAnimationFrame(tick);
