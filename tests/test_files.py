@@ -130,3 +130,10 @@ def test_a_file_size_limit_hit_mid_line_leaves_whole_lines(tmp_path):
     proc = subprocess.run([sys.executable, "-c", LIMITED_WRITER, str(path)], capture_output=True, text=True)
     assert proc.stdout.strip() == f"cannot write {path}: File too large; it ends on its last whole line", proc.stderr
     assert path.read_text() == "".join(f"line {i:03d} " + "x" * 37 + "\n" for i in range(21))
+
+
+def test_json_nested_too_deeply_is_one_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(UserError, match=rf"^cannot read demo result {path}: nested too deeply$"):
+        files.read_json(str(path), "demo result")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import FUSION_3D
+from hg3d.camera import Intrinsics, project
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
-from hg3d.geometry import pinhole_project
 from hg3d.options import parse_opts
 from hg3d.tools.sample_data import prepare_root, write_h36m, write_mpii
 from hg3d.tools.synthetic import camera_intrinsics, random_scene
@@ -16,7 +16,8 @@ from hg3d.tools.synthetic import camera_intrinsics, random_scene
 
 def test_scene_labels_are_consistent():
     scene = random_scene(np.random.default_rng(3), 200, 160)
-    np.testing.assert_allclose(pinhole_project(scene["joints_cam"], scene["intrinsics"]), scene["joints_2d"])
+    camera = Intrinsics.from_matrix(scene["intrinsics"])
+    np.testing.assert_allclose(project(scene["joints_cam"], camera), scene["joints_2d"])
     assert scene["image"].shape == (160, 200, 3) and scene["mpii_2d"].shape == (16, 2)
     x, y, w, h = scene["box"]
     assert np.all(scene["joints_2d"] >= [x, y]) and np.all(scene["joints_2d"] <= [x + w, y + h])
@@ -25,7 +26,7 @@ def test_scene_labels_are_consistent():
 
 def test_projection_by_hand():
     K = camera_intrinsics(100, 80, focal=50)
-    np.testing.assert_allclose(pinhole_project(np.array([[200.0, -100.0, 1000.0]]), K), [[60.0, 35.0]])
+    np.testing.assert_allclose(project(np.array([[200.0, -100.0, 1000.0]]), Intrinsics.from_matrix(K)), [[60.0, 35.0]])
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 
 from conftest import TINY_CPU, quiet_opts, run_main
 from figures import assert_every_figure_has_its_protocol
+from hg3d.camera import Intrinsics, project
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
 from hg3d.errors import UserError
-from hg3d.geometry import pinhole_project
 from hg3d.joints import H36M_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
@@ -38,7 +38,8 @@ def test_projection_by_hand():
     cam = world_to_camera(point, pose)
     np.testing.assert_allclose(cam, [[-2 + 0.1, 1 + 0.2, 3.5]])
     K = np.array([[1000.0, 0, 500], [0, 1000.0, 400], [0, 0, 1]])
-    np.testing.assert_allclose(pinhole_project(cam * 1000, K), [[500 + 1000 * -1.9 / 3.5, 400 + 1000 * 1.2 / 3.5]])
+    expected = [[500 + 1000 * -1.9 / 3.5, 400 + 1000 * 1.2 / 3.5]]
+    np.testing.assert_allclose(project(cam * 1000, Intrinsics.from_matrix(K)), expected)
 
 
 def test_joint_mapping():

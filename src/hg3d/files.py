@@ -44,12 +44,15 @@ def imread_bgr(path):
 
 
 def read_json(path, what):
-    """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is."""
+    """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is (also for
+    a file nested deeper than Python's parser goes)."""
     try:
         with open(path) as handle:
             return json.load(handle)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {what} {path}: {exc}") from None
+    except RecursionError:
+        raise UserError(f"cannot read {what} {path}: nested too deeply") from None
 
 
 def refuse_symlink(path):

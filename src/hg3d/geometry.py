@@ -70,12 +70,6 @@ def adjust_aspect_ratio(size, aspect_ratio, fit_short_side=False):
     return np.array([w, h])
 
 
-def pinhole_project(points, intrinsics):
-    """Camera-frame points (..., 3) to pixels (..., 2) through a pinhole matrix K (3x3), no distortion."""
-    uvw = points @ np.asarray(intrinsics).T
-    return uvw[..., :2] / uvw[..., 2:3]
-
-
 def _gaussian_patch(sigma):
     """The (6 sigma + 1)^2 patch exp(-d^2 / 2 sigma^2), float32 like the original targets."""
     radius = int(3 * sigma)

@@ -114,6 +114,8 @@ SHARED_JOINTS = (
     ("r_elbow", "r_elbow"),
     ("r_wrist", "r_wrist"),
 )
+# The bone sums a user may give the demo (mm): a 10 cm figurine to a statue five times life size.
+BONE_SUM_RANGE_MM = (100.0, 20000.0)
 
 
 def flip_permutation(num_joints, pairs):
@@ -148,7 +150,8 @@ MPI3DHP_JOINTS = (
     "head",
 )
 MPI3DHP_PELVIS = MPI3DHP_JOINTS.index("pelvis")
-# The official scripts score the first 14 joints (pelvis, spine and head excluded).
+# The official scripts' PCK and AUC score the first 14 joints (pelvis, spine and head excluded);
+# their MPJPE averages all 17.
 MPI3DHP_EVAL_JOINTS = np.arange(14)
 # Index into H36M-17 for each 3DHP-17 joint: 3DHP neck = H36M thorax, 3DHP spine = H36M spine,
 # 3DHP head = H36M neck/nose, 3DHP head_top = H36M head. A permutation: the skeletons match 1:1.

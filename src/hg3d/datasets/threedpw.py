@@ -29,8 +29,8 @@ import os
 import numpy as np
 
 from .. import smpl
+from ..camera import Intrinsics, project
 from ..errors import UserError
-from ..geometry import pinhole_project
 from ..joints import H36M_TO_MPII
 from .base import PoseDataset, orthographic_joints, read_image, require_path
 from .safe_pickle import load_pickle
@@ -201,14 +201,14 @@ class ThreeDPW(PoseDataset):
         for path in sorted(glob.glob(os.path.join(folder, "*.pkl"))):
             data = load_sequence(path)
             sequence = str(data["sequence"])
-            intrinsics = np.asarray(data["cam_intrinsics"], np.float64)
+            camera = Intrinsics.from_matrix(data["cam_intrinsics"])
             poses = np.asarray(data["cam_poses"], np.float64)
             count = 0
             for person, (joints, valid) in enumerate(zip(data["jointPositions"], data["campose_valid"])):
                 for frame in np.flatnonzero(np.asarray(valid, bool)):
                     world = np.asarray(joints[frame], np.float64).reshape(24, 3)
                     h36m_mm = smpl_to_h36m(world_to_camera(world, poses[frame]) * 1000.0)
-                    samples.append((len(names), person, int(frame), h36m_mm, pinhole_project(h36m_mm, intrinsics)))
+                    samples.append((len(names), person, int(frame), h36m_mm, project(h36m_mm, camera)))
                     smpl_parameters.append(
                         (data["poses"][person][frame], data["betas"][person][:NUM_BETAS], poses[frame][:3, :3])
                     )

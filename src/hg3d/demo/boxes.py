@@ -11,9 +11,7 @@ import os
 from ..errors import UserError
 from ..files import read_json
 
-
-def _finite(v):
-    return v == v and abs(v) != float("inf")
+MAX_BOX_PX = 1e5  # box coordinates and sizes larger than any image (NaN is not within it either)
 
 
 def _is_box(value):
@@ -25,8 +23,11 @@ def parse_bbox(value, where):
         box = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
     except (TypeError, ValueError):
         box = []
-    if len(box) != 4 or not all(map(_finite, box)) or box[2] <= 0 or box[3] <= 0:
-        raise UserError(f"{where}: expected x,y,w,h with positive width and height, got '{value}'")
+    if len(box) != 4 or not all(abs(v) <= MAX_BOX_PX for v in box) or box[2] <= 0 or box[3] <= 0:
+        raise UserError(
+            f"{where}: expected x,y,w,h in pixels with positive width and height, each within "
+            f"{MAX_BOX_PX:g} px, got '{value}'"
+        )
     return box
 
 

@@ -24,7 +24,7 @@ from ..inference import box_outside
 from .boxes import all_boxes, frame_boxes, image_boxes
 from .pose_tracker import find_people, label_people
 from .sinks import people_fields
-from .sources import Frame, shown
+from .sources import Frame, Skipped, shown
 from .tracking import TrackedPoses
 
 STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
@@ -117,10 +117,6 @@ class Run:
             "max_latency_ms": round(float(np.max(latencies)), 1) if latencies else None,
             "achieved_fps": round(self.processed / elapsed, 2) if elapsed > 0 else None,
         }
-
-
-class Skipped(Exception):
-    """An input the run cannot use (the given boxes miss its frames): nothing was written."""
 
 
 def _batches(frames, size):

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..files import c_stderr_silenced
-from ..redact import redact_url
+from ..redaction import redact
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2"}
 # Read as videos without a look inside; any other file that OpenCV opens as a video (and not as an
@@ -166,17 +166,21 @@ class Frame:
 def read_image(path):
     """(8-bit BGR image or None when it cannot be decoded, a notice or None). Read as bytes and
     decoded in memory (any file name works; EXIF orientation applied as ``cv2.imread`` does); a
-    JPEG that stops before its end marker is decoded as far as it goes, with a notice."""
+    JPEG that stops before its end marker is decoded as far as it goes (as ``cv2.imread`` would),
+    with a notice."""
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror or exc})"
+    head, tail = data[:2].tobytes(), data[-64:].tobytes().rstrip(b"\0")
+    truncated = head == JPEG_START and not tail.endswith(JPEG_END)
+    if truncated:  # the decoder in memory refuses a JPEG without its end: give it one
+        data = np.concatenate([data, np.frombuffer(JPEG_END, np.uint8)])
     with c_stderr_silenced():  # libjpeg's own 'Premature end of JPEG file'
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         return None, "cannot be read (corrupt or unsupported format)"
-    raw = data.tobytes()
-    if raw.startswith(JPEG_START) and not raw.rstrip(b"\0").endswith(JPEG_END):
+    if truncated:
         return image, f"notice: {shown(path)} is a truncated JPEG (its end is missing): the part that decodes is used"
     return image, None
 
@@ -331,7 +335,7 @@ class NewestFrame:
                 return None
             item, self.pending = self.pending, None
         if item is None and isinstance(self.error, (cv2.error, OSError)):
-            raise UserError(f"reading the live input failed: {redact_url(str(self.error))}")
+            raise UserError(f"reading the live input failed: {redact(str(self.error))}")
         if item is None and self.error is not None:
             raise self.error
         return item
@@ -472,7 +476,7 @@ class Stream(LiveSource):
     path = None
 
     def __init__(self, spec):
-        self.name, self.index = redact_url(spec), camera_index(spec)
+        self.name, self.index = redact(spec), camera_index(spec)
         self.kind = "camera" if self.index is not None else "stream"
         stall_s = STREAM_TIMEOUT_MS / 1000.0
         with c_stderr_silenced():  # OpenCV's backends print their own failure reports

@@ -9,7 +9,7 @@ y down, z forward) and mapped to MPII-16 with ``joints.H36M_TO_MPII``, as the H3
 import cv2
 import numpy as np
 
-from ..geometry import pinhole_project
+from ..camera import Intrinsics, project
 from ..joints import H36M_BONE_SUM_MM, H36M_BONES, H36M_TO_MPII
 
 # Rest pose, H36M-17 order, mm, relative to the pelvis (y down): a person standing, arms down.
@@ -146,7 +146,7 @@ def random_background(rng, width, height):
 
 def render_person(image, joints_cam, intrinsics, rng):
     """Draw the person with camera-frame H36M-17 joints onto ``image`` (in place), far parts first."""
-    uv = pinhole_project(joints_cam, intrinsics)
+    uv = project(joints_cam, Intrinsics.from_matrix(intrinsics))
     focal = intrinsics[0, 0]
     shirt, trousers = rng.uniform(60, 200, (2, 3))
     darker, lighter = (lambda c: c * 0.55), (lambda c: c * 0.6 + 255 * 0.4)
@@ -194,7 +194,7 @@ def draw_face(image, joints_cam, intrinsics, skin):
         radius = max(1, int(round(intrinsics[0, 0] * 18 / eye[2])))
         cv2.circle(
             image,
-            tuple(np.round(pinhole_project(eye, intrinsics)).astype(int)),
+            tuple(np.round(project(eye, Intrinsics.from_matrix(intrinsics))).astype(int)),
             radius,
             tuple(float(c) for c in skin * 0.3),
             -1,

@@ -1,6 +1,8 @@
 """``hg3d-view <demo JSON> [-o out.html]``: the viewer page of an existing demo result, without
-running the network again."""
+running the network again; also of a live run's ``<name>.jsonl`` (its frames so far, e.g. when the
+run was killed before writing its JSON)."""
 
+import json
 import os
 
 from ..errors import OneLineParser, UserError
@@ -11,7 +13,7 @@ def parse_view_opts(argv=None):
     parser = OneLineParser(
         "view.py", description="Write the 3D viewer (one self-contained HTML file) of a demo result."
     )
-    parser.add_argument("result", help="the JSON that hg3d-demo wrote (<name>.json)")
+    parser.add_argument("result", help="the JSON that hg3d-demo wrote (<name>.json), or a live run's <name>.jsonl")
     parser.add_argument("-o", "--out", help="the page to write (default: <name>.html beside the JSON)")
     parser.add_argument(
         "--video",
@@ -31,9 +33,30 @@ def default_video(opt, record):
     return overlay if "frames" in record and os.path.isfile(overlay) else None
 
 
+def read_lines(path):
+    """A live run's JSON Lines as a video result: one frame per line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read demo result {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    frames = []
+    for number, line in enumerate(lines, 1):
+        try:
+            frames.append(json.loads(line))
+        except ValueError as exc:
+            raise UserError(
+                f"{path} line {number} is not a JSON line ({exc}): give the .jsonl hg3d-demo wrote"
+            ) from None
+    return {"frames": frames}
+
+
 def run_view(argv=None):
     opt = parse_view_opts(argv)
-    record, where = load_result(opt.result)
+    if opt.result.endswith(".jsonl"):
+        record, where = load_result(read_lines(opt.result))[0], opt.result
+    else:
+        record, where = load_result(opt.result)
     video = default_video(opt, record)
     if opt.embed_video and video is None:
         raise UserError(f"--embed_video: no video beside {opt.result} (give --video)")

@@ -147,11 +147,16 @@ function drawnJoints() {
   return joints;
 }
 
-/* The floor under the lowest joint (or the world's floor), and the sphere around the camera and
+let cameraNames = [];
+
+/* The floor under the lowest joint (or the world's floor), and the sphere around the camera(s) and
    everyone that the first view takes in. */
 function addFloorAndCamera() {
   const joints = drawnJoints();
-  const extent = new THREE.Box3().setFromPoints([new THREE.Vector3(), ...joints]);
+  const markers = data.cameras || [{ name: "camera", intrinsics: data.intrinsics, R: null, t: [0, 0, 0] }];
+  cameraNames = markers.map((m) => m.name);
+  const centres = markers.map((m) => toScene(m.t));
+  const extent = new THREE.Box3().setFromPoints([...centres, ...joints]);
   const floor = joints.length ? Math.min(...joints.map((p) => p.y)) : -1.5;
   const middle = extent.getCenter(new THREE.Vector3());
   const size = Math.ceil(Math.max(extent.max.x - extent.min.x, extent.max.z - extent.min.z) + 2);
@@ -166,11 +171,11 @@ function addFloorAndCamera() {
     grid.position.set(middle.x, floor, middle.z);
   }
   scene.add(grid);
-  scene.add(cameraMarker());
+  for (const m of markers) scene.add(cameraMarker(m));
   everything = new THREE.Sphere(middle, Math.max(0.5, extent.getSize(new THREE.Vector3()).length() / 2));
 }
 
-/* The first view, from above and to the right: far enough that the sphere around the camera and
+/* The first view, from above and to the right: far enough that the sphere around the cameras and
    every joint of the clip fits the narrower of the view's two fields of view. */
 function frameEverything() {
   const halfHeight = THREE.MathUtils.degToRad(camera.fov / 2);
@@ -182,10 +187,11 @@ function frameEverything() {
   controls.update();
 }
 
-/* The demo's camera: a pyramid towards the image corners (from the intrinsics, else a 55 degree
-   4:3 view) with a triangle on the top edge, at the origin. */
-function cameraMarker() {
-  const k = data.intrinsics;
+/* A camera: a pyramid towards the image corners (from the intrinsics, else a 55 degree 4:3 view)
+   with a triangle on the top edge. The demo's camera is at the origin; hg3d-triangulate's cameras
+   carry R and t, which take a point of the marker's camera frame into the drawn frame (mm). */
+function cameraMarker(marker) {
+  const k = marker.intrinsics;
   const depth = CAMERA_MARKER_MM;
   let corners;
   if (k) {
@@ -201,12 +207,16 @@ function cameraMarker() {
   corners.forEach((corner, i) => points.push([0, 0, 0], corner, corner, corners[(i + 1) % 4]));
   const top = [(corners[0][0] + corners[1][0]) / 2, corners[0][1] * 1.4, depth];
   points.push(corners[0], top, top, corners[1]);
-  const geometry = new THREE.BufferGeometry().setFromPoints(points.map(toScene));
-  const marker = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xffffff }));
-  const name = textSprite("camera", "#ffffff");
-  name.position.copy(toScene(top)).add(new THREE.Vector3(0, 0.12, 0));
-  marker.add(name);
-  return marker;
+  const place = (p) => {
+    const r = marker.R || [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+    return toScene(r.map((row, i) => row[0] * p[0] + row[1] * p[1] + row[2] * p[2] + marker.t[i]));
+  };
+  const geometry = new THREE.BufferGeometry().setFromPoints(points.map(place));
+  const lines = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xffffff }));
+  const name = textSprite(marker.name, "#ffffff");
+  name.position.copy(place(top)).add(new THREE.Vector3(0, 0.12, 0));
+  lines.add(name);
+  return lines;
 }
 
 function fillLegend() {
@@ -346,9 +356,10 @@ function publishState() {
   const joints = {};
   for (const person of people) joints[String(person.id)] = figures.get(person.id).cameraJoints();
   const tracks = people.map((person) => person.id);
-  document.body.dataset.hg3dState = JSON.stringify({
-    ready: true, frame: current, frames: frameCount, tracks, joints, chart: chartState,
-  });
+  const state = {
+    ready: true, frame: current, frames: frameCount, tracks, joints, cameras: cameraNames, chart: chartState,
+  };
+  document.body.dataset.hg3dState = JSON.stringify(state);
 }
 
 /* Playback follows the video's clock when there is a video, else the page's own. */
