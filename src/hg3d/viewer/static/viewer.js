@@ -76,7 +76,7 @@ const camera = new THREE.PerspectiveCamera(50, 1, 0.01, 500);
 const controls = new OrbitControls(camera, renderer.domElement);
 
 let grid = null;
-let everything = null; // the sphere the first view takes in
+let everything = null; /* the sphere the first view takes in */
 
 const JOINT_GEOMETRY = new THREE.SphereGeometry(0.04, 16, 12);
 const BONE_GEOMETRY = new THREE.CylinderGeometry(0.02, 0.02, 1, 10);
