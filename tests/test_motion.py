@@ -206,6 +206,7 @@ def test_demo_writes_the_motion_files(resnet18_3d_checkpoint, tmp_path):
     [
         (["--angles"], "no video"),
         (["--world", "missing.json"], "cannot read --world"),
+        (["--live", "--trc"], "live input drops frames"),
     ],
 )
 def test_motion_flags_refused_with_a_one_line_error(resnet18_3d_checkpoint, tmp_path, args, says, capsys):
