@@ -467,6 +467,7 @@ def bench_frame_costs(ckpt, t_frame, repeat):
         f"{_against(costs['onnxruntime'], t_pose, ('speed', ONNX_GOAL), of='torch')}; torch's is {share} "
         f"without a detector; pictures (2D overlay + 3D panel) {t_draw * 1e3:.1f} ms",
     )
+    bench_motion_cost(people[0], t_frame, repeat)
     for name, detector in detectors.items():
         side, longest = detector.input_size
         row(
@@ -475,6 +476,44 @@ def bench_frame_costs(ckpt, t_frame, repeat):
             f"{costs[name] / t_pose:.2f}x the pose network; the 640x480 frame resized to a {side} px shorter side "
             f"(at most {longest})",
         )
+
+
+def bench_motion_cost(person, t_frame, repeat, frames=300):
+    """The motion outputs (--angles --trc --c3d: the floor fit, angles, contacts and the four
+    files) of one track of ``frames`` frames, per frame, against the whole demo frame (goal < 5%)."""
+    import tempfile
+
+    from hg3d.motion import track_motion, write_angles_csv, write_c3d, write_mot, write_trc
+
+    rng = np.random.default_rng(2)
+    pose = np.asarray(person["joints_3d_h36m_mm"], np.float64)
+    poses = pose + rng.normal(0, 5.0, (frames, *pose.shape))
+    root = person.get("root_cam_mm")
+    roots = np.asarray(root if root is not None else (0.0, 0.0, 3000.0), np.float64) + np.linspace(0, 3000, frames)[
+        :, None
+    ] * [1, 0, 0]
+    times = {f: f / 25.0 for f in range(frames)}
+
+    def outputs(folder):
+        _, _, motions = track_motion({1: (0, poses, roots)}, 25.0)
+        write_angles_csv(os.path.join(folder, "a.csv"), motions, times)
+        write_mot(os.path.join(folder, "a.mot"), motions[1], times)
+        write_trc(os.path.join(folder, "a.trc"), motions[1], times, 25.0)
+        write_c3d(os.path.join(folder, "a.c3d"), motions[1], 25.0)
+
+    with tempfile.TemporaryDirectory(prefix="hg3d-bench-motion-") as folder:
+        t_motion = best_time(lambda: outputs(folder), repeat) / frames
+    share = (
+        f"{t_motion / t_frame:.1%} of the whole frame ({t_frame * 1e3:.0f} ms; goal < 5%: "
+        + ("met)" if t_motion / t_frame < 0.05 else "NOT met)")
+        if t_frame
+        else "no whole frame"
+    )
+    row(
+        "motion outputs per frame (--angles --trc --c3d)",
+        f"{t_motion * 1e3:.2f} ms",
+        f"one {frames}-frame track: floor fit, angles, contacts, CSV, MOT, TRC, C3D; {share}",
+    )
 
 
 def interleaved_best_times(fns, repeat):

@@ -18,10 +18,12 @@ from ..errors import UserError
 from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
 from ..options import finish_model_options, home_dir, model_parser
 from ..visualize import MAX_PANELS
+from ..world import load_world
 from . import runner
 from .boxes import box_entry, load_bboxes, most_boxes, parse_bbox
 from .build import build
 from .detection import DETECTORS
+from .motion import MOTION_FLAGS, MotionFiles, motion_wanted
 from .pose_tracker import PoseTracker
 from .sinks import (
     FrameLines,
@@ -105,6 +107,7 @@ def parse_demo_opts(argv=None):
         help="video with --bvh: tracks seen in fewer frames get no BVH file",
     )
     a("--html", action="store_true", help="also <name>.html: the 3D viewer, one self-contained page")
+    add_motion_flags(parser)
     add_placement_flags(parser)
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
@@ -140,7 +143,23 @@ def parse_demo_opts(argv=None):
     opt.bboxes = load_bboxes(opt.bboxes) if opt.bboxes else {}
     opt.smooth_settings = {"2d_px": SMOOTH_2D, "3d_mm": SMOOTH_3D} if opt.smooth else None
     opt.camera_file = Intrinsics.load(opt.intrinsics) if opt.intrinsics else None  # a bad file fails before any work
+    opt.world = load_world(opt.world) if opt.world else None
     return opt
+
+
+def add_motion_flags(parser):
+    """Motion data of a video's tracks (docs/motion.md): angles, markers, a world frame."""
+    group = parser.add_argument_group("motion data of a video's tracks (docs/motion.md)")
+    a = group.add_argument
+    a("--angles", action="store_true", help="joint angles: <name>_angles.csv and <name>_track<id>.mot (OpenSim)")
+    a("--trc", action="store_true", help="markers as OpenSim reads them: <name>_track<id>.trc (mm, +Y up)")
+    a("--c3d", action="store_true", help="markers as C3D: <name>_track<id>.c3d (mm, +Y up)")
+    a(
+        "--world",
+        default="",
+        help='the camera in a world frame, +Y up: JSON {"R": 3x3, "t": [x, y, z] mm}, X_world = R X_cam + t '
+        "(default: from the floor the people walk on, when one is found)",
+    )
 
 
 def add_placement_flags(parser):
@@ -242,6 +261,11 @@ def run_files(opt, stop):
             f"--bvh exports the people tracked through a video, and --demo {shown(opt.demo)} holds no "
             f"video (a file that OpenCV reads as one); drop --bvh for images"
         )
+    if motion_wanted(opt) and not videos:
+        raise UserError(
+            f"{'/'.join(MOTION_FLAGS)} follow the people tracked through a video, and --demo {shown(opt.demo)} holds "
+            f"no video; drop them for images"
+        )
     names = output_names(images + videos, opt.demo)
     images, videos = [p for p in images if p in names], [p for p in videos if p in names]
     need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in images + videos)
@@ -278,11 +302,13 @@ def run_video(opt, stop, path, stem, parts, window, result):
     entry = box_entry(opt, path)
     tracker = tracked_people(opt, estimator, detector, camera, source, entry)
     out = os.path.join(opt.out_dir, stem)
+    motion = [MotionFiles(opt, stem)] if motion_wanted(opt) else []
     sinks = [
         video_pictures(opt, stem, entry, detector),
         *window,
         Progress(os.path.basename(source.name), source.reader.frames_expected),
-        VideoRecord(opt, out),
+        *motion,
+        VideoRecord(opt, out, amend=[m.amend for m in motion]),
         *([TrackBvh(opt, stem)] if opt.bvh else []),
     ]
     try:
@@ -318,6 +344,10 @@ def run_live(opt, stop):
     has no time for are dropped; each processed frame is a line of ``<name>.jsonl`` at once."""
     if opt.bvh:
         raise UserError("--bvh needs every frame of a video, and live input drops frames; drop --bvh (or --live)")
+    if motion_wanted(opt):
+        raise UserError(
+            f"{'/'.join(MOTION_FLAGS)} need every frame of a video, and live input drops frames; drop them (or --live)"
+        )
     source = open_live_source(opt.demo)
     try:
         entry = box_entry(opt, opt.demo)

@@ -363,10 +363,11 @@ class VideoRecord:
     """The JSON of a video, camera or stream, ``<out>.json``: the header, what the source says of
     itself, the frames (their people), the tracks; a live run adds its counts and latency and why
     it stopped, a video stopped before its end says why. With --html, the viewer page playing
-    ``<out>_2d.mp4``. Written at the close, then its line goes to ``log``."""
+    ``<out>_2d.mp4``. Written at the close, then its line goes to ``log``; each of ``amend`` (callables)
+    may add to the record first (the motion outputs, ``demo.motion``)."""
 
-    def __init__(self, opt, out, log=print):
-        self.opt, self.out, self.log = opt, out, log
+    def __init__(self, opt, out, log=print, amend=()):
+        self.opt, self.out, self.log, self.amend = opt, out, log, amend
         self.frames, self.run = [], None
 
     def open(self, run):
@@ -393,6 +394,8 @@ class VideoRecord:
             **({"frames_file": os.path.basename(self.out + ".jsonl")} if live else {}),
             "frames": self.frames,
         }
+        for amend in self.amend:
+            amend(record)
         video = self.out + "_2d.mp4" if "_2d.mp4" in run.written else None
         run.written += write_record(opt, self.out, record, video)
         files = f"{shown(self.out)}{{{','.join(run.written)}}}"

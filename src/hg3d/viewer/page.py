@@ -13,6 +13,7 @@ import urllib.parse
 
 import numpy as np
 
+from ..angles import ANGLE_NAMES
 from ..errors import UserError
 from ..files import atomic_write, read_json, write_bytes
 from ..joints import H36M_EDGES, H36M_JOINTS, NUM_H36M_JOINTS
@@ -80,7 +81,13 @@ def person_pose(person, where):
     person_id = person.get("index", 0) if track is None else track
     if not isinstance(person_id, int):
         raise UserError(f"{where}: a person's track_id/index {person_id!r} is not a whole number")
-    return {"id": person_id, "joints": array.tolist(), "placed": placed}
+    pose = {"id": person_id, "joints": array.tolist(), "placed": placed}
+    if isinstance(person.get("angles"), dict):  # --angles (docs/motion.md): the chart under the 3D view
+        angles = [person["angles"].get(name) for name in ANGLE_NAMES]
+        if not all(a is None or (isinstance(a, (int, float)) and np.isfinite(a)) for a in angles):
+            raise UserError(f"{where}: a person's angles are not numbers or null")
+        pose["angles"] = angles
+    return pose
 
 
 def _is_number(value):
@@ -157,7 +164,22 @@ def scene_data(record, where, video_src=None):
         "cameras": record.get("viewer_cameras"),  # hg3d-triangulate's, in the drawn camera's frame
         "frames": frames,
         "video": video_src,
+        "angle_names": list(ANGLE_NAMES),
+        "world": _world(record.get("world"), where),
     }
+
+
+def _world(world, where):
+    """The JSON's world frame ({"R", "t"}: the floor is its Y = 0), or None."""
+    if world is None:
+        return None
+    try:
+        R, t = np.asarray(world["R"], np.float64), np.asarray(world["t"], np.float64)
+    except (TypeError, KeyError, ValueError):
+        R = t = None
+    if R is None or R.shape != (3, 3) or t.shape != (3,) or not (np.isfinite(R).all() and np.isfinite(t).all()):
+        raise UserError(f"{where}: its world is not a 3x3 R and a 3-vector t")
+    return {"R": R.tolist(), "t": t.tolist()}
 
 
 def video_source(video_path, html_path, embed):

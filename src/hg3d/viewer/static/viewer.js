@@ -75,6 +75,9 @@ scene.add(sun);
 const camera = new THREE.PerspectiveCamera(50, 1, 0.01, 500);
 const controls = new OrbitControls(camera, renderer.domElement);
 
+let grid = null;
+let everything = null; /* the sphere the first view takes in */
+
 const JOINT_GEOMETRY = new THREE.SphereGeometry(0.04, 16, 12);
 const BONE_GEOMETRY = new THREE.CylinderGeometry(0.02, 0.02, 1, 10);
 const UP = new THREE.Vector3(0, 1, 0);
@@ -146,8 +149,8 @@ function drawnJoints() {
 
 let cameraNames = [];
 
-/* The floor under the lowest joint, and a first view from above and to the right that takes in
-   the camera and everyone. */
+/* The floor under the lowest joint (or the world's floor), and the sphere around the camera(s) and
+   everyone that the first view takes in. */
 function addFloorAndCamera() {
   const joints = drawnJoints();
   const markers = data.cameras || [{ name: "camera", intrinsics: data.intrinsics, R: null, t: [0, 0, 0] }];
@@ -157,14 +160,30 @@ function addFloorAndCamera() {
   const floor = joints.length ? Math.min(...joints.map((p) => p.y)) : -1.5;
   const middle = extent.getCenter(new THREE.Vector3());
   const size = Math.ceil(Math.max(extent.max.x - extent.min.x, extent.max.z - extent.min.z) + 2);
-  const grid = new THREE.GridHelper(size, size * 2, 0x6b7782, 0x3a424b);
-  grid.position.set(middle.x, floor, middle.z);
+  grid = new THREE.GridHelper(size, size * 2, 0x6b7782, 0x3a424b);
+  if (data.world) {
+    /* The world's floor (its Y = 0: R[1] . X + t[1] = 0 in the camera frame), under the middle. */
+    const up = toScene(data.world.R[1]).divideScalar(MM).normalize();
+    const above = up.dot(middle) + data.world.t[1] * MM;
+    grid.position.copy(middle).addScaledVector(up, -above);
+    grid.quaternion.setFromUnitVectors(UP, up);
+  } else {
+    grid.position.set(middle.x, floor, middle.z);
+  }
   scene.add(grid);
   for (const m of markers) scene.add(cameraMarker(m));
-  const radius = Math.max(1, extent.getSize(new THREE.Vector3()).length() / 2);
-  const distance = (0.6 * radius) / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2));
-  camera.position.copy(middle).add(new THREE.Vector3(0.6, 0.45, 0.65).normalize().multiplyScalar(distance));
-  controls.target.copy(middle);
+  everything = new THREE.Sphere(middle, Math.max(0.5, extent.getSize(new THREE.Vector3()).length() / 2));
+}
+
+/* The first view, from above and to the right: far enough that the sphere around the cameras and
+   every joint of the clip fits the narrower of the view's two fields of view. */
+function frameEverything() {
+  const halfHeight = THREE.MathUtils.degToRad(camera.fov / 2);
+  const halfWidth = Math.atan(Math.tan(halfHeight) * camera.aspect);
+  const distance = everything.radius / Math.sin(Math.min(halfHeight, halfWidth));
+  const direction = new THREE.Vector3(0.6, 0.45, 0.65).normalize();
+  camera.position.copy(everything.center).addScaledVector(direction, distance);
+  controls.target.copy(everything.center);
   controls.update();
 }
 
@@ -212,6 +231,100 @@ function fillLegend() {
   }
 }
 
+/* The joint angles of one track (the select's) as curves under the 3D view, frames along x, with
+   a cursor at the frame shown; a gap where an angle is null. */
+const anglePanel = document.getElementById("angles-panel");
+const angleChart = document.getElementById("angle-chart");
+const angleTrack = document.getElementById("angle-track");
+let chartState = null;
+
+function angleColour(k) {
+  return `hsl(${Math.round((k * 360) / data.angle_names.length)}, 70%, 62%)`;
+}
+
+/* Per angle, its value on every frame for track ``id`` (null where unknown). */
+function angleSeries(id) {
+  return data.angle_names.map((_, k) =>
+    data.frames.map((frame) => {
+      const person = frame.people.find((p) => p.id === id);
+      return person && person.angles ? person.angles[k] : null;
+    }),
+  );
+}
+
+function setUpAngleChart() {
+  const charted = data.tracks.filter((id) => data.frames.some((f) => f.people.some((p) => p.id === id && p.angles)));
+  if (!charted.length) return;
+  anglePanel.hidden = false;
+  for (const id of charted) angleTrack.append(new Option(`id ${id}`, String(id)));
+  const legend = document.getElementById("angle-legend");
+  data.angle_names.forEach((name, k) => {
+    const item = document.createElement("li");
+    item.style.color = angleColour(k);
+    item.textContent = name;
+    legend.append(item);
+  });
+  angleTrack.addEventListener("change", () => {
+    drawAngleChart();
+    publishState();
+  });
+  new ResizeObserver(drawAngleChart).observe(angleChart);
+}
+
+function drawAngleChart() {
+  if (anglePanel.hidden) return;
+  const id = Number(angleTrack.value);
+  const series = angleSeries(id);
+  const width = Math.max(angleChart.clientWidth, 1);
+  const height = Math.max(angleChart.clientHeight, 1);
+  const ratio = window.devicePixelRatio || 1;
+  angleChart.width = Math.round(width * ratio);
+  angleChart.height = Math.round(height * ratio);
+  const context = angleChart.getContext("2d");
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  const values = series.flat().filter((v) => v !== null);
+  const low = Math.min(0, ...values) - 5;
+  const high = Math.max(90, ...values) + 5;
+  const pad = 36;
+  const xOf = (k) => pad + (frameCount > 1 ? (k / (frameCount - 1)) * (width - pad - 8) : 0);
+  const yOf = (v) => 4 + ((high - v) / (high - low)) * (height - 8);
+  context.font = "11px sans-serif";
+  context.fillStyle = "#9aa3ad";
+  context.strokeStyle = "#3a424b";
+  for (const tick of [-90, 0, 90, 180]) {
+    if (tick < low || tick > high) continue;
+    context.beginPath();
+    context.moveTo(pad, yOf(tick));
+    context.lineTo(width - 8, yOf(tick));
+    context.stroke();
+    context.fillText(String(tick), 4, yOf(tick) + 4);
+  }
+  let curves = 0;
+  series.forEach((values, k) => {
+    context.strokeStyle = angleColour(k);
+    context.beginPath();
+    let drawing = false;
+    values.forEach((v, frame) => {
+      if (v === null) {
+        drawing = false;
+        return;
+      }
+      if (drawing) context.lineTo(xOf(frame), yOf(v));
+      else context.moveTo(xOf(frame), yOf(v));
+      drawing = true;
+    });
+    context.stroke();
+    if (values.some((v) => v !== null)) curves += 1;
+  });
+  const cursor = xOf(current);
+  context.strokeStyle = "#ffffff";
+  context.beginPath();
+  context.moveTo(cursor, 0);
+  context.lineTo(cursor, height);
+  context.stroke();
+  chartState = { track: id, curves, cursor_x: cursor, width };
+}
+
 const figures = new Map();
 let current = 0;
 let needsRender = true;
@@ -232,6 +345,7 @@ function showFrame(k) {
   slider.value = String(current);
   const last = data.frames[frameCount - 1].frame;
   frameLabel.textContent = `frame ${frame.frame} / ${last} \u00b7 ${frame.time_s.toFixed(2)} s`;
+  drawAngleChart();
   needsRender = true;
   needsState = true;
 }
@@ -242,7 +356,9 @@ function publishState() {
   const joints = {};
   for (const person of people) joints[String(person.id)] = figures.get(person.id).cameraJoints();
   const tracks = people.map((person) => person.id);
-  const state = { ready: true, frame: current, frames: frameCount, tracks, joints, cameras: cameraNames };
+  const state = {
+    ready: true, frame: current, frames: frameCount, tracks, joints, cameras: cameraNames, chart: chartState,
+  };
   document.body.dataset.hg3dState = JSON.stringify(state);
 }
 
@@ -355,6 +471,21 @@ function jointOnPage(id, joint) {
   return [box.left + ((point.x + 1) / 2) * box.width, box.top + ((1 - point.y) / 2) * box.height];
 }
 
+/* Where the demo's camera (the origin) is on the page (client pixels), for scripts and tests. */
+function cameraOnPage() {
+  const point = new THREE.Vector3().project(camera);
+  const box = renderer.domElement.getBoundingClientRect();
+  return [box.left + ((point.x + 1) / 2) * box.width, box.top + ((1 - point.y) / 2) * box.height];
+}
+
+/* The drawn floor grid in the camera frame: [unit normal (up), offset mm] with normal . X = offset on it. */
+function floorPlane() {
+  const up = UP.clone().applyQuaternion(grid.quaternion);
+  const normal = [up.x, -up.y, -up.z];
+  const point = toCamera(grid.position);
+  return [normal, normal.reduce((sum, value, axis) => sum + value * point[axis], 0)];
+}
+
 function resize() {
   const width = Math.max(view.clientWidth, 1);
   const height = Math.max(view.clientHeight, 1);
@@ -377,6 +508,7 @@ function tick() {
 }
 
 fillLegend();
+setUpAngleChart();
 addFloorAndCamera();
 if (data.is_video) setUpTimeline();
 controls.addEventListener("change", () => {
@@ -392,6 +524,7 @@ window.addEventListener("hashchange", () => {
 });
 new ResizeObserver(resize).observe(view);
 resize();
+frameEverything();
 goTo(frameFromHash() ?? 0);
-window.hg3dViewer = { goTo, jointOnPage };
+window.hg3dViewer = { goTo, jointOnPage, cameraOnPage, floorPlane };
 window.requestAnimationFrame(tick);
