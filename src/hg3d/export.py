@@ -63,7 +63,7 @@ def parse_export_opts(argv=None):
     )
     parser.add_argument("--format", choices=FORMATS, default="onnx")
     parser.add_argument("--out", required=True, help="output file (.onnx or .pt)")
-    parser.set_defaults(task="human3d")
+    parser.set_defaults(default_task="human3d")
     return finish_model_options(parser.parse_args(argv))
 
 

@@ -17,6 +17,7 @@ from .datasets import DATASETS, dataset_name
 from .errors import OneLineParser, UserError
 from .metrics.mpi_inf_3dhp import SCALE_MODES
 from .model import ARCHS, TASKS, heads_for
+from .weights import RELEASES, resolve_checkpoint
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
@@ -47,9 +48,20 @@ def model_parser(prog, description, load_model_help):
 def add_model_options(parser, load_model_help):
     """The flags that say which network runs, on what input size, where, and with which weights."""
     a = parser.add_argument_group("model").add_argument
-    a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
-    a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
-    a("--load_model", default="", help=load_model_help)
+    a("--arch", choices=ARCHS, help="ResNet depth of the backbone (default: a released model's own, else msra_50)")
+    a(
+        "--task",
+        choices=TASKS,
+        help="human2d: heatmaps; human3d: + depth maps (default: a released model's own, else human2d for "
+        "training, human3d for the demo and export)",
+    )
+    a(
+        "--load_model",
+        default="",
+        help=f"{load_model_help}; a file, or a released model's name ({', '.join(RELEASES)}), "
+        "downloaded once into torch's hub cache (models/README.md)",
+    )
+    parser.set_defaults(default_task="human2d")  # --task when neither the flag nor a released model says
     a("--gpus", default="0", help="CUDA device ids, e.g. 0 or 0,1; -1 for the CPU")
     a("--input_h", type=int, default=-1, help="input height (default 256)")
     a("--input_w", type=int, default=-1, help="input width (default 256)")
@@ -193,8 +205,9 @@ def finish_model_options(opt, log=print, argv=None):
     opt.input_w = opt.input_w if opt.input_w > 0 else 256
     if opt.input_h % 32 or opt.input_w % 32:
         raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
-    opt.heads = heads_for(opt.task)
     opt.device = select_device(opt.gpus, log, sys.argv[1:] if argv is None else argv)
+    resolve_checkpoint(opt, log)  # --arch/--task defaults, and a released model's name becomes its file
+    opt.heads = heads_for(opt.task)
     return opt
 
 
@@ -220,7 +233,6 @@ def finalize(opt, log=print, argv=None):
             f"--dataset {opt.dataset} is a test set: add --test (training on it is not supported)",
         ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
-        (opt.task == "human2d" and dataset.is_3d, f"--dataset {opt.dataset} is a 3D dataset: add --task human3d"),
         (
             bool(opt.smpl_dir) != bool(opt.j_regressor_h36m),
             "3DPW's 14-joint protocol needs both --smpl_dir and --j_regressor_h36m (docs/protocols_3dpw.md)",
@@ -234,6 +246,8 @@ def finalize(opt, log=print, argv=None):
         if failed:
             raise UserError(message)
     finish_model_options(opt, log, argv)
+    if opt.task == "human2d" and dataset.is_3d:
+        raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
     opt.output_h = opt.output_h if opt.output_h > 0 else opt.input_h // 4
     opt.output_w = opt.output_w if opt.output_w > 0 else opt.input_w // 4
     if (opt.output_h * 4, opt.output_w * 4) != (opt.input_h, opt.input_w):
