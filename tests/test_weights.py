@@ -138,7 +138,7 @@ def test_a_checkpoint_of_another_network_is_refused_and_nothing_is_cached(mirror
 def test_offline_is_one_line_naming_the_url_and_the_way_out(mirror, capsys, tmp_path):
     mirror.stop()
     err = one_line_error(capsys, weights.run_fetch, ["tiny", "--detector", "none"])
-    assert f"cannot download tiny from {mirror.url}/tiny.pth (URLError" in err
+    assert f"cannot download tiny from {mirror.url}/tiny.pth (ConnectionRefusedError: " in err
     assert f"download it by hand into {tmp_path / 'home' / 'models' / 'tiny.pth'}, or set HG3D_WEIGHTS_URL" in err
     assert cache_files() == []
 
@@ -230,19 +230,37 @@ def test_fetch_lists_the_cache(mirror, tmp_path):
     assert "detector ssdlite: not fetched (hg3d-fetch --detector ssdlite)" in lines
 
 
-def test_fetch_prints_where_each_file_is(mirror, local_server, monkeypatch, capsys):
+def test_fetch_gets_what_the_demo_uses_and_prints_where_each_file_is(mirror, monkeypatch, capsys):
+    """No names: the demo's model (here the test release stands in for fusion_3d_var) and the
+    detector --detector auto picks on this machine (the CPU's: ssdlite)."""
     from hg3d.demo import detection
 
-    state = detection.random_detector_state("ssdlite")
-    torch.save(state, local_server.root / "ssdlite.pth")
-    monkeypatch.setattr(detection, "weights_url", lambda name: f"{local_server.url}/ssdlite.pth")
-    assert run_command(weights.run_fetch, ["tiny", "--detector", "ssdlite"]) == 0
+    monkeypatch.setitem(weights.RELEASES, "fusion_3d_var", TINY)
+    os.rename(mirror.root / "tiny.pth", mirror.root / "fusion_3d_var.pth")
+    torch.save(detection.random_detector_state("ssdlite"), mirror.root / "ssdlite.pth")
+    monkeypatch.setattr(detection, "weights_url", lambda name: f"{mirror.url}/{name}.pth")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert run_command(weights.run_fetch, []) == 0
     out = capsys.readouterr().out.splitlines()
-    detector_file = os.path.join(torch.hub.get_dir(), "checkpoints", "ssdlite.pth")
-    assert (
-        out[-2] == f"tiny: {weights.cached_path('tiny')} ({os.path.getsize(weights.cached_path('tiny')) / 1e6:.1f} MB)"
+    model, detector = (
+        weights.cached_path("fusion_3d_var"),
+        os.path.join(torch.hub.get_dir(), "checkpoints", "ssdlite.pth"),
     )
-    assert out[-1] == f"ssdlite: {detector_file} ({os.path.getsize(detector_file) / 1e6:.1f} MB)"
+    assert out[-2:] == [
+        f"fusion_3d_var: {model} ({os.path.getsize(model) / 1e6:.1f} MB)",
+        f"ssdlite: {detector} ({os.path.getsize(detector) / 1e6:.1f} MB)",
+    ]
+
+
+def test_fetch_without_the_detector_weights_is_one_line(mirror, local_server, monkeypatch, capsys):
+    from hg3d.demo import detection
+
+    local_server.stop()
+    monkeypatch.setattr(detection, "weights_url", lambda name: f"{local_server.url}/ssdlite_test-00000000.pth")
+    err = one_line_error(capsys, weights.run_fetch, ["--detector", "ssdlite"])
+    path = os.path.join(torch.hub.get_dir(), "checkpoints", "ssdlite_test-00000000.pth")
+    assert f"cannot download the ssdlite detector weights from {local_server.url}/ssdlite_test-00000000.pth" in err
+    assert f"(ConnectionRefusedError: [Errno 111] Connection refused): put that file at {path} by hand" in err
 
 
 def test_fetch_refuses_an_unknown_name(capsys):

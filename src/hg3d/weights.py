@@ -137,9 +137,8 @@ def download(name, log=print):
         try:
             fetch_url(url, release, tmp)
         except Exception as exc:  # offline, refused, timed out, not found, Drive's quota page
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             raise UserError(
-                f"cannot download {name} from {url} ({reason}): download it by hand into "
+                f"cannot download {name} from {url} ({failure_reason(exc)}): download it by hand into "
                 f"{local_path(name)}, or set {URL_ENV} to a server that has {name}.pth"
             ) from None
         try:
@@ -154,6 +153,18 @@ def download(name, log=print):
         for leftover in glob.glob(glob.escape(tmp) + "*"):  # the file and the downloaders' partial files
             os.remove(leftover)
     log(f"saved {path} ({os.path.getsize(path) / 1e6:.1f} MB, SHA-256 {digest[:16]}...)")
+
+
+def failure_reason(exc):
+    """Why a download failed, in a short line: the innermost ``reason`` of urllib's and urllib3's
+    wrappers (a refused connection, an unknown host), else the exception itself."""
+    while True:
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException) and exc.args:
+            inner = getattr(exc.args[0], "reason", None)  # requests' ConnectionError wraps urllib3's
+        if not isinstance(inner, BaseException):
+            return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        exc = inner
 
 
 def write_text(path, text):
@@ -195,11 +206,12 @@ def run_fetch(argv=None):
         epilog=f"Releases: {', '.join(f'{n} ({r.about})' for n, r in RELEASES.items())}. {URL_ENV}: a base URL "
         "to download NAME.pth from instead of Google Drive.",
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"released models (default: {DEMO_MODEL})")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"released models (default: {DEMO_MODEL}, unless --detector is given)"
+    )
     parser.add_argument(
         "--detector",
         nargs="+",
-        default=["auto"],
         choices=("auto", "none", *DETECTORS),
         help="detector weights to fetch (default auto: the one the demo picks on this machine; none: no detector)",
     )
@@ -211,9 +223,9 @@ def run_fetch(argv=None):
     if opt.list:
         list_cache()
         return
-    for name in dict.fromkeys(opt.names or [DEMO_MODEL]):
+    for name in dict.fromkeys(opt.names or ([] if opt.detector else [DEMO_MODEL])):
         show(name, checkpoint_file(name))
-    for name in detectors_to_fetch(opt.detector):
+    for name in detectors_to_fetch(opt.detector or ["auto"]):
         show(name, fetch_detector(name))
 
 
@@ -233,9 +245,8 @@ def fetch_detector(name):
         try:
             download_weights(name)
         except Exception as exc:  # offline, refused, timed out, hash mismatch
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             raise UserError(
-                f"cannot download the {name} detector weights from {weights_url(name)} ({reason}): "
+                f"cannot download the {name} detector weights from {weights_url(name)} ({failure_reason(exc)}): "
                 f"put that file at {path} by hand"
             ) from None
     return path
