@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole pipeline on a fresh machine, with no download beyond the Python packages: install, sample
-# data, the three training stages of the original recipe (shortened: ResNet-18, 64x64 inputs, 3 + 8 + 1
+# data, the three training stages of the original recipe (shortened: ResNet-18, 64x64 inputs, 6 + 16 + 1
 # epochs), the Human3.6M, 3DPW and MPI-INF-3DHP tests (evaluation on the sample data, not the test
 # suite) and the demo with its 3D viewer page. Under 10 minutes on 2 CPU cores (docs/development.md).
 # Usage: bash scripts/quickstart.sh [--gpus 0]   (default -1: the CPU; 0: the first CUDA GPU)
@@ -28,13 +28,11 @@ done
 echo "==> sample data in $DATA"
 "$PY" scripts/make_sample_data.py --out "$DATA" --seed 0
 
-# One loader process: a batch of these small images costs less to load than to train on, and a
-# second one would only compete for the two cores.
-COMMON=(--arch msra_18 --input_h 64 --input_w 64 --batch_size 16 --num_workers 1
+COMMON=(--arch msra_18 --input_h 64 --input_w 64 --batch_size 16 --num_workers 2
         --gpus "$GPUS" --data_dir "$DATA" --print_iter 8)
 TRAIN=(--overwrite --no_pretrained "${COMMON[@]}")
 TEST=(--task human3d --dataset fusion_3d --test --full_test --arch msra_18 --input_h 64
-      --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 1)
+      --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2)
 cd src
 echo "==> untrained network (random init, seed 0) on the Human3.6M sample validation set"
 mkdir -p ../exp
@@ -44,12 +42,12 @@ torch.manual_seed(0); save_checkpoint(sys.argv[1], create_model('msra_18', {'hm'
 "$PY" main.py --exp_id quickstart_untrained --load_model ../exp/quickstart_untrained.pth "${TEST[@]}"
 echo "==> stage 1/3: 2D heatmaps on MPII (exp/quickstart_mpii)"
 # --no_pretrained: no download here; the recipe proper starts from torchvision's ImageNet ResNet.
-"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 3 \
-    --lr_step 3 --val_intervals 3 "${TRAIN[@]}"
+"$PY" main.py --exp_id quickstart_mpii --task human2d --dataset mpii --num_epoch 6 \
+    --lr_step 5 --val_intervals 6 "${TRAIN[@]}"
 echo "==> stage 2/3: MPII + H36M with depth regression (exp/quickstart_fusion_3d)"
 "$PY" main.py --exp_id quickstart_fusion_3d --task human3d --dataset fusion_3d --ratio_3d 1 \
-    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 8 \
-    --lr_step 7 --val_intervals 2 "${TRAIN[@]}"
+    --weight_3d 0.1 --load_model ../exp/quickstart_mpii/model_last.pth --num_epoch 16 \
+    --lr_step 14 --val_intervals 8 "${TRAIN[@]}"
 echo "==> stage 3/3: + bone-length variance loss (exp/quickstart_fusion_3d_var)"
 "$PY" main.py --exp_id quickstart_fusion_3d_var --task human3d --dataset fusion_3d --ratio_3d 1 \
     --weight_3d 0.1 --weight_var 0.01 --load_model ../exp/quickstart_fusion_3d/model_last.pth \
@@ -59,11 +57,11 @@ echo "==> Human3.6M test (exp/quickstart_test)"
 echo "==> 3DPW test on its synthetic test split (exp/quickstart_test_3dpw)"
 "$PY" main.py --exp_id quickstart_test_3dpw --task human3d --dataset 3dpw --test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
-    --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 1
+    --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
 echo "==> MPI-INF-3DHP test on its synthetic test set (exp/quickstart_test_3dhp)"
 "$PY" main.py --exp_id quickstart_test_3dhp --task human3d --dataset mpi_inf_3dhp --test \
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
-    --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 1
+    --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
 if [ -d ../images ]; then
     echo "==> demo on images/ with its 3D viewer pages (exp/quickstart_demo)"
     # --detector none: no download; each sample photo shows one person
