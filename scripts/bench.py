@@ -90,7 +90,7 @@ def bench_variance_loss(repeat):
 
 
 def fixture_opts(*extra):
-    data = os.environ.get("HG3D_GOLDEN", os.path.join(os.path.dirname(REPO), "shared", "golden"))
+    data = os.environ.get("HG3D_GOLDEN", os.path.join(REPO, "tests", "golden"))
     return parse_opts(
         [
             "--task",

@@ -9,6 +9,7 @@ import sys
 import threading
 
 import gdown
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +19,8 @@ from hg3d.options import parse_opts
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC_DIR = os.path.join(REPO_DIR, "src")
-GOLDEN_DIR = os.environ.get("HG3D_GOLDEN", os.path.join(os.path.dirname(REPO_DIR), "shared", "golden"))
+# The original implementation's outputs and the data root they came from (tests/golden/README.md).
+GOLDEN_DIR = os.environ.get("HG3D_GOLDEN", os.path.join(REPO_DIR, "tests", "golden"))
 FIXTURE_DATA = os.path.join(GOLDEN_DIR, "fixture_data")
 HEADS_3D = {"hm": 16, "depth": 16}
 # The small CPU model that end-to-end training and test runs use (ResNet-18, 64x64 inputs).
@@ -58,8 +60,29 @@ def mirror_partner(names, j):
 def golden(name):
     path = os.path.join(GOLDEN_DIR, name)
     if not os.path.exists(path):
-        pytest.fail(f"golden file {path} missing: tests need ../shared/golden beside the repo (or HG3D_GOLDEN)")
+        pytest.fail(f"golden file {path} missing: the tests read tests/golden/ (or HG3D_GOLDEN)")
     return path
+
+
+def assert_same_image(actual, expected, max_levels=1, max_share=1e-4):
+    """Compare a network input (C, H, W) with a golden one, in grey levels of the 8-bit image it was
+    resampled from: at most ``max_share`` of the values (0.01 %) may differ, by at most
+    ``max_levels`` (one grey level), and every other value must match up to float32 rounding.
+
+    OpenCV releases round a few pixels of a bilinear warp differently (5.1 against 5.0: 2 of 196,608
+    values one level apart); a crop that is off by a pixel or scaled wrongly changes far more values
+    by more. The inputs are normalised as (grey / 256 - mean) / std per channel, so one grey level is
+    1 / (256 std) of the input: the differences are divided by that before the comparison."""
+    from hg3d.geometry import PIXEL_STD
+
+    assert actual.shape == expected.shape
+    levels = np.abs(actual.astype(np.float64) - expected) * (256.0 * PIXEL_STD.astype(np.float64))[:, None, None]
+    rounding = 0.01  # float32 rounding of the normalisation, far below a grey level
+    differing = levels > rounding
+    assert levels.max() <= max_levels + rounding, f"a value differs by {levels.max():.2f} grey levels"
+    assert differing.sum() <= max_share * levels.size, (
+        f"{differing.sum()} of {levels.size} values differ (by up to {levels.max():.2f} grey levels)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +97,6 @@ def resnet18_3d_checkpoint(tmp_path_factory):
 
 def write_training_data(root, mpii_counts, h36m_counts, size):
     """MPII and H36M sample data (train, val counts) under ``root`` for end-to-end training runs."""
-    import numpy as np
-
     from hg3d.tools.sample_data import write_h36m, write_mpii
 
     write_mpii(root / "mpii", np.random.default_rng(0), *mpii_counts, size=size)

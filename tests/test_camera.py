@@ -4,6 +4,7 @@ batching, the placement limit, and the three sources of intrinsics (file, EXIF, 
 
 import json
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ from hg3d.joints import H36M_JOINTS, H36M_TO_MPII, MPII_JOINTS
 from hg3d.tools.h36m_official import CAMERA_TABLE, OFFICIAL_TO_H36M17, cache_labels
 from hg3d.tools.synthetic import random_pose
 
+FILM_DIAGONAL_MM = math.hypot(36, 24)  # 43.27 mm: the diagonal of a 35 mm film frame
 FRAME = 1000  # Human3.6M's frames are 1000 px wide (and 1000 or 1002 high)
 
 
@@ -270,8 +272,8 @@ def test_field_of_view_spans_the_longer_side():
         angles = np.degrees(np.arctan((edges - centre) / camera.fx))
         assert angles[1] - angles[0] == pytest.approx(fov)
         assert (camera.cx, camera.cy) == ((width - 1) / 2, (height - 1) / 2)
-    for bad in (0, 180, -5):
-        with pytest.raises(UserError, match="field of view"):
+    for bad in (0, 180, -5, 179.999999, 0.5):
+        with pytest.raises(UserError, match="field of view .* degrees: needs to lie from 1 to 170"):
             Intrinsics.from_fov(640, 480, bad)
 
 
@@ -287,7 +289,7 @@ def test_exif_focal_length(tmp_path):
     photo = write_jpeg(tmp_path / "phone.jpg", 64, 48, focal_35mm=26)
     camera = Intrinsics.from_exif(photo, 4000, 3000)  # the size the photo is used at
     assert camera.source == "exif"
-    assert camera.fx == camera.fy == pytest.approx(26 / 36 * 4000)
+    assert camera.fx == camera.fy == pytest.approx(26 / FILM_DIAGONAL_MM * 5000)  # the diagonal: 5000 px
     assert (camera.cx, camera.cy) == (1999.5, 1499.5)
     assert Intrinsics.from_exif(write_jpeg(tmp_path / "plain.jpg", 64, 48), 64, 48) is None
     assert Intrinsics.from_exif(write_jpeg(tmp_path / "zero.jpg", 64, 48, focal_35mm=0), 64, 48) is None
@@ -295,6 +297,43 @@ def test_exif_focal_length(tmp_path):
     assert Intrinsics.from_exif(str(tmp_path / "clip.mp4"), 64, 48) is None
     with pytest.raises(UserError, match="not found"):
         Intrinsics.from_exif(str(tmp_path / "nowhere.jpg"), 64, 48)
+
+
+def test_exif_focal_length_places_an_iphone_12_photo(tmp_path):
+    """Perfect labels seen by an iPhone 12's main camera: a 4.2 mm lens on a 5.6 x 4.2 mm sensor,
+    4032 x 3024 px, so fx = 4.2 / 5.6 x 4032 = 3024 px. Its EXIF says 26 mm: the 35 mm lens with
+    the same angle over the diagonal (4.2 x 43.27 / 7.0 = 25.96, rounded as the tag holds whole
+    mm). The diagonal rule finds fx and every depth within that rounding (0.15 %); the longer-side
+    rule (26 / 36 x 4032 = 2912 px) would place everyone 3.7 % too close."""
+    width, height = 4032, 3024
+    truth = Intrinsics(3024.0, 3024.0, (width - 1) / 2, (height - 1) / 2)
+    f35 = round(4.2 * FILM_DIAGONAL_MM / math.hypot(5.6, 4.2))
+    assert f35 == 26
+    camera = Intrinsics.from_exif(write_jpeg(tmp_path / "iphone.jpg", 64, 48, focal_35mm=f35), width, height)
+    assert camera.fx == pytest.approx(truth.fx, rel=0.002)
+    rng = np.random.default_rng(7)
+    poses, roots = scene(rng, 4, truth)
+    found = root_translation(project(poses + roots[:, None], truth), poses, camera)
+    np.testing.assert_allclose(found[:, 2], roots[:, 2], rtol=0.002)
+
+
+@pytest.fixture
+def small_bomb_limit(monkeypatch):
+    """Pillow's decompression-bomb limit lowered to 1000 pixels, so that small photos cross it:
+    a warning above 1000 pixels, a refusal above 2000."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+
+
+def test_a_photo_over_the_decompression_bomb_limit_skips_its_exif(tmp_path, small_bomb_limit, capsys):
+    huge = write_jpeg(tmp_path / "huge.jpg", 64, 48, focal_35mm=26)  # 3072 pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Intrinsics.from_exif(huge, 64, 48) is None
+        assert choose_intrinsics(64, 48, image_path=huge).source == "fov"
+        large = write_jpeg(tmp_path / "large.jpg", 40, 30, focal_35mm=26)  # 1200: only a warning in Pillow
+        assert Intrinsics.from_exif(large, 40, 30).fx == pytest.approx(26 / FILM_DIAGONAL_MM * 50)
+    notice = f"notice: {huge} has more than 2000 pixels, Pillow's decompression-bomb limit: its EXIF focal length"
+    assert capsys.readouterr().out == f"{notice} is skipped\n" * 2
 
 
 def test_json_calibration_both_forms(tmp_path):
@@ -356,13 +395,50 @@ def test_bad_calibration_files_are_one_line(tmp_path):
     fails("list.json", "[1, 2]", "expected an object")
     fails("partial.json", '{"fx": 1, "fy": 1}', "lacks cx, cy")
     fails("words.json", '{"fx": "wide", "fy": 1, "cx": 1, "cy": 1}', "must be numbers")
-    fails("negative.json", '{"fx": -5, "fy": 1, "cx": 1, "cy": 1}', "fx, fy > 0")
+    fails("negative.json", '{"fx": -5, "fy": 1, "cx": 1, "cy": 1}', "need fx, fy from 1 to 1e+06 px")
+    fails("tiny.json", '{"fx": 1e-6, "fy": 1e-6, "cx": 1, "cy": 1}', "need fx, fy from 1 to 1e+06 px")
+    fails("far.json", '{"fx": 500, "fy": 500, "cx": 1e300, "cy": 1}', "cx, cy within 1e+06 px of the image's corner")
     fails("skew.json", '{"K": [[1, 0.5, 1], [0, 1, 1], [0, 0, 1]]}', "3 x 3 camera matrix")
     fails("small.json", '{"K": [[1, 0], [0, 1]]}', "3 x 3 camera matrix")
     fails("dist.json", '{"fx": 1, "fy": 1, "cx": 1, "cy": 1, "dist": [0.1, 0.2, 0.3]}', "distortion coefficients")
     fails("calib.txt", "fx=1", "unknown type")
     fails("garbage.yml", "%YAML:1.0\n: : [\n", "cannot read")
     fails("other.yml", "%YAML:1.0\n---\nimage_width: 640\n", "no camera_matrix")
+
+
+OPENCV_HEADER = "%YAML:1.0\n---\n"
+
+
+HOSTILE_CALIBRATIONS = {  # name: (content, what the one-line error says)
+    "object.yml": (
+        OPENCV_HEADER + "camera_matrix: !!python/object/apply:os.system\n  rows: 3\n",
+        "camera_matrix is not an OpenCV matrix",
+    ),
+    "object_list.yaml": ("camera_matrix: !!python/object/apply:os.system ['echo hi']\n", "not an OpenCV matrix"),
+    "huge.yml": (
+        OPENCV_HEADER + "camera_matrix: !!opencv-matrix\n  rows: 100000\n  cols: 100000\n  dt: d\n  data: [1.]\n",
+        "camera_matrix is 100000 x 100000: a calibration's has at most 9 numbers",
+    ),
+    "long_dist.yml": (
+        OPENCV_HEADER
+        + "camera_matrix: !!opencv-matrix\n  rows: 3\n  cols: 3\n  dt: d\n  data: [1, 0, 1, 0, 1, 1, 0, 0, 1]\n"
+        + "distortion_coefficients: !!opencv-matrix\n  rows: 1\n  cols: 50000000\n  dt: d\n  data: [0.]\n",
+        "distortion_coefficients is 1 x 50000000: a calibration's has at most 14 numbers",
+    ),
+    "deep.yml": (OPENCV_HEADER + "camera_matrix: " + "[" * 100000 + "]" * 100000 + "\n", "Too many nested"),
+    "deep.json": ('{"K": ' + "[" * 100000 + "]" * 100000 + "}", "nested too deeply"),
+    "large.json": ('{"fx": 1, "fy": 1, "cx": 1, "cy": 1}' + " " * (1 << 20), "files over 1 MiB are not read"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CALIBRATIONS))
+def test_hostile_calibration_files_are_one_line(tmp_path, name):
+    content, needle = HOSTILE_CALIBRATIONS[name]
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(UserError) as error:
+        Intrinsics.load(str(path))
+    assert needle in one_line(error) and str(path) in str(error.value)
 
 
 def test_the_chosen_intrinsics_file_then_exif_then_fov(tmp_path):
@@ -372,7 +448,7 @@ def test_the_chosen_intrinsics_file_then_exif_then_fov(tmp_path):
     calibration.write_text(json.dumps({"fx": 70, "fy": 71, "cx": 30, "cy": 20}))
     assert choose_intrinsics(64, 48, file=str(calibration), image_path=photo).to_json()["fx"] == 70
     exif = choose_intrinsics(64, 48, image_path=photo)
-    assert exif.source == "exif" and exif.fx == pytest.approx(50 / 36 * 64)
+    assert exif.source == "exif" and exif.fx == pytest.approx(50 / FILM_DIAGONAL_MM * 80)
     fov = choose_intrinsics(64, 48, image_path=photo, use_exif=False, fov_deg=60)
     assert fov.source == "fov" and fov.fx == pytest.approx(32 / math.tan(math.radians(30)))
     assert choose_intrinsics(64, 48, image_path=plain).source == "fov"

@@ -76,6 +76,13 @@ def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
     # As in DDP, each part is normalised with its own batch statistics and the gradients of the
     # parts' mean losses are averaged. Plain SGD on both sides: Adam's sign-like first steps would
     # amplify float summation noise on near-zero gradients into whole learning-rate steps.
+    # The reference runs in float64, so that what is left is DDP's own float32 rounding. That is
+    # large against the step for weights that feed a batch norm (their gradient is a sum of terms
+    # that nearly cancel): a float32 reference differed from float64 by 6.8 % of the two steps'
+    # largest change of deconv_layers.3.weight (3.4e-6 of 5.0e-5), DDP by 0.17 %, and no parameter
+    # of DDP by more than 0.9 % of its change. So each parameter must match within 3 % of its own
+    # largest change plus float32 resolution of its value; a real divergence (a shard's gradient
+    # missing or counted twice, other batches) moves parameters by about their whole change.
     opt = parse_opts(ARGS, log=lambda _: None)
     dataset = get_dataset(opt, "train")
     shards = []
@@ -86,7 +93,8 @@ def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
         sampler.set_epoch(1)
         shards.append(list(sampler))
     torch.manual_seed(0)
-    model = create_model(opt.arch, opt.heads)
+    model = create_model(opt.arch, opt.heads).double()
+    initial = {name: value.detach().clone() for name, value in model.named_parameters()}
     trainer = Trainer(opt, model, torch.optim.SGD(model.parameters(), 0.05))
     model.train()
     steps = len(shards[0]) // opt.batch_size
@@ -96,14 +104,19 @@ def test_ddp_matches_single_process_over_the_global_batch(tmp_path):
         for shard in shards:
             items = [dataset[i] for i in shard[step * 2 : (step + 1) * 2]]
             batch = {k: torch.as_tensor(np.stack([it[k] for it in items])) for k in items[0]}
+            batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
             losses.append(trainer.loss(trainer.forward(batch["input"]), batch)[0])
         trainer.optimizer.zero_grad()
         (sum(losses) / 2).backward()
         trainer.optimizer.step()
         ddp_loss = (ranks[0]["losses"][step] + ranks[1]["losses"][step]) / 2
         assert abs(ddp_loss - (sum(losses) / 2).item()) <= 1e-5 * abs(ddp_loss) + 1e-7
+    float32_resolution = 2 * torch.finfo(torch.float32).eps
     for name, value in model.named_parameters():
-        torch.testing.assert_close(ranks[0]["params"][name], value.detach(), rtol=1e-4, atol=1e-6, msg=name)
+        change = (value.detach() - initial[name]).abs().max().item()
+        torch.testing.assert_close(
+            ranks[0]["params"][name].double(), value.detach(), rtol=float32_resolution, atol=0.03 * change, msg=name
+        )
 
 
 def test_torchrun_main_trains_and_only_rank_0_writes(tmp_path):

@@ -3,6 +3,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from conftest import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
 from hg3d.checkpoint import save_checkpoint
@@ -65,6 +66,22 @@ def test_procrustes_removes_similarity_transform():
     np.testing.assert_allclose(per_sample_mpjpe(procrustes_align(pred, gt), gt), 0, atol=1e-8)
     mirrored = gt * [-1, 1, 1]  # a reflection is not a rotation: error must remain
     assert per_sample_mpjpe(procrustes_align(mirrored, gt), gt).min() > 1
+
+
+def test_procrustes_of_depth_mirrored_poses_against_an_independent_fit():
+    """A depth-mirrored prediction is best fitted by a reflection, which is excluded: the proper
+    rotation then loses the last singular value's sign, and so must the scale (Umeyama's trace(DS)),
+    else the pose is blown up. The reference: scipy's proper rotation of the centred points, then
+    the least-squares scale for that rotation."""
+    rng = np.random.default_rng(3)
+    gt = rng.normal(size=(5, 17, 3)) * [200, 400, 150]
+    pred = gt * [1, 1, -1] * 0.8 + rng.normal(size=gt.shape) * 20
+    expected = []
+    for p, g in zip(pred, gt):
+        p0, g0 = p - p.mean(0), g - g.mean(0)
+        rotated = Rotation.align_vectors(g0, p0)[0].apply(p0)
+        expected.append((rotated * g0).sum() / (rotated**2).sum() * rotated + g.mean(0))
+    np.testing.assert_allclose(procrustes_align(pred, gt), np.stack(expected), atol=1e-6)
 
 
 def test_group_means_pools_samples_per_group():

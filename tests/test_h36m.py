@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, golden, mirror_partner
+from conftest import FIXTURE_DATA, assert_same_image, golden, mirror_partner
 from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -25,7 +25,7 @@ def test_val_items_match_golden():
     dataset = get_dataset(h36m_opts(FIXTURE_DATA, "--full_test"), "val")
     for i in range(4):
         item = dataset[i]
-        np.testing.assert_allclose(item["input"], expected["input"][i], rtol=0, atol=1e-4)
+        assert_same_image(item["input"], expected["input"][i])
         for key in ("target", "reg_target", "reg_ind", "reg_mask", "gt_3d", "pts_crop"):
             np.testing.assert_array_equal(item[key], expected[key][i], err_msg=key)
 

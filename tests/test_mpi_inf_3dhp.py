@@ -209,19 +209,15 @@ def test_paper_scale_figures_through_the_dataset(root):
     pred = mpii_from_3dhp(dataset.gt_3d) / 800 + np.random.default_rng(2).normal(0, 0.05, (n, 16, 3))
     result = {"index": np.arange(n), "pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "pred_3d": pred}
     summary, arrays = score(dataset, result)
+    slot = {**{v: k for k, v in MPII_SLOT_OF_3DHP.items()}, "head": "head"}  # 3DHP name -> by_hand name
     errors = []
     for i in range(n):
         by_hand = paper_chain_by_hand(pred[i], dataset.gt_3d[i])
-        errors.append(
-            [
-                np.linalg.norm(by_hand[name] - dataset.gt_3d[i, J(MPII_SLOT_OF_3DHP.get(name, name))])
-                for name in MPII_JOINTS
-                if name not in ("pelvis", "thorax")
-            ]
-        )
-    pck, auc, mpjpe = independent_figures(errors)
-    assert 5 < pck < 95
-    np.testing.assert_allclose([summary["pck"], summary["auc"], summary["mpjpe"]], [pck, auc, mpjpe], rtol=1e-5)
+        by_hand["head"] = (by_hand["upper_neck"] + by_hand["head_top"]) / 2  # 3DHP's head, which MPII lacks
+        errors.append([np.linalg.norm(by_hand[slot.get(n, n)] - dataset.gt_3d[i, J(n)]) for n in MPI3DHP_JOINTS])
+    figures = independent_figures(errors)
+    assert 5 < figures["pck"] < 95
+    assert_figures(summary, figures)
     np.testing.assert_array_equal(arrays["pred_3d_mpii"], pred.astype(np.float32))
 
 
@@ -258,14 +254,16 @@ def test_metric_functions_with_ground_truth_as_prediction():
 
 
 def test_metric_thresholds_by_hand():
-    errors = np.zeros((1, 14))
+    errors = np.zeros((1, 17))
     errors[0, :4] = [149.9, 150.0, 4.9, 5.0]  # strict: 150 fails PCK, 5.0 fails the 5 mm threshold
-    errors[0, 4:] = 1000
+    errors[0, 4:14] = 1000
+    errors[0, [J("pelvis"), J("spine"), J("head")]] = [0, 20, 7000]  # in MPJPE only
     figures = frame_metrics(errors)
     np.testing.assert_allclose(figures["pck"], 100 * 3 / 14)
     # 149.9 passes thresholds 150 (1 of 31); 150 none; 4.9 passes 5..150 (30); 5.0 passes 10..150 (29)
     np.testing.assert_allclose(figures["auc"], 100 * (1 + 0 + 30 + 29) / (31 * 14))
-    np.testing.assert_allclose(figures["mpjpe"], (149.9 + 150 + 4.9 + 5 + 10 * 1000) / 14)
+    np.testing.assert_allclose(figures["mpjpe_14"], (149.9 + 150 + 4.9 + 5 + 10 * 1000) / 14)
+    np.testing.assert_allclose(figures["mpjpe"], (149.9 + 150 + 4.9 + 5 + 10 * 1000 + 20 + 7000) / 17)
 
 
 def test_valid_frames_and_one_based_image_names(root):
@@ -298,11 +296,20 @@ def test_crop_box_from_annot2(root):
 
 
 def independent_figures(errors):
-    """PCK, AUC and MPJPE pooled over all joints of all given frames, with plain loops."""
+    """The figures pooled over all given frames with plain loops, from each frame's 17 joint errors
+    (3DHP order): PCK and AUC over the EVALUATED joints, MPJPE over all 17 and over the EVALUATED."""
     flat = [e for frame in errors for e in frame]
-    pck = 100 * sum(e < 150 for e in flat) / len(flat)
-    auc = 100 * np.mean([sum(e < t for e in flat) / len(flat) for t in range(0, 151, 5)])
-    return pck, auc, sum(flat) / len(flat)
+    scored = [e for frame in errors for name, e in zip(MPI3DHP_JOINTS, frame) if name in EVALUATED]
+    return {
+        "pck": 100 * sum(e < 150 for e in scored) / len(scored),
+        "auc": 100 * np.mean([sum(e < t for e in scored) / len(scored) for t in range(0, 151, 5)]),
+        "mpjpe": sum(flat) / len(flat),
+        "mpjpe_14": sum(scored) / len(scored),
+    }
+
+
+def assert_figures(got, expected, **kwargs):
+    np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-5, **kwargs)
 
 
 def test_metrics_and_pooling_against_an_independent_computation(root):
@@ -327,12 +334,12 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
     assert arrays["frame"].tolist() == [f[1] for f in frames]
     assert arrays["activity"].tolist() == [f[2] for f in frames]
     errors = [
-        [np.linalg.norm(arrays["pred_3d"][i][j].astype(np.float64) - frames[i][3][j]) for j in range(14)]
+        [np.linalg.norm(arrays["pred_3d"][i][j].astype(np.float64) - frames[i][3][j]) for j in range(17)]
         for i in range(n)
     ]
-    pck, auc, mpjpe = independent_figures(errors)
-    assert 5 < pck < 95
-    np.testing.assert_allclose([summary["pck"], summary["auc"], summary["mpjpe"]], [pck, auc, mpjpe], rtol=1e-5)
+    figures = independent_figures(errors)
+    assert 5 < figures["pck"] < 95
+    assert_figures(summary, figures)
     groups = {
         "per_activity": [ACTIVITY_NAMES[f[2] - 1] for f in frames],
         "per_sequence": [f[0] for f in frames],
@@ -342,14 +349,8 @@ def test_metrics_and_pooling_against_an_independent_computation(root):
         assert set(summary[table]) == set(labels), table
         for label in set(labels):
             members = [errors[i] for i in range(n) if labels[i] == label]
-            got = summary[table][label]
-            np.testing.assert_allclose(
-                [got["pck"], got["auc"], got["mpjpe"]],
-                independent_figures(members),
-                rtol=1e-5,
-                err_msg=f"{table} {label}",
-            )
-            assert got["num_samples"] == len(members)
+            assert_figures(summary[table][label], independent_figures(members), err_msg=f"{table} {label}")
+            assert summary[table][label]["num_samples"] == len(members)
     assert summary["num_samples"] == n and summary["scale"] == "h36m"
 
 
@@ -488,14 +489,17 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, sc
         + ["--exp_dir", str(tmp_path), "--exp_id", "t", "--mpi_scale", scale]
     )
     out = capsys.readouterr().out
-    assert f"MPI-INF-3DHP test (6 sequences, univ_annot3, 14 joints, PCK at 150 mm, scale {scale})" in out
+    title = "MPI-INF-3DHP test (6 sequences, univ_annot3, PCK and AUC on 14 joints at 150 mm, MPJPE on 17"
+    assert f"{title}, scale {scale})" in out
     for label in ("GS", "noGS", "Outdoor", "All", "Sitting", "TS6"):
         assert f"\n{label} " in out, label
     results = json.loads((tmp_path / "t" / "results.json").read_text())
     assert results["scale"] == scale and results["sequences"] == list(SEQUENCES)
     assert results["num_samples"] == 24 and results["dataset"] == "mpi_inf_3dhp"
-    for key in ("pck", "auc", "mpjpe"):
+    for key in ("pck", "auc", "mpjpe", "mpjpe_14"):
         assert np.isfinite(results[key])
+        joints = results["protocols"][key]["joints"]
+        assert joints.startswith("3DHP-17, all 17" if key == "mpjpe" else "14 of 3DHP-17"), key
         for table in ("per_activity", "per_sequence", "per_scene"):
             assert all(key in figures and "num_samples" in figures for figures in results[table].values())
     assert set(results["per_scene"]) == {"GS", "noGS", "Outdoor"}

@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from conftest import FIXTURE_DATA, golden
+from conftest import FIXTURE_DATA, assert_same_image, golden
 from hg3d.datasets import get_dataset
 from hg3d.options import parse_opts
 
@@ -11,12 +12,29 @@ def test_valid_items_match_golden():
     dataset = get_dataset(opt, "val")
     for i in range(4):
         item = dataset[i]
-        np.testing.assert_allclose(item["input"], expected["input"][i], rtol=0, atol=1e-4)
+        assert_same_image(item["input"], expected["input"][i])
         np.testing.assert_array_equal(item["target"], expected["target"][i])
         np.testing.assert_array_equal(item["pts_crop"], expected["pts_crop"][i])
         np.testing.assert_array_equal(item["center"], expected["center"][i])
         np.testing.assert_allclose(item["scale"], expected["scale"][i], rtol=1e-12)
         assert item["reg_mask"].sum() == 0  # 2D-only sample
+
+
+def test_golden_image_tolerance_is_one_grey_level_on_a_ten_thousandth_of_the_values():
+    from hg3d.geometry import PIXEL_STD
+
+    expected = np.random.default_rng(0).normal(size=(3, 100, 100)).astype(np.float32)
+    level = (1 / (256 * PIXEL_STD))[:, None, None]  # one grey level of each channel, normalised
+    actual = expected.copy()
+    actual.reshape(-1)[:3] += level[0, 0, 0]  # three values (channel 0) one level up: 3 of 30,000 allowed
+    assert_same_image(actual, expected)
+    actual.reshape(-1)[3:4] += level[0, 0, 0]  # a fourth: more than 0.01 %
+    with pytest.raises(AssertionError, match="4 of 30000 values differ"):
+        assert_same_image(actual, expected)
+    actual = expected.copy()
+    actual[2, 0, 0] += 2 * level[2, 0, 0]
+    with pytest.raises(AssertionError, match="differs by 2.00 grey levels"):
+        assert_same_image(actual, expected)
 
 
 def test_2d_test_writes_preds_mat_in_image_coordinates(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli
     import tomli as tomllib
 
 # What `import hg3d` must offer in the installed package.
-API = ("__version__", "Estimator", "PoseTracker")
+API = ("__version__", "Estimator", "PoseTracker", "triangulate")
 # Each command and the script it stands for (run from the clone with this interpreter).
 COMMANDS = {
     "hg3d-train": ("main.py", os.path.join(SRC_DIR, "main.py")),
@@ -32,6 +32,7 @@ COMMANDS = {
     "hg3d-sample-data": ("make_sample_data.py", os.path.join(REPO_DIR, "scripts", "make_sample_data.py")),
     "hg3d-prepare-h36m": ("prepare_h36m.py", os.path.join(REPO_DIR, "scripts", "prepare_h36m.py")),
     "hg3d-view": ("view.py", os.path.join(REPO_DIR, "scripts", "view.py")),
+    "hg3d-triangulate": ("triangulate.py", os.path.join(REPO_DIR, "scripts", "triangulate.py")),
     "hg3d-fetch": ("fetch.py", os.path.join(REPO_DIR, "scripts", "fetch.py")),
 }
 SMALL_MODEL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
@@ -209,6 +210,7 @@ def test_installed_view_carries_three_js(venv):
         ("hg3d-sample-data", ["--size", "big"]),
         ("hg3d-prepare-h36m", ["--src", "no_such_release", "--out", "h36m"]),
         ("hg3d-view", ["no_such_result.json"]),
+        ("hg3d-triangulate", ["--calib", "no_such_calib.toml", "--views", "a.json", "b.json"]),
         ("hg3d-fetch", ["no_such_model"]),
     ],
 )

@@ -3,6 +3,7 @@
 bone-sum prior, the impossible case, video trajectories, scene views and BVH root motion."""
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -73,16 +74,37 @@ def assert_api_places_alike(found, photos, checkpoint):
 
 
 def test_intrinsics_from_exif_else_field_of_view(photos, resnet18_3d_checkpoint, tmp_path):
-    """Per image: the JPEG's EXIF focal length (f35 / 36 x the longer side), the PNG's 55 degrees."""
+    """Per image: the JPEG's EXIF focal length (f35 / 43.27 mm x the diagonal), the PNG's 55 degrees."""
     found = run_on(photos, resnet18_3d_checkpoint, tmp_path)
     exif, plain = found["a_exif"]["intrinsics"], found["b_plain"]["intrinsics"]
-    assert exif["source"] == "exif" and exif["fx"] == pytest.approx(F35_MM / 36 * 240) and exif["cx"] == 119.5
+    assert (
+        exif["source"] == "exif"
+        and exif["fx"] == pytest.approx(F35_MM / 43.2666 * math.hypot(240, 200))
+        and exif["cx"] == 119.5
+    )
     assert plain == Intrinsics.from_fov(180, 220).to_json() and plain["source"] == "fov"
     for record in found.values():
         assert_placed_consistently(record)
     assert_api_places_alike(found, photos, resnet18_3d_checkpoint)
     scene = cv2.imread(str(tmp_path / "a_exif_3d.png"))
     assert scene.shape[1] == (SCENE_PANELS + 1) * PANEL_PX
+
+
+def test_a_photo_over_the_decompression_bomb_limit_goes_on_with_the_fov(
+    photos, resnet18_3d_checkpoint, tmp_path, monkeypatch, capsys
+):
+    """Pillow's limit lowered to 20000 pixels: the JPEG (48000) is over twice it, so its EXIF is
+    skipped with one notice; the image is read and placed with --fov, and the folder goes on."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20000)
+    found = run_on(photos, resnet18_3d_checkpoint, tmp_path)
+    assert found["a_exif"]["intrinsics"] == Intrinsics.from_fov(240, 200).to_json()
+    assert found["b_plain"]["intrinsics"] == Intrinsics.from_fov(180, 220).to_json()
+    assert_placed_consistently(found["a_exif"])
+    notices = [line for line in capsys.readouterr().out.splitlines() if "decompression-bomb" in line]
+    assert notices == [
+        f"notice: {photos / 'a_exif.jpg'} has more than 40000 pixels, Pillow's decompression-bomb limit: "
+        "its EXIF focal length is skipped"
+    ]
 
 
 def test_no_exif_and_fov(photos, resnet18_3d_checkpoint, tmp_path):
@@ -109,8 +131,8 @@ def test_intrinsics_file_for_every_image(photos, resnet18_3d_checkpoint, tmp_pat
 
 
 def test_no_root_in_front_of_the_camera_is_null_with_a_note(photos, resnet18_3d_checkpoint, tmp_path):
-    """A 1 mm bone sum puts every root closer than 0.3 m: null fields and a placement note."""
-    found = run_on(photos, resnet18_3d_checkpoint, tmp_path, "--bone_sum_mm", "1")
+    """A 100 mm bone sum (the least allowed) puts every root closer than 0.3 m: null fields and a note."""
+    found = run_on(photos, resnet18_3d_checkpoint, tmp_path, "--bone_sum_mm", "100")
     for record in found.values():
         person = record["people"][0]
         assert person["root_cam_mm"] is None and person["joints_3d_cam_mm"] is None
@@ -205,7 +227,13 @@ def test_joints_weigh_by_their_confidence():
     "flags, message",
     [
         (["--fov", "180"], "--fov is an angle"),
-        (["--bone_sum_mm", "0"], "--bone_sum_mm must be a positive length"),
+        (["--fov", "179.999999"], "--fov is an angle in degrees from 1 to 170, got 180"),
+        (["--bone_sum_mm", "0"], "--bone_sum_mm is a length in mm from 100 to 20000"),
+        (
+            ["--bone_sum_mm", "1e308"],
+            r"--bone_sum_mm is a length in mm from 100 to 20000 \(an adult: 4000\), got 1e\+308$",
+        ),
+        (["--bbox", "0,0,1e300,1e300"], "--bbox: expected x,y,w,h in pixels with positive width and height, each"),
         (["--intrinsics", "missing.json"], "intrinsics file missing.json not found"),
     ],
 )

@@ -66,6 +66,17 @@ def test_pairs_below_min_iou_cannot_outbid_the_best_overlap():
     assert tracker.update([a, b]) == [1, 3]
 
 
+def test_an_iou_of_exactly_min_iou_is_allowed():
+    """Only pairs below min_iou are ruled out: at exactly min_iou the box keeps its track. The two
+    boxes overlap by 2 of a union of 4, an IoU of exactly 0.5 in floating point."""
+    first, moved = [0, 0, 3, 1], [1, 0, 3, 1]
+    assert iou_matrix([moved], [first])[0, 0] == 0.5
+    at_the_gate = Tracker(min_iou=0.5)
+    assert at_the_gate.update([first]) == [1] and at_the_gate.update([moved]) == [1]
+    just_above = Tracker(min_iou=np.nextafter(0.5, 1.0))
+    assert just_above.update([first]) == [1] and just_above.update([moved]) == [2]
+
+
 def test_velocity_after_a_gap_is_per_frame():
     """A box 100 px wide moving 30 px a frame, missed for 3 frames, found where its motion puts
     it: the track keeps its id, and its velocity is the 120 px of those 4 frames divided by 4, so

@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import main_py
-from hg3d.datasets import h36m, mpii, threedpw, validation
+from conftest import main_py, quiet_opts
+from hg3d.datasets import get_dataset, h36m, mpii, threedpw, validation
 from hg3d.errors import UserError
 from hg3d.tools.sample_data import write_3dpw
 
@@ -179,10 +179,19 @@ def test_bad_3dpw_sequence_is_named(tmp_path, sequence, change, message):
         threedpw.load_sequence(_bad_sequence(tmp_path, sequence, change))
 
 
-def test_nan_in_an_unused_3dpw_frame_is_accepted(tmp_path, sequence):
-    # the generator marks person 0's last frame (4) with campose_valid 0: it never becomes a sample
-    path = _bad_sequence(tmp_path, sequence, lambda d: _set(d["jointPositions"][0], (4, 0), np.nan))
-    threedpw.load_sequence(path)
+def test_nan_in_an_unused_3dpw_frame_is_accepted_and_the_frame_left_out(tmp_path):
+    write_3dpw(tmp_path / "3dpw", np.random.default_rng(0), sequences=(("test", 2, 5),), size=(64, 48))
+    path = next((tmp_path / "3dpw" / "sequenceFiles" / "test").glob("*.pkl"))
+    data = pickle.loads(path.read_bytes())
+    valid = [np.asarray(flags) for flags in data["campose_valid"]]
+    assert valid[0][4] == 0 and valid[0][:4].all()  # the generator leaves person 0's last frame unused
+    data["jointPositions"][0][4, 0] = np.nan
+    path.write_bytes(pickle.dumps(data, protocol=2))
+    opt = quiet_opts("--task", "human3d", "--dataset", "3dpw", "--test", "--data_dir", str(tmp_path), "--gpus", "-1")
+    dataset = get_dataset(opt, "val")
+    used = set(zip(dataset.sample_person.tolist(), dataset.sample_frame.tolist()))
+    assert used == {(person, frame) for person, flags in enumerate(valid) for frame in np.flatnonzero(flags)}
+    assert (0, 4) not in used and np.isfinite(dataset.joints_cam).all()
 
 
 def test_cli_names_a_nan_h36m_entry_in_one_line(tmp_path):

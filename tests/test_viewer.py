@@ -223,6 +223,21 @@ def test_an_image_result_is_one_frame_without_a_timeline(browser, clip, tmp_path
     assert browser.find_element(By.TAG_NAME, "h1").text == "<b>two&amp;"  # names are text, not markup
 
 
+def test_placeholders_in_names_stay_text(browser, clip, tmp_path):
+    """The template is filled in one pass: "{{SCRIPT}}" or "{{DATA}}" in a file or joint name is
+    shown as it is, not replaced by the page's script or data."""
+    _, record, _ = clip
+    image = {key: value for key, value in record.items() if key not in ("frames", "video", "fps", "tracks")}
+    image.update(image="/photos/{{SCRIPT}}.jpg", people=record["frames"][0]["people"])
+    image["joint_names_h36m"] = ["{{DATA}}", *record["joint_names_h36m"][1:]]
+    page = tmp_path / "placeholders.html"
+    write_viewer(image, str(page))
+    assert page_data(page)["joint_names"][0] == "{{DATA}}"
+    open_page(browser, page, 0)
+    assert page_state(browser, 0)["frames"] == 1
+    assert browser.find_element(By.TAG_NAME, "h1").text == "{{SCRIPT}}"
+
+
 def test_a_script_error_is_reported_on_the_page(browser, clip, tmp_path):
     result, _, _ = clip
     page = tmp_path / "broken.html"
@@ -289,6 +304,27 @@ def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(cli
         ('{"frames": []}', [], r"missing\.json has no frames"),
         ('{"frames": [{"people": []}]}', ["--video", "nope.mp4"], r"video nope\.mp4 not found"),
         ('{"people": []}', ["--embed_video"], r"--embed_video: no video beside missing\.json"),
+        ('{"frames": [{"people": []}], "fps": "30"}', [], r"missing\.json: 'fps' is \"30\", not a positive number"),
+        ('{"frames": [{"people": []}], "fps": 0}', [], r"missing\.json: 'fps' is 0, not a positive number"),
+        (
+            '{"frames": [{"time_s": "0.5", "people": []}]}',
+            [],
+            r"missing\.json frame 0: 'time_s' is \"0\.5\", not a time",
+        ),
+        (
+            '{"frames": [{"people": []}, {"frame": 1.5}]}',
+            [],
+            r"missing\.json frame 1: 'frame' is 1\.5, not a frame number",
+        ),
+        ('{"frames": [7]}', [], r"missing\.json frame 0 is 7, not an object with 'frame', 'time_s' and 'people'"),
+        ('{"frames": [{"people": 3}]}', [], r"missing\.json frame 0: 'people' is 3, not a list of people"),
+        ('{"people": [], "intrinsics": {"fx": "wide"}}', [], r"missing\.json: 'intrinsics' is .*, not an object of"),
+        (
+            '{"people": [], "joint_names_h36m": ["a"]}',
+            [],
+            r"missing\.json: 'joint_names_h36m' is \[\"a\"\], not a list",
+        ),
+        ('{"people": [], "image": 5}', [], r"missing\.json: 'image' is 5, not a file name"),
     ],
 )
 def test_view_command_one_line_errors(tmp_path, monkeypatch, capsys, content, args, message):

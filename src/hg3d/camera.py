@@ -15,23 +15,34 @@ are rescaled to a bone-length sum (4000 mm), so the depth is a bone-length prior
 docs/camera.md has the derivation, assumptions and failure cases.
 """
 
-import json
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .errors import UserError
+from .files import read_json
 from .joints import H36M_JOINTS, MPII_JOINTS
 
 DEFAULT_FOV_DEG = 55.0  # over the image's longer side: a typical phone or webcam
-FILM_35MM_WIDTH_MM = 36.0  # a 35 mm film frame is 36 x 24 mm; its longer side meets the image's
+FOV_RANGE_DEG = (1.0, 170.0)  # an assumed field of view: a telephoto's to past a pinhole's sensible limit
+# Focal lengths (px) and principal points that make sense: f < 1 px would put 45 degrees within
+# one pixel of the centre; 1e6 px is a 0.2 degree view across a 4000 px image.
+FOCAL_RANGE_PX = (1.0, 1e6)
+MAX_PRINCIPAL_POINT_PX = 1e6
+# A 35 mm film frame is 36 x 24 mm. Camera makers state the 35 mm-equivalent focal length as the one
+# that gives the same angle over the diagonal (about 43.27 mm), whatever the sensor's shape.
+FILM_35MM_DIAGONAL_MM = math.hypot(36.0, 24.0)
 MIN_ROOT_DEPTH_MM = 300.0  # a root closer than this (or behind the camera) is no placement
 SOURCES = ("file", "exif", "fov")
 # OpenCV accepts these numbers of distortion coefficients.
 DIST_LENGTHS = (4, 5, 8, 12, 14)
+# A calibration file is a few kB (OpenCV's sample with every view's extrinsics stays far below
+# this): a larger one is refused before it is read.
+MAX_CALIBRATION_BYTES = 1 << 20
 # EXIF tags (TIFF/EXIF 2.3): the Exif sub-IFD pointer and the 35 mm-equivalent focal length in it.
 EXIF_IFD_POINTER = 0x8769
 EXIF_FOCAL_LENGTH_35MM = 0xA405
@@ -83,8 +94,14 @@ class Intrinsics:
 
     def __post_init__(self):
         numbers = (self.fx, self.fy, self.cx, self.cy)
-        if not all(math.isfinite(v) for v in numbers) or self.fx <= 0 or self.fy <= 0:
-            raise UserError(f"camera intrinsics fx, fy, cx, cy = {numbers}: need finite numbers with fx, fy > 0")
+        low, high = FOCAL_RANGE_PX
+        if not (
+            all(low <= f <= high for f in numbers[:2]) and all(abs(c) <= MAX_PRINCIPAL_POINT_PX for c in numbers[2:])
+        ):  # NaN fails every comparison
+            raise UserError(
+                f"camera intrinsics fx, fy, cx, cy = {numbers}: need fx, fy from {low:g} to {high:g} px and cx, cy "
+                f"within {MAX_PRINCIPAL_POINT_PX:g} px of the image's corner"
+            )
         if self.dist is not None:
             dist = tuple(float(v) for v in np.asarray(self.dist, np.float64).reshape(-1))
             if len(dist) not in DIST_LENGTHS or not all(math.isfinite(v) for v in dist):
@@ -116,23 +133,35 @@ class Intrinsics:
     @classmethod
     def from_fov(cls, width, height, fov_deg=DEFAULT_FOV_DEG):
         """Square pixels, principal point at the image centre, ``fov_deg`` over the longer side."""
-        if not 0 < fov_deg < 180:
-            raise UserError(f"field of view {fov_deg} degrees: needs to lie strictly between 0 and 180")
+        low, high = FOV_RANGE_DEG
+        if not low <= fov_deg <= high:
+            raise UserError(f"field of view {fov_deg} degrees: needs to lie from {low:g} to {high:g}")
         focal = max(width, height) / 2 / math.tan(math.radians(fov_deg) / 2)
         return cls(focal, focal, (width - 1) / 2, (height - 1) / 2, source="fov")
 
     @classmethod
     def from_exif(cls, image_path, width, height):
-        """From the photo's EXIF ``FocalLengthIn35mmFilm`` (f35, mm): f = f35 / 36 mm x the longer
-        side in px, principal point at the centre; None when the file has no such tag (or is not
-        an image Pillow reads, e.g. a video)."""
+        """From the photo's EXIF ``FocalLengthIn35mmFilm`` (f35, mm): f = f35 / 43.27 mm x the
+        image's diagonal in px, principal point at the centre; None when the file has no such tag
+        (or is not an image Pillow reads, e.g. a video). A file over Pillow's decompression-bomb
+        limit is not opened: one notice, and None."""
         from PIL import Image, UnidentifiedImageError
 
         if not os.path.isfile(image_path):
             raise UserError(f"image {image_path} not found (for its EXIF focal length)")
         try:
-            with Image.open(image_path) as image:
-                exif = image.getexif()
+            with warnings.catch_warnings():
+                # Between Pillow's limit and twice it, Pillow only warns: reading the EXIF decodes
+                # no pixels, so nothing to warn about.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(image_path) as image:
+                    exif = image.getexif()
+        except Image.DecompressionBombError:
+            print(
+                f"notice: {image_path} has more than {2 * Image.MAX_IMAGE_PIXELS} pixels, Pillow's "
+                "decompression-bomb limit: its EXIF focal length is skipped"
+            )
+            return None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             return None
         f35 = exif.get_ifd(EXIF_IFD_POINTER).get(EXIF_FOCAL_LENGTH_35MM, exif.get(EXIF_FOCAL_LENGTH_35MM))
@@ -140,9 +169,9 @@ class Intrinsics:
             f35 = float(f35)
         except (TypeError, ValueError):
             return None
-        if not 0 < f35 < math.inf:
-            return None  # 0 means unknown in EXIF
-        focal = f35 / FILM_35MM_WIDTH_MM * max(width, height)
+        focal = f35 / FILM_35MM_DIAGONAL_MM * math.hypot(width, height)
+        if not FOCAL_RANGE_PX[0] <= focal <= FOCAL_RANGE_PX[1]:
+            return None  # 0 means unknown in EXIF; other values out of range are no camera either
         return cls(focal, focal, (width - 1) / 2, (height - 1) / 2, source="exif")
 
     @classmethod
@@ -152,6 +181,12 @@ class Intrinsics:
         ``distortion_coefficients``)."""
         if not os.path.isfile(path):
             raise UserError(f"intrinsics file {path} not found (--intrinsics: a JSON, YAML or XML calibration)")
+        size = os.path.getsize(path)
+        if size > MAX_CALIBRATION_BYTES:
+            raise UserError(
+                f"intrinsics file {path} is {size} bytes: a calibration is a few kB, and files over "
+                f"{MAX_CALIBRATION_BYTES >> 20} MiB are not read"
+            )
         extension = os.path.splitext(path)[1].lower()
         if extension == ".json":
             return cls.from_dict(read_calibration_json(path), path)
@@ -190,11 +225,7 @@ class Intrinsics:
 
 
 def read_calibration_json(path):
-    try:
-        with open(path) as handle:
-            values = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read intrinsics file {path}: {exc}") from None
+    values = read_json(path, "intrinsics file")
     if not isinstance(values, dict):
         raise UserError(f"intrinsics file {path}: expected an object with fx, fy, cx, cy (or K) and dist")
     return values
@@ -205,18 +236,41 @@ def read_opencv_calibration(path):
     try:
         storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
     except (cv2.error, SystemError) as exc:  # the Python binding wraps a parse error in SystemError
-        reason = str(exc.__cause__ or exc).strip().splitlines()[-1].split(" error: ")[-1]
-        raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML: {reason}") from None
+        raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML: {_opencv_reason(exc)}") from None
     try:
         if not storage.isOpened():
             raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML")
-        matrix = storage.getNode("camera_matrix").mat()
+        matrix = _small_opencv_matrix(storage, "camera_matrix", 9, path)
         if matrix is None:
             raise UserError(f"intrinsics file {path} has no camera_matrix (as OpenCV's calibration writes it)")
-        dist = storage.getNode("distortion_coefficients").mat()
+        dist = _small_opencv_matrix(storage, "distortion_coefficients", max(DIST_LENGTHS), path)
     finally:
         storage.release()
     return {"K": matrix, "dist": None if dist is None else dist.reshape(-1)}
+
+
+def _opencv_reason(exc):
+    """The message of an OpenCV error without its source location."""
+    return str(exc.__cause__ or exc).strip().splitlines()[-1].split(" error: ")[-1]
+
+
+def _small_opencv_matrix(storage, name, max_values, path):
+    """Entry ``name`` of ``storage`` as an array (None when absent). Only an OpenCV matrix of at most
+    ``max_values`` numbers is read: its declared size is checked first, as OpenCV would allocate
+    whatever a file declares (100000 x 100000: 80 GB) before finding the data too short."""
+    node = storage.getNode(name)
+    if node.isNone():
+        return None
+    what = f"intrinsics file {path}: {name}"
+    if not node.isMap():
+        raise UserError(f"{what} is not an OpenCV matrix (rows, cols, dt, data)")
+    rows, cols = node.getNode("rows").real(), node.getNode("cols").real()
+    if rows * cols > max_values:
+        raise UserError(f"{what} is {rows:.0f} x {cols:.0f}: a calibration's has at most {max_values} numbers")
+    try:
+        return node.mat()
+    except cv2.error as exc:
+        raise UserError(f"{what} is not an OpenCV matrix ({_opencv_reason(exc)})") from None
 
 
 def choose_intrinsics(width, height, file=None, image_path=None, use_exif=True, fov_deg=DEFAULT_FOV_DEG):

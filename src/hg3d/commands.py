@@ -1,5 +1,5 @@
 """The commands: ``hg3d-train`` (= ``python src/main.py``), ``hg3d-demo``, ``hg3d-export``, ``hg3d-sample-data``,
-``hg3d-prepare-h36m``, ``hg3d-view``, ``hg3d-fetch``.
+``hg3d-prepare-h36m``, ``hg3d-view``, ``hg3d-triangulate``, ``hg3d-fetch``.
 
 The scripts in src/ and scripts/ call these same functions, so both give the same flags, one-line
 errors and exit codes (``run_command``: a user error prints ``error: ...`` and exits with status
@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from .errors import UserError
+from .redaction import redact
 
 
 def user_error_line(exc):
@@ -21,15 +22,15 @@ def user_error_line(exc):
 
 
 def run_command(entry, argv=None):
-    """Run ``entry(argv)`` as a command: user errors become one line on stderr and exit status 2,
-    Ctrl-C status 130; returns the exit status."""
+    """Run ``entry(argv)`` as a command: user errors become one line on stderr (stream passwords
+    shown as ``***``) and exit status 2, Ctrl-C status 130; returns the exit status."""
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad images ourselves
     try:
         entry(argv)
     except UserError as exc:
-        print(f"error: {user_error_line(exc)}", file=sys.stderr)
+        print(f"error: {redact(user_error_line(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -59,6 +60,9 @@ prepare_h36m = _command(
     ".tools.prepare_h36m", "main", "Convert the official Human3.6M release into the layout ``--dataset h36m`` reads."
 )
 view = _command(".viewer.cli", "run_view", "The 3D viewer (one self-contained HTML file) of a demo result.")
+triangulate = _command(
+    ".multiview", "run_triangulate", "People in a world frame from the demo's JSON of several calibrated cameras."
+)
 fetch = _command(
     ".weights", "run_fetch", "Download released models and detector weights into torch's hub cache, or list it."
 )

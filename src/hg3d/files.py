@@ -1,12 +1,15 @@
-"""Reading images quietly, usable folders, and atomic writes: results and checkpoints are never
-left half-written (temp file + rename), and a failed write leaves the previous file as it was."""
+"""Reading images quietly, usable folders, and safe writes: results and checkpoints are never
+left half-written (a uniquely named temporary + rename), a failed write leaves the previous file as
+it was, written files get the mode the umask gives, nothing is written through a symbolic link, and
+line files (JSON Lines) always end on a whole line."""
 
 import contextlib
+import errno
 import glob
 import json
 import os
+import secrets
 import sys
-import tempfile
 
 import cv2
 
@@ -41,27 +44,58 @@ def imread_bgr(path):
 
 
 def read_json(path, what):
-    """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is."""
+    """Parsed json of ``path``, or a one-line ``UserError`` naming ``what`` the file is (also for
+    a file nested deeper than Python's parser goes)."""
     try:
         with open(path) as handle:
             return json.load(handle)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {what} {path}: {exc}") from None
+    except RecursionError:
+        raise UserError(f"cannot read {what} {path}: nested too deeply") from None
+
+
+def refuse_symlink(path):
+    """A one-line ``UserError`` when ``path`` is a symbolic link: hg3d never writes through a link,
+    which someone else may have planted to make it overwrite the link's target."""
+    if os.path.islink(path):
+        raise UserError(
+            f"{path} is a symbolic link: hg3d does not write through links; remove it or choose another output"
+        )
+
+
+def create_temp_beside(path):
+    """A new, empty, uniquely named temporary file in ``path``'s folder (created if needed).
+
+    Its name is ``.tmp-<stem>.<random><ext>``: recognisable as ours, unique to this write (two runs
+    writing the same output never share one), and ending in the target's extension, which OpenCV
+    and scipy look at. It is created like ``open()`` creates a file (mode 0666 less the umask),
+    not 0600 as ``tempfile.mkstemp`` would make it.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    stem, ext = os.path.splitext(os.path.basename(path))
+    while True:
+        tmp = os.path.join(directory, f"{TEMP_PREFIX}{stem[:48]}.{secrets.token_hex(6)}{ext}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write(path, write):
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     A failing write (disk full, I/O error) removes the temporary file, leaves ``path`` as it was
-    and becomes a one-line ``UserError`` saying so.
+    and becomes a one-line ``UserError`` saying so. A symbolic link at ``path`` is refused.
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    refuse_symlink(path)
     tmp = None
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=os.path.splitext(path)[1], dir=directory)
-        os.close(fd)
+        tmp = create_temp_beside(path)
         write(tmp)
+        refuse_symlink(path)
         os.replace(tmp, path)
     except OSError as exc:
         kept = "the previous file is unchanged" if os.path.exists(path) else "nothing was written"
@@ -69,6 +103,57 @@ def atomic_write(path, write):
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+
+
+def disk_of(path):
+    """The mount point of the file system that holds ``path`` (named when that disk is full)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.ismount(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+class LineFile:
+    """A text file written a whole line at a time (e.g. JSON Lines): each line goes to the file in
+    one ``write`` call, and a line that fails (disk full) is cut off again, so the file always ends
+    on a whole line. Opening it never follows a symbolic link (a one-line ``UserError``)."""
+
+    def __init__(self, path, append=False):
+        self.path = path
+        refuse_symlink(path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC)
+        try:
+            self.fd = os.open(path, flags, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                refuse_symlink(path)
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    def write_line(self, text):
+        """Append ``text`` and a newline; on a failed write the file is truncated back to where it
+        ended and the failure is a one-line ``UserError`` naming the file and its disk."""
+        data = memoryview(text.rstrip("\n").encode("utf-8") + b"\n")
+        end = os.lseek(self.fd, 0, os.SEEK_END)
+        try:
+            while data:  # a short write is followed by the call that names the error
+                data = data[os.write(self.fd, data) :]
+        except OSError as exc:
+            os.ftruncate(self.fd, end)
+            full = f" (the disk at {disk_of(self.path)} is full)" if exc.errno == errno.ENOSPC else ""
+            raise UserError(
+                f"cannot write {self.path}: {exc.strerror or exc}{full}; it ends on its last whole line"
+            ) from None
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def write_bytes(path, data):

@@ -19,7 +19,7 @@ from .checkpoint import load_weights
 from .decode import decode_crops, flip_merge
 from .errors import UserError
 from .geometry import adjust_aspect_ratio, crop_and_normalize
-from .joints import H36M_BONE_SUM_MM
+from .joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
 from .metrics.core import pck_distances_to_points
 from .model import ARCHS, create_model, heads_for
 from .skeleton import h36m_scale, to_h36m_order
@@ -202,8 +202,12 @@ class Estimator:
         self.device = torch.device(device)
         self.model = model.to(self.device, memory_format=torch.channels_last).eval()  # see network_forward
         self.input_w, self.input_h, self.flip_test = input_w, input_h, flip_test
-        if not bone_sum_mm > 0:
-            raise UserError(f"bone sum {bone_sum_mm} mm: needs to be positive (an adult's is about 4000)")
+        if not BONE_SUM_RANGE_MM[0] <= bone_sum_mm <= BONE_SUM_RANGE_MM[1]:
+            raise UserError(
+                "bone sum {:g} mm: needs to lie from {:g} to {:g} (an adult's is about 4000)".format(
+                    bone_sum_mm, *BONE_SUM_RANGE_MM
+                )
+            )
         self.intrinsics, self.bone_sum_mm = intrinsics, float(bone_sum_mm)
 
     @classmethod

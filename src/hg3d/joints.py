@@ -95,6 +95,8 @@ H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 H36M_EDGES = tuple((parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0)
 # The H36M protocol rescales a prediction so that these 15 bones sum to this length (mm).
 H36M_BONE_SUM_MM = 4000.0
+# The bone sums a user may give the demo (mm): a 10 cm figurine to a statue five times life size.
+BONE_SUM_RANGE_MM = (100.0, 20000.0)
 
 
 def flip_permutation(num_joints, pairs):
@@ -129,7 +131,8 @@ MPI3DHP_JOINTS = (
     "head",
 )
 MPI3DHP_PELVIS = MPI3DHP_JOINTS.index("pelvis")
-# The official scripts score the first 14 joints (pelvis, spine and head excluded).
+# The official scripts' PCK and AUC score the first 14 joints (pelvis, spine and head excluded);
+# their MPJPE averages all 17.
 MPI3DHP_EVAL_JOINTS = np.arange(14)
 # Index into H36M-17 for each 3DHP-17 joint: 3DHP neck = H36M thorax, 3DHP spine = H36M spine,
 # 3DHP head = H36M neck/nose, 3DHP head_top = H36M head. A permutation: the skeletons match 1:1.

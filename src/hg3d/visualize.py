@@ -1,7 +1,11 @@
 """Pictures of poses, drawn with OpenCV (no display needed; milliseconds a frame, so rendering a
 video costs little next to the network): every person's 2D skeleton, box and id on the image, a
 panel per person with the 3D skeleton, and the scene: everyone at their place in the camera frame,
-seen from above and from the side, with the camera."""
+seen from above and from the side, with the camera.
+
+Every point is drawn through ``_line`` / ``_circle``: a joint far outside the picture (a huge box,
+a tiny focal length, a person placed light years away) is clipped, and one that is not a number is
+left out, instead of reaching OpenCV as an integer it cannot take."""
 
 import cv2
 import numpy as np
@@ -18,6 +22,7 @@ TEXT_COLOUR, BOX_COLOUR = (255, 255, 255), (0, 220, 255)
 SCENE_PANELS = 2  # the scene from above and from the side, left of the per-person panels
 SCENE_MIN_DEPTH_MM = 3000  # the scene views show at least 3 m in front of the camera
 SCENE_MARGIN = 1.15  # and 15 % beyond the farthest joint, rounded up to whole metres
+SCENE_MAX_DEPTH_MM = 50_000  # and at most 50 m (one grid line a metre): anyone farther is off the picture
 H36M_EDGES = tuple((parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0)
 CAMERA_COLOUR, GRID_COLOUR, INK = (40, 40, 40), (215, 215, 215), (30, 30, 30)
 
@@ -32,16 +37,62 @@ def edge_side(a, b, names=MPII_JOINTS):
     return sides.pop() if len(sides) == 1 else "c"
 
 
+def _clip_segment(a, b, low, high):
+    """The part of the segment ``a``-``b`` (float x, y) inside the box ``low``-``high``, or None
+    (Liang-Barsky: the segment's parameter range narrowed by each of the four sides). A segment
+    whose length is not a finite number (NaN ends, or ends near the float limit) is None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        delta = b - a
+    if not np.isfinite(delta).all():
+        return None
+    start, end = 0.0, 1.0
+    for axis in (0, 1):
+        step = delta[axis]
+        for side, sign in ((low[axis], -1.0), (high[axis], 1.0)):
+            room = sign * (side - a[axis])  # how far a may move towards this side and stay inside
+            if step == 0:
+                if room < 0:
+                    return None
+                continue
+            t = room / (sign * step)
+            if sign * step > 0:
+                end = min(end, t)
+            else:
+                start = max(start, t)
+    if start > end:
+        return None
+    return (a if start == 0 else a + start * delta), (b if end == 1 else a + end * delta)
+
+
+def _line(canvas, a, b, colour, thickness=1, line_type=cv2.LINE_AA):
+    """``cv2.line`` between float points, clipped to a little beyond the canvas."""
+    margin = thickness + 2
+    clipped = _clip_segment(
+        np.asarray(a, np.float64), np.asarray(b, np.float64), (-margin, -margin), np.add(canvas.shape[1::-1], margin)
+    )
+    if clipped is not None:
+        start, end = (tuple(int(round(v)) for v in point) for point in clipped)
+        cv2.line(canvas, start, end, colour, thickness, line_type)
+
+
+def _circle(canvas, centre, radius, colour):
+    """A filled ``cv2.circle`` at a float point; nothing when it does not touch the canvas."""
+    x, y = centre
+    height, width = canvas.shape[:2]
+    if -radius <= x <= width + radius and -radius <= y <= height + radius:  # False for NaN
+        cv2.circle(canvas, (int(round(x)), int(round(y))), radius, colour, -1, cv2.LINE_AA)
+
+
 def draw_skeleton_2d(image, joints, edges=MPII_EDGES):
     """A copy of the BGR ``image`` with the 16 joints (px) and skeleton edges drawn on it."""
     canvas = image.copy()
     scale = max(image.shape[:2]) / 400
     thickness, radius = max(1, int(round(2 * scale))), max(2, int(round(3 * scale)))
-    points = np.round(np.asarray(joints, np.float64)).astype(int)
+    points = np.asarray(joints, np.float64)
     for a, b in edges:
-        cv2.line(canvas, tuple(points[a]), tuple(points[b]), SIDE_COLOURS[edge_side(a, b)], thickness, cv2.LINE_AA)
+        _line(canvas, points[a], points[b], SIDE_COLOURS[edge_side(a, b)], thickness)
     for name, point in zip(MPII_JOINTS, points):
-        cv2.circle(canvas, tuple(point), radius, SIDE_COLOURS[joint_side(name)], -1, cv2.LINE_AA)
+        _circle(canvas, point, radius, SIDE_COLOURS[joint_side(name)])
     return canvas
 
 
@@ -63,9 +114,18 @@ def draw_people_2d(image, people):
     scale = max(image.shape[:2]) / 400
     for person in people:
         canvas = draw_skeleton_2d(canvas, person["joints_2d"])
-        x, y, w, h = np.round(person["box"]).astype(int)
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), BOX_COLOUR, max(1, int(round(scale))), cv2.LINE_AA)
-        _label(canvas, person_name(person), (max(x, 0) + 2, max(y, 0) + int(16 * scale)), 0.5 * scale)
+        x, y, w, h = np.asarray(person["box"], np.float64)
+        # a rectangle's sides stay where they are when its corners are clipped to just off the canvas
+        (left, top), (right, bottom) = np.clip([(x, y), (x + w, y + h)], -2, np.array(canvas.shape[1::-1]) + 2)
+        if np.isfinite([left, top, right, bottom]).all():
+            corners = (int(round(left)), int(round(top))), (int(round(right)), int(round(bottom)))
+            cv2.rectangle(canvas, *corners, BOX_COLOUR, max(1, int(round(scale))), cv2.LINE_AA)
+            _label(
+                canvas,
+                person_name(person),
+                (max(corners[0][0], 0) + 2, max(corners[0][1], 0) + int(16 * scale)),
+                0.5 * scale,
+            )
     if not people:
         _label(canvas, "no person found", (int(8 * scale), int(20 * scale)), 0.6 * scale)
     return canvas
@@ -91,11 +151,10 @@ def draw_panel_3d(joints_3d_mm, title, size=PANEL_PX):
     bar = int(1000 * px_per_mm)
     cv2.line(panel, (10, size - 12), (10 + bar, size - 12), (90, 90, 90), 2)
     cv2.putText(panel, "1 m", (14 + bar, size - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
-    ints = np.round(points).astype(int)
     for a, b in sorted(MPII_EDGES, key=lambda e: -(view[e[0], 2] + view[e[1], 2])):
-        cv2.line(panel, tuple(ints[a]), tuple(ints[b]), SIDE_COLOURS[edge_side(a, b)], 3, cv2.LINE_AA)
-    for name, point in zip(MPII_JOINTS, ints):
-        cv2.circle(panel, tuple(point), 3, SIDE_COLOURS[joint_side(name)], -1, cv2.LINE_AA)
+        _line(panel, points[a], points[b], SIDE_COLOURS[edge_side(a, b)], 3)
+    for name, point in zip(MPII_JOINTS, points):
+        _circle(panel, point, 3, SIDE_COLOURS[joint_side(name)])
     cv2.putText(panel, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (30, 30, 30), 1, cv2.LINE_AA)
     return panel
 
@@ -117,10 +176,12 @@ def draw_people_3d(people, size=PANEL_PX, intrinsics=None):
 
 
 def scene_depth_mm(people):
-    """How far the scene views reach (mm): past the farthest placed joint, whole metres."""
+    """How far the scene views reach (mm): past the farthest placed joint, whole metres, between
+    ``SCENE_MIN_DEPTH_MM`` and ``SCENE_MAX_DEPTH_MM``."""
     placed = [p["joints_3d_cam_mm"] for p in people if p.get("joints_3d_cam_mm") is not None]
     farthest = max([float(np.max(j[:, 2])) for j in placed], default=0.0)
-    return 1000.0 * np.ceil(max(SCENE_MIN_DEPTH_MM, SCENE_MARGIN * farthest) / 1000.0)
+    depth = np.clip(SCENE_MARGIN * farthest, SCENE_MIN_DEPTH_MM, SCENE_MAX_DEPTH_MM)  # NaN: the minimum
+    return 1000.0 * np.ceil(np.nan_to_num(depth, nan=SCENE_MIN_DEPTH_MM) / 1000.0)
 
 
 def draw_scene(people, intrinsics, size=PANEL_PX):
@@ -146,32 +207,31 @@ def _scene_view(people, depth, px_per_mm, size, title, axes, origin, signs, half
 
     def to_px(points):
         points = np.asarray(points, np.float64)[..., list(axes)]
-        return np.round(points * signs * px_per_mm + origin).astype(int)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return points * signs * px_per_mm + origin
 
     for metres in range(1, int(depth // 1000) + 1):  # lines of equal depth, one a metre
         ends = np.zeros((2, 3))
         ends[:, 2] = metres * 1000
         ends[:, axes[1 - depth_axis]] = (-depth, depth)
-        a, b = to_px(ends)
-        cv2.line(panel, tuple(a), tuple(b), GRID_COLOUR, 1, cv2.LINE_AA)
+        _line(panel, *to_px(ends), GRID_COLOUR)
     across = axes[1 - depth_axis]
     for sign in (-1, 1):  # the field of view's edges
         edge = np.zeros((2, 3))
         edge[1, 2], edge[1, across] = depth, sign * half_angle * depth
-        a, b = to_px(edge)
-        cv2.line(panel, tuple(a), tuple(b), (170, 170, 170), 1, cv2.LINE_AA)
-    camera = tuple(to_px(np.zeros(3)))
-    cv2.circle(panel, camera, 5, CAMERA_COLOUR, -1, cv2.LINE_AA)
+        _line(panel, *to_px(edge), (170, 170, 170))
+    _circle(panel, to_px(np.zeros(3)), 5, CAMERA_COLOUR)
     for person in people:
         joints = person.get("joints_3d_cam_mm")
         if joints is None:
             continue
-        ints = to_px(joints)
+        points = to_px(joints)
         for a, b in H36M_EDGES:
-            colour = SIDE_COLOURS[edge_side(a, b, H36M_JOINTS)]
-            cv2.line(panel, tuple(ints[a]), tuple(ints[b]), colour, 2, cv2.LINE_AA)
-        top = ints[np.argmin(ints[:, 1])]
-        cv2.putText(panel, person_name(person), (int(top[0]) + 4, int(top[1]) - 4), 0, 0.4, INK, 1, cv2.LINE_AA)
+            _line(panel, points[a], points[b], SIDE_COLOURS[edge_side(a, b, H36M_JOINTS)], 2)
+        shown = points[((points >= 0) & (points < size)).all(-1)]  # the name goes above the highest joint in view
+        if len(shown):
+            x, y = shown[np.argmin(shown[:, 1])]
+            cv2.putText(panel, person_name(person), (int(x) + 4, int(y) - 4), 0, 0.4, INK, 1, cv2.LINE_AA)
     cv2.putText(panel, f"{title}, camera at the dot", (8, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, INK, 1, cv2.LINE_AA)
     cv2.putText(panel, f"grid 1 m, {depth / 1000:g} m deep", (8, 32), 0, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
     return panel

@@ -90,13 +90,15 @@ class H36M(PoseDataset):
 
     def labels(self, index):
         """``gt_3d`` (H36M-17, mm, root-relative) of the cache entries ``index``; with caches made
-        from the official release also their ``subject``, ``action``, ``camera``, ``frame``, and
+        from the official release also their ``subject``, ``action``, ``camera``, ``frame`` (and
+        ``sequence``, for the multi-view figures), and
         with camera labels their ``root_cam`` and ``intrinsics`` (``camera_labels``)."""
         entries = [self.annotations[i] for i in index]
         gt_3d = np.array([e["joints_3d_relative"] for e in entries], np.float32).reshape(len(entries), -1, 3)
         labels = {"gt_3d": gt_3d[:, :17]}
         if all(k in self.annotations[0] for k in LABEL_KEYS):
-            labels.update({k: np.array([e[k] for e in entries]) for k in LABEL_KEYS})
+            keys = [*LABEL_KEYS, *(["sequence"] if "sequence" in self.annotations[0] else [])]
+            labels.update({k: np.array([e[k] for e in entries]) for k in keys})
         labels.update(self.camera_labels(index) or {})
         return labels
 

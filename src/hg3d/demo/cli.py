@@ -10,10 +10,10 @@ import os
 
 from ..backends import BACKENDS
 from ..bvh import DEFAULT_MIN_FRAMES, ROOT_MODES
-from ..camera import DEFAULT_FOV_DEG, Intrinsics
+from ..camera import DEFAULT_FOV_DEG, FOV_RANGE_DEG, Intrinsics
 from ..errors import UserError
 from ..files import read_json
-from ..joints import H36M_BONE_SUM_MM
+from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
 from ..options import finish_model_options, home_dir, model_parser
 from ..weights import DEMO_MODEL
 from .detection import DETECTORS
@@ -90,8 +90,16 @@ def parse_demo_opts(argv=None):
             opt.html and opt.task != "human3d",
             f"--html shows 3D poses and --task {opt.task} gives none: load a human3d checkpoint or drop --html",
         ),
-        (not 0 < opt.fov < 180, f"--fov is an angle in degrees strictly between 0 and 180, got {opt.fov}"),
-        (not 0 < opt.bone_sum_mm < float("inf"), f"--bone_sum_mm must be a positive length, got {opt.bone_sum_mm}"),
+        (
+            not FOV_RANGE_DEG[0] <= opt.fov <= FOV_RANGE_DEG[1],
+            "--fov is an angle in degrees from {:g} to {:g}, got {:g}".format(*FOV_RANGE_DEG, opt.fov),
+        ),
+        (
+            not BONE_SUM_RANGE_MM[0] <= opt.bone_sum_mm <= BONE_SUM_RANGE_MM[1],
+            "--bone_sum_mm is a length in mm from {:g} to {:g} (an adult: 4000), got {:g}".format(
+                *BONE_SUM_RANGE_MM, opt.bone_sum_mm
+            ),
+        ),
     ]
     for failed, message in checks:
         if failed:
@@ -134,18 +142,20 @@ def add_placement_flags(parser):
     )
 
 
+MAX_BOX_PX = 1e5  # box coordinates and sizes larger than any image (NaN is not within it either)
+
+
 def parse_bbox(value, where):
     try:
         box = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
     except (TypeError, ValueError):
         box = []
-    if len(box) != 4 or not all(map(_finite, box)) or box[2] <= 0 or box[3] <= 0:
-        raise UserError(f"{where}: expected x,y,w,h with positive width and height, got '{value}'")
+    if len(box) != 4 or not all(abs(v) <= MAX_BOX_PX for v in box) or box[2] <= 0 or box[3] <= 0:
+        raise UserError(
+            f"{where}: expected x,y,w,h in pixels with positive width and height, each within "
+            f"{MAX_BOX_PX:g} px, got '{value}'"
+        )
     return box
-
-
-def _finite(v):
-    return v == v and abs(v) != float("inf")
 
 
 def _is_box(value):

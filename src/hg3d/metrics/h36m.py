@@ -17,6 +17,7 @@ import numpy as np
 from ..camera import Intrinsics, root_from_pose
 from ..joints import NUM_H36M_JOINTS
 from ..skeleton import degenerate, mpii_to_h36m
+from . import multiview
 from .core import Benchmark, group_means, in_order, monitor, per_sample_mpjpe, per_sample_n_mpjpe, procrustes_align
 
 # The order in which papers print their per-action tables (not alphabetical: WalkTogether is last).
@@ -56,6 +57,7 @@ FIGURES = {
     **{name: f"h36m_{name}" for name in POSE_FIGURES},
     **{f"{name}_action_mean": f"h36m_{name}_action_mean" for name in POSE_FIGURES},
     **{name: f"h36m_{name}" for name in ("mrpe", "mrpe_x", "mrpe_y", "mrpe_z", "mpjpe_abs")},
+    **{name: f"h36m_{name}" for name in multiview.FIGURES},
 }
 
 
@@ -202,6 +204,10 @@ def score(predictions, labels):
         if camera_arrays:
             per_action_camera(summary["per_action"], arrays, labels["action"])
         arrays.update({k: v.astype("S") if v.dtype.kind == "U" else v for k, v in labels.items() if k in LABEL_KEYS})
+    if all(k in labels for k in multiview.NEEDED_LABELS):  # several cameras of one frame: also triangulated
+        multiview_summary, multiview_arrays = multiview.score_multiview(predictions["pred_2d"], labels, ACTIONS)
+        summary.update(multiview_summary)
+        arrays.update(multiview_arrays)
     return summary, arrays
 
 

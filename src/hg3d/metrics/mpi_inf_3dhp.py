@@ -1,12 +1,14 @@
 """The MPI-INF-3DHP test protocol: predictions to 3DHP-17 in mm, the official metrics, the table.
 
-Metrics as the test set's MATLAB scripts compute them (``mpii_compute_3d_pck``): per-joint
-Euclidean errors of the root-relative prediction against ``univ_annot3`` minus the pelvis, on the
-14 evaluated joints; 3DPCK = share of errors strictly below 150 mm; AUC = mean PCK over the 31
+Metrics as the test set's MATLAB scripts compute them: per-joint Euclidean errors of the
+root-relative prediction against ``univ_annot3`` minus the pelvis. 3DPCK (``mpii_compute_3d_pck``)
+= share of the 14 evaluated joints' errors strictly below 150 mm; AUC = mean PCK over the 31
 thresholds 0, 5, ..., 150 mm (so a perfect prediction scores 30/31 = 96.77, the 0 mm threshold
-counting no joint); MPJPE = mean error. Every frame has the same 14 joints, so the mean of per-frame
-figures over a set of frames equals the figure pooled over its joints: "All", each activity, each
-sequence and each scene group pool their frames (``core.group_means``).
+counting no joint); MPJPE (``mpii_evaluate_errors``) = mean error over all 17 joints, the test set's
+"relevant" ones (the pelvis counts, at 0 once both poses are rooted); ``mpjpe_14`` = the mean over
+the 14 that PCK uses. Every frame has the same joints, so the mean of per-frame figures over a set
+of frames equals the figure pooled over its joints: "All", each activity, each sequence and each
+scene group pool their frames (``core.group_means``).
 
 ``--mpi_scale`` picks how a prediction (MPII-16, crop units) becomes millimetres: ``gt_bones``, the
 paper's own evaluation (``paper_scale``), or ``h36m``, the H36M 4000 mm rule.
@@ -117,23 +119,25 @@ def to_mpi3dhp(pred_mpii, gt_3dhp, scale="gt_bones"):
 
 
 def joint_errors(pred, gt):
-    """Euclidean error per joint of the evaluated 14: (N, 17, 3) x2 -> (N, 14) mm."""
-    diff = np.asarray(pred, np.float64) - np.asarray(gt, np.float64)
-    return np.linalg.norm(diff[:, MPI3DHP_EVAL_JOINTS], axis=-1)
+    """Euclidean error of each joint: (N, 17, 3) x2 -> (N, 17) mm."""
+    return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
 
 
 def frame_metrics(errors):
-    """Per-frame ``pck``, ``auc`` (both x 100) and ``mpjpe`` from (N, 14) joint errors."""
+    """Per-frame figures from (N, 17) joint errors: ``pck`` and ``auc`` (both x 100) and
+    ``mpjpe_14`` on the 14 evaluated joints, ``mpjpe`` on all 17."""
     errors = np.asarray(errors, np.float64)
+    evaluated = errors[..., MPI3DHP_EVAL_JOINTS]
     return {
-        "pck": 100.0 * (errors < PCK_THRESHOLD_MM).mean(-1),
-        "auc": 100.0 * (errors[..., None] < AUC_THRESHOLDS_MM).mean((-2, -1)),
+        "pck": 100.0 * (evaluated < PCK_THRESHOLD_MM).mean(-1),
+        "auc": 100.0 * (evaluated[..., None] < AUC_THRESHOLDS_MM).mean((-2, -1)),
         "mpjpe": errors.mean(-1),
+        "mpjpe_14": evaluated.mean(-1),
     }
 
 
 def summarize(per_frame, sequences, activities):
-    """Pooled figures: "All" (``pck``, ``auc``, ``mpjpe``, ``num_samples``) and ``per_activity``,
+    """Pooled figures: "All" (``pck``, ``auc``, ``mpjpe``, ``mpjpe_14``, ``num_samples``) and ``per_activity``,
     ``per_sequence``, ``per_scene`` tables of the same fields.
 
     ``sequences``: TS name per frame; ``activities``: activity id (1..7) per frame.
@@ -156,13 +160,13 @@ def format_table(summary):
     def row(label, figures):
         return (
             f"{label:<20}{figures['pck']:>7.1f}{figures['auc']:>7.1f}{figures['mpjpe']:>8.1f}"
-            f"{figures['num_samples']:>8d}"
+            f"{figures['mpjpe_14']:>10.1f}{figures['num_samples']:>8d}"
         )
 
-    header = f"{'':<20}{'PCK':>7}{'AUC':>7}{'MPJPE':>8}{'frames':>8}"
+    header = f"{'':<20}{'PCK':>7}{'AUC':>7}{'MPJPE':>8}{'MPJPE-14':>10}{'frames':>8}"
     title = (
-        f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, {GROUND_TRUTH}, 14 joints, "
-        f"PCK at 150 mm, scale {summary['scale']})"
+        f"MPI-INF-3DHP test ({len(summary['sequences'])} sequences, {GROUND_TRUTH}, PCK and AUC on 14 joints "
+        f"at 150 mm, MPJPE on 17, scale {summary['scale']})"
     )
     lines = [title, header]
     lines += [row(s, summary["per_scene"][s]) for s in SCENE_ORDER if s in summary["per_scene"]]
@@ -174,7 +178,8 @@ def format_table(summary):
 
 def figures(summary):
     """The protocol of each figure: the official ones under the run's ``--mpi_scale``."""
-    return {"acc": "pck_monitor", **{name: f"3dhp_{name}_{summary['scale']}" for name in ("pck", "auc", "mpjpe")}}
+    names = ("pck", "auc", "mpjpe", "mpjpe_14")
+    return {"acc": "pck_monitor", **{name: f"3dhp_{name}_{summary['scale']}" for name in names}}
 
 
 def score(predictions, labels):

@@ -20,6 +20,8 @@ SCALE_RULES = {
     "truth's, after the paper's hip shift (the paper's own 3DHP evaluation)",
     "least_squares": "the prediction's scale is fitted to the ground truth by least squares, per sample",
     "none": "none: image pixels or heatmap cells",
+    "triangulated": "none: the joints are metric, triangulated from calibrated views (extrinsics fitted to the "
+    "release's per-camera poses), with no rescale",
 }
 UNIT_DECIMALS = {"mm": 2, "%": 2, "fraction": 4}
 
@@ -88,6 +90,9 @@ _H36M_PA_MPJPE = replace(
 ACTION_MEAN = "the mean over actions of each action's mean over its samples"
 CAMERA_SPACE = "none: camera space (the prediction's root placed from its 2D joints and the intrinsics)"
 MRPE_REF = "Moon et al., ICCV 2019 (MRPE)"
+TRIANGULATION_REF = (
+    "confidence-weighted DLT with RANSAC over view pairs: Iskakov et al., ICCV 2019 (hg3d.triangulation)"
+)
 _H36M_MRPE = replace(
     _H36M_MPJPE,
     short="MRPE",
@@ -148,6 +153,26 @@ PROTOCOLS = {
         joints=H36M_17,
         reference=f"{MPJPE_REF}, without root alignment; {MRPE_REF} for the root",
         matches="camera-space (absolute) MPJPE tables; it adds the root's error to the pose's",
+    ),
+    "h36m_mpjpe_mv": replace(
+        _H36M_MPJPE,
+        short="MPJPE_mv",
+        title="17 joints triangulated from the network's 2D joints in every camera of a frame, pelvis-rooted",
+        scale="triangulated",
+        samples=f"{H36M_SAMPLES}; one sample per subject, sequence and frame seen by two or more cameras",
+        reference=f"{MPJPE_REF}; {TRIANGULATION_REF}",
+        matches="multi-view tables (Iskakov et al., ICCV 2019: 27.4 mm RANSAC, 22.4 mm algebraic), which use "
+        "every frame of S9 and S11 and detectors trained for it",
+    ),
+    "h36m_mpjpe_mv_abs": replace(
+        _H36M_MPJPE,
+        short="MPJPE_mv_abs",
+        title="17 joints triangulated from every camera of a frame, no alignment (the first camera's frame)",
+        alignment="none: the joints where the calibrated cameras put them",
+        scale="triangulated",
+        samples=f"{H36M_SAMPLES}; one sample per subject, sequence and frame seen by two or more cameras",
+        reference=f"{MPJPE_REF}, without root alignment; {TRIANGULATION_REF}",
+        matches="absolute multi-view MPJPE tables",
     ),
     "mpii_pckh": Protocol(
         short="PCKh@0.5",
@@ -237,10 +262,16 @@ PROTOCOLS.update(
 )
 
 MPI3DHP_JOINTS_14 = "14 of 3DHP-17 (head top, neck, shoulders, elbows, wrists, hips, knees, ankles)"
+MPI3DHP_JOINTS_17 = (
+    "3DHP-17, all 17: the test set's relevant joints, as its mpii_evaluate_errors averages them "
+    "(the 14 above, pelvis, spine, head; the pelvis counts, at 0 error once both poses are rooted)"
+)
+# figure -> (short name, what it measures, units, number of joints, joints)
 _MPI3DHP = {
-    "pck": ("3DPCK", "share of joint errors below 150 mm", "%"),
-    "auc": ("AUC", "mean 3DPCK over the thresholds 0, 5, ..., 150 mm", "%"),
-    "mpjpe": ("MPJPE", "mean joint error", "mm"),
+    "pck": ("3DPCK", "share of joint errors below 150 mm", "%", 14, MPI3DHP_JOINTS_14),
+    "auc": ("AUC", "mean 3DPCK over the thresholds 0, 5, ..., 150 mm", "%", 14, MPI3DHP_JOINTS_14),
+    "mpjpe": ("MPJPE", "mean joint error", "mm", 17, MPI3DHP_JOINTS_17),
+    "mpjpe_14": ("MPJPE-14", "mean joint error", "mm", 14, MPI3DHP_JOINTS_14),
 }
 _MPI3DHP_SCALES = {
     "gt_bones": (
@@ -253,8 +284,8 @@ PROTOCOLS.update(
     {
         f"3dhp_{name}_{scale}": Protocol(
             short=short,
-            title=f"{what}, 14 joints, {how}",
-            joints=MPI3DHP_JOINTS_14,
+            title=f"{what}, {count} joints, {how}",
+            joints=joints,
             alignment=ROOTED,
             scale="bone_sum_4000" if scale == "h36m" else scale,
             units=units,
@@ -262,9 +293,9 @@ PROTOCOLS.update(
             reference="Mehta et al., 3DV 2017 (the test set's evaluation scripts)"
             + ("; the scale chain: the paper's Lua evaluation (Zhou et al., ICCV 2017)" if scale == "gt_bones" else ""),
             matches=matches,
-            pooling="every valid frame's 14 joints pooled",
+            pooling=f"every valid frame's {count} joints pooled",
         )
-        for name, (short, what, units) in _MPI3DHP.items()
+        for name, (short, what, units, count, joints) in _MPI3DHP.items()
         for scale, (how, matches) in _MPI3DHP_SCALES.items()
     }
 )

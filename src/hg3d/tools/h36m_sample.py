@@ -17,7 +17,7 @@ import numpy as np
 
 from ..joints import H36M_BONE_SUM_MM
 from ..skeleton import bone_length_sum
-from .h36m_official import NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17, TABLE_WIDTH, table_intrinsics
+from .h36m_official import CAMERAS, NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17, TABLE_WIDTH, table_intrinsics
 from .synthetic import random_background, random_pose, render_person
 
 # (subject, sequence, cameras)
@@ -35,6 +35,7 @@ VIDEO_WITHOUT_POSE = ((9, "Greeting.58860488"),)
 POSE_WITHOUT_VIDEO = ((9, "Posing 1.54138969"),)
 TALL_CAMERAS = ("54138969", "60457274")  # 1000 x 1002 frames in the release
 EXTRA_FRAMES_CAMERAS = ("55011271", "58860488")  # their videos run 2-7 frames past the poses
+EXTRA_FRAMES = range(2, 8)
 
 
 def consistent_pose(rng):
@@ -89,9 +90,10 @@ def write_pose_file(path, pose):
     cdf.close()
 
 
-def write_sequence(root, subject, name, rng, frames, width, video=True, poses=True, intrinsics=None):
+def write_sequence(root, subject, name, rng, frames, width, video=True, poses=True, intrinsics=None, world=None):
     """One video and its two pose files; returns the truth (32-joint 2D and 3D poses, frames,
-    frame size, the camera matrix K)."""
+    frame size, the camera matrix K). ``world``: (32-joint world poses (T, 32, 3) mm, R, t) that
+    this camera films (x_cam = R x_world + t) instead of a figure of its own."""
     camera = name.rpartition(".")[2]
     w, h = frame_size(camera, width)
     intrinsics = camera_matrix(camera, width, intrinsics)
@@ -99,14 +101,20 @@ def write_sequence(root, subject, name, rng, frames, width, video=True, poses=Tr
     look_seed = int(rng.integers(1 << 30))
     start = np.array([rng.uniform(-300, 300), rng.uniform(0, 200), rng.uniform(4500, 5500)])
     pose_3d, images = [], []
-    extra = int(rng.integers(2, 8)) if camera in EXTRA_FRAMES_CAMERAS else 0
+    extra = int(rng.integers(EXTRA_FRAMES.start, EXTRA_FRAMES.stop)) if camera in EXTRA_FRAMES_CAMERAS else 0
     for t in range(frames + extra):  # the tail has no pose rows
-        pose_cam = consistent_pose(rng) + start + [8.0 * t, 0, 0]
+        if world is None:
+            pose_cam = consistent_pose(rng) + start + [8.0 * t, 0, 0]
+            joints = official_pose(pose_cam, rng)
+        else:
+            poses_world, R, translation = world
+            joints = poses_world[t] @ R.T + translation
+            pose_cam = joints[OFFICIAL_TO_H36M17]
         image = background.copy()
         render_person(image, pose_cam, intrinsics, np.random.default_rng(look_seed))
         cv2.putText(image, str(t), (2, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
         images.append(image)
-        pose_3d.append(official_pose(pose_cam, rng))
+        pose_3d.append(joints)
     pose_3d = np.stack(pose_3d)[:frames]
     uvw = pose_3d @ intrinsics.T
     pose_2d = uvw[..., :2] / uvw[..., 2:]
@@ -141,3 +149,38 @@ def write_official_h36m(root, rng, frames=12, width=128, layout=QUIRKY_LAYOUT, q
         for subject, name in POSE_WITHOUT_VIDEO:
             write_sequence(root, subject, name, rng, frames, width, video=False)
     return truth
+
+
+def look_at(centre, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)):
+    """R (world -> camera: x right, y down, z forward) and t (mm) of a camera at ``centre`` facing
+    ``target``, its image upright for a world whose ``up`` is given."""
+    forward = np.asarray(target, float) - centre
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    R = np.stack([right, np.cross(forward, right), forward])
+    return R, -R @ np.asarray(centre, float)
+
+
+def write_multiview_sequence(root, subject, sequence, rng, frames=6, width=128, radius_mm=5000.0):
+    """One sequence filmed by the release's four cameras, placed on a circle around the person
+    (world frame z up, mm): the world poses in ``D3_Positions/<sequence>.cdf`` and each camera's
+    video and pose files. Returns ``{"<sequence>.<camera>": truth}`` (``write_sequence``'s) and
+    the cameras' ``{camera: (R, t)}``."""
+    figure = []
+    for t in range(frames + max(EXTRA_FRAMES) + 1):
+        pose = consistent_pose(rng)
+        upright = np.stack([pose[:, 0], pose[:, 2], -pose[:, 1]], -1)  # camera-style y down -> z up
+        figure.append(official_pose(upright + [8.0 * t, 0.0, 900.0], rng))
+    figure = np.stack(figure)
+    write_pose_file(
+        os.path.join(root, f"S{subject}", "MyPoseFeatures", "D3_Positions", f"{sequence}.cdf"), figure[:frames]
+    )
+    truth, extrinsics = {}, {}
+    for index, camera in enumerate(CAMERAS):
+        angle = 2 * np.pi * index / len(CAMERAS) + 0.4
+        centre = [radius_mm * np.cos(angle), radius_mm * np.sin(angle), 1500.0 + 100 * index]
+        extrinsics[camera] = look_at(centre, (0.0, 0.0, 900.0))
+        name = f"{sequence}.{camera}"
+        truth[name] = write_sequence(root, subject, name, rng, frames, width, world=(figure, *extrinsics[camera]))
+    return truth, extrinsics

@@ -6,7 +6,9 @@ path relative to the page, or embedded. Opened from disk it makes no network req
 import base64
 import html
 import json
+import math
 import os
+import re
 import urllib.parse
 
 import numpy as np
@@ -81,6 +83,25 @@ def person_pose(person, where):
     return {"id": person_id, "joints": array.tolist(), "placed": placed}
 
 
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_frame_number(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _field(holder, key, check, wanted, where, default=None):
+    """``holder[key]`` (``default`` when absent or null), or a one-line ``UserError`` naming the
+    field and what it should be when ``check`` refuses it: the page's script uses these as they are."""
+    value = holder.get(key)
+    if value is None:
+        return default
+    if not check(value):
+        raise UserError(f"{where}: '{key}' is {json.dumps(value)[:60]}, not {wanted}")
+    return value
+
+
 def scene_frames(record, where):
     """Per frame: its number, time and the people with a 3D pose (an image is one frame)."""
     frames = record.get("frames", [{"frame": 0, "time_s": 0.0, "people": record.get("people")}])
@@ -88,25 +109,52 @@ def scene_frames(record, where):
         raise UserError(f"{where} has no frames: the demo could read no frame of its video")
     scene = []
     for index, frame in enumerate(frames):
-        poses = [person_pose(person, where) for person in frame.get("people") or []]
-        number, time_s = frame.get("frame", index), frame.get("time_s", 0.0)
+        at = f"{where} frame {index}"
+        if not isinstance(frame, dict):
+            raise UserError(f"{at} is {json.dumps(frame)[:60]}, not an object with 'frame', 'time_s' and 'people'")
+        number = _field(frame, "frame", _is_frame_number, "a frame number", at, index)
+        time_s = _field(frame, "time_s", _is_number, "a time in seconds", at, 0.0)
+        people = _field(
+            frame,
+            "people",
+            lambda v: isinstance(v, list) and all(isinstance(p, dict) for p in v),
+            "a list of people (objects)",
+            at,
+            [],
+        )
+        poses = [person_pose(person, where) for person in people]
         scene.append({"frame": number, "time_s": time_s, "people": [pose for pose in poses if pose]})
     return scene
+
+
+def _is_camera(value):
+    return isinstance(value, dict) and all(_is_number(value.get(k)) for k in ("fx", "fy", "cx", "cy"))
 
 
 def scene_data(record, where, video_src=None):
     """What the page's script draws (see static/viewer.js)."""
     frames = scene_frames(record, where)
     ids = list(dict.fromkeys(person["id"] for frame in frames for person in frame["people"]))
-    intrinsics = record.get("intrinsics")
+    intrinsics = _field(record, "intrinsics", _is_camera, "an object of numbers fx, fy, cx, cy", where)
+    names = _field(
+        record,
+        "joint_names_h36m",
+        lambda v: isinstance(v, list) and len(v) == NUM_H36M_JOINTS and all(isinstance(n, str) for n in v),
+        f"a list of {NUM_H36M_JOINTS} joint names",
+        where,
+        list(H36M_JOINTS),
+    )
+    for key in ("video", "image"):  # the title
+        _field(record, key, lambda v: isinstance(v, str), "a file name", where)
     return {
         "title": os.path.splitext(os.path.basename(record.get("video") or record.get("image") or where))[0],
         "is_video": "frames" in record,
-        "fps": record.get("fps"),
-        "joint_names": record.get("joint_names_h36m") or list(H36M_JOINTS),
+        "fps": _field(record, "fps", lambda v: _is_number(v) and v > 0, "a positive number of frames a second", where),
+        "joint_names": names,
         "edges": [list(edge) for edge in H36M_EDGES],
         "tracks": sorted(ids),
         "intrinsics": {k: intrinsics[k] for k in ("fx", "fy", "cx", "cy")} if intrinsics else None,
+        "cameras": record.get("viewer_cameras"),  # hg3d-triangulate's, in the drawn camera's frame
         "frames": frames,
         "video": video_src,
     }
@@ -131,16 +179,15 @@ def _script_json(value):
 def viewer_html(data):
     """The page for ``scene_data(...)``."""
     parts = {
-        "{{TITLE}}": html.escape(data["title"]),
-        "{{STYLE}}": _read_text(STATIC_DIR, "viewer.css"),
-        "{{IMPORT_MAP}}": import_map(),
-        "{{DATA}}": _script_json(data),
-        "{{SCRIPT}}": _read_text(STATIC_DIR, "viewer.js"),
+        "TITLE": html.escape(data["title"]),
+        "STYLE": _read_text(STATIC_DIR, "viewer.css"),
+        "IMPORT_MAP": import_map(),
+        "DATA": _script_json(data),
+        "SCRIPT": _read_text(STATIC_DIR, "viewer.js"),
     }
-    page = _read_text(STATIC_DIR, "viewer.html")
-    for marker, text in parts.items():
-        page = page.replace(marker, text)
-    return page
+    # One pass over the template: a placeholder inside a filled-in part (a file named
+    # "{{SCRIPT}}.jpg" in the title or the data) stays as it is.
+    return re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: parts[m.group(1)], _read_text(STATIC_DIR, "viewer.html"))
 
 
 def write_viewer(result, html_path, video_path=None, embed_video=False):

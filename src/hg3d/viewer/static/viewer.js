@@ -144,18 +144,23 @@ function drawnJoints() {
   return joints;
 }
 
+let cameraNames = [];
+
 /* The floor under the lowest joint, and a first view from above and to the right that takes in
    the camera and everyone. */
 function addFloorAndCamera() {
   const joints = drawnJoints();
-  const extent = new THREE.Box3().setFromPoints([new THREE.Vector3(), ...joints]);
+  const markers = data.cameras || [{ name: "camera", intrinsics: data.intrinsics, R: null, t: [0, 0, 0] }];
+  cameraNames = markers.map((m) => m.name);
+  const centres = markers.map((m) => toScene(m.t));
+  const extent = new THREE.Box3().setFromPoints([...centres, ...joints]);
   const floor = joints.length ? Math.min(...joints.map((p) => p.y)) : -1.5;
   const middle = extent.getCenter(new THREE.Vector3());
   const size = Math.ceil(Math.max(extent.max.x - extent.min.x, extent.max.z - extent.min.z) + 2);
   const grid = new THREE.GridHelper(size, size * 2, 0x6b7782, 0x3a424b);
   grid.position.set(middle.x, floor, middle.z);
   scene.add(grid);
-  scene.add(cameraMarker());
+  for (const m of markers) scene.add(cameraMarker(m));
   const radius = Math.max(1, extent.getSize(new THREE.Vector3()).length() / 2);
   const distance = (0.6 * radius) / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2));
   camera.position.copy(middle).add(new THREE.Vector3(0.6, 0.45, 0.65).normalize().multiplyScalar(distance));
@@ -163,10 +168,11 @@ function addFloorAndCamera() {
   controls.update();
 }
 
-/* The demo's camera: a pyramid towards the image corners (from the intrinsics, else a 55 degree
-   4:3 view) with a triangle on the top edge, at the origin. */
-function cameraMarker() {
-  const k = data.intrinsics;
+/* A camera: a pyramid towards the image corners (from the intrinsics, else a 55 degree 4:3 view)
+   with a triangle on the top edge. The demo's camera is at the origin; hg3d-triangulate's cameras
+   carry R and t, which take a point of the marker's camera frame into the drawn frame (mm). */
+function cameraMarker(marker) {
+  const k = marker.intrinsics;
   const depth = CAMERA_MARKER_MM;
   let corners;
   if (k) {
@@ -182,12 +188,16 @@ function cameraMarker() {
   corners.forEach((corner, i) => points.push([0, 0, 0], corner, corner, corners[(i + 1) % 4]));
   const top = [(corners[0][0] + corners[1][0]) / 2, corners[0][1] * 1.4, depth];
   points.push(corners[0], top, top, corners[1]);
-  const geometry = new THREE.BufferGeometry().setFromPoints(points.map(toScene));
-  const marker = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xffffff }));
-  const name = textSprite("camera", "#ffffff");
-  name.position.copy(toScene(top)).add(new THREE.Vector3(0, 0.12, 0));
-  marker.add(name);
-  return marker;
+  const place = (p) => {
+    const r = marker.R || [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+    return toScene(r.map((row, i) => row[0] * p[0] + row[1] * p[1] + row[2] * p[2] + marker.t[i]));
+  };
+  const geometry = new THREE.BufferGeometry().setFromPoints(points.map(place));
+  const lines = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xffffff }));
+  const name = textSprite(marker.name, "#ffffff");
+  name.position.copy(place(top)).add(new THREE.Vector3(0, 0.12, 0));
+  lines.add(name);
+  return lines;
 }
 
 function fillLegend() {
@@ -232,7 +242,8 @@ function publishState() {
   const joints = {};
   for (const person of people) joints[String(person.id)] = figures.get(person.id).cameraJoints();
   const tracks = people.map((person) => person.id);
-  document.body.dataset.hg3dState = JSON.stringify({ ready: true, frame: current, frames: frameCount, tracks, joints });
+  const state = { ready: true, frame: current, frames: frameCount, tracks, joints, cameras: cameraNames };
+  document.body.dataset.hg3dState = JSON.stringify(state);
 }
 
 /* Playback follows the video's clock when there is a video, else the page's own. */
