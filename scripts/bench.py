@@ -20,8 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from hg3d.datasets import get_dataset  # noqa: E402
 from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
 from hg3d.model import create_model  # noqa: E402
-from hg3d.options import parse_opts  # noqa: E402
 from hg3d.run import build_loader, evaluate  # noqa: E402
+from hg3d.train_options import parse_opts  # noqa: E402
 from hg3d.trainer import Trainer, to_device  # noqa: E402
 
 ROWS = []
@@ -267,7 +267,7 @@ def bench_annotation_check(count):
     import tempfile
 
     from hg3d.datasets.h36m import check_annotations
-    from hg3d.datasets.safe_pickle import load_pickle
+    from hg3d.safe_pickle import load_pickle
 
     rng = np.random.default_rng(0)
     joints = rng.normal(size=(1000, 18, 3)) * 100
@@ -387,9 +387,9 @@ def time_demo_runs(runs, passes):
 
 
 def _bench_demo_in(tmp, frames, passes):
-    from hg3d.backends import OnnxRuntimeModel
     from hg3d.checkpoint import save_checkpoint
     from hg3d.demo.detection import auto_detector, random_detector_state
+    from hg3d.deploy.onnx_runtime import OnnxRuntimeModel
 
     rng = np.random.default_rng(0)
     clip, ckpt, ckpt18, det = (os.path.join(tmp, n) for n in ("clip.mp4", "m50.pth", "m18.pth", "det.pth"))
@@ -435,8 +435,8 @@ def _bench_demo_in(tmp, frames, passes):
 def bench_frame_costs(ckpt, t_frame, repeat):
     """Per 640x480 frame: the pose network (torch and ONNX Runtime) against the whole frame of the
     no-detector run, each detector against the pose network, and the pictures."""
-    from hg3d.backends import OnnxRuntimeModel
     from hg3d.demo.detection import DETECTORS, PersonDetector, random_detector_state
+    from hg3d.deploy.onnx_runtime import OnnxRuntimeModel
     from hg3d.inference import Estimator
     from hg3d.tools.synthetic import random_scene
     from hg3d.visualize import draw_people_2d, draw_people_3d

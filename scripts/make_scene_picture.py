@@ -1,6 +1,6 @@
 """The scene view in docs/camera.md (docs/scene_view.png): three generated people at known places
 in front of a camera, placed from their true 2D joints and root-relative 3D poses exactly as the
-demo places a network's predictions (``inference.place_person``), drawn as the demo's 3D picture
+demo places a network's predictions (``placement.place_person``), drawn as the demo's 3D picture
 (the scene from above and from the side, then one panel per person).
 
     python scripts/make_scene_picture.py [--out docs/scene_view.png]
@@ -17,8 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from hg3d.camera import Intrinsics, project  # noqa: E402
 from hg3d.demo.writers import write_picture  # noqa: E402
-from hg3d.inference import place_person  # noqa: E402
 from hg3d.joints import H36M_TO_MPII  # noqa: E402
+from hg3d.placement import place_person  # noqa: E402
 from hg3d.tools.synthetic import random_pose  # noqa: E402
 from hg3d.visualize import draw_people_3d  # noqa: E402
 

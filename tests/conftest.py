@@ -15,7 +15,7 @@ import torch
 
 from hg3d.checkpoint import save_checkpoint
 from hg3d.model import create_model
-from hg3d.options import parse_opts
+from hg3d.train_options import parse_opts
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC_DIR = os.path.join(REPO_DIR, "src")

@@ -1,18 +1,21 @@
-"""--backend onnxruntime: the torch model's joints, and the export cached by checkpoint content and input size."""
+"""--backend onnxruntime: the torch model's joints, and the export cached by checkpoint content and input size
+in a folder that is the user's own, each export checked against its record before it runs."""
 
+import json
 import os
 import shutil
+import stat
 import sys
 
 import numpy as np
 import pytest
 import torch
 
-import hg3d.backends
-from hg3d.backends import OnnxRuntimeModel, cache_dir, cached_export_path
+import hg3d.deploy.onnx_runtime
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.demo.pipeline import Demo
+from hg3d.deploy.onnx_runtime import OnnxRuntimeModel, cache_dir, cached_export_path, file_digest, record_path
 from hg3d.errors import UserError
 from hg3d.inference import Estimator
 from hg3d.model import create_model
@@ -32,8 +35,8 @@ def exports(shared_cache, monkeypatch):
     """The cache folder of this module's tests, and a list that grows by one per export."""
     monkeypatch.setenv("HG3D_CACHE", shared_cache)
     done = []
-    export = hg3d.backends.export_model
-    monkeypatch.setattr(hg3d.backends, "export_model", lambda *args: done.append(args[2]) or export(*args))
+    export = hg3d.deploy.onnx_runtime.export_model
+    monkeypatch.setattr(hg3d.deploy.onnx_runtime, "export_model", lambda *args: done.append(args[2]) or export(*args))
     return done
 
 
@@ -42,13 +45,15 @@ def onnx_model(checkpoint, log=print):
 
 
 def key(checkpoint, arch="msra_18", task="human3d", input_w=SIZE, input_h=SIZE):
-    return cached_export_path(checkpoint, arch, task, input_w, input_h)
+    return cached_export_path(file_digest(checkpoint), arch, task, input_w, input_h)
 
 
 @pytest.mark.parametrize("flip_test", [True, False])
 def test_onnxruntime_gives_the_torch_joints(flip_test, loud_checkpoint, exports):  # noqa: F811
-    by_onnx = Estimator(onnx_model(loud_checkpoint, log=lambda _: None), SIZE, SIZE, flip_test=flip_test)
-    by_torch = Estimator.from_checkpoint(loud_checkpoint, "msra_18", input_w=SIZE, input_h=SIZE, flip_test=flip_test)
+    same = {"arch": "msra_18", "input_w": SIZE, "input_h": SIZE, "flip_test": flip_test}
+    by_onnx = Estimator.from_checkpoint(loud_checkpoint, backend="onnxruntime", log=lambda _: None, **same)
+    assert isinstance(by_onnx.model, OnnxRuntimeModel)
+    by_torch = Estimator.from_checkpoint(loud_checkpoint, **same)
     crops = torch.randn(3, 3, SIZE, SIZE)
     with torch.no_grad():
         want, got = by_torch.forward(crops), by_onnx.forward(crops)
@@ -72,7 +77,8 @@ def test_export_happens_once_per_checkpoint_content_and_size(loud_checkpoint, ex
     shutil.copy(loud_checkpoint, copy)
     assert onnx_model(copy).path == path  # keyed by content, not by name
     assert len(exports) == before and os.stat(path).st_mtime_ns == stamp
-    assert all(name.endswith(".onnx") and "tmp" not in name for name in os.listdir(os.path.dirname(path)))  # one file
+    folder = os.listdir(os.path.dirname(path))
+    assert all(name.endswith((".onnx", ".json")) and "tmp" not in name for name in folder)  # an export, its record
     others = [key(loud_checkpoint, input_w=SIZE + 32), key(loud_checkpoint, input_h=SIZE + 32)]
     others += [key(loud_checkpoint, arch="msra_50"), key(loud_checkpoint, task="human2d")]
     torch.manual_seed(1)
@@ -87,7 +93,7 @@ def test_a_damaged_cache_file_is_exported_again(resnet18_3d_checkpoint, exports)
         handle.write(b"not an onnx file")
     notices = []
     backend = onnx_model(resnet18_3d_checkpoint, log=notices.append)
-    assert exports == [path] and len(notices) == 1 and "exporting" in notices[0]
+    assert exports == [path] and len(notices) == 1 and "exporting" in notices[0], notices
     assert backend(torch.zeros(1, 3, SIZE, SIZE))[0]["hm"].shape == (1, 16, SIZE // 4, SIZE // 4)
 
 
@@ -118,7 +124,7 @@ def test_without_onnxruntime_is_a_one_line_error(resnet18_3d_checkpoint, monkeyp
 
 def test_a_cached_export_skips_the_torch_model(loud_checkpoint, exports, monkeypatch):  # noqa: F811
     onnx_model(loud_checkpoint)  # cached by now, or exported here
-    monkeypatch.setattr("hg3d.inference.create_model", lambda *args: pytest.fail("built the torch model"))
+    monkeypatch.setattr("hg3d.checkpoint.create_model", lambda *args: pytest.fail("built the torch model"))
     assert onnx_model(loud_checkpoint).heads == ["hm", "depth"]
 
 
@@ -128,3 +134,55 @@ def test_checkpoint_errors_are_the_torch_backends(resnet18_3d_checkpoint, tmp_pa
     with pytest.raises(UserError, match="fits --arch msra_18"):
         OnnxRuntimeModel.from_checkpoint(resnet18_3d_checkpoint, "msra_50", "human3d", SIZE, SIZE)
     assert not os.path.exists(key(resnet18_3d_checkpoint, arch="msra_50"))
+
+
+def test_a_planted_model_is_exported_over(loud_checkpoint, resnet18_3d_checkpoint, exports, tmp_path):  # noqa: F811
+    """Another network's valid ONNX under the expected name (its record left as it was) is not run."""
+    path = key(loud_checkpoint)
+    onnx_model(loud_checkpoint, log=lambda _: None)
+    other = onnx_model(resnet18_3d_checkpoint, log=lambda _: None).path
+    shutil.copy(other, path)
+    notices = []
+    backend = onnx_model(loud_checkpoint, log=notices.append)
+    assert exports[-1] == path and "its record differs" in notices[0]
+    crops = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want = Estimator.from_checkpoint(loud_checkpoint, "msra_18", input_w=SIZE, input_h=SIZE).forward(crops)["hm"]
+    np.testing.assert_allclose(backend(crops)[0]["hm"], want, rtol=1e-3, atol=1e-4 * want.abs().max().item())
+
+
+def test_another_version_of_torch_exports_again(resnet18_3d_checkpoint, exports, monkeypatch):
+    path = key(resnet18_3d_checkpoint)
+    onnx_model(resnet18_3d_checkpoint, log=lambda _: None)
+    assert onnx_model(resnet18_3d_checkpoint, log=lambda _: None).path == path and path not in exports[1:]
+    made = hg3d.deploy.onnx_runtime.package_versions()
+    monkeypatch.setattr(hg3d.deploy.onnx_runtime, "package_versions", lambda: {**made, "torch": "0.0.1"})
+    before = len(exports)
+    onnx_model(resnet18_3d_checkpoint, log=lambda _: None)
+    assert exports[before:] == [path]
+    with open(record_path(path)) as handle:
+        record = json.load(handle)
+    assert record["versions"]["torch"] == "0.0.1" and record["onnx_sha256"] == file_digest(path)
+    assert record["checkpoint_sha256"] == file_digest(resnet18_3d_checkpoint) and record["input_h"] == SIZE
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707])
+def test_a_cache_folder_others_can_write_is_refused(mode, resnet18_3d_checkpoint, monkeypatch, tmp_path):
+    monkeypatch.setenv("HG3D_CACHE", str(tmp_path))
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    folder.chmod(mode)
+    with pytest.raises(UserError, match=f"is writable by others \\(mode {mode:o}\\).*remove it"):
+        onnx_model(resnet18_3d_checkpoint)
+    folder.chmod(0o700)
+    assert onnx_model(resnet18_3d_checkpoint, log=lambda _: None).path.startswith(str(folder))
+
+
+def test_a_new_cache_folder_is_private(resnet18_3d_checkpoint, exports, monkeypatch, tmp_path):
+    monkeypatch.setenv("HG3D_CACHE", str(tmp_path / "new"))
+    old = os.umask(0o002)  # a umask that would leave a folder group-writable
+    try:
+        onnx_model(resnet18_3d_checkpoint, log=lambda _: None)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "onnx").st_mode) == 0o700

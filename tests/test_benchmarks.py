@@ -14,8 +14,8 @@ from hg3d import metrics
 from hg3d.datasets import get_dataset
 from hg3d.datasets.base import PoseDataset
 from hg3d.joints import H36M_TO_MPII, MPI3DHP_TO_MPII, MPII_JOINTS
-from hg3d.options import parse_opts
 from hg3d.tools.sample_data import write_3dpw, write_h36m, write_mpi_inf_3dhp, write_mpii
+from hg3d.train_options import parse_opts
 
 DATASETS = ("mpii", "h36m", "threedpw", "mpi_inf_3dhp")
 

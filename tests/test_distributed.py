@@ -12,7 +12,7 @@ import torch
 from conftest import FIXTURE_DATA, FUSION_3D, SRC_DIR, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.model import create_model
-from hg3d.options import parse_opts
+from hg3d.train_options import parse_opts
 from hg3d.trainer import Trainer
 
 # Human2D on the fixture's 8 MPII training images, no augmentation: every item is deterministic.

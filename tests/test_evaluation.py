@@ -9,9 +9,10 @@ from conftest import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
 from hg3d.checkpoint import save_checkpoint
 from hg3d.decode import decode_2d, decode_3d, flip_merge
 from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM, MPII_JOINTS
-from hg3d.metrics.core import group_means, pck_accuracy, pck_distances, per_sample_mpjpe, procrustes_align
+from hg3d.metrics.core import group_means, pck_accuracy, per_sample_mpjpe, procrustes_align
 from hg3d.metrics.h36m import h36m_metrics
 from hg3d.model import create_model
+from hg3d.monitor import pck_distances
 from hg3d.skeleton import bone_length_sum, degenerate, mpii_to_h36m
 from hg3d.tools.sample_data import write_h36m
 

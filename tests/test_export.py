@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -6,8 +7,12 @@ import onnxruntime
 import pytest
 import torch
 
-from conftest import REPO_DIR
-from hg3d.checkpoint import load_weights, save_checkpoint
+from conftest import FIXTURE_DATA, REPO_DIR, TINY_CPU, main_py
+from hg3d.checkpoint import load_model, save_checkpoint
+from hg3d.deploy import BACKENDS
+from hg3d.deploy.export import export_checkpoint
+from hg3d.errors import UserError
+from hg3d.inference import Estimator
 from hg3d.model import create_model
 
 
@@ -45,8 +50,6 @@ def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
             "128",
             "--input_w",
             "96",
-            "--gpus",
-            "-1",
         ],
         cwd=REPO_DIR,
         capture_output=True,
@@ -54,9 +57,9 @@ def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    model = create_model("msra_18", {"hm": 16, "depth": 16})
-    load_weights(model, loud_checkpoint, log=lambda _: None)
-    model.eval()
+    assert proc.stdout.startswith(f"wrote {out} ({fmt}; input (N, 3, 128, 96), outputs hm, depth)")
+    assert "CUDA" not in proc.stdout + proc.stderr  # the export runs on the CPU and says nothing of a GPU
+    model = load_model(loud_checkpoint, "msra_18", "human3d")
     x = torch.randn(3, 3, 128, 96)  # another batch size than the export example
     with torch.no_grad():
         expected = model(x)[0]
@@ -85,8 +88,6 @@ def test_export_of_wrong_checkpoint_is_one_line(resnet18_3d_checkpoint, tmp_path
             "msra_50",
             "--out",
             str(tmp_path / "m.onnx"),
-            "--gpus",
-            "-1",
         ],
         cwd=REPO_DIR,
         capture_output=True,
@@ -96,3 +97,26 @@ def test_export_of_wrong_checkpoint_is_one_line(resnet18_3d_checkpoint, tmp_path
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "fits --arch msra_18" in lines[0]
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_every_way_to_run_a_checkpoint_loads_it_through_load_model(resnet18_3d_checkpoint, tmp_path, monkeypatch):
+    """A ResNet-18 checkpoint given as ResNet-34: the Python API (torch and ONNX Runtime), export
+    and ``--test`` all refuse it with load_model's one line, and write nothing."""
+    monkeypatch.setenv("HG3D_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(UserError) as by_loader:
+        load_model(resnet18_3d_checkpoint, "msra_34", "human3d")
+    line = str(by_loader.value)
+    assert "fits --arch msra_18 --task human3d" in line
+    for backend in BACKENDS:
+        with pytest.raises(UserError) as by_api:
+            Estimator.from_checkpoint(resnet18_3d_checkpoint, "msra_34", backend=backend, log=lambda _: None)
+        assert str(by_api.value) == line, backend
+    with pytest.raises(UserError) as by_export:
+        export_checkpoint(resnet18_3d_checkpoint, "msra_34", "human3d", "onnx", str(tmp_path / "m.onnx"), 64, 64)
+    assert str(by_export.value) == line
+    args = [*TINY_CPU, "--arch", "msra_34", "--task", "human3d", "--dataset", "h36m", "--test"]
+    args += ["--load_model", resnet18_3d_checkpoint, "--data_dir", FIXTURE_DATA, "--exp_dir", str(tmp_path)]
+    proc = main_py(*args)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {line}", proc.stderr
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "default" / "results.json").exists()
+    assert not os.listdir(tmp_path / "cache" / "onnx")

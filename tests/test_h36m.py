@@ -10,7 +10,7 @@ from figures import assert_every_figure_has_its_protocol
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS
-from hg3d.options import parse_opts
+from hg3d.train_options import parse_opts
 
 
 def h36m_opts(data_dir, *extra):

@@ -12,9 +12,10 @@ from hg3d.errors import UserError
 from hg3d.geometry import crop_and_normalize
 from hg3d.inference import Estimator, crop_box, decode_people, predict_dataset
 from hg3d.joints import MPII_FLIP_PERM
-from hg3d.options import parse_opts
+from hg3d.monitor import accuracy_monitor
 from hg3d.skeleton import bone_length_sum, to_h36m_order
 from hg3d.tools.synthetic import random_scene
+from hg3d.train_options import parse_opts
 from hg3d.trainer import Trainer
 
 
@@ -111,7 +112,13 @@ def test_trainer_predicts_through_the_shared_predictor(resnet18_3d_checkpoint, e
     batches = fake_batches(np.random.default_rng(0))
     by_trainer = Trainer(opt, estimator.model).predict(batches, "val")
     plain_maps = []
-    by_estimator = predict_dataset(estimator.forward, batches, "cpu", on_plain=lambda maps, _: plain_maps.append(maps))
+    by_estimator = predict_dataset(
+        estimator.forward,
+        batches,
+        "cpu",
+        on_plain=lambda maps, _: plain_maps.append(maps),
+        monitor=accuracy_monitor,
+    )
     for key in ("index", "pred_2d", "pred_3d", "maxval", "pck_dist"):
         np.testing.assert_allclose(by_trainer[key], by_estimator[key], atol=1e-4, err_msg=key)
     assert by_trainer["pred_2d"].shape == (4, 16, 2) and by_trainer["pred_3d"].shape == (4, 16, 3)
@@ -149,5 +156,5 @@ def test_from_checkpoint_errors(resnet18_3d_checkpoint, tmp_path):
         Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="msra_34")
     with pytest.raises(UserError, match="does not exist"):
         Estimator.from_checkpoint(str(tmp_path / "none.pth"), arch="msra_18")
-    with pytest.raises(UserError, match="not one of"):
+    with pytest.raises(UserError, match="choose one of msra_18"):
         Estimator.from_checkpoint(resnet18_3d_checkpoint, arch="resnet18")

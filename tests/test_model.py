@@ -7,9 +7,10 @@ from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
 from conftest import FIXTURE_DATA, TINY_CPU, golden
 from hg3d import commands
+from hg3d.archs import heads_for
 from hg3d.errors import UserError
-from hg3d.model import create_model, heads_for, imagenet_weights_file, parse_arch
-from hg3d.options import parse_opts
+from hg3d.model import create_model, imagenet_weights_file, parse_arch
+from hg3d.train_options import parse_opts
 
 KEY_FILES = [
     ("msra_50", {"hm": 16, "depth": 16}, "keys_msra50_hm_depth.txt"),

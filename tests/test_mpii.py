@@ -3,7 +3,7 @@ import pytest
 
 from conftest import FIXTURE_DATA, assert_same_image, golden
 from hg3d.datasets import get_dataset
-from hg3d.options import parse_opts
+from hg3d.train_options import parse_opts
 
 
 def test_valid_items_match_golden():

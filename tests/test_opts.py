@@ -11,7 +11,7 @@ from hg3d.datasets import DATASETS
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.distributed import local_gpu
 from hg3d.errors import UserError
-from hg3d.options import build_parser, parse_opts
+from hg3d.train_options import build_parser, parse_opts
 
 
 def parse(*args):
@@ -117,7 +117,8 @@ def test_every_registered_dataset_is_a_choice_with_its_aliases_and_checks(name):
         parse("--gpus", "-1", "--dataset", name + "x")
 
 
-MODEL_FLAGS = ("--arch", "--task", "--load_model", "--gpus", "--input_h", "--input_w", "--flip_test", "--no_flip_test")
+NETWORK_FLAGS = ("--arch", "--task", "--load_model", "--input_h", "--input_w")
+MODEL_FLAGS = (*NETWORK_FLAGS, "--gpus", "--flip_test", "--no_flip_test")
 TRAINING_FLAGS = (
     "--lr",
     "--weight_var",
@@ -160,9 +161,11 @@ def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code(
     )
     assert proc.returncode == 0, proc.stderr
     demo, export, _ = proc.stdout.split("@@")
-    for help_text in (demo, export):
-        assert set(MODEL_FLAGS) <= flags_in(help_text) and not set(TRAINING_FLAGS) & flags_in(help_text)
-    assert "--demo" in flags_in(demo) and "--batch_size" in flags_in(demo) and "--format" in flags_in(export)
+    assert set(MODEL_FLAGS) <= flags_in(demo) and not set(TRAINING_FLAGS) & flags_in(demo)
+    # the export holds the plain network on the CPU: no device, no flip test
+    assert flags_in(export) == {*NETWORK_FLAGS, "--format", "--out", "--help"}, export
+    assert "\nusage: hg3d-export [-h] " in export and "export.py" not in export
+    assert "--demo" in flags_in(demo) and "--batch_size" in flags_in(demo)
     assert proc.stdout.count("@@ []") == 2, proc.stdout  # neither imported hg3d.run or the trainer
     assert set(MODEL_FLAGS) | set(TRAINING_FLAGS) <= flags_in(build_parser().format_help())
 

@@ -14,7 +14,7 @@ import sysconfig
 import pytest
 
 from conftest import REPO_DIR, SRC_DIR
-from hg3d import __version__, options
+from hg3d import __version__, options, train_options
 from hg3d.errors import UserError
 
 try:
@@ -77,7 +77,7 @@ def test_default_paths_follow_hg3d_home_then_the_clone_then_the_current_director
     monkeypatch.delenv("HG3D_HOME", raising=False)
     assert options.home_dir() == REPO_DIR  # running from the clone: unchanged
     monkeypatch.setenv("HG3D_HOME", str(tmp_path / "home"))
-    parsed = options.parse_opts(["--gpus", "-1"], log=lambda _: None)
+    parsed = train_options.parse_opts(["--gpus", "-1"], log=lambda _: None)
     assert (parsed.data_dir, parsed.save_dir) == (str(tmp_path / "home" / "data"), str(tmp_path / "home/exp/default"))
     monkeypatch.delenv("HG3D_HOME")
     lib = tmp_path / "lib"  # an installed hg3d: .../lib/python3.x/site-packages/hg3d
@@ -89,10 +89,10 @@ def test_default_paths_follow_hg3d_home_then_the_clone_then_the_current_director
 def test_errors_name_the_installed_command(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/somewhere/bin/hg3d-train", "--bogus"])
     with pytest.raises(UserError, match=r"unrecognized arguments: --bogus \(see hg3d-train --help\)$"):
-        options.parse_opts(None)
+        train_options.parse_opts(None)
     monkeypatch.setattr(sys, "argv", ["main.py", "--bogus"])
     with pytest.raises(UserError, match=r"\(see python main.py --help\)$"):
-        options.parse_opts(None)
+        train_options.parse_opts(None)
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +206,7 @@ def test_installed_view_carries_three_js(venv):
     [
         ("hg3d-train", ["--task", "human4d"]),
         ("hg3d-demo", ["--demo", "no_such_image.jpg", "--load_model", "no_such_model.pth", "--gpus", "-1"]),
-        ("hg3d-export", ["--load_model", "no_such_model.pth", "--out", "x.onnx", "--gpus", "-1"]),
+        ("hg3d-export", ["--load_model", "no_such_model.pth", "--out", "x.onnx"]),
         ("hg3d-sample-data", ["--size", "big"]),
         ("hg3d-prepare-h36m", ["--src", "no_such_release", "--out", "h36m"]),
         ("hg3d-view", ["no_such_result.json"]),

@@ -22,10 +22,10 @@ from hg3d.joints import H36M_BONE_SUM_MM, H36M_TO_MPII, NUM_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.core import per_sample_mpjpe
 from hg3d.metrics.threedpw import PROTOCOL_JOINTS, hip_midpoint
-from hg3d.options import parse_opts
 from hg3d.skeleton import bone_length_sum, mpii_to_h36m, to_h36m_order
 from hg3d.tools.sample_data import write_3dpw, write_h36m
 from hg3d.tools.synthetic import random_pose
+from hg3d.train_options import parse_opts
 
 # (input_h, input_w): square, portrait and landscape
 SIZES = [(128, 128), (128, 96), (96, 128)]

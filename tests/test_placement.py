@@ -13,8 +13,9 @@ from PIL import Image
 from hg3d.camera import EXIF_FOCAL_LENGTH_35MM, EXIF_IFD_POINTER, Intrinsics, project, root_from_pose
 from hg3d.demo import records, run_demo
 from hg3d.errors import UserError
-from hg3d.inference import PLACEMENT_NOTE, Estimator, place_person
+from hg3d.inference import Estimator
 from hg3d.joints import H36M_JOINTS
+from hg3d.placement import PLACEMENT_NOTE, place_person
 from hg3d.tools.synthetic import H36M_TO_MPII, random_scene
 from hg3d.visualize import PANEL_PX, SCENE_PANELS
 from test_bvh import read_positions, to_bvh_axes

@@ -8,7 +8,8 @@ import pytest
 import hg3d
 from hg3d.camera import Intrinsics, project
 from hg3d.demo.smoothing import SMOOTH_2D, SMOOTH_3D
-from hg3d.inference import Estimator, place_person
+from hg3d.inference import Estimator
+from hg3d.placement import place_person
 from hg3d.skeleton import to_h36m_order
 from hg3d.tools.synthetic import H36M_TO_MPII, camera_intrinsics, random_background, random_pose, render_person
 from test_smoothing import one_euro_by_hand

@@ -25,11 +25,11 @@ from hg3d.errors import UserError
 from hg3d.geometry import affine_transform, get_affine_transform
 from hg3d.joints import H36M_TO_MPII
 from hg3d.metrics.h36m import h36m_metrics
-from hg3d.options import parse_opts
 from hg3d.tools import prepare_h36m
 from hg3d.tools.h36m_sample import camera_matrix, write_official_h36m
 from hg3d.tools.prepare_h36m import cache_path
 from hg3d.tools.prepare_h36m import main as prepare
+from hg3d.train_options import parse_opts
 
 OFFICIAL_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]  # spec, written out
 STEPS = {"Train": 2, "Val": 3}

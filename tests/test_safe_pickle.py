@@ -5,8 +5,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from hg3d.datasets.safe_pickle import load_pickle
 from hg3d.errors import UserError
+from hg3d.safe_pickle import load_pickle
 
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])

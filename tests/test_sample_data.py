@@ -9,9 +9,9 @@ from conftest import FUSION_3D
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.geometry import pinhole_project
-from hg3d.options import parse_opts
 from hg3d.tools.sample_data import prepare_root, write_h36m, write_mpii
 from hg3d.tools.synthetic import camera_intrinsics, random_scene
+from hg3d.train_options import parse_opts
 
 
 def test_scene_labels_are_consistent():

@@ -25,8 +25,8 @@ from hg3d import smpl
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.metrics.threedpw import pelvis_relative_j14, pose_errors
-from hg3d.options import parse_opts
 from hg3d.tools.sample_data import write_3dpw
+from hg3d.train_options import parse_opts
 
 V, J = 6890, 24
 # SMPL's kinematic tree: the parent of each joint (the official files store the root's as 2**32 - 1)

@@ -12,9 +12,10 @@ from collections import Counter
 
 import torch
 
+from .archs import RESNET_STAGES, heads_for
 from .errors import UserError
 from .files import atomic_write, write_bytes
-from .model import RESNET_SPECS
+from .model import create_model
 
 
 def read_checkpoint(path):
@@ -57,8 +58,8 @@ def guess_arch(state):
     """'--arch msra_N --task T' that a state dict fits, or None when it is no known layout."""
     stages = tuple(len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
     bottleneck = "layer1.0.conv3.weight" in state
-    for depth, (block, layers, _) in RESNET_SPECS.items():
-        if tuple(layers) == stages and (block.expansion == 4) == bottleneck:
+    for depth, (kind, layers) in RESNET_STAGES.items():
+        if tuple(layers) == stages and (kind == "bottleneck") == bottleneck:
             task = "human3d" if "depth.weight" in state else "human2d"
             return f"--arch msra_{depth} --task {task}"
     return None
@@ -131,6 +132,17 @@ def load_weights(model, path, strict=True, log=print):
     model.load_state_dict(state, strict=True)
     log(f"loaded {path} (epoch {epoch})")
     return epoch, optimizer
+
+
+def load_model(path, arch, task, device="cpu", log=lambda _: None):
+    """The network of ``arch``/``task`` with the weights of ``path``, loaded strictly, on ``device``
+    in eval mode: the one way a finished checkpoint becomes a model (the Estimator, ``--test``,
+    export, the ONNX Runtime backend). Any difference is a one-line UserError naming the file and
+    the ``--arch``/``--task`` it fits; a missing, truncated or unsafe file likewise. ``log`` gets
+    the line naming the file and its epoch."""
+    model = create_model(arch, heads_for(task))
+    load_weights(model, path, strict=True, log=log)
+    return model.to(device).eval()
 
 
 def save_checkpoint(path, model, epoch, optimizer=None, **training_state):

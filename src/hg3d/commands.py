@@ -38,19 +38,29 @@ def run_command(entry, argv=None):
     return 0
 
 
-def _command(module, entry, doc):
-    """A command function that imports ``entry`` from ``module`` (relative to hg3d) only when it runs."""
+def _command(module, entry, doc, parser=None):
+    """A command function that imports ``entry`` from ``module`` (relative to hg3d) only when it runs.
+
+    ``parser``: (module, function) of the command's parser where ``module`` is heavy (torch): the
+    command line is checked with it first, so ``--help`` and a mistyped flag are answered before
+    the pipeline loads; ``entry`` then parses the same line itself.
+    """
 
     def command(argv=None):
-        return run_command(getattr(importlib.import_module(module, __package__), entry), argv)
+        def run(argv):
+            if parser is not None:
+                getattr(importlib.import_module(parser[0], __package__), parser[1])().parse_args(argv)
+            getattr(importlib.import_module(module, __package__), entry)(argv)
+
+        return run_command(run, argv)
 
     command.__doc__ = doc
     return command
 
 
-train = _command(".run", "run", "Train, validate or test (``--test``).")
+train = _command(".run", "run", "Train, validate or test (``--test``).", parser=(".train_options", "build_parser"))
 demo = _command(".demo", "run_demo", "2D and 3D poses of the person in images, folders or videos.")
-export = _command(".export", "run_export", "Export a checkpoint to ONNX or TorchScript.")
+export = _command(".deploy.cli", "run_export", "Export a checkpoint to ONNX or TorchScript.")
 sample_data = _command(
     ".tools.make_sample_data",
     "main",

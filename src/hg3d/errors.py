@@ -21,12 +21,13 @@ def installed_command():
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad flag as one line (via UserError) instead of usage + exit.
 
-    ``prog`` is the script (``main.py``); run as an installed command, usage and errors name the
-    command instead (``hg3d-train``), so the hint can be typed as shown.
+    ``prog`` is the script (``main.py``) or the command (``hg3d-export``); run as an installed
+    command, usage and errors name the command instead (``hg3d-train``), so the hint can be typed
+    as shown.
     """
 
     def __init__(self, prog, **kwargs):
-        command = installed_command()
+        command = installed_command() or (prog if prog.startswith("hg3d-") else None)
         self.invocation = command or f"python {prog}"
         super().__init__(prog=command or prog, **kwargs)
 

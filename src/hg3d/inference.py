@@ -14,14 +14,14 @@ import contextlib
 import numpy as np
 import torch
 
-from .camera import Intrinsics, root_from_pose
-from .checkpoint import load_weights
+from .camera import Intrinsics
+from .checkpoint import load_model
 from .decode import decode_crops, flip_merge
+from .deploy import BACKENDS
 from .errors import UserError
 from .geometry import adjust_aspect_ratio, crop_and_normalize
 from .joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
-from .metrics.core import pck_distances_to_points
-from .model import ARCHS, create_model, heads_for
+from .placement import place_person
 from .skeleton import h36m_scale, to_h36m_order
 
 BOX_MARGIN = 1.25  # like MPII's scale: the crop is 1.25 x the person box
@@ -58,23 +58,23 @@ def flip_test_forward(forward, inputs, flip_test=True):
 
 
 @torch.no_grad()
-def predict_dataset(forward, loader, device, flip_test=True, on_plain=None, progress=None):
+def predict_dataset(forward, loader, device, flip_test=True, on_plain=None, progress=None, monitor=None):
     """Per-sample predictions of ``forward`` (a batch of inputs -> maps, e.g. ``network_forward``)
     over ``loader``'s dataset items, with the flip test unless ``flip_test`` is off.
 
     Returns arrays with one row per sample: ``index``, ``pred_2d`` (16, 2) image pixels,
     ``pred_3d`` (16, 3) crop units relative to the pelvis (depth head only), ``center`` and
-    ``scale`` (the crop box), ``maxval`` (heatmap peaks), ``pck_dist`` (the PCK monitor against
-    the items' ``pts_crop``); and ``loss``, empty: only the inputs go to the device.
-    ``on_plain(maps, batch)`` sees each batch's un-flipped maps (the validation loss);
-    ``progress(it)`` is called after batch ``it``.
+    ``scale`` (the crop box), ``maxval`` (heatmap peaks), ``pck_dist`` (``monitor(maps, batch)``
+    of each batch's merged maps, e.g. ``monitor.accuracy_monitor``, when given); and ``loss``, empty:
+    only the inputs go to the device. ``on_plain(maps, batch)`` sees each batch's un-flipped maps
+    (the validation loss); ``progress(it)`` is called after batch ``it``.
     """
     parts = []
     for it, batch in enumerate(loader):
         plain, merged = flip_test_forward(forward, batch["input"].to(device, non_blocking=True), flip_test)
         if on_plain is not None:
             on_plain(plain, batch)
-        parts.append(batch_predictions(merged, batch))
+        parts.append(batch_predictions(merged, batch, monitor))
         if progress is not None:
             progress(it)
     result = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
@@ -82,7 +82,7 @@ def predict_dataset(forward, loader, device, flip_test=True, on_plain=None, prog
     return result
 
 
-def batch_predictions(maps, batch):
+def batch_predictions(maps, batch, monitor=None):
     """``predict_dataset``'s arrays for one batch of items from its merged maps."""
     centers, sizes = batch["center"].numpy(), batch["scale"].numpy()
     decoded = decode_crops(maps, centers, sizes)
@@ -91,11 +91,12 @@ def batch_predictions(maps, batch):
         "pred_2d": decoded["joints_2d"].astype(np.float32),
         "center": centers,
         "scale": sizes,
-        "pck_dist": pck_distances_to_points(maps["hm"], batch["pts_crop"].to(maps["hm"].device)),
         "maxval": decoded["confidence"],
     }
     if "pred_3d" in decoded:
         part["pred_3d"] = decoded["pred_3d"]
+    if monitor is not None:
+        part["pck_dist"] = monitor(maps, batch)
     return part
 
 
@@ -146,35 +147,6 @@ def decode_people(maps, centers, sizes, bone_sum_mm=H36M_BONE_SUM_MM):
     return people
 
 
-PLACEMENT_NOTE = "no root at least 0.3 m in front of the camera fits the 2D and 3D joints"
-
-
-def place_person(person, intrinsics):
-    """Add ``root_cam_mm`` (3,) (the pelvis in the camera frame, mm) and ``joints_3d_cam_mm``
-    (17, 3) (``joints_3d_h36m_mm`` + the root) to a person with a 3D pose, by
-    ``camera.root_from_pose`` over the 15 shared joints, each weighted by its heatmap peak
-    (``confidence``, when the person has one): joints the network barely sees (occluded, cut off)
-    pull less. Both None, with a ``placement_note``, when no root is found."""
-    if "joints_3d_h36m_mm" not in person:
-        return person
-    root = None
-    if person["joints_3d_h36m_mm"] is not None:
-        weights = person.get("confidence")
-        root = root_from_pose(person["joints_2d"], person["joints_3d_h36m_mm"], intrinsics, weights)
-        root = root if np.isfinite(root).all() else None
-    set_root(person, root)
-    return person
-
-
-def set_root(person, root):
-    """Set a person's ``root_cam_mm`` and the ``joints_3d_cam_mm`` it gives (None: not placed)."""
-    person["root_cam_mm"] = root
-    person["joints_3d_cam_mm"] = None if root is None else person["joints_3d_h36m_mm"] + root
-    person["placement_note"] = None if root is not None else PLACEMENT_NOTE
-    if person["joints_3d_h36m_mm"] is None:
-        person["placement_note"] = "no 3D pose"
-
-
 class Estimator:
     """A pose model ready to run on BGR images (NumPy arrays as OpenCV reads them).
 
@@ -211,14 +183,30 @@ class Estimator:
         self.intrinsics, self.bone_sum_mm = intrinsics, float(bone_sum_mm)
 
     @classmethod
-    def from_checkpoint(cls, path, arch="msra_50", task="human3d", input_w=256, input_h=256, device="cpu", **kwargs):
-        """Build the model of ``arch``/``task`` and load ``path`` strictly (one-line UserError on a
-        missing, corrupt or other-arch file); ``kwargs``: ``flip_test``, ``intrinsics``,
-        ``bone_sum_mm``."""
-        if arch not in ARCHS:
-            raise UserError(f"arch '{arch}' is not one of {', '.join(ARCHS)}")
-        model = create_model(arch, heads_for(task))
-        load_weights(model, path, strict=True, log=lambda _: None)
+    def from_checkpoint(
+        cls,
+        path,
+        arch="msra_50",
+        task="human3d",
+        input_w=256,
+        input_h=256,
+        device="cpu",
+        backend="torch",
+        log=print,
+        **kwargs,
+    ):
+        """The network of ``arch``/``task`` with the weights of ``path`` (``checkpoint.load_model``:
+        one-line UserError on a missing, corrupt or other-arch file), run by ``backend``: ``torch``,
+        or ``onnxruntime`` (exported once and cached, ``deploy.onnx_runtime``). ``kwargs``:
+        ``flip_test``, ``intrinsics``, ``bone_sum_mm``; ``log``: the export's notices."""
+        if backend == "onnxruntime":
+            from .deploy.onnx_runtime import OnnxRuntimeModel  # here: onnxruntime is an optional extra
+
+            model = OnnxRuntimeModel.from_checkpoint(path, arch, task, input_w, input_h, log=log)
+        elif backend == "torch":
+            model = load_model(path, arch, task)
+        else:
+            raise UserError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
         return cls(model, input_w, input_h, device, **kwargs)
 
     def camera_for(self, image, intrinsics=None):

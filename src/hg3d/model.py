@@ -10,29 +10,17 @@ import torch
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
+from .archs import ARCHS, RESNET_STAGES
 from .errors import UserError
-from .joints import NUM_JOINTS
 
 BN_MOMENTUM = 0.1
 DECONV_FILTERS = 256
+BLOCKS = {"basic": tv_resnet.BasicBlock, "bottleneck": tv_resnet.Bottleneck}
 # depth -> (block type, blocks per stage, torchvision ImageNet weights enum)
 RESNET_SPECS = {
-    18: (tv_resnet.BasicBlock, (2, 2, 2, 2), tv_resnet.ResNet18_Weights.IMAGENET1K_V1),
-    34: (tv_resnet.BasicBlock, (3, 4, 6, 3), tv_resnet.ResNet34_Weights.IMAGENET1K_V1),
-    50: (tv_resnet.Bottleneck, (3, 4, 6, 3), tv_resnet.ResNet50_Weights.IMAGENET1K_V1),
-    101: (tv_resnet.Bottleneck, (3, 4, 23, 3), tv_resnet.ResNet101_Weights.IMAGENET1K_V1),
-    152: (tv_resnet.Bottleneck, (3, 8, 36, 3), tv_resnet.ResNet152_Weights.IMAGENET1K_V1),
+    depth: (BLOCKS[kind], layers, getattr(tv_resnet, f"ResNet{depth}_Weights").IMAGENET1K_V1)
+    for depth, (kind, layers) in RESNET_STAGES.items()
 }
-ARCHS = tuple(f"msra_{depth}" for depth in RESNET_SPECS)
-TASKS = ("human2d", "human3d")
-
-
-def heads_for(task):
-    """The output heads of ``task``: one heatmap per MPII-16 joint (``hm``) and, for human3d, one
-    depth map per joint (``depth``)."""
-    if task not in TASKS:
-        raise UserError(f"task '{task}' is neither human2d nor human3d")
-    return {"hm": NUM_JOINTS, **({"depth": NUM_JOINTS} if task == "human3d" else {})}
 
 
 def parse_arch(arch):

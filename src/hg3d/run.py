@@ -9,15 +9,16 @@ import numpy as np
 import torch
 
 from . import distributed, metrics
-from .checkpoint import checkpoint_epoch, load_weights, read_training_state, save_checkpoint
+from .checkpoint import checkpoint_epoch, load_model, load_weights, read_training_state, save_checkpoint
 from .datasets import get_dataset
 from .errors import UserError
 from .files import readable_dir, remove_stale_temp_files, writable_dir, write_h5, write_json, write_mat
 from .inference import network_forward, predict_dataset, uses_autocast
 from .logger import Logger
 from .model import create_model
-from .options import parse_opts
+from .monitor import accuracy_monitor
 from .progress import ProgressBar
+from .train_options import parse_opts
 
 
 def seed_everything(seed):
@@ -76,6 +77,7 @@ def format_summary(summary):
 def test_predictor(opt, model):
     """``predict(loader, phase)`` of --test: the model on ``opt.device`` through the predictor of
     ``inference`` (no trainer), with a progress bar on rank 0."""
+
     model.to(opt.device, memory_format=torch.channels_last).eval()
     autocast = uses_autocast(opt.amp, opt.device)
 
@@ -87,6 +89,7 @@ def test_predictor(opt, model):
             opt.device,
             opt.flip_test,
             progress=bar.advance,
+            monitor=accuracy_monitor,
         )
         bar.finish()
         return result
@@ -98,8 +101,7 @@ def test(opt):
     if not opt.load_model:
         raise UserError("--test needs --load_model <checkpoint> (released models: see models/README.md)")
     dataset = get_dataset(opt, "val")
-    model = create_model(opt.arch, opt.heads)
-    load_weights(model, opt.load_model, strict=True)
+    model = load_model(opt.load_model, opt.arch, opt.task, log=print)
     summary, arrays = evaluate(opt, test_predictor(opt, model), dataset, "test")
     if not distributed.is_main(opt):  # every rank predicted its shard; rank 0 writes
         return summary

@@ -21,9 +21,9 @@ import pickle
 
 import numpy as np
 
-from .datasets.safe_pickle import RestrictedUnpickler, load_pickle
 from .errors import UserError
 from .metrics.threedpw import pelvis_relative_j14
+from .safe_pickle import RestrictedUnpickler, load_pickle
 
 NUM_VERTICES = 6890
 NUM_SMPL_JOINTS = 24

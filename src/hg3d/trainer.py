@@ -12,6 +12,7 @@ from .distributed import is_main, mean_over_ranks, true_on_all_ranks
 from .errors import UserError
 from .inference import network_forward, predict_dataset, uses_autocast
 from .losses import PoseLoss
+from .monitor import accuracy_monitor
 from .progress import ProgressBar
 
 BATCH_KEYS = ("input", "target", "reg_target", "reg_ind", "reg_mask", "pts_crop")
@@ -159,6 +160,7 @@ class Trainer:
             self.opt.flip_test,
             on_plain=add_loss if with_loss else None,
             progress=bar.advance,
+            monitor=accuracy_monitor,
         )
         bar.finish()
         result["loss"] = sums.means()

@@ -18,10 +18,7 @@ import os
 import socket
 from collections import namedtuple
 
-import torch
-
 from .errors import OneLineParser, UserError
-from .files import TEMP_PREFIX, atomic_write
 
 Release = namedtuple("Release", "drive_id arch task about")
 
@@ -43,8 +40,15 @@ DOWNLOAD_TIMEOUT_S = 30  # a blocked network gives up instead of hanging (HG3D_W
 DRIVE_URL = "https://drive.google.com/uc?id={}"
 
 
+def hub_dir():
+    """torch's hub cache (``$TORCH_HOME/hub``); torch is imported here: the parsers stay light."""
+    import torch
+
+    return torch.hub.get_dir()
+
+
 def cache_dir():
-    return os.path.join(torch.hub.get_dir(), "checkpoints", "hg3d")
+    return os.path.join(hub_dir(), "checkpoints", "hg3d")
 
 
 def cached_path(name):
@@ -124,6 +128,8 @@ def check_recorded_hash(path):
 def download(name, log=print):
     """Download release ``name`` into the cache: to a temporary file, kept (with its SHA-256
     record) only when it loads strictly as the release's network; nothing is left on failure."""
+    from .files import TEMP_PREFIX, atomic_write
+
     release, url, path = RELEASES[name], source_url(name), cached_path(name)
     try:
         os.makedirs(cache_dir(), exist_ok=True)
@@ -175,6 +181,8 @@ def write_text(path, text):
 def fetch_url(url, release, dst):
     """Write ``url`` to ``dst`` with a progress bar: Google Drive through gdown, a mirror through torch.hub."""
     if os.environ.get(URL_ENV, "").strip():
+        import torch
+
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         try:
@@ -188,11 +196,10 @@ def fetch_url(url, release, dst):
 
 
 def verify_checkpoint(path, release):
-    """Load ``path`` strictly into the release's network: a truncated file or another network is a UserError."""
-    from .checkpoint import load_weights
-    from .model import create_model, heads_for
+    """Load ``path`` strictly as the release's network: a truncated file or another network is a UserError."""
+    from .checkpoint import load_model
 
-    load_weights(create_model(release.arch, heads_for(release.task)), path, strict=True, log=lambda _: None)
+    load_model(path, release.arch, release.task)
 
 
 def run_fetch(argv=None):
@@ -230,6 +237,8 @@ def run_fetch(argv=None):
 
 
 def detectors_to_fetch(choices):
+    import torch
+
     from .demo.detection import auto_detector
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -260,7 +269,7 @@ def list_cache():
     """Where each release and detector's weights are, or that they are not fetched."""
     from .demo.detection import DETECTORS, cached_weights_path
 
-    print(f"hub cache: {torch.hub.get_dir()} (set TORCH_HOME to use another folder)")
+    print(f"hub cache: {hub_dir()} (set TORCH_HOME to use another folder)")
     for name in RELEASES:
         local, path = local_path(name), cached_path(name)
         if os.path.isfile(local):

@@ -22,8 +22,8 @@ import numpy as np
 
 from ..joints import H36M_TO_MPII
 from ..metrics.h36m import LABEL_KEYS
+from ..safe_pickle import load_pickle
 from .base import PoseDataset, read_image, require_path
-from .safe_pickle import load_pickle
 from .validation import EntryChecker
 
 SPLIT_DIRS = {"train": "Train", "val": "Val"}

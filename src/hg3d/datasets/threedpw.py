@@ -32,8 +32,8 @@ from .. import smpl
 from ..errors import UserError
 from ..geometry import pinhole_project
 from ..joints import H36M_TO_MPII
+from ..safe_pickle import load_pickle
 from .base import PoseDataset, orthographic_joints, read_image, require_path
-from .safe_pickle import load_pickle
 
 REQUIRED_KEYS = ("sequence", "img_frame_ids", "cam_intrinsics", "cam_poses", "campose_valid", "jointPositions")
 SMPL_KEYS = ("poses", "betas", "genders")

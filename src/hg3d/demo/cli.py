@@ -8,9 +8,9 @@ People come from ``--bbox``/``--bboxes`` when given, else from the person detect
 import numbers
 import os
 
-from ..backends import BACKENDS
 from ..bvh import DEFAULT_MIN_FRAMES, ROOT_MODES
 from ..camera import DEFAULT_FOV_DEG, FOV_RANGE_DEG, Intrinsics
+from ..deploy import BACKENDS
 from ..errors import UserError
 from ..files import read_json
 from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM

@@ -7,7 +7,6 @@ import sys
 import cv2
 from progress.bar import Bar
 
-from ..backends import OnnxRuntimeModel
 from ..camera import choose_intrinsics
 from ..errors import UserError
 from ..files import imread_bgr, writable_dir, write_json
@@ -28,16 +27,10 @@ class Demo:
 
     def __init__(self, opt, names, need_detector, log=print):
         self.opt, self.names = opt, names  # names: output stem of each input path
-        settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm}
-        if opt.backend == "onnxruntime":
-            model = OnnxRuntimeModel.from_checkpoint(
-                opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, log=log
-            )
-            self.estimator = Estimator(model, opt.input_w, opt.input_h, opt.device, **settings)
-        else:
-            self.estimator = Estimator.from_checkpoint(
-                opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, **settings
-            )
+        settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm, "backend": opt.backend, "log": log}
+        self.estimator = Estimator.from_checkpoint(
+            opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, **settings
+        )
         self.detector = None
         if need_detector:
             name, state = resolve_weights(opt.detector, opt.detector_weights, log, device=opt.device)

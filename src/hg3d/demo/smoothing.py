@@ -10,7 +10,7 @@ arrays.
 
 import numpy as np
 
-from ..inference import set_root
+from ..placement import set_root
 from ..skeleton import to_h36m_order
 
 # Cut-offs of --smooth (Hz; beta in 1 / (unit / s)): 2D in image pixels, 3D in millimetres. A joint

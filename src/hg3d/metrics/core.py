@@ -1,17 +1,14 @@
-"""The maths every benchmark shares: the PCK monitor, MPJPE, the similarity (Procrustes) fit,
-group means, and the ``Benchmark`` record that ties a benchmark's score to its table.
+"""The maths every benchmark shares: the PCK monitor's accuracy, MPJPE, the similarity
+(Procrustes) fit, group means, and the ``Benchmark`` record that ties a benchmark's score to its
+table.
 
-Metrics take NumPy arrays (the PCK distances take the heatmaps as torch tensors).
+Metrics take NumPy arrays (the PCK distances themselves, on heatmap tensors, are ``hg3d.monitor``'s).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-
-from ..decode import decode_2d
-from ..joints import ACC_JOINTS
 
 
 @dataclass(frozen=True)
@@ -31,25 +28,6 @@ class Benchmark:
     report: Callable = lambda summary: ""
     mat_files: Callable = lambda arrays: {}
     figures: Callable = lambda summary: {}
-
-
-def pck_distances(heatmaps, targets, joints=ACC_JOINTS):
-    """Distance between the argmax of prediction and target in units of H/10, per sample and joint
-    of ``joints``; NaN where the target is empty (its argmax lies on x = 0 or y = 0)."""
-    return pck_distances_to_points(heatmaps, decode_2d(targets), joints)
-
-
-def pck_distances_to_points(heatmaps, points, joints=ACC_JOINTS):
-    """``pck_distances`` against the labels' integer heatmap coordinates (N, J, 2) (``pts_crop``)
-    instead of drawn targets: the same where a joint's Gaussian peak lies in the map; NaN, as for an
-    empty target, on x = 0 or y = 0 and outside the map."""
-    joints = list(joints)
-    pred = decode_2d(heatmaps[:, joints]).float()
-    gt = points[:, joints].float()
-    norm = heatmaps.shape[2] / 10
-    dist = torch.linalg.norm(pred / norm - gt / norm, dim=-1)
-    labelled = (gt[..., 0] > 0) & (gt[..., 1] > 0) & (gt[..., 0] < heatmaps.shape[3]) & (gt[..., 1] < heatmaps.shape[2])
-    return torch.where(labelled, dist, torch.nan).cpu().numpy()
 
 
 def pck_accuracy(distances, threshold=0.5):

@@ -13,7 +13,6 @@ import numpy as np
 
 from ..errors import OneLineParser
 from ..options import HOME_HELP, home_dir
-from .sample_data import prepare_root, write_3dpw, write_demo_images, write_h36m, write_mpi_inf_3dhp, write_mpii
 
 
 def main(argv=None):
@@ -33,6 +32,15 @@ def main(argv=None):
         help="instead, write 3 synthetic photos for the demo into DIR (as in images/)",
     )
     args = p.parse_args(argv)
+    from .sample_data import (  # after parsing: --help and flag errors load no torch
+        prepare_root,
+        write_3dpw,
+        write_demo_images,
+        write_h36m,
+        write_mpi_inf_3dhp,
+        write_mpii,
+    )
+
     if args.demo_images:
         write_demo_images(args.demo_images, np.random.default_rng([args.seed, 99]))
         return

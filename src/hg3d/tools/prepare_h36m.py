@@ -24,9 +24,9 @@ from concurrent.futures.process import BrokenProcessPool
 import cv2
 import numpy as np
 
-from ..datasets.safe_pickle import load_pickle
 from ..errors import OneLineParser, UserError
 from ..files import atomic_write, c_stderr_silenced
+from ..safe_pickle import load_pickle
 from .h36m_official import (
     SequenceProblem,
     cache_labels,

@@ -1,4 +1,4 @@
-"""A restricted unpickler for dataset annotation files (msra cache, 3DPW sequences).
+"""A restricted unpickler for annotation and body-model files (msra cache, 3DPW sequences, SMPL).
 
 Pickles from the internet can run arbitrary code when loaded with plain ``pickle``. These files
 only ever hold plain containers, numbers, strings and NumPy arrays, so nothing else is let in.
@@ -8,7 +8,7 @@ Python 2 pickles are read with ``encoding='latin1'`` (what NumPy arrays written 
 import importlib
 import pickle
 
-from ..errors import UserError
+from .errors import UserError
 
 # (module, name) of every global such files legitimately refer to; NumPy moved numpy.core to
 # numpy._core in 2.0, and both spellings occur in files in the wild.

@@ -1,4 +1,5 @@
 """Export a checkpoint for deployment: ONNX (named outputs ``hm``, ``depth``) or TorchScript.
+The library; ``hg3d-export``'s flags are in ``deploy.cli``.
 
 Both take a batch of normalised crops (N, 3, input_h, input_w) — see geometry.crop_and_normalize —
 and return the heatmaps (and depth maps) of the network, without the flip test or decoding.
@@ -7,12 +8,8 @@ and return the heatmaps (and depth maps) of the network, without the flip test o
 import torch
 from torch import nn
 
-from .checkpoint import load_weights
-from .files import atomic_write
-from .model import create_model
-from .options import finish_model_options, model_parser
-
-FORMATS = ("onnx", "torchscript")
+from ..checkpoint import load_model
+from ..files import atomic_write
 
 
 class MapsOnly(nn.Module):
@@ -56,23 +53,8 @@ def export_model(model, fmt, path, input_h, input_w):
     return wrapped
 
 
-def parse_export_opts(argv=None):
-    """The model options and the export's own (--format, --out)."""
-    parser = model_parser(
-        "export.py", "Export an hg3d checkpoint to ONNX or TorchScript.", load_model_help="the checkpoint to export"
-    )
-    parser.add_argument("--format", choices=FORMATS, default="onnx")
-    parser.add_argument("--out", required=True, help="output file (.onnx or .pt)")
-    parser.set_defaults(default_task="human3d")
-    return finish_model_options(parser.parse_args(argv))
-
-
-def run_export(argv=None):
-    opt = parse_export_opts(argv)
-    model = create_model(opt.arch, opt.heads)
-    load_weights(model, opt.load_model, strict=True, log=lambda _: None)
-    export_model(model.cpu(), opt.format, opt.out, opt.input_h, opt.input_w)
-    print(
-        f"wrote {opt.out} ({opt.format}; input (N, 3, {opt.input_h}, {opt.input_w}), "
-        f"outputs {', '.join(MapsOnly(model).heads)})"
-    )
+def export_checkpoint(checkpoint, arch, task, fmt, path, input_h, input_w):
+    """Load ``checkpoint`` strictly as ``arch``/``task`` and write it to ``path`` in ``fmt``;
+    returns the names of the outputs."""
+    model = load_model(checkpoint, arch, task)
+    return export_model(model, fmt, path, input_h, input_w).heads
