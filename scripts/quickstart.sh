@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The whole pipeline on a fresh machine, with no download: install, sample data, the three training
-# stages of the original recipe (shortened: ResNet-18, 64x64 inputs, few epochs), the Human3.6M,
-# 3DPW and MPI-INF-3DHP tests and the demo. About 5 minutes on 2 CPU cores. Usage: bash scripts/quickstart.sh [--gpus -1]
+# The whole pipeline on a fresh machine, with no download beyond the Python packages: install, sample
+# data, the three training stages of the original recipe (shortened: ResNet-18, 64x64 inputs, 6 + 16 + 1
+# epochs), the Human3.6M, 3DPW and MPI-INF-3DHP tests (evaluation on the sample data, not the test
+# suite) and the demo with its 3D viewer page. Under 10 minutes on 2 CPU cores (docs/development.md).
+# Usage: bash scripts/quickstart.sh [--gpus 0]   (default -1: the CPU; 0: the first CUDA GPU)
 # It prints the MPJPE of the untrained network and of the final model on the same validation set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+# Threads that wait for work sleep instead of spinning: with the default (spinning) a 2-core machine
+# that runs anything else besides slows training several-fold, each step waiting on a thread that
+# is not running (docs/development.md).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 REPO=$(pwd)
 GPUS=${GPUS:--1}
 [ "${1:-}" = "--gpus" ] && GPUS=$2
@@ -57,9 +63,11 @@ echo "==> MPI-INF-3DHP test on its synthetic test set (exp/quickstart_test_3dhp)
     --load_model ../exp/quickstart_fusion_3d_var/model_last.pth --arch msra_18 \
     --input_h 64 --input_w 64 --gpus "$GPUS" --data_dir "$DATA" --num_workers 2
 if [ -d ../images ]; then
-    echo "==> demo on images/ (exp/quickstart_demo)"
+    echo "==> demo on images/ with its 3D viewer pages (exp/quickstart_demo)"
+    # --detector none: no download; each sample photo shows one person
     "$PY" demo.py --demo ../images --load_model ../exp/quickstart_fusion_3d_var/model_last.pth \
-        --arch msra_18 --input_h 64 --input_w 64 --gpus "$GPUS" --out_dir ../exp/quickstart_demo
+        --arch msra_18 --input_h 64 --input_w 64 --gpus "$GPUS" --detector none --html \
+        --out_dir ../exp/quickstart_demo
 fi
 mpjpe() { "$PY" -c "import json, sys; print('%.1f' % json.load(open(sys.argv[1]))['mpjpe'])" "$1"; }
 echo
@@ -70,5 +78,7 @@ echo "  checkpoints and logs: exp/quickstart_mpii, exp/quickstart_fusion_3d, exp
 echo "  H36M test:            exp/quickstart_test/results.json and preds.h5"
 echo "  3DPW test:            exp/quickstart_test_3dpw/results.json and preds.h5"
 echo "  MPI-INF-3DHP test:    exp/quickstart_test_3dhp/results.json and preds.h5"
-if [ -d ../images ]; then echo "  demo pictures:        exp/quickstart_demo/"; fi
+if [ -d ../images ]; then
+    echo "  demo:                 exp/quickstart_demo/ (open synthetic_1.html in a browser: the 3D viewer)"
+fi
 echo "  tensorboard:          .venv/bin/tensorboard --logdir exp   (if tensorboard is installed)"

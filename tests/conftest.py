@@ -1,10 +1,14 @@
 """Shared fixtures: where the golden files are, and small random-weight checkpoints."""
 
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 
+import gdown
 import numpy as np
 import pytest
 import torch
@@ -117,14 +121,49 @@ def write_training_data(root, mpii_counts, h36m_counts, size):
 @pytest.fixture(autouse=True)
 def no_downloads(tmp_path_factory, monkeypatch):
     """Tests never reach the network: torch's hub cache is an empty folder and a download fails
-    at once (as it does on a machine without internet)."""
+    at once (as it does on a machine without internet), also in the subprocesses that inherit the
+    environment (HG3D_WEIGHTS_URL: a local port that refuses)."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    monkeypatch.setenv("HG3D_WEIGHTS_URL", "http://127.0.0.1:9")  # released models: refused (subprocesses too)
 
-    def refuse(url, *args, **kwargs):
-        raise OSError(f"no network in tests (asked for {url})")
+    def refuse(*args, **kwargs):
+        raise OSError(f"no network in tests (asked for {args or kwargs})")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(gdown, "download", refuse)
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 serving the files of ``root`` (``url``: its base URL)."""
+
+    def __init__(self, root):
+        handler = functools.partial(QuietHandler, directory=str(root))
+        self.root, self.server = root, http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """Shut the server down: its URL then refuses connections, as an unreachable server does."""
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    server = LocalServer(root)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

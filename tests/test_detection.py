@@ -1,5 +1,6 @@
 """Person detector: weights from a file or torch's hub cache, auto fallback, one-line errors, filtering."""
 
+import hashlib
 import os
 import shutil
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from hg3d.demo import detection
 from hg3d.demo.build import build
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.demo.detection import (
@@ -19,6 +21,8 @@ from hg3d.demo.detection import (
 from hg3d.demo.tracking import iou_matrix
 from hg3d.errors import UserError
 from hg3d.tools.synthetic import random_scene
+
+REAL_DOWNLOAD = torch.hub.download_url_to_file  # before conftest's no_downloads cuts the network
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +44,35 @@ def test_cached_weights_are_used_without_download(detector_weights):
     os.makedirs(os.path.dirname(path))
     shutil.copy(detector_weights, path)
     assert resolve_weights("fasterrcnn_mobile", "")[0] == "fasterrcnn_mobile"
+
+
+@pytest.fixture
+def served_ssdlite(local_server, monkeypatch):
+    """ssdlite weights (random) on a server on 127.0.0.1, named as torchvision names them (with
+    their SHA-256 prefix); the detector's URL points there and torch.hub downloads for real."""
+    path = local_server.root / "weights.pth"
+    torch.save(random_detector_state("ssdlite"), path)
+    named = path.rename(local_server.root / f"ssdlite_test-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}.pth")
+    monkeypatch.setattr(detection, "weights_url", lambda name: f"{local_server.url}/{named.name}")
+    monkeypatch.setattr(torch.hub, "download_url_to_file", REAL_DOWNLOAD)
+    return named
+
+
+def test_weights_download_into_a_fresh_hub_cache(served_ssdlite):
+    assert not os.path.exists(torch.hub.get_dir())  # a fresh machine: no hub/checkpoints/ yet
+    name, state = resolve_weights("ssdlite", "")
+    expected = random_detector_state("ssdlite")
+    assert name == "ssdlite" and state.keys() == expected.keys()
+    assert all(torch.equal(state[k], expected[k]) for k in expected)
+    assert os.listdir(os.path.join(torch.hub.get_dir(), "checkpoints")) == [served_ssdlite.name]
+
+
+def test_downloaded_weights_that_fail_the_hash_in_their_name_are_refused(served_ssdlite, monkeypatch):
+    wrong = served_ssdlite.rename(served_ssdlite.parent / "ssdlite_test-00000000.pth")
+    monkeypatch.setattr(detection, "weights_url", lambda name: served_ssdlite.parent.as_uri() + "/" + wrong.name)
+    with pytest.raises(UserError, match="invalid hash value"):
+        resolve_weights("ssdlite", "")
+    assert os.listdir(os.path.join(torch.hub.get_dir(), "checkpoints")) == []
 
 
 @pytest.mark.parametrize("device, name", [("cpu", "ssdlite"), ("cuda", "fasterrcnn")])

@@ -170,9 +170,12 @@ def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code(
     assert set(MODEL_FLAGS) | set(TRAINING_FLAGS) <= flags_in(build_parser().format_help())
 
 
-def test_the_demo_refuses_training_flags_and_keeps_its_defaults(tmp_path):
+def test_the_demo_refuses_training_flags_and_keeps_its_defaults(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="unrecognized arguments: --lr 0.1"):
         parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1", "--lr", "0.1"])
+    monkeypatch.setenv("HG3D_HOME", str(tmp_path))  # the default model is there, not downloaded
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "fusion_3d_var.pth").write_bytes(b"")
     opt = parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1"])
     assert (opt.task, opt.arch, opt.batch_size, opt.flip_test) == ("human3d", "msra_50", 8, True)
     assert opt.heads == {"hm": 16, "depth": 16} and (opt.input_h, opt.input_w) == (256, 256)

@@ -33,6 +33,7 @@ COMMANDS = {
     "hg3d-prepare-h36m": ("prepare_h36m.py", os.path.join(REPO_DIR, "scripts", "prepare_h36m.py")),
     "hg3d-view": ("view.py", os.path.join(REPO_DIR, "scripts", "view.py")),
     "hg3d-triangulate": ("triangulate.py", os.path.join(REPO_DIR, "scripts", "triangulate.py")),
+    "hg3d-fetch": ("fetch.py", os.path.join(REPO_DIR, "scripts", "fetch.py")),
 }
 SMALL_MODEL = ["--arch", "msra_18", "--input_h", "128", "--input_w", "128", "--gpus", "-1"]
 
@@ -204,12 +205,13 @@ def test_installed_view_carries_three_js(venv):
     "command,args",
     [
         ("hg3d-train", ["--task", "human4d"]),
-        ("hg3d-demo", ["--demo", "no_such_image.jpg", "--gpus", "-1"]),
+        ("hg3d-demo", ["--demo", "no_such_image.jpg", "--load_model", "no_such_model.pth", "--gpus", "-1"]),
         ("hg3d-export", ["--load_model", "no_such_model.pth", "--out", "x.onnx"]),
         ("hg3d-sample-data", ["--size", "big"]),
         ("hg3d-prepare-h36m", ["--src", "no_such_release", "--out", "h36m"]),
         ("hg3d-view", ["no_such_result.json"]),
         ("hg3d-triangulate", ["--calib", "no_such_calib.toml", "--views", "a.json", "b.json"]),
+        ("hg3d-fetch", ["no_such_model"]),
     ],
 )
 def test_installed_commands_fail_with_the_scripts_one_line_errors(venv, command, args):

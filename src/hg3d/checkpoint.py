@@ -22,8 +22,8 @@ def read_checkpoint(path):
     """Return ``(state_dict, epoch, optimizer_state)`` of a checkpoint file (tensors on the CPU)."""
     if not os.path.isfile(path):
         raise UserError(
-            f"checkpoint {path} does not exist: check --load_model (released models go "
-            f"in models/, see models/README.md)"
+            f"checkpoint {path} does not exist: check --load_model (a released model goes by its "
+            f"name, e.g. --load_model fusion_3d_var: models/README.md)"
         )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,5 +1,5 @@
 """The commands: ``hg3d-train`` (= ``python src/main.py``), ``hg3d-demo``, ``hg3d-export``, ``hg3d-sample-data``,
-``hg3d-prepare-h36m``, ``hg3d-view``, ``hg3d-triangulate``.
+``hg3d-prepare-h36m``, ``hg3d-view``, ``hg3d-triangulate``, ``hg3d-fetch``.
 
 The scripts in src/ and scripts/ call these same functions, so both give the same flags, one-line
 errors and exit codes (``run_command``: a user error prints ``error: ...`` and exits with status
@@ -72,4 +72,7 @@ prepare_h36m = _command(
 view = _command(".viewer.cli", "run_view", "The 3D viewer (one self-contained HTML file) of a demo result.")
 triangulate = _command(
     ".multiview", "run_triangulate", "People in a world frame from the demo's JSON of several calibrated cameras."
+)
+fetch = _command(
+    ".weights", "run_fetch", "Download released models and detector weights into torch's hub cache, or list it."
 )

@@ -12,6 +12,7 @@ import sys
 
 from .archs import ARCHS, TASKS, heads_for
 from .errors import OneLineParser, UserError
+from .weights import RELEASES, resolve_checkpoint
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
@@ -50,12 +51,23 @@ def add_network_options(parser, load_model_help):
     a = parser.add_argument_group("model").add_argument
     a(
         "--arch",
-        default="msra_50",
         choices=ARCHS,
-        help="the backbone: msra_N a ResNet-N, mobilenet_v3 a MobileNetV3-Large (faster, no released weights)",
+        help="the backbone: msra_N a ResNet-N, mobilenet_v3 a MobileNetV3-Large (faster, no released "
+        "weights); default: a released model's own, else msra_50",
     )
-    a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
-    a("--load_model", default="", help=load_model_help)
+    a(
+        "--task",
+        choices=TASKS,
+        help="human2d: heatmaps; human3d: + depth maps (default: a released model's own, else human2d for "
+        "training, human3d for the demo and export)",
+    )
+    a(
+        "--load_model",
+        default="",
+        help=f"{load_model_help}; a file, or a released model's name ({', '.join(RELEASES)}), "
+        "downloaded once into torch's hub cache (models/README.md)",
+    )
+    parser.set_defaults(default_task="human2d")  # --task when neither the flag nor a released model says
     a("--input_h", type=int, default=-1, help="input height (default 256)")
     a("--input_w", type=int, default=-1, help="input width (default 256)")
 
@@ -131,6 +143,7 @@ def finish_network_options(opt):
     opt.input_w = opt.input_w if opt.input_w > 0 else 256
     if opt.input_h % 32 or opt.input_w % 32:
         raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
+    resolve_checkpoint(opt)  # --arch/--task defaults, and a released model's name becomes its file
     opt.heads = heads_for(opt.task)
     return opt
 

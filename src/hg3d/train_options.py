@@ -106,7 +106,6 @@ def finalize(opt, log=print, argv=None):
             f"--dataset {opt.dataset} is a test set: add --test (training on it is not supported)",
         ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
-        (opt.task == "human2d" and dataset.is_3d, f"--dataset {opt.dataset} is a 3D dataset: add --task human3d"),
         (
             bool(opt.smpl_dir) != bool(opt.j_regressor_h36m),
             "3DPW's 14-joint protocol needs both --smpl_dir and --j_regressor_h36m (docs/protocols_3dpw.md)",
@@ -120,6 +119,8 @@ def finalize(opt, log=print, argv=None):
         if failed:
             raise UserError(message)
     finish_model_options(opt, log, argv)
+    if opt.task == "human2d" and dataset.is_3d:
+        raise UserError(f"--dataset {opt.dataset} is a 3D dataset: add --task human3d")
     opt.output_h = opt.output_h if opt.output_h > 0 else opt.input_h // 4
     opt.output_w = opt.output_w if opt.output_w > 0 else opt.input_w // 4
     if (opt.output_h * 4, opt.output_w * 4) != (opt.input_h, opt.input_w):

@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
 from ..options import finish_model_options, home_dir, model_parser
 from ..visualize import MAX_PANELS
+from ..weights import DEMO_MODEL
 from ..world import load_world
 from . import runner
 from .boxes import box_entry, load_bboxes, most_boxes, parse_bbox
@@ -112,7 +113,7 @@ def parse_demo_opts(argv=None):
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     a("--batch_size", type=int, default=8, help="images per forward pass")
-    parser.set_defaults(task="human3d", load_model=os.path.join(home_dir(), "models", "fusion_3d_var.pth"))
+    parser.set_defaults(default_task="human3d", load_model=DEMO_MODEL)
     opt = finish_model_options(parser.parse_args(argv))
     checks = [
         (not 0 <= opt.det_thresh <= 1, f"--det_thresh is a score in [0, 1], got {opt.det_thresh}"),

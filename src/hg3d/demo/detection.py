@@ -67,11 +67,17 @@ def cached_weights_path(name):
 
 
 def download_weights(name):
-    """Fetch the weights into the hub cache (checked against the hash in their file name)."""
+    """Fetch the weights into the hub cache, checked against the SHA-256 prefix in torchvision's file
+    name (``<model>-<prefix>.pth``)."""
+    path = cached_weights_path(name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)  # torch.hub writes <path>.<id>.partial there first
+    hash_in_name = torch.hub.HASH_REGEX.search(os.path.basename(path))
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        torch.hub.download_url_to_file(weights_url(name), cached_weights_path(name), progress=True)
+        torch.hub.download_url_to_file(
+            weights_url(name), path, hash_prefix=hash_in_name.group(1) if hash_in_name else None, progress=True
+        )
     finally:
         socket.setdefaulttimeout(previous)
 

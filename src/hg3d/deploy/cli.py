@@ -12,7 +12,7 @@ def parse_export_opts(argv=None):
     add_network_options(parser, load_model_help="the checkpoint to export")
     parser.add_argument("--format", choices=FORMATS, default="onnx")
     parser.add_argument("--out", required=True, help="output file (.onnx or .pt)")
-    parser.set_defaults(task="human3d")
+    parser.set_defaults(default_task="human3d")
     return finish_network_options(parser.parse_args(argv))
 
 
