@@ -106,3 +106,11 @@ def detector_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("detector") / "fasterrcnn_mobilenet_v3_large_fpn.pth"
     torch.save(detector.state_dict(), str(path))
     return str(path)
+
+
+def pytest_collection_modifyitems(items):
+    """A test that drives the browser (the ``browser`` fixture of the viewer tests) is marked
+    ``browser``, so that ``scripts/test.sh --fast`` leaves it out."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

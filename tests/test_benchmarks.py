@@ -123,6 +123,7 @@ def test_figures_of_both_3dhp_scale_modes_name_their_scale_rule(root):
     }
 
 
+@pytest.mark.e2e
 def test_metrics_import_no_dataset():
     code = "import sys, hg3d.metrics; print(sorted(m for m in sys.modules if m.startswith('hg3d.datasets')))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=SRC_DIR, capture_output=True, text=True, timeout=120)

@@ -100,6 +100,7 @@ def folder_run(inputs, resnet18_3d_checkpoint, tmp_path_factory):
     return proc, out
 
 
+@pytest.mark.e2e
 def test_folder_outputs(folder_run):
     proc, out = folder_run
     assert proc.returncode == 0, proc.stderr
@@ -123,6 +124,7 @@ def test_folder_outputs(folder_run):
     assert not list(out.glob(".tmp-*"))
 
 
+@pytest.mark.e2e
 def test_json_holds_the_api_numbers(folder_run, inputs, resnet18_3d_checkpoint):
     """Estimator.predict (the Python API) gives the JSON's numbers."""
     _, out = folder_run
@@ -531,6 +533,7 @@ def assert_one_line(proc, needle):
     assert len(lines) == 1 and needle in lines[0], proc.stderr
 
 
+@pytest.mark.e2e
 def test_bad_input(inputs, resnet18_3d_checkpoint, tmp_path):
     folder, _ = inputs
     ckpt = ["--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
@@ -575,6 +578,7 @@ def test_same_stem_inputs_keep_their_outputs(inputs, resnet18_3d_checkpoint, tmp
     assert left != right
 
 
+@pytest.mark.e2e
 def test_box_outside_the_image(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
     """A box that misses the image: one line for a single input; skipped in a folder."""
     folder, video = inputs

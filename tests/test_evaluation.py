@@ -99,6 +99,7 @@ def test_degenerate_predictions_count_as_zero_pose_errors():
     assert mpjpe[0] < zero_pose_error[0] * 2 and labelled.all()
 
 
+@pytest.mark.e2e
 def test_degenerate_network_through_main_test(tmp_path):
     """A network whose maps are constant decodes every joint at one cell: ``main.py --test`` writes
     its results, with every sample counted at the zero pose's error."""

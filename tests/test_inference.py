@@ -125,10 +125,11 @@ def test_trainer_predicts_through_the_shared_predictor(resnet18_3d_checkpoint, e
     assert not np.allclose(unflipped["maxval"], by_trainer["maxval"])
 
 
+@pytest.mark.e2e
 def test_test_does_not_import_the_trainer(resnet18_3d_checkpoint, tmp_path):
     """``--test`` predicts through ``hg3d.inference``: neither the trainer nor the losses load."""
     code = (
-        "import sys; from hg3d.run import run; run(sys.argv[1:]); "
+        "import sys; from hg3d.train import run; run(sys.argv[1:]); "
         "print('loaded:', sorted(m for m in ('hg3d.trainer', 'hg3d.losses') if m in sys.modules))"
     )
     args = ["--task", "human3d", "--dataset", "h36m", "--test", "--load_model", resnet18_3d_checkpoint]

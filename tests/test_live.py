@@ -135,6 +135,7 @@ def stopped_runs(clips, resnet18_3d_checkpoint, tmp_path_factory):
     return results
 
 
+@pytest.mark.e2e
 def test_ctrl_c_stops_and_writes_the_summary(stopped_runs):
     code, stdout, stderr, out = stopped_runs[signal.SIGINT]
     assert code == 0, stderr
@@ -148,6 +149,7 @@ def test_ctrl_c_stops_and_writes_the_summary(stopped_runs):
     assert "processed" in stdout
 
 
+@pytest.mark.e2e
 def test_killed_run_leaves_whole_lines(stopped_runs):
     code, _, _, out = stopped_runs[signal.SIGKILL]
     assert code == -signal.SIGKILL

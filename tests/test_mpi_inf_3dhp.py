@@ -16,8 +16,8 @@ from hg3d.joints import H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO
 from hg3d.metrics import score
 from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
 from hg3d.options import parse_opts
-from hg3d.run import run
 from hg3d.tools.sample_data import write_mpi_inf_3dhp
+from hg3d.train import run
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 ACTIVITY_NAMES = (

@@ -28,7 +28,7 @@ def test_2d_test_writes_preds_mat_in_image_coordinates(tmp_path, monkeypatch):
 
     from hg3d.checkpoint import save_checkpoint
     from hg3d.model import PoseResNet, create_model
-    from hg3d.run import run
+    from hg3d.train import run
 
     ckpt = str(tmp_path / "mpii18.pth")
     save_checkpoint(ckpt, create_model("msra_18", {"hm": 16}), 1)

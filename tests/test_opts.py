@@ -142,7 +142,7 @@ for command in (commands.demo, commands.export):
         command(["--help"])
     except SystemExit:
         pass
-    print("@@", [m for m in ("hg3d.run", "hg3d.trainer", "hg3d.logger", "hg3d.losses") if m in sys.modules])
+    print("@@", [m for m in ("hg3d.train", "hg3d.trainer", "hg3d.logger", "hg3d.losses") if m in sys.modules])
 """
 
 
@@ -150,6 +150,7 @@ def flags_in(help_text):
     return set(re.findall(r"--\w+", help_text))
 
 
+@pytest.mark.e2e
 def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code():
     proc = subprocess.run(
         [sys.executable, "-c", HELP_OF_COMMANDS],
@@ -163,7 +164,7 @@ def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code(
     for help_text in (demo, export):
         assert set(MODEL_FLAGS) <= flags_in(help_text) and not set(TRAINING_FLAGS) & flags_in(help_text)
     assert "--demo" in flags_in(demo) and "--batch_size" in flags_in(demo) and "--format" in flags_in(export)
-    assert proc.stdout.count("@@ []") == 2, proc.stdout  # neither imported hg3d.run or the trainer
+    assert proc.stdout.count("@@ []") == 2, proc.stdout  # neither imported hg3d.train or the trainer
     assert set(MODEL_FLAGS) | set(TRAINING_FLAGS) <= flags_in(build_parser().format_help())
 
 

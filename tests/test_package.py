@@ -17,6 +17,8 @@ from conftest import REPO_DIR, SRC_DIR
 from hg3d import __version__, options
 from hg3d.errors import UserError
 
+pytestmark = pytest.mark.e2e
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli

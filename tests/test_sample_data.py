@@ -80,6 +80,7 @@ def test_real_data_is_never_overwritten(tmp_path):
     assert prepare_root(str(sample), overwrite=True)
 
 
+@pytest.mark.e2e
 def test_make_sample_data_script(tmp_path):
     """The script: sizes from flags, same bytes for the same --seed, kept on a second run, real data refused."""
     import subprocess

@@ -146,6 +146,7 @@ def test_bad_input(root, tmp_path, capsys):
         dataset[0]
 
 
+@pytest.mark.e2e
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
     proc, results = run_main(
         *["--task", "human3d", "--dataset", "3dpw", "--test"],
@@ -169,7 +170,7 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
 
 
 def test_fine_tune_on_3dpw(root, resnet18_3d_checkpoint, tmp_path, capsys):
-    from hg3d.run import run
+    from hg3d.train import run
 
     run(
         [*TINY_CPU, "--task", "human3d", "--dataset", "threedpw", "--load_model", resnet18_3d_checkpoint]

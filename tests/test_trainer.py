@@ -6,11 +6,11 @@ import torch
 
 from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU
 from hg3d.datasets import get_dataset
+from hg3d.evaluate import build_loader
 from hg3d.losses import PoseLoss
 from hg3d.metrics.core import pck_distances, pck_distances_to_points
 from hg3d.model import create_model
 from hg3d.options import parse_opts
-from hg3d.run import build_loader
 from hg3d.trainer import Trainer, TrainingDiverged
 
 ARGS = [

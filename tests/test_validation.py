@@ -185,6 +185,7 @@ def test_nan_in_an_unused_3dpw_frame_is_accepted(tmp_path, sequence):
     threedpw.load_sequence(path)
 
 
+@pytest.mark.e2e
 def test_cli_names_a_nan_h36m_entry_in_one_line(tmp_path):
     from hg3d.tools.sample_data import write_h36m
 

@@ -47,7 +47,7 @@ def _command(module, entry, doc):
     return command
 
 
-train = _command(".run", "run", "Train, validate or test (``--test``).")
+train = _command(".train", "run", "Train, validate or test (``--test``).")
 demo = _command(".demo", "run_demo", "2D and 3D poses of the person in images, folders or videos.")
 export = _command(".export", "run_export", "Export a checkpoint to ONNX or TorchScript.")
 sample_data = _command(

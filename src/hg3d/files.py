@@ -2,7 +2,6 @@
 left half-written (temp file + rename), and a failed write leaves the previous file as it was."""
 
 import contextlib
-import glob
 import json
 import os
 import sys
@@ -76,17 +75,6 @@ def write_bytes(path, data):
     ``OSError`` (ENOSPC) that ``atomic_write`` reports, not a library's generic error."""
     with open(path, "wb") as handle:
         handle.write(data)
-
-
-def remove_stale_temp_files(directory):
-    """Delete what interrupted atomic writes left in ``directory``; returns the removed paths.
-
-    Only for a folder no other process writes into at the same time (a run's own directory).
-    """
-    stale = glob.glob(os.path.join(glob.escape(directory), TEMP_PREFIX + "*"))
-    for path in stale:
-        os.remove(path)
-    return stale
 
 
 def writable_dir(path, flag):

@@ -5,13 +5,13 @@ import os
 import sys
 
 import cv2
-from progress.bar import Bar
 
 from ..backends import OnnxRuntimeModel
 from ..camera import choose_intrinsics
 from ..errors import UserError
 from ..files import imread_bgr, writable_dir, write_json
 from ..inference import Estimator, box_outside
+from ..progress import ProgressBar
 from ..viewer import write_viewer
 from ..visualize import MAX_PANELS
 from . import records
@@ -83,14 +83,14 @@ class Demo:
         return choose_intrinsics(shape[1], shape[0], image_path=path, use_exif=not opt.no_exif, fov_deg=opt.fov)
 
     def run_images(self, paths):
-        done, bar = 0, Bar("images", max=len(paths)) if len(paths) > 1 else None
+        done, bar = 0, ProgressBar("images", len(paths)) if len(paths) > 1 else None
         for start in range(0, len(paths), self.opt.batch_size):
             chunk = paths[start : start + self.opt.batch_size]
             batch = [(path, *item) for path in chunk if (item := self.read_image(path, len(paths) == 1)) is not None]
             if batch:
                 done += self.write_images(batch)
             if bar:
-                bar.next(len(chunk))
+                bar.advance(start + len(chunk) - 1)
         if bar:
             bar.finish()
         return done
@@ -135,7 +135,7 @@ class Demo:
         tracker = PoseTracker(self.estimator, self.detector, opt.det_every, opt.smooth_settings, reader.fps)
         tracked = TrackedPoses(reader.fps)
         frames, pictures = [], None
-        bar = Bar(os.path.basename(path), max=max(reader.frames_expected or 0, 1))
+        bar = ProgressBar(os.path.basename(path), max(reader.frames_expected or 0, 1))
         try:
             for index, (frame, time_s) in enumerate(reader.frames()):
                 if index == 0:
@@ -146,7 +146,7 @@ class Demo:
                 tracked.add(index, people)
                 frames.append((index, time_s, people))
                 self.display(pictures.write(index, frame, people, tracker.intrinsics))
-                bar.next()
+                bar.advance(index)
             if pictures:
                 pictures.close(completed=True)
                 pictures = None
