@@ -45,6 +45,7 @@ def key(checkpoint, arch="msra_18", task="human3d", input_w=SIZE, input_h=SIZE):
     return cached_export_path(checkpoint, arch, task, input_w, input_h)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flip_test", [True, False])
 def test_onnxruntime_gives_the_torch_joints(flip_test, loud_checkpoint, exports):  # noqa: F811
     by_onnx = Estimator(onnx_model(loud_checkpoint, log=lambda _: None), SIZE, SIZE, flip_test=flip_test)
@@ -80,6 +81,7 @@ def test_export_happens_once_per_checkpoint_content_and_size(loud_checkpoint, ex
     assert len({path, key(copy), *others}) == 6
 
 
+@pytest.mark.slow
 def test_a_damaged_cache_file_is_exported_again(resnet18_3d_checkpoint, exports):
     path = key(resnet18_3d_checkpoint)
     os.makedirs(os.path.dirname(path), exist_ok=True)

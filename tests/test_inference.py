@@ -68,6 +68,7 @@ def test_predict_matches_a_hand_made_flip_test(estimator, scene):
     assert person["joints_3d_mm"].shape == (16, 3) and person["joints_3d_h36m_mm"].shape == (17, 3)
 
 
+@pytest.mark.slow
 def test_several_boxes_give_the_single_box_results(estimator, scene):
     image = scene["image"]
     boxes = [[30.0, 20.0, 90.0, 120.0], [100.0, 10.0, 60.0, 140.0], None]
@@ -101,6 +102,7 @@ def fake_batches(rng, count=2, size=2):
     ]
 
 
+@pytest.mark.slow
 def test_trainer_predicts_through_the_shared_predictor(resnet18_3d_checkpoint, estimator):
     """Validation (``Trainer.predict``) and the demo's forward give the same flip-tested
     predictions; the loss hook sees the plain (un-flipped) maps."""

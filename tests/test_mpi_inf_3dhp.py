@@ -481,6 +481,7 @@ def test_sample_data_layout(root):
     assert np.abs((univ - univ[:, 14:15]) - (annot3 - annot3[:, 14:15])).max() > 10  # they differ
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", ["gt_bones", "h36m"])
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, scale):
     run(
