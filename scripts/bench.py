@@ -18,9 +18,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from hg3d.datasets import get_dataset  # noqa: E402
+from hg3d.evaluate import build_loader, predict_and_score  # noqa: E402
 from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
 from hg3d.model import create_model  # noqa: E402
-from hg3d.run import build_loader, evaluate  # noqa: E402
 from hg3d.train_options import parse_opts  # noqa: E402
 from hg3d.trainer import Trainer, to_device  # noqa: E402
 
@@ -123,7 +123,7 @@ def bench_test_batching(repeat):
         key = (batch, memory_format)
         seconds = best_time(
             lambda key=key, opt=opt, trainer=trainer, dataset=dataset: results.__setitem__(
-                key, evaluate(opt, trainer.predict, dataset, "bench")[0]
+                key, predict_and_score(opt, trainer.predict, dataset)[0]
             ),
             repeat,
         )

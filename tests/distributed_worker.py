@@ -7,8 +7,8 @@ import torch
 
 from hg3d import distributed
 from hg3d.datasets import get_dataset
+from hg3d.evaluate import build_loader
 from hg3d.model import create_model
-from hg3d.run import build_loader
 from hg3d.train_options import parse_opts
 from hg3d.trainer import Trainer, to_device
 

@@ -4,7 +4,8 @@
 
 ``target`` is what to watch: ``step`` (optimizer steps), ``evaluate`` (validations), ``write``
 (checkpoint file writes); the process kills itself at the n-th call, ``before`` or ``after`` it, or
-``during`` it (``write`` only: half of the file is written, then the kill).
+``during`` it (``write`` only: half of the file is written, then the kill); ``stop`` stops it
+(SIGSTOP) before the n-th call instead, holding whatever it holds until it gets SIGCONT.
 """
 
 import os
@@ -15,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import torch
 
-from hg3d import checkpoint, commands, run
+from hg3d import checkpoint, commands, trainer
 
 
 def kill():
@@ -31,6 +32,8 @@ def watch(owner, name, count, when):
         calls[0] += 1
         if calls[0] == count and when == "before":
             kill()
+        if calls[0] == count and when == "stop":
+            os.kill(os.getpid(), signal.SIGSTOP)
         if calls[0] == count and when == "during":  # write_bytes(path, data): half, then die
             with open(args[0], "wb") as handle:
                 handle.write(bytes(args[1])[: len(args[1]) // 2])
@@ -47,7 +50,7 @@ if __name__ == "__main__":
     target, count, when = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     owner, name = {
         "step": (torch.optim.Adam, "step"),
-        "evaluate": (run, "evaluate"),
+        "evaluate": (trainer, "predict_and_score"),
         "write": (checkpoint, "write_bytes"),
     }[target]
     watch(owner, name, count, when)

@@ -48,6 +48,7 @@ def key(checkpoint, arch="msra_18", task="human3d", input_w=SIZE, input_h=SIZE):
     return cached_export_path(file_digest(checkpoint), arch, task, input_w, input_h)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flip_test", [True, False])
 def test_onnxruntime_gives_the_torch_joints(flip_test, loud_checkpoint, exports):  # noqa: F811
     same = {"arch": "msra_18", "input_w": SIZE, "input_h": SIZE, "flip_test": flip_test}
@@ -86,6 +87,7 @@ def test_export_happens_once_per_checkpoint_content_and_size(loud_checkpoint, ex
     assert len({path, key(copy), *others}) == 6
 
 
+@pytest.mark.slow
 def test_a_damaged_cache_file_is_exported_again(resnet18_3d_checkpoint, exports):
     path = key(resnet18_3d_checkpoint)
     os.makedirs(os.path.dirname(path), exist_ok=True)

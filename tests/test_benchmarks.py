@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
 from figures import assert_every_figure_has_its_protocol
+from helpers import SRC_DIR
 from hg3d import metrics
 from hg3d.datasets import get_dataset
 from hg3d.datasets.base import PoseDataset
@@ -123,6 +123,7 @@ def test_figures_of_both_3dhp_scale_modes_name_their_scale_rule(root):
     }
 
 
+@pytest.mark.e2e
 def test_metrics_import_no_dataset():
     code = "import sys, hg3d.metrics; print(sorted(m for m in sys.modules if m.startswith('hg3d.datasets')))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=SRC_DIR, capture_output=True, text=True, timeout=120)

@@ -23,7 +23,7 @@ def test_roundtrip_with_optimizer(tmp_path, model18):
     model18(torch.randn(2, 3, 64, 64))[0]["hm"].mean().backward()
     optimizer.step()
     path = str(tmp_path / "m.pth")
-    save_checkpoint(path, model18, 7, optimizer)
+    save_checkpoint(path, model18, 7, optimizer=optimizer.state_dict())
     other = create_model("msra_18", HEADS_3D)
     epoch, opt_state = load_weights(other, path, log=lambda _: None)
     assert epoch == 7 and opt_state["state"]

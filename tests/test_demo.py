@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HEADS_3D, SRC_DIR
+from helpers import HEADS_3D, SRC_DIR
 from hg3d import commands
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo, sinks
@@ -100,6 +100,7 @@ def folder_run(inputs, resnet18_3d_checkpoint, tmp_path_factory):
     return proc, out
 
 
+@pytest.mark.e2e
 def test_folder_outputs(folder_run):
     proc, out = folder_run
     assert proc.returncode == 0, proc.stderr
@@ -123,6 +124,7 @@ def test_folder_outputs(folder_run):
     assert not list(out.glob(".tmp-*"))
 
 
+@pytest.mark.e2e
 def test_json_holds_the_api_numbers(folder_run, inputs, resnet18_3d_checkpoint):
     """Estimator.predict (the Python API) gives the JSON's numbers."""
     _, out = folder_run
@@ -134,6 +136,7 @@ def test_json_holds_the_api_numbers(folder_run, inputs, resnet18_3d_checkpoint):
     np.testing.assert_allclose(person["crop"]["center"], expected["crop_center"])
 
 
+@pytest.mark.slow
 def test_several_boxes_give_each_person_its_single_box_joints(two_people, resnet18_3d_checkpoint, tmp_path):
     path, boxes = two_people
     ckpt = ["--load_model", resnet18_3d_checkpoint, *SMALL]
@@ -179,6 +182,7 @@ def test_bbox_crops_the_person(inputs, resnet18_3d_checkpoint, tmp_path):
     assert crop["center"] == [90.0, 105.0] and crop["size"] == [187.5, 187.5]  # 150 x 1.25, square
 
 
+@pytest.mark.slow
 def test_detector_on_images(two_people, inputs, resnet18_3d_checkpoint, detector_weights, tmp_path):
     """A random-weight detector loaded from its state-dict file: the JSON holds its people
     (boxes and scores, at most --max_people, none lower than --min_box)."""
@@ -219,6 +223,7 @@ def test_detector_on_images(two_people, inputs, resnet18_3d_checkpoint, detector
     assert cv2.imread(str(nobody / "one_2d.png")) is not None and not (nobody / "one_3d.png").exists()
 
 
+@pytest.mark.slow
 def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint, detector_weights, tmp_path):
     _, video = inputs
     demo = run_demo(
@@ -259,6 +264,7 @@ def test_video_with_detector_tracks_and_det_every(inputs, resnet18_3d_checkpoint
     assert tracked.fps == 10 and set(tracked.arrays()) == {t["track_id"] for t in record["tracks"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("left", [10000, 140])
 def test_det_every_poses_beyond_the_image(
     inputs, resnet18_3d_checkpoint, detector_weights, tmp_path, monkeypatch, left
@@ -365,6 +371,7 @@ def test_video_time_base(
         np.testing.assert_allclose([s[joint][axis] for s in smoothed], expected, atol=0.006)
 
 
+@pytest.mark.slow
 def test_truncated_video_says_how_many_frames_it_read(resnet18_3d_checkpoint, tmp_path, capsys):
     """An AVI cut in half: the frames that decode are processed, and the JSON and the summary say
     how many of the announced frames were read."""
@@ -427,6 +434,7 @@ def write_clip(path, frames, fps, codec="MJPG"):
     return path
 
 
+@pytest.mark.slow
 def test_video_smoothing_is_the_filter_in_seconds_and_h36m_follows(resnet18_3d_checkpoint, tmp_path):
     """--smooth at 10 and at 25 fps: every smoothed coordinate (2D px, 3D mm) equals the One-Euro
     filter computed by hand on the network's raw output with dt = 1 / fps, and the H36M-17 joints
@@ -531,6 +539,7 @@ def assert_one_line(proc, needle):
     assert len(lines) == 1 and needle in lines[0], proc.stderr
 
 
+@pytest.mark.e2e
 def test_bad_input(inputs, resnet18_3d_checkpoint, tmp_path):
     folder, _ = inputs
     ckpt = ["--load_model", resnet18_3d_checkpoint, "--out_dir", str(tmp_path)]
@@ -575,6 +584,7 @@ def test_same_stem_inputs_keep_their_outputs(inputs, resnet18_3d_checkpoint, tmp
     assert left != right
 
 
+@pytest.mark.e2e
 def test_box_outside_the_image(inputs, resnet18_3d_checkpoint, tmp_path, capsys):
     """A box that misses the image: one line for a single input; skipped in a folder."""
     folder, video = inputs

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 from hg3d import commands
 from hg3d.camera import CameraPolicy
 from hg3d.demo import run_demo, runner, sinks

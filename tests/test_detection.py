@@ -106,6 +106,7 @@ def test_bad_weights_files(tmp_path):
         resolve_weights("auto", str(other))
 
 
+@pytest.mark.slow
 def test_people_are_filtered_by_score_size_and_count(detector_weights, image):
     name, state = resolve_weights("auto", detector_weights)
     everyone = PersonDetector(name, state, threshold=0.0, max_people=100, min_height=0)
@@ -123,6 +124,7 @@ def test_people_are_filtered_by_score_size_and_count(detector_weights, image):
     assert len(twice) == 2
 
 
+@pytest.mark.slow
 def test_only_people_are_kept(detector_weights, image):
     """The same detector made to see cars (COCO label 3) instead of people finds nobody."""
     name, state = resolve_weights("auto", detector_weights)
@@ -173,6 +175,7 @@ def backbone_input_shape(detector, image):
     return shapes[0][2:]
 
 
+@pytest.mark.slow
 def test_det_size_sets_the_detectors_input(detector_weights, image, tmp_path):
     """The 160x128 image: the 800 px detector sees 1000x800; at --det_size 160, 200x160 padded to
     a multiple of 32; SSDlite sees a square of the given side."""

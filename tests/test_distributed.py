@@ -7,13 +7,16 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, SRC_DIR, TINY_CPU
+from helpers import FIXTURE_DATA, FUSION_3D, SRC_DIR, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.model import create_model
 from hg3d.train_options import parse_opts
 from hg3d.trainer import Trainer
+
+pytestmark = pytest.mark.e2e
 
 # Human2D on the fixture's 8 MPII training images, no augmentation: every item is deterministic.
 ARGS = [

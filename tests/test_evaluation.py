@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from conftest import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
+from helpers import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
 from hg3d.checkpoint import save_checkpoint
 from hg3d.decode import decode_2d, decode_3d, flip_merge
 from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM, MPII_JOINTS
@@ -117,6 +117,7 @@ def test_degenerate_predictions_count_as_zero_pose_errors():
     assert mpjpe[0] < zero_pose_error[0] * 2 and labelled.all()
 
 
+@pytest.mark.e2e
 def test_degenerate_network_through_main_test(tmp_path):
     """A network whose maps are constant decodes every joint at one cell: ``main.py --test`` writes
     its results, with every sample counted at the zero pose's error."""

@@ -7,7 +7,7 @@ import onnxruntime
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, REPO_DIR, TINY_CPU, main_py
+from helpers import FIXTURE_DATA, REPO_DIR, TINY_CPU, main_py
 from hg3d.checkpoint import load_model, save_checkpoint
 from hg3d.deploy import BACKENDS
 from hg3d.deploy.export import export_checkpoint
@@ -31,6 +31,7 @@ def loud_checkpoint(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
     out = tmp_path / f"model.{'onnx' if fmt == 'onnx' else 'pt'}"
@@ -77,6 +78,7 @@ def test_exported_model_matches_pytorch(fmt, loud_checkpoint, tmp_path):
         np.testing.assert_allclose(got[head], want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
 
 
+@pytest.mark.e2e
 def test_export_of_wrong_checkpoint_is_one_line(resnet18_3d_checkpoint, tmp_path):
     proc = subprocess.run(
         [

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import randomise_batch_norms
+from helpers import randomise_batch_norms
 from hg3d.checkpoint import load_model, save_checkpoint
 from hg3d.deploy.fold import fold_batch_norms
 from hg3d.inference import Estimator

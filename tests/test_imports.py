@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 
 PACKAGE_DIR = os.path.join(SRC_DIR, "hg3d")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU
+from helpers import FIXTURE_DATA, SRC_DIR, TINY_CPU
 from hg3d.errors import UserError
 from hg3d.geometry import crop_and_normalize
 from hg3d.inference import Estimator, crop_box, decode_people, predict_dataset
@@ -69,6 +69,7 @@ def test_predict_matches_a_hand_made_flip_test(estimator, scene):
     assert person["joints_3d_mm"].shape == (16, 3) and person["joints_3d_h36m_mm"].shape == (17, 3)
 
 
+@pytest.mark.slow
 def test_several_boxes_give_the_single_box_results(estimator, scene):
     image = scene["image"]
     boxes = [[30.0, 20.0, 90.0, 120.0], [100.0, 10.0, 60.0, 140.0], None]
@@ -102,6 +103,7 @@ def fake_batches(rng, count=2, size=2):
     ]
 
 
+@pytest.mark.slow
 def test_trainer_predicts_through_the_shared_predictor(resnet18_3d_checkpoint, estimator):
     """Validation (``Trainer.predict``) and the demo's forward give the same flip-tested
     predictions; the loss hook sees the plain (un-flipped) maps."""
@@ -132,10 +134,11 @@ def test_trainer_predicts_through_the_shared_predictor(resnet18_3d_checkpoint, e
     assert not np.allclose(unflipped["maxval"], by_trainer["maxval"])
 
 
+@pytest.mark.e2e
 def test_test_does_not_import_the_trainer(resnet18_3d_checkpoint, tmp_path):
     """``--test`` predicts through ``hg3d.inference``: neither the trainer nor the losses load."""
     code = (
-        "import sys; from hg3d.run import run; run(sys.argv[1:]); "
+        "import sys; from hg3d.train import run; run(sys.argv[1:]); "
         "print('loaded:', sorted(m for m in ('hg3d.trainer', 'hg3d.losses') if m in sys.modules))"
     )
     args = ["--task", "human3d", "--dataset", "h36m", "--test", "--load_model", resnet18_3d_checkpoint]

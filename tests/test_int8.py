@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HEADS_3D, SRC_DIR, randomise_batch_norms
+from helpers import HEADS_3D, SRC_DIR, randomise_batch_norms
 from hg3d.checkpoint import save_checkpoint
 from hg3d.errors import UserError
 from hg3d.inference import Estimator

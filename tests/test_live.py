@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from browser import page_data
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 from hg3d import commands
 from hg3d.camera import Intrinsics
 from hg3d.demo import run_demo, sources
@@ -145,6 +145,7 @@ def stopped_runs(clips, resnet18_3d_checkpoint, tmp_path_factory):
     return results
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("sig, reason", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
 def test_ctrl_c_or_sigterm_stops_and_writes_the_summary(stopped_runs, sig, reason):
     code, stdout, stderr, out = stopped_runs[sig]
@@ -160,6 +161,7 @@ def test_ctrl_c_or_sigterm_stops_and_writes_the_summary(stopped_runs, sig, reaso
     assert "processed" in stdout
 
 
+@pytest.mark.e2e
 def test_killed_run_leaves_whole_lines(stopped_runs):
     code, _, _, out = stopped_runs[signal.SIGKILL]
     assert code == -signal.SIGKILL

@@ -7,9 +7,11 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, main_py
+from helpers import FIXTURE_DATA, main_py
 from hg3d.metrics.core import per_sample_mpjpe
-from hg3d.run import run
+from hg3d.train import run
+
+pytestmark = pytest.mark.e2e
 
 TEST_ARGS = [
     "--task",

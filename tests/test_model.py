@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models import ResNet18_Weights, mobilenet_v3_large, resnet18, resnet34
 
-from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, golden, run_main
+from helpers import FIXTURE_DATA, FUSION_3D, TINY_CPU, golden, run_main
 from hg3d import commands
 from hg3d.archs import heads_for
 from hg3d.checkpoint import load_model

@@ -12,7 +12,7 @@ import ezc3d
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 from hg3d import commands
 from hg3d.angles import ANGLE_NAMES, joint_angles
 from hg3d.demo import run_demo

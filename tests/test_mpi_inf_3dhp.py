@@ -8,15 +8,15 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import TINY_CPU, quiet_opts
+from helpers import TINY_CPU, quiet_opts
 from hg3d import commands
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, H36M_TO_MPI3DHP, MPI3DHP_JOINTS, MPI3DHP_TO_MPII, MPII_JOINTS
 from hg3d.metrics import score
 from hg3d.metrics.mpi_inf_3dhp import frame_metrics, joint_errors, to_mpi3dhp
-from hg3d.run import run
 from hg3d.tools.sample_data import write_mpi_inf_3dhp
+from hg3d.train import run
 from hg3d.train_options import parse_opts
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
@@ -482,6 +482,7 @@ def test_sample_data_layout(root):
     assert np.abs((univ - univ[:, 14:15]) - (annot3 - annot3[:, 14:15])).max() > 10  # they differ
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", ["gt_bones", "h36m"])
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path, capsys, scale):
     run(

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, assert_same_image, golden
+from helpers import FIXTURE_DATA, assert_same_image, golden
 from hg3d.datasets import get_dataset
 from hg3d.train_options import parse_opts
 
@@ -46,7 +46,7 @@ def test_2d_test_writes_preds_mat_in_image_coordinates(tmp_path, monkeypatch):
 
     from hg3d.checkpoint import save_checkpoint
     from hg3d.model import PoseResNet, create_model
-    from hg3d.run import run
+    from hg3d.train import run
 
     ckpt = str(tmp_path / "mpii18.pth")
     save_checkpoint(ckpt, create_model("msra_18", {"hm": 16}), 1)

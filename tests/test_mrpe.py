@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA
+from helpers import FIXTURE_DATA
 from hg3d.camera import Intrinsics, project
 from hg3d.datasets import get_dataset
 from hg3d.joints import H36M_TO_MPII
 from hg3d.metrics import score
 from hg3d.metrics.h36m import NO_CAMERA_LABELS, report
 from hg3d.model import PoseResNet
-from hg3d.run import run
 from hg3d.tools.h36m_sample import write_official_h36m
 from hg3d.tools.prepare_h36m import main as prepare
 from hg3d.tools.sample_data import _image_size, write_h36m
 from hg3d.tools.synthetic import random_scene
+from hg3d.train import run
 from hg3d.train_options import parse_opts
 
 # The 15 joints both predicted in 2D (MPII-16) and 3D (H36M-17), written out by name: pelvis, r hip,

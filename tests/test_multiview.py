@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from browser import chromium, open_page, page_state
-from conftest import REPO_DIR
+from helpers import REPO_DIR
 from hg3d.errors import UserError
 from hg3d.multiview import match_people, run_triangulate
 from hg3d.skeleton import to_h36m_order

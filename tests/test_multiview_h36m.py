@@ -14,10 +14,10 @@ from hg3d.datasets import get_dataset
 from hg3d.joints import H36M_TO_MPII
 from hg3d.metrics.multiview import score_multiview
 from hg3d.model import PoseResNet
-from hg3d.run import run
 from hg3d.tools.h36m_official import CAMERAS, OFFICIAL_TO_H36M17
 from hg3d.tools.h36m_sample import consistent_pose, write_multiview_sequence, write_official_h36m
 from hg3d.tools.prepare_h36m import main as prepare
+from hg3d.train import run
 from hg3d.train_options import parse_opts
 from multiview_rig import rig
 from test_mrpe import oracle_forward

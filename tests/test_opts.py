@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 from hg3d.datasets import DATASETS
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.distributed import local_gpu
@@ -143,7 +143,7 @@ for command in (commands.demo, commands.export):
         command(["--help"])
     except SystemExit:
         pass
-    print("@@", [m for m in ("hg3d.run", "hg3d.trainer", "hg3d.logger", "hg3d.losses") if m in sys.modules])
+    print("@@", [m for m in ("hg3d.train", "hg3d.trainer", "hg3d.logger", "hg3d.losses") if m in sys.modules])
 """
 
 
@@ -151,6 +151,7 @@ def flags_in(help_text):
     return set(re.findall(r"--\w+", help_text))
 
 
+@pytest.mark.e2e
 def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code():
     proc = subprocess.run(
         [sys.executable, "-c", HELP_OF_COMMANDS],
@@ -166,7 +167,7 @@ def test_demo_and_export_offer_the_model_options_only_and_load_no_training_code(
     assert flags_in(export) == {*NETWORK_FLAGS, "--format", "--out", "--help"}, export
     assert "\nusage: hg3d-export [-h]" in export and "export.py" not in export
     assert "--demo" in flags_in(demo) and "--batch_size" in flags_in(demo)
-    assert proc.stdout.count("@@ []") == 2, proc.stdout  # neither imported hg3d.run or the trainer
+    assert proc.stdout.count("@@ []") == 2, proc.stdout  # neither imported hg3d.train or the trainer
     assert set(MODEL_FLAGS) | set(TRAINING_FLAGS) <= flags_in(build_parser().format_help())
 
 

@@ -13,9 +13,11 @@ import sysconfig
 
 import pytest
 
-from conftest import REPO_DIR, SRC_DIR
+from helpers import REPO_DIR, SRC_DIR
 from hg3d import __version__, options, train_options
 from hg3d.errors import UserError
+
+pytestmark = pytest.mark.e2e
 
 try:
     import tomllib

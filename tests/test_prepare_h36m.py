@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, H36M_FULL_TEST, REPO_DIR, SRC_DIR, TINY_CPU, run_main
+from helpers import FIXTURE_DATA, H36M_FULL_TEST, REPO_DIR, SRC_DIR, TINY_CPU, run_main
 from hg3d import commands
 from hg3d.camera import Intrinsics, project, root_translation
 from hg3d.datasets import get_dataset
@@ -90,6 +90,7 @@ def similarity_by_least_squares(xy, uv):
     return np.hypot(a, b), xy @ (np.hypot(a, b) * rotation) + [tx, ty], rotation
 
 
+@pytest.mark.e2e
 def test_entries_match_the_generated_truth(tree, converted):
     src, truth = tree
     out, _ = converted
@@ -135,6 +136,7 @@ def pinhole(matrix):
     return np.array([matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]])
 
 
+@pytest.mark.e2e
 def test_entries_keep_the_camera_frame_root_and_the_fitted_intrinsics(tree, converted):
     """The pelvis from D3_Positions_mono and the pinhole fitted to the video's D2 / D3 pairs; with
     them the perspective 2D and the root come back exactly (perfect labels)."""
@@ -154,6 +156,7 @@ def test_entries_keep_the_camera_frame_root_and_the_fitted_intrinsics(tree, conv
     assert "notice:" not in proc.stdout and "pinhole fit residual up to 0.00 px rms" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_the_dataset_hands_out_the_camera_labels(converted, tmp_path):
     out, _ = converted
     dataset = get_dataset(h36m_opts(os.path.dirname(out)), "val")
@@ -180,6 +183,7 @@ def test_the_dataset_hands_out_the_camera_labels(converted, tmp_path):
             get_dataset(h36m_opts(str(tmp_path)), "val")
 
 
+@pytest.mark.e2e
 def test_quirks_are_reported_and_the_run_goes_on(converted):
     out, proc = converted
     for needle in (
@@ -199,6 +203,7 @@ def h36m_opts(data_dir, *extra):
     )
 
 
+@pytest.mark.e2e
 def test_ground_truth_through_the_3d_decode_gives_zero_mpjpe(tree, converted):
     _, truth = tree
     out, _ = converted
@@ -242,6 +247,7 @@ def test_ground_truth_through_the_3d_decode_gives_zero_mpjpe(tree, converted):
     assert mpjpe_decoded.mean() < 20.0
 
 
+@pytest.mark.e2e
 def test_main_test_reports_per_action_figures(converted, resnet18_3d_checkpoint, tmp_path):
     out, _ = converted
     proc, results = run_main(
@@ -313,6 +319,7 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.e2e
 def test_killed_conversion_rerun_equals_a_clean_run(tree, converted, tmp_path, capsys):
     src, _ = tree
     out = str(tmp_path / "h36m")
@@ -339,6 +346,7 @@ def test_killed_conversion_rerun_equals_a_clean_run(tree, converted, tmp_path, c
     assert sorted({e["frame"] for e in read_cache(out, "Val")}) == [0, 4, 8]
 
 
+@pytest.mark.e2e
 def test_crop_stores_the_box_surroundings_with_shifted_labels(tree, converted, tmp_path):
     src, _ = tree
     out = str(tmp_path / "h36m")
@@ -468,6 +476,7 @@ def test_a_failing_worker_cancels_the_queued_sequences(tmp_path, monkeypatch):
     assert not os.path.exists(os.path.join(out, "msra_cache"))
 
 
+@pytest.mark.e2e
 def test_sequences_of_an_earlier_subject_list_are_reported_then_removed(tree, converted, tmp_path, capsys):
     src, _ = tree
     out = str(tmp_path / "h36m")

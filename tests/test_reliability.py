@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FUSION_3D, TINY_CPU, main_py, write_training_data
+from helpers import FUSION_3D, TINY_CPU, main_py, write_training_data
 from hg3d import checkpoint
 from hg3d.checkpoint import read_checkpoint, read_training_state
 from hg3d.errors import UserError
-from hg3d.run import run
 from hg3d.tools.sample_data import write_mpii
+from hg3d.train import run
+
+pytestmark = pytest.mark.slow
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TINY = [
@@ -66,6 +68,7 @@ def snapshot(folder):
     return {p: open(p, "rb").read() for p in glob.glob(os.path.join(folder, "**"), recursive=True) if os.path.isfile(p)}
 
 
+@pytest.mark.e2e
 def test_finished_run_is_refused_then_overwrite_and_resume(data, tmp_path, capsys):
     train(data, tmp_path, epochs=1)
     run_dir = str(tmp_path / "run")
@@ -138,6 +141,7 @@ def test_a_folder_with_logs_only_is_reused(data, tmp_path):
     assert log.startswith("2026-01-01-00-00: stopped") and "epoch 1 |" in log
 
 
+@pytest.mark.e2e
 def test_unusable_paths_are_named(data, tmp_path, resnet18_3d_checkpoint):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
@@ -278,6 +282,7 @@ def worker(exp_dir, kill, *extra):
     )
 
 
+@pytest.mark.e2e
 def test_kill_9_at_any_moment_then_resume_equals_an_uninterrupted_run(data, tmp_path):
     args = ["--data_dir", data, *TINY, "--num_epoch", "3", "--save_all_models"]
     straight = worker(tmp_path / "straight", ("step", "0", "never"), *args)

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import FUSION_3D
+from helpers import FUSION_3D
 from hg3d.camera import Intrinsics, project
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -81,12 +81,13 @@ def test_real_data_is_never_overwritten(tmp_path):
     assert prepare_root(str(sample), overwrite=True)
 
 
+@pytest.mark.e2e
 def test_make_sample_data_script(tmp_path):
     """The script: sizes from flags, same bytes for the same --seed, kept on a second run, real data refused."""
     import subprocess
     import sys
 
-    from conftest import REPO_DIR
+    from helpers import REPO_DIR
 
     def make(out, *extra):
         return subprocess.run(

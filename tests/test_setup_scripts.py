@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from packaging.requirements import Requirement
 
-from conftest import REPO_DIR
+from helpers import REPO_DIR
 
 LOCK = "requirements-lock.txt"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"

@@ -18,9 +18,10 @@ import pytest
 import scipy.sparse
 from scipy.spatial.transform import Rotation
 
-import hg3d.run  # at collection: the progress bar binds sys.stderr when first imported, not a test's capture
-from conftest import TINY_CPU
+import hg3d.evaluate
+import hg3d.train
 from figures import assert_every_figure_has_its_protocol
+from helpers import TINY_CPU
 from hg3d import smpl
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
@@ -356,17 +357,17 @@ def test_main_test_scores_the_14_joint_protocol_on_the_regressed_ground_truth(
     truth = reference_h36m(models, dataset.smpl_poses, dataset.smpl_betas, dataset.smpl_genders, dataset.cam_rotations)
     truth -= truth[:, :1]
 
-    def oracle(loader, phase):
+    def oracle(loader):
         index = np.concatenate([batch["index"].numpy() for batch in loader])
         n = len(index)
         pred_3d = truth[index][:, H36M_TO_MPII] / 1000.0
         zeros = {"pred_2d": np.zeros((n, 16, 2)), "pck_dist": np.zeros((n, 10)), "loss": {}}
         return {"index": index, "pred_3d": pred_3d, **zeros}
 
-    monkeypatch.setattr(hg3d.run, "test_predictor", lambda opt, model: oracle)
+    monkeypatch.setattr(hg3d.evaluate, "test_predictor", lambda opt, model: oracle)
     args = ["--task", "human3d", "--dataset", "3dpw", "--test", "--load_model", resnet18_3d_checkpoint, *TINY_CPU]
     args += ["--data_dir", str(root), "--exp_dir", str(tmp_path), "--exp_id", "pw14"]
-    hg3d.run.run([*args, "--smpl_dir", models["dir"], "--j_regressor_h36m", models["regressor_path"]])
+    hg3d.train.run([*args, "--smpl_dir", models["dir"], "--j_regressor_h36m", models["regressor_path"]])
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "pw14/results.json").read_text())
     with h5py.File(tmp_path / "pw14/preds.h5") as f:

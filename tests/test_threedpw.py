@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import TINY_CPU, quiet_opts, run_main
 from figures import assert_every_figure_has_its_protocol
+from helpers import TINY_CPU, quiet_opts, run_main
 from hg3d.camera import Intrinsics, project
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
@@ -147,6 +147,7 @@ def test_bad_input(root, tmp_path, capsys):
         dataset[0]
 
 
+@pytest.mark.e2e
 def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
     proc, results = run_main(
         *["--task", "human3d", "--dataset", "3dpw", "--test"],
@@ -170,7 +171,7 @@ def test_main_test_end_to_end(root, resnet18_3d_checkpoint, tmp_path):
 
 
 def test_fine_tune_on_3dpw(root, resnet18_3d_checkpoint, tmp_path, capsys):
-    from hg3d.run import run
+    from hg3d.train import run
 
     run(
         [*TINY_CPU, "--task", "human3d", "--dataset", "threedpw", "--load_model", resnet18_3d_checkpoint]

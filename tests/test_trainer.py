@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU
+from helpers import FIXTURE_DATA, FUSION_3D, TINY_CPU
 from hg3d.datasets import get_dataset
+from hg3d.evaluate import build_loader
 from hg3d.losses import PoseLoss
 from hg3d.model import create_model
 from hg3d.monitor import pck_distances, pck_distances_to_points
-from hg3d.run import build_loader
 from hg3d.train_options import parse_opts
 from hg3d.trainer import Trainer, TrainingDiverged
 
@@ -33,6 +33,7 @@ def trainer_and_loader(*extra, train=True):
     return trainer, build_loader(opt, get_dataset(opt, "train" if train else "val"), train=train)
 
 
+@pytest.mark.slow
 def test_overflowing_scaled_gradients_skip_the_step_but_do_not_stop_the_run():
     """A real GradScaler (on the CPU) with a scale that makes every gradient overflow, as fp16
     gradients do: it skips the steps; the loss is finite, so the epoch completes."""
@@ -44,6 +45,7 @@ def test_overflowing_scaled_gradients_skip_the_step_but_do_not_stop_the_run():
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))  # steps skipped
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("print_iter", ["1", "100"])
 def test_a_non_finite_loss_stops_at_the_first_bad_iteration(monkeypatch, print_iter):
     trainer, loader = trainer_and_loader("--print_iter", print_iter)
@@ -73,6 +75,7 @@ def count_syncs(monkeypatch):
     return counts
 
 
+@pytest.mark.slow
 def test_training_syncs_with_the_device_only_when_it_reports(monkeypatch):
     trainer, loader = trainer_and_loader("--print_iter", "4")
     batches = list(loader)  # the DataLoader's own .item()/.tolist() calls happen here

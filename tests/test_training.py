@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, quiet_opts, write_training_data
+from helpers import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, quiet_opts, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.losses import PoseLoss
 from hg3d.model import create_model
-from hg3d.run import is_better, run
 from hg3d.tools.sample_data import write_mpii
-from hg3d.trainer import learning_rate
+from hg3d.train import run
+from hg3d.trainer import is_better, learning_rate
 
 TINY = [*TINY_CPU, "--batch_size", "4", "--test_batch_size", "8", "--print_iter", "100", "--no_pretrained"]
 
@@ -115,6 +115,7 @@ def _train(sample_root, exp_dir, exp_id, *extra):
     )
 
 
+@pytest.mark.slow
 def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
     _train(sample_root, tmp_path, "straight", "--num_epoch", "2")
     _train(sample_root, tmp_path, "resumed", "--num_epoch", "1")
@@ -142,6 +143,7 @@ def test_resume_repeats_an_uninterrupted_run(sample_root, tmp_path):
     assert (tmp_path / "straight" / "opt.txt").exists() and any((tmp_path / "straight" / "tensorboard").iterdir())
 
 
+@pytest.mark.slow
 def test_save_all_models_and_2d_checkpoint_seeds_3d(sample_root, tmp_path, capsys):
     run(
         [
@@ -166,6 +168,7 @@ def test_save_all_models_and_2d_checkpoint_seeds_3d(sample_root, tmp_path, capsy
     assert "layers left at init: depth (2 tensors); layers of the checkpoint not used: none" in out
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_checkpoint(sample_root, tmp_path, monkeypatch):
     _train(sample_root, tmp_path, "nan", "--num_epoch", "1")
     last = tmp_path / "nan" / "model_last.pth"
@@ -188,6 +191,7 @@ def _assert_one_line(proc, needle):
     assert len(lines) == 1 and needle in lines[0], proc.stderr
 
 
+@pytest.mark.e2e
 def test_bad_training_input(sample_root, tmp_path):
     _assert_one_line(
         main_py("--resume", "--exp_dir", str(tmp_path), "--data_dir", sample_root, *TINY), "nothing to resume"

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import main_py, quiet_opts
+from helpers import main_py, quiet_opts
 from hg3d.datasets import get_dataset, h36m, mpii, threedpw, validation
 from hg3d.errors import UserError
 from hg3d.tools.sample_data import write_3dpw
@@ -194,6 +194,7 @@ def test_nan_in_an_unused_3dpw_frame_is_accepted_and_the_frame_left_out(tmp_path
     assert (0, 4) not in used and np.isfinite(dataset.joints_cam).all()
 
 
+@pytest.mark.e2e
 def test_cli_names_a_nan_h36m_entry_in_one_line(tmp_path):
     from hg3d.tools.sample_data import write_h36m
 

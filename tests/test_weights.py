@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HEADS_3D, SRC_DIR, quiet_opts
+from helpers import HEADS_3D, SRC_DIR, quiet_opts
 from hg3d import weights
 from hg3d.checkpoint import save_checkpoint
 from hg3d.commands import run_command

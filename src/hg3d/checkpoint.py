@@ -147,17 +147,16 @@ def load_model(path, arch, task, device="cpu", log=lambda _: None):
     return model.to(device).eval()
 
 
-def save_checkpoint(path, model, epoch, optimizer=None, **training_state):
-    """Write ``{'epoch', 'state_dict'[, 'optimizer']}`` atomically (unwrapping DataParallel/DDP).
+def save_checkpoint(path, model, epoch, **training_state):
+    """Write ``{'epoch', 'state_dict'}`` atomically (unwrapping DataParallel/DDP).
 
-    ``training_state`` (e.g. ``best``, ``scaler``) is stored beside them for ``--resume``. The file
-    is serialised in memory first: torch's own file writer turns a full disk into an unspecific
-    RuntimeError, Python's file object into ENOSPC (see ``files.atomic_write``).
+    ``training_state`` (``Trainer.state_dict``: the optimizer's state dict, ``best``, ``scaler``)
+    is stored beside them for ``--resume``. The file is serialised in memory first: torch's own
+    file writer turns a full disk into an unspecific RuntimeError, Python's file object into ENOSPC
+    (see ``files.atomic_write``).
     """
     model = getattr(model, "module", model)
     data = {"epoch": epoch, "state_dict": model.state_dict(), **training_state}
-    if optimizer is not None:
-        data["optimizer"] = optimizer.state_dict()
     buffer = io.BytesIO()
     torch.save(data, buffer)
     atomic_write(path, lambda tmp: write_bytes(tmp, buffer.getbuffer()))

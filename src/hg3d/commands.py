@@ -58,7 +58,7 @@ def _command(module, entry, doc, parser=None):
     return command
 
 
-train = _command(".run", "run", "Train, validate or test (``--test``).", parser=(".train_options", "build_parser"))
+train = _command(".train", "run", "Train, validate or test (``--test``).", parser=(".train_options", "build_parser"))
 demo = _command(".demo", "run_demo", "2D and 3D poses of the person in images, folders or videos.")
 export = _command(".deploy.cli", "run_export", "Export a checkpoint to ONNX or TorchScript.")
 sample_data = _command(

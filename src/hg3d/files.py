@@ -5,7 +5,6 @@ line files (JSON Lines) always end on a whole line."""
 
 import contextlib
 import errno
-import glob
 import json
 import os
 import secrets
@@ -161,17 +160,6 @@ def write_bytes(path, data):
     ``OSError`` (ENOSPC) that ``atomic_write`` reports, not a library's generic error."""
     with open(path, "wb") as handle:
         handle.write(data)
-
-
-def remove_stale_temp_files(directory):
-    """Delete what interrupted atomic writes left in ``directory``; returns the removed paths.
-
-    Only for a folder no other process writes into at the same time (a run's own directory).
-    """
-    stale = glob.glob(os.path.join(glob.escape(directory), TEMP_PREFIX + "*"))
-    for path in stale:
-        os.remove(path)
-    return stale
 
 
 def writable_dir(path, flag):
