@@ -18,6 +18,8 @@ from .errors import OneLineParser, UserError
 from .metrics.mpi_inf_3dhp import SCALE_MODES
 from .model import ARCHS, TASKS, heads_for
 
+TEMPORAL = "temporal"  # hg3d-train's task of the temporal model (not a frame model's task)
+
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
 HOME_HELP = (
@@ -37,18 +39,25 @@ def home_dir():
     return REPO_DIR if in_clone else os.getcwd()
 
 
-def model_parser(prog, description, load_model_help):
+def model_parser(prog, description, load_model_help, tasks=TASKS):
     """A parser with the model options (and the default paths' note as its epilog)."""
     parser = OneLineParser(prog=prog, description=description, epilog=HOME_HELP)
-    add_model_options(parser, load_model_help)
+    add_model_options(parser, load_model_help, tasks)
     return parser
 
 
-def add_model_options(parser, load_model_help):
-    """The flags that say which network runs, on what input size, where, and with which weights."""
+def add_model_options(parser, load_model_help, tasks=TASKS):
+    """The flags that say which network runs, on what input size, where, and with which weights
+    (``tasks``: the frame model's, and for hg3d-train also ``temporal``)."""
     a = parser.add_argument_group("model").add_argument
     a("--arch", default="msra_50", choices=ARCHS, help="ResNet depth of the backbone")
-    a("--task", default="human2d", choices=TASKS, help="human2d: heatmaps; human3d: + depth maps")
+    a(
+        "--task",
+        default="human2d",
+        choices=tasks,
+        help="human2d: heatmaps; human3d: + depth maps; temporal (hg3d-train): the temporal model over pose "
+        "sequences (docs/temporal.md)",
+    )
     a("--load_model", default="", help=load_model_help)
     a("--gpus", default="0", help="CUDA device ids, e.g. 0 or 0,1; -1 for the CPU")
     a("--input_h", type=int, default=-1, help="input height (default 256)")
@@ -69,6 +78,7 @@ def build_parser(prog="main.py"):
         prog,
         "hg3d: train and test 3D human pose estimation.",
         load_model_help="checkpoint to test, or to initialise training from",
+        tasks=(*TASKS, TEMPORAL),
     )
     a = p.add_argument_group("training and testing").add_argument
     home = home_dir()
@@ -133,6 +143,14 @@ def build_parser(prog="main.py"):
     a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
     a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
+    t = p.add_argument_group("the temporal model (--task temporal, docs/temporal.md)").add_argument
+    t("--sequences", default="", help="pose sequences (HDF5) to train on, or with --test to test on")
+    t("--val_sequences", default="", help="pose sequences (HDF5) to validate on while training")
+    t("--frames", type=int, default=27, choices=(27, 81, 243), help="receptive field in frames")
+    t("--causal", action="store_true", help="see only the past: each output is the window's last frame")
+    t("--channels", type=int, default=256, help="width of the temporal convolutions")
+    t("--dropout", type=float, default=0.25, help="dropout of the temporal model")
+    t("--weight_velocity", type=float, default=1.0, help="weight of the velocity error in the temporal loss")
     return p
 
 
@@ -193,7 +211,7 @@ def finish_model_options(opt, log=print, argv=None):
     opt.input_w = opt.input_w if opt.input_w > 0 else 256
     if opt.input_h % 32 or opt.input_w % 32:
         raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
-    opt.heads = heads_for(opt.task)
+    opt.heads = {} if opt.task == TEMPORAL else heads_for(opt.task)
     opt.device = select_device(opt.gpus, log, sys.argv[1:] if argv is None else argv)
     return opt
 
@@ -230,6 +248,8 @@ def finalize(opt, log=print, argv=None):
             f"--smpl_dir is for 3DPW's 14-joint protocol; --dataset {opt.dataset} does not use it",
         ),
     ]
+    if opt.task == TEMPORAL:
+        checks += temporal_checks(opt)
     for failed, message in checks:
         if failed:
             raise UserError(message)
@@ -241,13 +261,29 @@ def finalize(opt, log=print, argv=None):
             f"the network's output is input / 4: --output_h/w {opt.output_h}x{opt.output_w} "
             f"does not fit input {opt.input_h}x{opt.input_w}"
         )
-    opt.metric = "mpjpe" if opt.task == "human3d" else "acc"
+    opt.metric = "mpjpe" if opt.task in ("human3d", TEMPORAL) else "acc"
     if opt.test_batch_size == 0:
         opt.test_batch_size = 16 if opt.device.type == "cuda" else 1
     opt.data_dir = os.path.abspath(opt.data_dir)
     opt.exp_dir = os.path.abspath(opt.exp_dir)
     opt.save_dir = os.path.join(opt.exp_dir, opt.exp_id)
     return opt
+
+
+def temporal_checks(opt):
+    """(failed, message) pairs of --task temporal's flags."""
+    return [
+        (not opt.sequences, "--task temporal needs --sequences FILE (make sample ones: hg3d-sample-data --sequences)"),
+        (not opt.test and not opt.val_sequences, "--task temporal training needs --val_sequences FILE"),
+        (opt.test and not opt.load_model, "--test needs --load_model <checkpoint of --task temporal>"),
+        (
+            opt.batch_size % 2,
+            f"--task temporal: --batch_size counts frames in pairs: give an even number, not {opt.batch_size}",
+        ),
+        (opt.channels < 1, f"--channels must be >= 1, got {opt.channels}"),
+        (not 0 <= opt.dropout < 1, f"--dropout must be in [0, 1), got {opt.dropout}"),
+        (opt.weight_velocity < 0, f"--weight_velocity must be >= 0, got {opt.weight_velocity}"),
+    ]
 
 
 def parse_opts(argv=None, prog="main.py", log=print):

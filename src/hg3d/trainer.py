@@ -115,7 +115,13 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "best": self.best,
             "scaler": self.scaler.state_dict() if self.amp else None,
+            **self.model_record(),
         }
+
+    def model_record(self):
+        """What a checkpoint records about the network beside its weights (the temporal model's
+        settings); the frame model records nothing."""
+        return {}
 
     def load_state_dict(self, state):
         """The inverse of ``state_dict`` (the optimizer's tensors go to the parameters' device)."""
@@ -144,7 +150,7 @@ class Trainer:
         written by rank 0."""
         if not is_main(self.opt):
             return
-        state = self.state_dict() if resumable else {"epoch": self.epoch}
+        state = self.state_dict() if resumable else {"epoch": self.epoch, **self.model_record()}
         try:
             save_checkpoint(path, self.model, **state)
         except UserError as exc:
@@ -178,7 +184,7 @@ class Trainer:
             line = f"epoch {epoch} | lr {lr:.3g} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
             new_best = False
             if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
-                summary, _ = predict_and_score(opt, self.validation_predictor(epoch), val_set)
+                summary = self.validate(val_set, epoch)
                 logger.scalars("val", {k: v for k, v in summary.items() if isinstance(v, float)}, epoch)
                 line += f" | val {format_summary(summary)}"
                 value = summary.get(opt.metric)
@@ -202,6 +208,10 @@ class Trainer:
     def _set_learning_rate(self):
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.opt, self.epoch)
+
+    def validate(self, val_set, epoch):
+        """The validation summary of ``epoch`` (its ``--metric`` picks the best model)."""
+        return predict_and_score(self.opt, self.validation_predictor(epoch), val_set)[0]
 
     def validation_predictor(self, epoch):
         """``predict(loader)`` of validation in ``epoch``: with the loss, for ``evaluate``."""
