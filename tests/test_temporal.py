@@ -15,6 +15,7 @@ import torch
 
 from conftest import REPO_DIR, mirror_partner
 from figures import assert_every_figure_has_its_protocol
+from hg3d.checkpoint import save_checkpoint
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS
 from hg3d.metrics.temporal import acceleration_error, score_sequences, velocity_error
@@ -248,6 +249,9 @@ def sample_data(*args, cwd):
 @pytest.mark.e2e
 def test_bad_temporal_flags_and_checkpoints_are_one_line(tmp_path, resnet18_3d_checkpoint):
     write_sequences(str(tmp_path / "s.h5"), synthetic_sequences(np.random.default_rng(0), 1, "s", frames=40))
+    temporal27 = str(tmp_path / "t27.pth")
+    model = TemporalModel(27, False, channels=256)
+    save_checkpoint(temporal27, model, epoch=1, temporal=model.record)
     common = ["--task", "temporal", "--gpus", "-1", "--exp_dir", str(tmp_path / "exp")]
     cases = [
         ([], "--task temporal needs --sequences FILE"),
@@ -255,6 +259,10 @@ def test_bad_temporal_flags_and_checkpoints_are_one_line(tmp_path, resnet18_3d_c
         (["--sequences", "s.h5", "--val_sequences", "s.h5", "--batch_size", "7"], "give an even number, not 7"),
         (["--sequences", "s.h5", "--test", "--load_model", resnet18_3d_checkpoint], "is not a temporal model"),
         (["--sequences", "missing.h5", "--val_sequences", "s.h5"], "missing.h5 does not exist"),
+        (
+            ["--sequences", "s.h5", "--val_sequences", "s.h5", "--load_model", temporal27, "--frames", "81"],
+            "is another temporal model (--frames 27 there, 81 here)",
+        ),
     ]
     for args, message in cases:
         args = [str(tmp_path / a) if a.endswith(".h5") else a for a in args]

@@ -23,7 +23,7 @@ SCALE_RULES = {
     "as_given": "none: the pose is taken in millimetres as given (the temporal model's output, or the frame "
     "model's 3D already scaled to a 4000 mm bone sum)",
 }
-UNIT_DECIMALS = {"mm": 2, "%": 2, "fraction": 4, "mm/frame": 3, "mm/frame^2": 3}
+UNIT_DECIMALS = {"mm": 2, "%": 2, "fraction": 4, "mm/frame": 2, "mm/frame^2": 2}
 
 
 @dataclass(frozen=True)
