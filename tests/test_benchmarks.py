@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
 from figures import assert_every_figure_has_its_protocol
+from helpers import SRC_DIR
 from hg3d import metrics
 from hg3d.datasets import get_dataset
 from hg3d.datasets.base import PoseDataset

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HEADS_3D, SRC_DIR
+from helpers import HEADS_3D, SRC_DIR
 from hg3d import commands
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo, video_writer

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, SRC_DIR, TINY_CPU
+from helpers import FIXTURE_DATA, FUSION_3D, SRC_DIR, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.model import create_model
 from hg3d.options import parse_opts

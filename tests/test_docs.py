@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import REPO_DIR, SRC_DIR
+from helpers import REPO_DIR, SRC_DIR
 
 README = os.path.join(REPO_DIR, "README.md")
 README_MAX_LINES = 250

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
+from helpers import H36M_FULL_TEST, TINY_CPU, golden, mirror_partner, run_main
 from hg3d.checkpoint import save_checkpoint
 from hg3d.decode import decode_2d, decode_3d, flip_merge
 from hg3d.joints import H36M_FLIP_PAIRS, H36M_FLIP_PERM, H36M_JOINTS, MPII_FLIP_PAIRS, MPII_FLIP_PERM, MPII_JOINTS

@@ -6,7 +6,7 @@ import onnxruntime
 import pytest
 import torch
 
-from conftest import REPO_DIR
+from helpers import REPO_DIR
 from hg3d.checkpoint import load_weights, save_checkpoint
 from hg3d.model import create_model
 

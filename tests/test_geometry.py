@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import golden
+from helpers import golden
 from hg3d.geometry import (
     adjust_aspect_ratio,
     affine_transform,

@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, golden, mirror_partner
 from figures import assert_every_figure_has_its_protocol
+from helpers import FIXTURE_DATA, golden, mirror_partner
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS

@@ -5,7 +5,7 @@ they run late, when both modules are loaded, and are how the commands stay lazy.
 import ast
 import os
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 
 PACKAGE_DIR = os.path.join(SRC_DIR, "hg3d")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, SRC_DIR, TINY_CPU
+from helpers import FIXTURE_DATA, SRC_DIR, TINY_CPU
 from hg3d.errors import UserError
 from hg3d.geometry import crop_and_normalize
 from hg3d.inference import Estimator, crop_box, decode_people, predict_dataset

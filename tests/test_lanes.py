@@ -1,6 +1,7 @@
 """The test lanes hold: every test that runs a command in a subprocess (directly, through a helper
 or through a fixture) is marked ``e2e``, so ``scripts/test.sh --fast`` never starts one, and the
-fast lane leaves out exactly the markers that pytest.ini registers."""
+fast lane leaves out exactly the markers that pytest.ini registers; the shared helpers live in
+tests/helpers, not in conftest.py."""
 
 import ast
 import configparser
@@ -8,7 +9,7 @@ import glob
 import os
 import re
 
-from conftest import REPO_DIR
+from helpers import REPO_DIR
 
 TESTS_DIR = os.path.join(REPO_DIR, "tests")
 # What starts another process: the subprocess module's calls and the torchrun / pip helpers use them.
@@ -54,11 +55,11 @@ def module_marks(tree):
 
 
 def test_every_test_that_starts_a_process_is_marked_e2e():
-    conftest = ast.parse(open(os.path.join(TESTS_DIR, "conftest.py")).read())
+    shared = [ast.parse(open(os.path.join(TESTS_DIR, p)).read()) for p in ("conftest.py", "helpers/__init__.py")]
     unmarked = []
     for path in sorted(glob.glob(os.path.join(TESTS_DIR, "test_*.py"))):
         tree = ast.parse(open(path).read())
-        starters = process_starters([conftest, tree])
+        starters = process_starters([*shared, tree])
         for f in tree.body:
             if not (isinstance(f, ast.FunctionDef) and f.name.startswith("test_")):
                 continue
@@ -76,3 +77,13 @@ def test_the_fast_lane_leaves_out_the_registered_markers():
     script = open(os.path.join(REPO_DIR, "scripts", "test.sh")).read()
     expression = re.search(r'-m "([^"]+)"', script).group(1)
     assert set(re.findall(r"not (\w+)", expression)) == registered
+
+
+def test_shared_helpers_come_from_the_helpers_package():
+    """conftest.py holds fixtures only; a test imports constants and helpers from tests/helpers."""
+    importers = [
+        os.path.relpath(path, TESTS_DIR)
+        for path in glob.glob(os.path.join(TESTS_DIR, "**", "*.py"), recursive=True)
+        if re.search(r"^\s*(from conftest import|import conftest)", open(path).read(), re.M)
+    ]
+    assert importers == []

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 from hg3d import commands
 from hg3d.demo import run_demo
 from hg3d.inference import Estimator

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import golden
+from helpers import golden
 from hg3d.losses import PoseLoss, bone_variance_loss, depth_regression_loss, gather_depth
 
 TOL = {"rtol": 1e-4, "atol": 1e-6}

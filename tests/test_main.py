@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATA, main_py
+from helpers import FIXTURE_DATA, main_py
 from hg3d.metrics.core import per_sample_mpjpe
 from hg3d.train import run
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models import ResNet18_Weights, resnet18, resnet34
 
-from conftest import FIXTURE_DATA, TINY_CPU, golden
+from helpers import FIXTURE_DATA, TINY_CPU, golden
 from hg3d import commands
 from hg3d.errors import UserError
 from hg3d.model import create_model, heads_for, imagenet_weights_file, parse_arch

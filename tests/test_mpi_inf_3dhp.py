@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import TINY_CPU, quiet_opts
+from helpers import TINY_CPU, quiet_opts
 from hg3d import commands
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError

@@ -1,6 +1,6 @@
 import numpy as np
 
-from conftest import FIXTURE_DATA, golden
+from helpers import FIXTURE_DATA, golden
 from hg3d.datasets import get_dataset
 from hg3d.options import parse_opts
 

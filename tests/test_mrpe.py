@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA
+from helpers import FIXTURE_DATA
 from hg3d.camera import Intrinsics, project
 from hg3d.datasets import get_dataset
 from hg3d.joints import H36M_TO_MPII

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from conftest import SRC_DIR
+from helpers import SRC_DIR
 from hg3d.datasets import DATASETS
 from hg3d.demo.cli import parse_demo_opts
 from hg3d.distributed import local_gpu

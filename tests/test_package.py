@@ -13,7 +13,7 @@ import sysconfig
 
 import pytest
 
-from conftest import REPO_DIR, SRC_DIR
+from helpers import REPO_DIR, SRC_DIR
 from hg3d import __version__, options
 from hg3d.errors import UserError
 

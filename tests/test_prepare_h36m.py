@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, H36M_FULL_TEST, REPO_DIR, SRC_DIR, TINY_CPU, run_main
+from helpers import FIXTURE_DATA, H36M_FULL_TEST, REPO_DIR, SRC_DIR, TINY_CPU, run_main
 from hg3d import commands
 from hg3d.camera import Intrinsics, project, root_translation
 from hg3d.datasets import get_dataset

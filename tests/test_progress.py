@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FUSION_3D, TINY_CPU, write_training_data
+from helpers import FUSION_3D, TINY_CPU, write_training_data
 from hg3d.demo import run_demo
 from hg3d.progress import ProgressBar
 from hg3d.train import run

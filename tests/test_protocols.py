@@ -4,7 +4,7 @@ evaluation page explains every protocol and figure by the same names."""
 import os
 import re
 
-from conftest import REPO_DIR
+from helpers import REPO_DIR
 from hg3d import metrics
 from hg3d.metrics.protocols import PROTOCOLS, SCALE_RULES, UNIT_DECIMALS
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FUSION_3D, TINY_CPU, main_py, write_training_data
+from helpers import FUSION_3D, TINY_CPU, main_py, write_training_data
 from hg3d import checkpoint
 from hg3d.checkpoint import read_checkpoint, read_training_state
 from hg3d.errors import UserError

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import FUSION_3D, TINY_CPU, main_py, write_training_data
+from helpers import FUSION_3D, TINY_CPU, main_py, write_training_data
 from hg3d.errors import UserError
 from hg3d.run_folder import locked
 

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import FUSION_3D
+from helpers import FUSION_3D
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.geometry import pinhole_project
@@ -86,7 +86,7 @@ def test_make_sample_data_script(tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO_DIR
+    from helpers import REPO_DIR
 
     def make(out, *extra):
         return subprocess.run(

@@ -20,8 +20,8 @@ from scipy.spatial.transform import Rotation
 
 import hg3d.evaluate
 import hg3d.train
-from conftest import TINY_CPU
 from figures import assert_every_figure_has_its_protocol
+from helpers import TINY_CPU
 from hg3d import smpl
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO_DIR, mirror_partner
 from figures import assert_every_figure_has_its_protocol
+from helpers import REPO_DIR, mirror_partner
 from hg3d.checkpoint import save_checkpoint
 from hg3d.errors import UserError
 from hg3d.joints import H36M_JOINTS, MPII_JOINTS

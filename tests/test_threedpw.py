@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import TINY_CPU, quiet_opts, run_main
 from figures import assert_every_figure_has_its_protocol
+from helpers import TINY_CPU, quiet_opts, run_main
 from hg3d.datasets import get_dataset
 from hg3d.datasets.threedpw import SMPL_JOINTS, smpl_to_h36m, world_to_camera
 from hg3d.errors import UserError

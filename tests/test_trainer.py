@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU
+from helpers import FIXTURE_DATA, FUSION_3D, TINY_CPU
 from hg3d.datasets import get_dataset
 from hg3d.evaluate import build_loader
 from hg3d.losses import PoseLoss

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, quiet_opts, write_training_data
+from helpers import FIXTURE_DATA, FUSION_3D, TINY_CPU, main_py, quiet_opts, write_training_data
 from hg3d.checkpoint import read_checkpoint, read_training_state, save_checkpoint
 from hg3d.datasets import get_dataset
 from hg3d.errors import UserError

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import main_py
+from helpers import main_py
 from hg3d.datasets import h36m, mpii, threedpw, validation
 from hg3d.errors import UserError
 from hg3d.tools.sample_data import write_3dpw

@@ -38,7 +38,7 @@ from browser import (
     wait_for,
     write_two_person_clip,
 )
-from conftest import REPO_DIR
+from helpers import REPO_DIR
 from hg3d.commands import run_command
 from hg3d.demo import run_demo
 from hg3d.errors import UserError

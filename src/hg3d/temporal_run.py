@@ -65,7 +65,7 @@ class TemporalTrainer(Trainer):
     def forward(self, x, model=None):
         return (model or self.model)(x)[:, 0]
 
-    def validate(self, val_set, epoch):
+    def validation_summary(self, epoch, val_set):
         summary, _ = scored(getattr(self.model, "module", self.model), val_set, self.opt)
         summary.pop("protocols")
         return summary

@@ -6,6 +6,7 @@ for validation, the loss of the un-flipped pass. ``state_dict`` / ``load_state_d
 ``model_last.pth`` carries for ``--resume``, and ``resume_or_load`` reads it (or ``--load_model``).
 """
 
+import functools
 import os
 import random
 import time
@@ -184,13 +185,8 @@ class Trainer:
             line = f"epoch {epoch} | lr {lr:.3g} | train " + " | ".join(f"{k} {v:.4g}" for k, v in stats.items())
             new_best = False
             if epoch % opt.val_intervals == 0 or epoch == opt.num_epoch:
-                summary = self.validate(val_set, epoch)
-                logger.scalars("val", {k: v for k, v in summary.items() if isinstance(v, float)}, epoch)
-                line += f" | val {format_summary(summary)}"
-                value = summary.get(opt.metric)
-                if value is not None and is_better(opt.metric, value, self.best):
-                    self.best, new_best = value, True
-                    line += f" | new best {opt.metric}"
+                text, new_best = self.validate(epoch, val_set, logger)
+                line += text
             self.epoch = epoch
             logger.write(line)
             # Saved only now, after the epoch's validation and logs: model_last.pth is the commit
@@ -209,13 +205,22 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.opt, self.epoch)
 
-    def validate(self, val_set, epoch):
-        """The validation summary of ``epoch`` (its ``--metric`` picks the best model)."""
-        return predict_and_score(self.opt, self.validation_predictor(epoch), val_set)[0]
+    def validate(self, epoch, val_set, logger):
+        """Validation after ``epoch`` (with the loss): its figures for the log line, and whether
+        ``--metric`` is the best so far (then kept in ``self.best``)."""
+        summary = self.validation_summary(epoch, val_set)
+        logger.scalars("val", {k: v for k, v in summary.items() if isinstance(v, float)}, epoch)
+        text = f" | val {format_summary(summary)}"
+        value = summary.get(self.opt.metric)
+        if value is None or not is_better(self.opt.metric, value, self.best):
+            return text, False
+        self.best = value
+        return f"{text} | new best {self.opt.metric}", True
 
-    def validation_predictor(self, epoch):
-        """``predict(loader)`` of validation in ``epoch``: with the loss, for ``evaluate``."""
-        return lambda loader: self.predict(loader, "val", with_loss=True, epoch=epoch)
+    def validation_summary(self, epoch, val_set):
+        """The figures of validation after ``epoch``, with the loss (``evaluate.predict_and_score``)."""
+        predict = functools.partial(self.predict, phase="val", with_loss=True, epoch=epoch)
+        return predict_and_score(self.opt, predict, val_set)[0]
 
     def forward(self, images, model=None):
         return network_forward(model or self.model, images, self.memory_format, self.amp)
