@@ -20,7 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from hg3d.datasets import get_dataset  # noqa: E402
 from hg3d.evaluate import build_loader, predict_and_score  # noqa: E402
 from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
-from hg3d.model import create_model  # noqa: E402
+from hg3d.model import create_model, heads_for  # noqa: E402
+from hg3d.temporal import NUM_FEATURES, RECEPTIVE_FIELDS, TemporalModel  # noqa: E402
 from hg3d.train_options import parse_opts  # noqa: E402
 from hg3d.trainer import Trainer, to_device  # noqa: E402
 
@@ -617,6 +618,27 @@ def _against(t, base, goal, of="torch, ResNet-50, flip test, no detector"):
     return f"; {ratio:.2f}x {what} of {of}{verdict}"
 
 
+def bench_temporal(repeat, length=300):
+    """The temporal model's cost per frame (a whole sequence at once, as --test and an offline
+    track run it) against the frame model's forward pass of one image, both on the CPU."""
+    print(f"temporal model per frame vs the frame model (CPU, a {length}-frame sequence)")
+    torch.manual_seed(0)
+    frame_model = create_model("msra_50", heads_for("human3d")).eval()
+    image = torch.randn(1, 3, 256, 256)
+    with torch.no_grad():
+        t_frame = best_time(lambda: frame_model(image), repeat)
+    features = np.random.default_rng(0).normal(size=(length, NUM_FEATURES)).astype(np.float32)
+    for frames in RECEPTIVE_FIELDS:
+        model = TemporalModel(frames).eval()
+        t = best_time(lambda model=model: model.predict_sequence(features), repeat) / length
+        row(
+            f"temporal model, {frames} frames, per frame (CPU)",
+            f"{100 * t / t_frame:.2f}% of the frame model (goal under 5%)",
+            f"{t * 1e3:.3f} ms per frame vs {t_frame * 1e3:.0f} ms for one ResNet-50 256x256 forward pass (no flip), "
+            f"{torch.get_num_threads()} threads, 256 channels",
+        )
+
+
 SECTIONS = {
     "variance_loss": lambda args, repeat: bench_variance_loss(repeat),
     "test_batching": lambda args, repeat: bench_test_batching(max(1, repeat // 2)),
@@ -627,6 +649,7 @@ SECTIONS = {
     "host_syncs": lambda args, repeat: bench_host_syncs(repeat),
     "folding": lambda args, repeat: bench_folding(repeat * 2),
     "mobile": lambda args, repeat: bench_mobile(repeat * 2),
+    "temporal": lambda args, repeat: bench_temporal(repeat),
     "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
 }
 

@@ -2,7 +2,7 @@
 under test: every number (or None) at the top level except counts (``num_*``), every figure name
 inside a group table (``per_action``, ``per_sequence``, ...), and every per-joint table."""
 
-SCALE_RULES = {"bone_sum_4000", "gt_bones", "least_squares", "none"}
+SCALE_RULES = {"bone_sum_4000", "gt_bones", "least_squares", "none", "as_given"}
 DEFINITION_FIELDS = ("joints", "alignment", "units", "split", "samples", "reference", "matches", "title")
 
 

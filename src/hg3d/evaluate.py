@@ -51,7 +51,10 @@ def predict_and_score(opt, predict, dataset):
 
 
 # The figures of the one-line summary, by their results.json names (``protocols`` there says what each is).
-SUMMARY_FIGURES = ("mpjpe", "n_mpjpe", "pa_mpjpe", "mpjpe_14", "pa_mpjpe_14", "pck", "auc", "pckh", "acc", "loss")
+SUMMARY_FIGURES = (
+    *("mpjpe", "n_mpjpe", "pa_mpjpe", "mpjve", "accel_error", "mpjpe_14", "pa_mpjpe_14"),
+    *("pck", "auc", "pckh", "acc", "loss"),
+)
 
 
 def format_summary(summary):

@@ -14,6 +14,8 @@ from .archs import ARCHS, TASKS, heads_for
 from .errors import OneLineParser, UserError
 from .weights import RELEASES, resolve_checkpoint
 
+TEMPORAL = "temporal"  # hg3d-train's task of the temporal model (not a frame model's task)
+
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(SRC_DIR)
 HOME_HELP = (
@@ -33,21 +35,22 @@ def home_dir():
     return REPO_DIR if in_clone else os.getcwd()
 
 
-def model_parser(prog, description, load_model_help):
+def model_parser(prog, description, load_model_help, tasks=TASKS):
     """A parser with the model options (and the default paths' note as its epilog)."""
     parser = OneLineParser(prog=prog, description=description, epilog=HOME_HELP)
-    add_model_options(parser, load_model_help)
+    add_model_options(parser, load_model_help, tasks)
     return parser
 
 
-def add_model_options(parser, load_model_help):
+def add_model_options(parser, load_model_help, tasks=TASKS):
     """The network's flags and those of running it."""
-    add_network_options(parser, load_model_help)
+    add_network_options(parser, load_model_help, tasks)
     add_runtime_options(parser)
 
 
-def add_network_options(parser, load_model_help):
-    """The flags that say which network, with which weights, on what input size."""
+def add_network_options(parser, load_model_help, tasks=TASKS):
+    """The flags that say which network, with which weights, on what input size (``tasks``: the
+    frame model's, and for hg3d-train also ``temporal``)."""
     a = parser.add_argument_group("model").add_argument
     a(
         "--arch",
@@ -57,9 +60,10 @@ def add_network_options(parser, load_model_help):
     )
     a(
         "--task",
-        choices=TASKS,
-        help="human2d: heatmaps; human3d: + depth maps (default: a released model's own, else human2d for "
-        "training, human3d for the demo and export)",
+        choices=tasks,
+        help="human2d: heatmaps; human3d: + depth maps"
+        + ("; temporal: the temporal model over pose sequences (docs/temporal.md)" if TEMPORAL in tasks else "")
+        + " (default: a released model's own, else human2d for training, human3d for the demo and export)",
     )
     a(
         "--load_model",
@@ -144,7 +148,7 @@ def finish_network_options(opt):
     if opt.input_h % 32 or opt.input_w % 32:
         raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
     resolve_checkpoint(opt)  # --arch/--task defaults, and a released model's name becomes its file
-    opt.heads = heads_for(opt.task)
+    opt.heads = {} if opt.task == TEMPORAL else heads_for(opt.task)
     return opt
 
 

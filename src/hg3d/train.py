@@ -9,6 +9,7 @@ from .datasets import get_dataset
 from .evaluate import build_loader, test
 from .logger import Logger
 from .model import create_model
+from .options import TEMPORAL
 from .run_folder import check_paths, clear_run_dir, locked, trained_checkpoints
 from .train_options import parse_opts
 
@@ -47,6 +48,10 @@ def run(argv=None):
     if opt.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     try:
+        if opt.task == TEMPORAL:  # pose sequences, not --data_dir's datasets
+            from .temporal_run import run as run_temporal
+
+            return run_temporal(opt)
         check_paths(opt)
         result = test(opt) if opt.test else train(opt)
         distributed.finish(opt)

@@ -5,10 +5,11 @@ them (heatmap size, metric, paths). Flag names and defaults follow the original 
 
 import os
 
+from .archs import TASKS
 from .datasets import DATASETS, dataset_name
 from .errors import UserError
 from .metrics.mpi_inf_3dhp import SCALE_MODES
-from .options import finish_model_options, home_dir, model_parser, parse_int_list
+from .options import TEMPORAL, finish_model_options, home_dir, model_parser, parse_int_list
 
 
 def build_parser(prog="main.py"):
@@ -17,6 +18,7 @@ def build_parser(prog="main.py"):
         prog,
         "hg3d: train and test 3D human pose estimation.",
         load_model_help="checkpoint to test, or to initialise training from",
+        tasks=(*TASKS, TEMPORAL),
     )
     a = p.add_argument_group("training and testing").add_argument
     home = home_dir()
@@ -81,6 +83,14 @@ def build_parser(prog="main.py"):
     a("--flip", type=float, default=0.5, help="probability of a horizontal flip")
     a("--hm_gauss", type=float, default=2, help="sigma of the target Gaussians")
     a("--fit_short_side", action="store_true", help="fit boxes to the aspect ratio by shrinking")
+    t = p.add_argument_group("the temporal model (--task temporal, docs/temporal.md)").add_argument
+    t("--sequences", default="", help="pose sequences (HDF5) to train on, or with --test to test on")
+    t("--val_sequences", default="", help="pose sequences (HDF5) to validate on while training")
+    t("--frames", type=int, default=27, choices=(27, 81, 243), help="receptive field in frames")
+    t("--causal", action="store_true", help="see only the past: each output is the window's last frame")
+    t("--channels", type=int, default=256, help="width of the temporal convolutions")
+    t("--dropout", type=float, default=0.25, help="dropout of the temporal model")
+    t("--weight_velocity", type=float, default=1.0, help="weight of the velocity error in the temporal loss")
     return p
 
 
@@ -115,6 +125,8 @@ def finalize(opt, log=print, argv=None):
             f"--smpl_dir is for 3DPW's 14-joint protocol; --dataset {opt.dataset} does not use it",
         ),
     ]
+    if opt.task == TEMPORAL:
+        checks += temporal_checks(opt)
     for failed, message in checks:
         if failed:
             raise UserError(message)
@@ -128,13 +140,29 @@ def finalize(opt, log=print, argv=None):
             f"the network's output is input / 4: --output_h/w {opt.output_h}x{opt.output_w} "
             f"does not fit input {opt.input_h}x{opt.input_w}"
         )
-    opt.metric = "mpjpe" if opt.task == "human3d" else "acc"
+    opt.metric = "mpjpe" if opt.task in ("human3d", TEMPORAL) else "acc"
     if opt.test_batch_size == 0:
         opt.test_batch_size = 16 if opt.device.type == "cuda" else 1
     opt.data_dir = os.path.abspath(opt.data_dir)
     opt.exp_dir = os.path.abspath(opt.exp_dir)
     opt.save_dir = os.path.join(opt.exp_dir, opt.exp_id)
     return opt
+
+
+def temporal_checks(opt):
+    """(failed, message) pairs of --task temporal's flags."""
+    return [
+        (not opt.sequences, "--task temporal needs --sequences FILE (make sample ones: hg3d-sample-data --sequences)"),
+        (not opt.test and not opt.val_sequences, "--task temporal training needs --val_sequences FILE"),
+        (opt.test and not opt.load_model, "--test needs --load_model <checkpoint of --task temporal>"),
+        (
+            opt.batch_size % 2,
+            f"--task temporal: --batch_size counts frames in pairs: give an even number, not {opt.batch_size}",
+        ),
+        (opt.channels < 1, f"--channels must be >= 1, got {opt.channels}"),
+        (not 0 <= opt.dropout < 1, f"--dropout must be in [0, 1), got {opt.dropout}"),
+        (opt.weight_velocity < 0, f"--weight_velocity must be >= 0, got {opt.weight_velocity}"),
+    ]
 
 
 def parse_opts(argv=None, prog="main.py", log=print):

@@ -117,7 +117,13 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "best": self.best,
             "scaler": self.scaler.state_dict() if self.amp else None,
+            **self.model_record(),
         }
+
+    def model_record(self):
+        """What a checkpoint records about the network beside its weights (the temporal model's
+        settings); the frame model records nothing."""
+        return {}
 
     def load_state_dict(self, state):
         """The inverse of ``state_dict`` (the optimizer's tensors go to the parameters' device)."""
@@ -146,7 +152,7 @@ class Trainer:
         written by rank 0."""
         if not is_main(self.opt):
             return
-        state = self.state_dict() if resumable else {"epoch": self.epoch}
+        state = self.state_dict() if resumable else {"epoch": self.epoch, **self.model_record()}
         try:
             save_checkpoint(path, self.model, **state)
         except UserError as exc:
@@ -203,8 +209,7 @@ class Trainer:
     def validate(self, epoch, val_set, logger):
         """Validation after ``epoch`` (with the loss): its figures for the log line, and whether
         ``--metric`` is the best so far (then kept in ``self.best``)."""
-        predict = functools.partial(self.predict, phase="val", with_loss=True, epoch=epoch)
-        summary, _ = predict_and_score(self.opt, predict, val_set)
+        summary = self.validation_summary(epoch, val_set)
         logger.scalars("val", {k: v for k, v in summary.items() if isinstance(v, float)}, epoch)
         text = f" | val {format_summary(summary)}"
         value = summary.get(self.opt.metric)
@@ -212,6 +217,11 @@ class Trainer:
             return text, False
         self.best = value
         return f"{text} | new best {self.opt.metric}", True
+
+    def validation_summary(self, epoch, val_set):
+        """The figures of validation after ``epoch``, with the loss (``evaluate.predict_and_score``)."""
+        predict = functools.partial(self.predict, phase="val", with_loss=True, epoch=epoch)
+        return predict_and_score(self.opt, predict, val_set)[0]
 
     def forward(self, images, model=None):
         return network_forward(model or self.model, images, self.memory_format, self.amp)

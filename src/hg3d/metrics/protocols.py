@@ -22,8 +22,10 @@ SCALE_RULES = {
     "none": "none: image pixels or heatmap cells",
     "triangulated": "none: the joints are metric, triangulated from calibrated views (extrinsics fitted to the "
     "release's per-camera poses), with no rescale",
+    "as_given": "none: the pose is taken in millimetres as given (the temporal model's output, or the frame "
+    "model's 3D already scaled to a 4000 mm bone sum)",
 }
-UNIT_DECIMALS = {"mm": 2, "%": 2, "fraction": 4}
+UNIT_DECIMALS = {"mm": 2, "%": 2, "fraction": 4, "mm/frame": 2, "mm/frame^2": 2}
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,65 @@ PROTOCOLS.update(
         )
         for name, (short, what, units, count, joints) in _MPI3DHP.items()
         for scale, (how, matches) in _MPI3DHP_SCALES.items()
+    }
+)
+
+SEQUENCE_SAMPLES = (
+    "every frame of every sequence of the --sequences file (hg3d's sequence format); the figures with _input "
+    "score the frame model's own 3D of the same frames"
+)
+_TEMPORAL_MPJPE = replace(
+    _H36M_MPJPE,
+    title="17 joints, pelvis-rooted, in mm as predicted, every frame of every sequence",
+    scale="as_given",
+    samples=SEQUENCE_SAMPLES,
+    reference=MPJPE_REF,
+    matches="'protocol 1' tables of temporal methods (Pavllo et al., CVPR 2019) when the sequences are "
+    "Human3.6M's S9 and S11 at 50 fps",
+    pooling="the mean over all frames of all sequences",
+)
+_MOTION = replace(
+    _TEMPORAL_MPJPE,
+    alignment="root: both poses relative to their pelvis; differences of consecutive frames",
+    reference="Kanazawa et al., CVPR 2019 (HMMR) and Zeng et al., ECCV 2022 (SmoothNet): acceleration error",
+    matches="acceleration-error (Accel) tables of temporal methods at the same frame rate",
+)
+PROTOCOLS.update(
+    {
+        "temporal_mpjpe": _TEMPORAL_MPJPE,
+        "temporal_n_mpjpe": replace(
+            _TEMPORAL_MPJPE,
+            short="N-MPJPE",
+            title="17 joints, pelvis-rooted, each frame's pose scaled by least squares onto its ground truth",
+            alignment=_H36M_N_MPJPE.alignment,
+            scale="least_squares",
+            reference=_H36M_N_MPJPE.reference,
+            matches=_H36M_N_MPJPE.matches,
+        ),
+        "temporal_pa_mpjpe": replace(
+            _TEMPORAL_MPJPE,
+            short="PA-MPJPE",
+            title="17 joints after a similarity (Procrustes) fit of each frame's pose onto its ground truth",
+            alignment=_H36M_PA_MPJPE.alignment,
+            scale="least_squares",
+            reference=SIMILARITY_REF,
+            matches=_H36M_PA_MPJPE.matches,
+        ),
+        "temporal_mpjve": replace(
+            _MOTION,
+            short="MPJVE",
+            title="mean per-joint velocity error: |(p[t+1] - p[t]) - (g[t+1] - g[t])| over joints and frame pairs",
+            units="mm/frame",
+            pooling="the mean over all pairs of consecutive frames",
+        ),
+        "temporal_accel_error": replace(
+            _MOTION,
+            short="Accel",
+            title="mean per-joint acceleration error: |(p[t+1] - 2p[t] + p[t-1]) - (same of g)| over joints and "
+            "frame triples",
+            units="mm/frame^2",
+            pooling="the mean over all triples of consecutive frames",
+        ),
     }
 )
 

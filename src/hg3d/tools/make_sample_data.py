@@ -2,6 +2,7 @@
 layouts.
 
     hg3d-sample-data --out data --seed 0      (or: python scripts/make_sample_data.py ...)
+    hg3d-sample-data --out data --sequences   (pose sequences for the temporal model instead)
 
 Existing real datasets are never touched: a dataset folder is written only when it is absent or
 was written by this script (use --overwrite to regenerate sample data).
@@ -11,7 +12,7 @@ import os
 
 import numpy as np
 
-from ..errors import OneLineParser
+from ..errors import OneLineParser, UserError
 from ..options import HOME_HELP, home_dir
 
 
@@ -31,7 +32,17 @@ def main(argv=None):
         default="",
         help="instead, write 3 synthetic photos for the demo into DIR (as in images/)",
     )
+    p.add_argument(
+        "--sequences",
+        action="store_true",
+        help="instead, write synthetic pose sequences for --task temporal: <out>/sequences/{train,val,test}.h5",
+    )
+    p.add_argument("--sequence_frames", type=int, default=300, help="frames per sequence (--sequences)")
     args = p.parse_args(argv)
+    if args.sequences:
+        write_sample_sequences(os.path.join(os.path.abspath(args.out), "sequences"), args)
+        return
+
     from .sample_data import (  # after parsing: --help and flag errors load no torch
         prepare_root,
         write_3dpw,
@@ -65,3 +76,25 @@ def main(argv=None):
             continue
         write(root, np.random.default_rng([args.seed, offset]))
         print(f"{root}: {what} synthetic samples")
+
+
+# Sequences per split of --sequences: a few thousand training frames, held-out validation and test.
+SEQUENCE_SPLITS = {"train": 12, "val": 2, "test": 4}
+
+
+def write_sample_sequences(root, args):
+    """``root/{train,val,test}.h5``: synthetic motion (``synthetic_motion``), each split its own people."""
+    from ..sequences import write_sequences  # here: --help and flag errors load no torch
+    from .sample_data import prepare_root
+    from .synthetic_motion import synthetic_sequences
+
+    if args.sequence_frames < 2:
+        raise UserError(f"--sequence_frames must be >= 2, got {args.sequence_frames}")
+    if not prepare_root(root, args.overwrite):
+        print(f"{root}: sample sequences already there (use --overwrite to regenerate)")
+        return
+    for offset, (split, count) in enumerate(SEQUENCE_SPLITS.items()):
+        rng = np.random.default_rng([args.seed, 100 + offset])
+        path = os.path.join(root, f"{split}.h5")
+        write_sequences(path, synthetic_sequences(rng, count, split, args.sequence_frames))
+        print(f"{path}: {count} synthetic sequences of {args.sequence_frames} frames")
