@@ -118,8 +118,8 @@ def test_figures_of_both_3dhp_scale_modes_name_their_scale_rule(root):
         summary, _ = metrics.score(dataset, perfect_predictions("mpi_inf_3dhp", dataset, root))
         scales[mode] = {name: e["scale"] for name, e in summary["protocols"].items() if name != "acc"}
     assert scales == {
-        "gt_bones": dict.fromkeys(("pck", "auc", "mpjpe"), "gt_bones"),
-        "h36m": dict.fromkeys(("pck", "auc", "mpjpe"), "bone_sum_4000"),
+        "gt_bones": dict.fromkeys(("pck", "auc", "mpjpe", "mpjpe_14"), "gt_bones"),
+        "h36m": dict.fromkeys(("pck", "auc", "mpjpe", "mpjpe_14"), "bone_sum_4000"),
     }
 
 

@@ -186,6 +186,7 @@ def test_a_full_disk_while_writing_videos_is_one_line(media, resnet18_3d_checkpo
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_odd_files_in_a_folder(media, resnet18_3d_checkpoint, tmp_path):
     """A name that is not UTF-8 (read through bytes, EXIF orientation applied), a GIF, a truncated
     JPEG, a name too long for its outputs' names, and a video OpenCV cannot be given the name of:

@@ -101,6 +101,7 @@ def test_export_of_wrong_checkpoint_is_one_line(resnet18_3d_checkpoint, tmp_path
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.e2e
 def test_every_way_to_run_a_checkpoint_loads_it_through_load_model(resnet18_3d_checkpoint, tmp_path, monkeypatch):
     """A ResNet-18 checkpoint given as ResNet-34: the Python API (torch and ONNX Runtime), export
     and ``--test`` all refuse it with load_model's one line, and write nothing."""

@@ -124,6 +124,7 @@ except UserError as exc:
 """
 
 
+@pytest.mark.e2e
 def test_a_file_size_limit_hit_mid_line_leaves_whole_lines(tmp_path):
     """A real short write by the kernel (a 1000-byte file size limit hit inside the 22nd 47-byte line)."""
     path = tmp_path / "run.jsonl"

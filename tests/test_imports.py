@@ -173,10 +173,12 @@ def loaded_by(code):
     return output, set(modules.split())
 
 
+@pytest.mark.e2e
 def test_the_joint_tables_load_neither_torch_nor_opencv():
     assert loaded_by("import hg3d.joints")[1] == set()
 
 
+@pytest.mark.e2e
 def test_the_package_loads_its_api_when_first_asked_for():
     """``import hg3d`` is light; ``hg3d.Estimator`` then imports the predictor (and torch)."""
     assert loaded_by("import hg3d")[1] == set()
@@ -185,6 +187,7 @@ def test_the_package_loads_its_api_when_first_asked_for():
     assert not loaded & set(TRAINING_STACK)  # the predictor is apart from training and its metrics
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", ["train", "export", "sample_data", "prepare_h36m", "view"])
 def test_help_loads_no_torch(command):
     """A command's ``--help`` prints its flags without importing torch (hg3d-demo's parser lives
@@ -195,6 +198,7 @@ def test_help_loads_no_torch(command):
     assert not loaded & {"torch", "hg3d.trainer"}
 
 
+@pytest.mark.e2e
 def test_viewing_a_result_loads_no_torch(tmp_path):
     """``hg3d-view`` turns a JSON into a page: no network, so no torch."""
     pose = (np.arange(17 * 3).reshape(17, 3) * 10.0).tolist()
@@ -206,6 +210,7 @@ def test_viewing_a_result_loads_no_torch(tmp_path):
     assert "torch" not in loaded and not loaded & set(TRAINING_STACK)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "module",
     [

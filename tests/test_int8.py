@@ -89,6 +89,7 @@ def test_int8_needs_onnxruntime_and_calibration_images(checkpoint, tmp_path, mon
         Estimator.from_checkpoint(checkpoint, "msra_18", backend="onnxruntime", precision="int8", log=lambda _: None)
 
 
+@pytest.mark.e2e
 def test_demo_runs_int8_calibrated_on_its_input_or_a_folder(checkpoint, tmp_path):
     """``demo.py --backend onnxruntime --precision int8``: one warning, the poses written; calibrated
     on the input's own images by default, on ``--calibration DIR`` when given (another cache entry)."""

@@ -230,6 +230,7 @@ def http_server(folder):
         server.server_close()
 
 
+@pytest.mark.e2e
 def test_a_stream_over_http_runs_to_its_end(clips, resnet18_3d_checkpoint, tmp_path):
     """hg3d-demo on http://user:password@127.0.0.1:PORT/short.mp4 (a local server): every frame
     it sends is processed or dropped, the JSON is a video result (the viewer takes it, and the
@@ -334,6 +335,7 @@ def test_a_live_start_without_a_frame_leaves_the_previous_jsonl(resnet18_3d_chec
     assert (tmp_path / "camera0.jsonl").read_text() == '{"frame": 0}\n'
 
 
+@pytest.mark.e2e
 def test_a_video_stopped_by_a_signal_keeps_what_it_processed(clips, resnet18_3d_checkpoint, tmp_path):
     """A video run that is not live, stopped by SIGTERM half-way: exit 0, playable videos and a JSON
     of the frames processed so far, saying why it stopped."""

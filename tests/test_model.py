@@ -172,6 +172,7 @@ def test_mobilenet_imagenet_weights_come_from_the_cached_file(torch_home):
         create_model("mobilenet_v3", {"hm": 16}, imagenet=True, log=lambda _: None)
 
 
+@pytest.mark.e2e
 def test_mobilenet_trains_and_its_checkpoint_loads_strictly_as_its_arch_only(tmp_path, resnet18_3d_checkpoint):
     """A real training run (``hg3d-train --arch mobilenet_v3``, the 3D recipe with its losses), then
     its checkpoint back: strictly as mobilenet_v3, and a one-line error naming the arch it fits

@@ -142,6 +142,7 @@ def demo_py(*args):
     return subprocess.run([sys.executable, "demo.py", *args], cwd=SRC_DIR, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.e2e
 def test_demo_writes_the_motion_files(resnet18_3d_checkpoint, tmp_path):
     """A clip with two people (boxes given), --angles --trc --c3d --world FILE: the JSON's world and
     each person's world joints, angles and contacts agree with the files and with the definitions."""

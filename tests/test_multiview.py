@@ -66,6 +66,7 @@ def setup_views(tmp_path, truth, cameras):
     return str(calib), views
 
 
+@pytest.mark.e2e
 def test_the_command_puts_people_of_four_views_in_the_world_frame(tmp_path):
     cameras, truth = rig(), walking_people()
     calib, views = setup_views(tmp_path, truth, cameras)

@@ -38,6 +38,7 @@ def test_text_without_a_password_is_unchanged(text):
     assert redact(text) == text
 
 
+@pytest.mark.e2e
 def test_a_command_error_line_does_not_show_the_password(tmp_path):
     url = "rtsp://user:secret@cam.local/x.json"
     proc = subprocess.run(["hg3d-view", url], capture_output=True, text=True)

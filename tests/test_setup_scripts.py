@@ -82,6 +82,7 @@ def source_venv_sh(project, torch=None, python_version=None):
     return proc, log.read_text().splitlines() if log.exists() else []
 
 
+@pytest.mark.e2e
 def test_venv_sh_installs_the_package_through_the_lock_and_only_when_an_input_changed(project):
     proc, calls = source_venv_sh(project)
     assert proc.returncode == 0, proc.stderr
@@ -94,6 +95,7 @@ def test_venv_sh_installs_the_package_through_the_lock_and_only_when_an_input_ch
     assert source_venv_sh(project)[1][-1] == calls[-1]  # the lock is part of the stamp
 
 
+@pytest.mark.e2e
 def test_hg3d_torch_cpu_installs_the_locked_torch_from_pytorchs_cpu_index_first(project):
     source_venv_sh(project)
     proc, calls = source_venv_sh(project, torch="cpu")  # a changed HG3D_TORCH re-installs
@@ -103,6 +105,7 @@ def test_hg3d_torch_cpu_installs_the_locked_torch_from_pytorchs_cpu_index_first(
     assert calls.index(cpu[0]) == len(calls) - 2 and calls[-1] == f"-m pip install --quiet -c {LOCK} -e .[dev]"
 
 
+@pytest.mark.e2e
 def test_another_python_than_the_locks_installs_from_the_ranges(project):
     proc, calls = source_venv_sh(project, torch="cpu", python_version="3.10")
     assert proc.returncode == 0, proc.stderr
@@ -115,6 +118,7 @@ def test_another_python_than_the_locks_installs_from_the_ranges(project):
     )
 
 
+@pytest.mark.e2e
 def test_an_unknown_hg3d_torch_stops_with_one_line(project):
     proc, calls = source_venv_sh(project, torch="cuda13")
     assert proc.returncode == 2 and calls == []

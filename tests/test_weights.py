@@ -87,6 +87,7 @@ def test_the_released_models_are_the_original_resnet_50s():
     assert weights.DEMO_MODEL == "fusion_3d_var"
 
 
+@pytest.mark.e2e
 def test_the_first_demo_downloads_and_caches_and_the_second_runs_offline(mirror, tmp_path, resnet18_3d_checkpoint):
     image = tmp_path / "person.jpg"
     cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 255, (96, 64, 3), dtype=np.uint8))
@@ -217,6 +218,7 @@ def test_training_keeps_the_given_task_when_seeding_from_a_release(monkeypatch, 
     assert quiet_opts("--gpus", "-1").arch == "msra_50" and quiet_opts("--gpus", "-1").task == "human2d"
 
 
+@pytest.mark.e2e
 def test_fetch_lists_the_cache(mirror, tmp_path):
     weights.checkpoint_file("tiny", log=lambda _: None)
     env = {key: os.environ[key] for key in ("TORCH_HOME", "HG3D_HOME")}

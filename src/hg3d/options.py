@@ -141,21 +141,22 @@ def select_device(gpus, log=print, argv=()):
     return torch.device("cuda", gpus[0])
 
 
-def finish_network_options(opt):
-    """Check the network's options and derive the input size and heads."""
+def finish_network_options(opt, fetch=True):
+    """Check the network's options and derive the input size and heads (``fetch`` False: a released
+    model's name is kept, for ``weights.checkpoint_path`` when the model is built)."""
     opt.input_h = opt.input_h if opt.input_h > 0 else 256
     opt.input_w = opt.input_w if opt.input_w > 0 else 256
     if opt.input_h % 32 or opt.input_w % 32:
         raise UserError(f"--input_h/--input_w must be multiples of 32, got {opt.input_h}x{opt.input_w}")
-    resolve_checkpoint(opt)  # --arch/--task defaults, and a released model's name becomes its file
+    resolve_checkpoint(opt, fetch=fetch)  # --arch/--task defaults, and a released model's name becomes its file
     opt.heads = {} if opt.task == TEMPORAL else heads_for(opt.task)
     return opt
 
 
-def finish_model_options(opt, log=print, argv=None):
+def finish_model_options(opt, log=print, argv=None, fetch=True):
     """Check the model options and derive input size, heads, gpus and device (``argv``: the
     command line, for the torchrun hint of several --gpus; default sys.argv)."""
-    finish_network_options(opt)
+    finish_network_options(opt, fetch)
     opt.gpus = parse_int_list(opt.gpus, "--gpus") or [-1]
     opt.device = select_device(opt.gpus, log, sys.argv[1:] if argv is None else argv)
     return opt

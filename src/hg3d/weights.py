@@ -68,20 +68,26 @@ def source_url(name):
     return f"{base.rstrip('/')}/{name}.pth" if base else DRIVE_URL.format(RELEASES[name].drive_id)
 
 
-def resolve_checkpoint(opt, log=print):
+def resolve_checkpoint(opt, log=print, fetch=True):
     """Fill the model options a released model decides and turn its name into a file.
 
     ``--arch``/``--task`` left unset become the release's (``--load_model mpii`` is msra_50 human2d),
     else msra_50 and the command's task (``opt.default_task``); a release's name in ``--load_model``
-    becomes its file (``checkpoint_file``). Given flags are kept: training may seed a human3d
-    network from the 2D release.
+    becomes its file (``checkpoint_file``) unless ``fetch`` is False (the demo fetches it when it
+    builds the model, after its inputs are checked). Given flags are kept: training may seed a
+    human3d network from the 2D release.
     """
     release = RELEASES.get(opt.load_model)
     opt.arch = opt.arch or (release.arch if release else DEFAULT_ARCH)
     opt.task = opt.task or (release.task if release else opt.default_task)
-    if release:
+    if release and fetch:
         opt.load_model = checkpoint_file(opt.load_model, log)
     return opt
+
+
+def checkpoint_path(spec, log=print):
+    """The file of ``--load_model``: a release's (fetched when needed), else ``spec`` itself."""
+    return checkpoint_file(spec, log) if spec in RELEASES else spec
 
 
 def checkpoint_file(name, log=print):

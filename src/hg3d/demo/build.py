@@ -5,6 +5,7 @@ camera policy (``--intrinsics``, else a photo's EXIF, else ``--fov``)."""
 from ..camera import CameraPolicy
 from ..files import writable_dir
 from ..inference import Estimator
+from ..weights import checkpoint_path
 from .calibration import calibration_images
 from .detection import PersonDetector, resolve_weights
 
@@ -16,6 +17,7 @@ def make_estimator(opt, log=print, inputs=()):
     settings = {"flip_test": opt.flip_test, "bone_sum_mm": opt.bone_sum_mm, "backend": opt.backend, "log": log}
     if opt.precision == "int8":
         settings.update(precision="int8", calibration=calibration_images(opt.calibration, list(inputs)))
+    opt.load_model = checkpoint_path(opt.load_model, log)  # a release's file, fetched now (the JSON names it)
     return Estimator.from_checkpoint(
         opt.load_model, opt.arch, opt.task, opt.input_w, opt.input_h, opt.device, **settings
     )

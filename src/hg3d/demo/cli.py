@@ -9,14 +9,13 @@ played ``--live``, a camera and a stream each go through ``runner.run`` with the
 import os
 from dataclasses import dataclass, field
 
-from progress.bar import Bar
-
 from ..bvh import DEFAULT_MIN_FRAMES, ROOT_MODES
 from ..camera import DEFAULT_FOV_DEG, FOV_RANGE_DEG, Intrinsics
 from ..deploy import BACKENDS, PRECISIONS
 from ..errors import UserError
 from ..joints import BONE_SUM_RANGE_MM, H36M_BONE_SUM_MM
 from ..options import finish_model_options, home_dir, model_parser
+from ..progress import ProgressBar
 from ..visualize import MAX_PANELS
 from ..weights import DEMO_MODEL
 from ..world import load_world
@@ -114,7 +113,20 @@ def parse_demo_opts(argv=None):
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     a("--batch_size", type=int, default=8, help="images per forward pass")
     parser.set_defaults(default_task="human3d", load_model=DEMO_MODEL)
-    opt = finish_model_options(parser.parse_args(argv))
+    opt = parser.parse_args(argv)
+    check_values(opt)  # before the checkpoint is resolved: a wrong flag costs no download
+    finish_model_options(opt, fetch=False)  # a released model is fetched once the inputs are found
+    check_values(opt)  # --task may have come from a released model
+    opt.bbox = (2, [parse_bbox(b, "--bbox") for b in opt.bbox.split(";") if b.strip()]) if opt.bbox else None
+    opt.bboxes = load_bboxes(opt.bboxes) if opt.bboxes else {}
+    opt.smooth_settings = {"2d_px": SMOOTH_2D, "3d_mm": SMOOTH_3D} if opt.smooth else None
+    opt.camera_file = Intrinsics.load(opt.intrinsics) if opt.intrinsics else None  # a bad file fails before any work
+    opt.world = load_world(opt.world) if opt.world else None
+    return opt
+
+
+def check_values(opt):
+    """One-line errors for the demo's flag values (``--task`` None: not decided yet)."""
     checks = [
         (not 0 <= opt.det_thresh <= 1, f"--det_thresh is a score in [0, 1], got {opt.det_thresh}"),
         (opt.max_people < 1, f"--max_people must be >= 1, got {opt.max_people}"),
@@ -123,7 +135,7 @@ def parse_demo_opts(argv=None):
         (opt.bvh_min_frames < 1, f"--bvh_min_frames must be >= 1, got {opt.bvh_min_frames}"),
         (opt.batch_size < 1, f"--batch_size must be >= 1, got {opt.batch_size}"),
         (
-            opt.html and opt.task != "human3d",
+            opt.html and opt.task not in (None, "human3d"),
             f"--html shows 3D poses and --task {opt.task} gives none: load a human3d checkpoint or drop --html",
         ),
         (
@@ -140,12 +152,6 @@ def parse_demo_opts(argv=None):
     for failed, message in checks:
         if failed:
             raise UserError(message)
-    opt.bbox = (2, [parse_bbox(b, "--bbox") for b in opt.bbox.split(";") if b.strip()]) if opt.bbox else None
-    opt.bboxes = load_bboxes(opt.bboxes) if opt.bboxes else {}
-    opt.smooth_settings = {"2d_px": SMOOTH_2D, "3d_mm": SMOOTH_3D} if opt.smooth else None
-    opt.camera_file = Intrinsics.load(opt.intrinsics) if opt.intrinsics else None  # a bad file fails before any work
-    opt.world = load_world(opt.world) if opt.world else None
-    return opt
 
 
 def add_motion_flags(parser):
@@ -207,13 +213,14 @@ class Progress:
     """A progress bar on stderr as a sink: one step per processed image or frame."""
 
     def __init__(self, label, total):
-        self.label, self.total, self.bar = label, max(total or 0, 1), None
+        self.label, self.total, self.bar, self.done = label, max(total or 0, 1), None, 0
 
     def open(self, run):
-        self.bar = Bar(self.label, max=self.total)
+        self.bar = ProgressBar(self.label, self.total)  # its label may hold a % (a file's name)
 
     def write(self, result):
-        self.bar.next()
+        self.bar.advance(self.done)
+        self.done += 1
 
     def close(self, stopped_by):
         self.bar.finish()
