@@ -15,8 +15,9 @@ import hg3d.deploy.onnx_runtime
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo.build import make_estimator
 from hg3d.demo.cli import parse_demo_opts
-from hg3d.deploy.onnx_runtime import OnnxRuntimeModel, cache_dir, cached_export_path, file_digest, record_path
+from hg3d.deploy.onnx_runtime import OnnxRuntimeModel, cache_dir, cached_export_path, record_path
 from hg3d.errors import UserError
+from hg3d.files import sha256_of
 from hg3d.inference import Estimator
 from hg3d.model import create_model
 from hg3d.tools.synthetic import random_scene
@@ -45,7 +46,7 @@ def onnx_model(checkpoint, log=print):
 
 
 def key(checkpoint, arch="msra_18", task="human3d", input_w=SIZE, input_h=SIZE):
-    return cached_export_path(file_digest(checkpoint), arch, task, input_w, input_h)
+    return cached_export_path(sha256_of(checkpoint), arch, task, input_w, input_h)
 
 
 @pytest.mark.slow
@@ -164,8 +165,8 @@ def test_another_version_of_torch_exports_again(resnet18_3d_checkpoint, exports,
     assert exports[before:] == [path]
     with open(record_path(path)) as handle:
         record = json.load(handle)
-    assert record["versions"]["torch"] == "0.0.1" and record["onnx_sha256"] == file_digest(path)
-    assert record["checkpoint_sha256"] == file_digest(resnet18_3d_checkpoint) and record["input_h"] == SIZE
+    assert record["versions"]["torch"] == "0.0.1" and record["onnx_sha256"] == sha256_of(path)
+    assert record["checkpoint_sha256"] == sha256_of(resnet18_3d_checkpoint) and record["input_h"] == SIZE
 
 
 @pytest.mark.parametrize("mode", [0o770, 0o707])

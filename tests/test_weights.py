@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from helpers import HEADS_3D, SRC_DIR, quiet_opts
-from hg3d import weights
+from hg3d import commands, weights
 from hg3d.checkpoint import save_checkpoint
 from hg3d.commands import run_command
 from hg3d.demo.cli import parse_demo_opts
@@ -198,9 +198,12 @@ def test_the_demo_runs_fusion_3d_var_as_msra_50_human3d_and_mpii_in_2d(monkeypat
     monkeypatch.setenv("HG3D_HOME", str(tmp_path))
     opt = parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1"])
     assert (opt.arch, opt.task, opt.heads) == ("msra_50", "human3d", HEADS_3D)
-    assert opt.load_model == str(models / "fusion_3d_var.pth")
+    # the demo keeps the name until it builds the model (its inputs are checked first)
+    assert opt.load_model == "fusion_3d_var" and weights.checkpoint_path(opt.load_model) == str(
+        models / "fusion_3d_var.pth"
+    )
     opt = parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1", "--load_model", "mpii"])
-    assert (opt.arch, opt.task, opt.heads, opt.load_model) == (
+    assert (opt.arch, opt.task, opt.heads, weights.checkpoint_path(opt.load_model)) == (
         "msra_50",
         "human2d",
         {"hm": 16},
@@ -268,3 +271,12 @@ def test_fetch_without_the_detector_weights_is_one_line(mirror, local_server, mo
 def test_fetch_refuses_an_unknown_name(capsys):
     err = one_line_error(capsys, weights.run_fetch, ["fusion3d"])
     assert "no released model is called fusion3d: the names are fusion_3d_var, fusion_3d, mpii" in err
+
+
+def test_the_demo_reports_a_wrong_input_before_fetching_the_model(tmp_path, capsys):
+    """A mistyped --demo path on a first run costs no download: the input is checked first."""
+    missing = tmp_path / "no_such_photo.jpg"
+    assert commands.demo(["--demo", str(missing), "--gpus", "-1", "--out_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "download" not in err
+    assert not os.path.exists(weights.cached_path("fusion_3d_var"))

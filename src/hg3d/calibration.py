@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .camera import Intrinsics, normalised_points, project
+from .camera import Intrinsics, normalised_points, open_opencv_storage, project
 from .errors import UserError
 
 METRES_TO_MM = 1000.0
@@ -145,17 +145,6 @@ def read_toml(path):
     return cameras
 
 
-def _open_storage(path):
-    try:
-        storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
-    except (cv2.error, SystemError) as exc:  # the Python binding wraps a parse error in SystemError
-        reason = str(exc.__cause__ or exc).strip().splitlines()[-1].split(" error: ")[-1]
-        raise UserError(f"cannot read calibration {path} as OpenCV YAML: {reason}") from None
-    if not storage.isOpened():
-        raise UserError(f"cannot read calibration {path} as OpenCV YAML")
-    return storage
-
-
 def _storage_names(storage, path):
     node = storage.getNode("names")
     if node.empty() or not node.isSeq() or node.size() == 0:
@@ -177,7 +166,7 @@ def easymocap_pair(path):
 def read_easymocap(path):
     """EasyMocap's ``intri.yml`` + ``extri.yml``."""
     intri_path, extri_path = easymocap_pair(path)
-    intri, extri = _open_storage(intri_path), _open_storage(extri_path)
+    intri, extri = open_opencv_storage(intri_path, "calibration"), open_opencv_storage(extri_path, "calibration")
     try:
         cameras = []
         for name in _storage_names(intri, intri_path):

@@ -222,15 +222,21 @@ def read_calibration_json(path):
     return values
 
 
-def read_opencv_calibration(path):
-    """``camera_matrix`` (as ``K``) and ``distortion_coefficients`` of an OpenCV FileStorage file."""
+def open_opencv_storage(path, what):
+    """``path`` opened as an OpenCV FileStorage (YAML/XML), or a one-line error naming ``what`` it is."""
     try:
         storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
     except (cv2.error, SystemError) as exc:  # the Python binding wraps a parse error in SystemError
-        raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML: {_opencv_reason(exc)}") from None
+        raise UserError(f"cannot read {what} {path} as OpenCV YAML/XML: {_opencv_reason(exc)}") from None
+    if not storage.isOpened():
+        raise UserError(f"cannot read {what} {path} as OpenCV YAML/XML")
+    return storage
+
+
+def read_opencv_calibration(path):
+    """``camera_matrix`` (as ``K``) and ``distortion_coefficients`` of an OpenCV FileStorage file."""
+    storage = open_opencv_storage(path, "intrinsics file")
     try:
-        if not storage.isOpened():
-            raise UserError(f"cannot read intrinsics file {path} as OpenCV YAML/XML")
         matrix = _small_opencv_matrix(storage, "camera_matrix", 9, path)
         if matrix is None:
             raise UserError(f"intrinsics file {path} has no camera_matrix (as OpenCV's calibration writes it)")

@@ -5,12 +5,11 @@ line files (JSON Lines) always end on a whole line."""
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import secrets
 import sys
-
-import cv2
 
 from .errors import UserError
 
@@ -39,7 +38,18 @@ def imread_bgr(path):
     """An 8-bit 3-channel BGR image (grey, 16-bit and RGBA converted, EXIF orientation applied),
     or None when the file cannot be decoded; the decoders' own warnings are not printed."""
     with c_stderr_silenced():
+        import cv2  # here: modules that only write files (weights, options) stay light
+
         return cv2.imread(path, cv2.IMREAD_COLOR)
+
+
+def sha256_of(path):
+    """SHA-256 of a file's bytes, hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path, what):

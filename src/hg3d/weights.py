@@ -13,12 +13,12 @@ for a machine without internet.
 """
 
 import glob
-import hashlib
 import os
 import socket
 from collections import namedtuple
 
 from .errors import OneLineParser, UserError
+from .files import sha256_of
 
 Release = namedtuple("Release", "drive_id arch task about")
 
@@ -101,14 +101,6 @@ def checkpoint_file(name, log=print):
     else:
         download(name, log)
     return path
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def hash_record(path):

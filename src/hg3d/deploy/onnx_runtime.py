@@ -29,7 +29,7 @@ import torch
 
 from ..checkpoint import load_model, read_checkpoint
 from ..errors import UserError
-from ..files import atomic_write, write_json
+from ..files import atomic_write, sha256_of, write_json
 from .export import export_model
 
 CACHE_ENV = "HG3D_CACHE"
@@ -66,15 +66,6 @@ def private_export_dir():
     return path
 
 
-def file_digest(path):
-    """SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def package_versions():
     """The versions of the packages that make an export (a change in any of them exports anew)."""
     from .. import __version__
@@ -107,7 +98,7 @@ def trusted(export_path, expected):
         return (
             isinstance(record, dict)
             and {k: v for k, v in record.items() if k != "onnx_sha256"} == expected
-            and record.get("onnx_sha256") == file_digest(export_path)
+            and record.get("onnx_sha256") == sha256_of(export_path)
         )
     except (OSError, ValueError):
         return False
@@ -153,7 +144,7 @@ class OnnxRuntimeModel(torch.nn.Module):
         _onnxruntime()
         if not os.path.isfile(checkpoint):
             read_checkpoint(checkpoint)  # its one-line error, as with the torch backend
-        digest = file_digest(checkpoint)
+        digest = sha256_of(checkpoint)
         expected = {
             "checkpoint_sha256": digest,
             "arch": arch,
@@ -238,7 +229,7 @@ def _quantize(fp32_path, calibration, expected, path):
             weight_type=quantization.QuantType.QInt8,
         ),
     )
-    write_json(record_path(path), {**expected, "onnx_sha256": file_digest(path)})
+    write_json(record_path(path), {**expected, "onnx_sha256": sha256_of(path)})
 
 
 def _export(checkpoint, expected, path):
@@ -249,4 +240,4 @@ def _export(checkpoint, expected, path):
         export_model(model, "onnx", path, expected["input_h"], expected["input_w"])
     except ImportError as exc:
         raise UserError(f"--backend onnxruntime cannot export the network ({exc}): {INSTALL_HINT}") from None
-    write_json(record_path(path), {**expected, "onnx_sha256": file_digest(path)})
+    write_json(record_path(path), {**expected, "onnx_sha256": sha256_of(path)})
