@@ -188,10 +188,11 @@ def test_the_package_loads_its_api_when_first_asked_for():
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("command", ["train", "export", "sample_data", "prepare_h36m", "view"])
+@pytest.mark.parametrize(
+    "command", ["train", "demo", "export", "sample_data", "prepare_h36m", "view", "triangulate", "fetch"]
+)
 def test_help_loads_no_torch(command):
-    """A command's ``--help`` prints its flags without importing torch (hg3d-demo's parser lives
-    with its pipeline, which needs torch)."""
+    """A command's ``--help`` prints its flags without importing torch."""
     code = f"from hg3d import commands\ntry:\n    commands.{command}(['--help'])\nexcept SystemExit:\n    pass"
     output, loaded = loaded_by(code)
     assert output.startswith("usage: ") and "--help" in output

@@ -180,4 +180,4 @@ def test_the_demo_refuses_training_flags_and_keeps_its_defaults(tmp_path, monkey
     opt = parse_demo_opts(["--demo", str(tmp_path), "--gpus", "-1"])
     assert (opt.task, opt.arch, opt.batch_size, opt.flip_test) == ("human3d", "msra_50", 8, True)
     assert opt.heads == {"hm": 16, "depth": 16} and (opt.input_h, opt.input_w) == (256, 256)
-    assert opt.load_model.endswith(os.path.join("models", "fusion_3d_var.pth"))
+    assert opt.load_model == "fusion_3d_var"  # the release's name: its file is found when the model is built

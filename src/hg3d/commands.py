@@ -59,7 +59,12 @@ def _command(module, entry, doc, parser=None):
 
 
 train = _command(".train", "run", "Train, validate or test (``--test``).", parser=(".train_options", "build_parser"))
-demo = _command(".demo", "run_demo", "2D and 3D poses of the person in images, folders or videos.")
+demo = _command(
+    ".demo",
+    "run_demo",
+    "2D and 3D poses of the person in images, folders or videos.",
+    parser=(".demo.options", "build_parser"),
+)
 export = _command(".deploy.cli", "run_export", "Export a checkpoint to ONNX or TorchScript.")
 sample_data = _command(
     ".tools.make_sample_data",

@@ -202,7 +202,7 @@ def verify_checkpoint(path, release):
 
 def run_fetch(argv=None):
     """``hg3d-fetch``: download releases and detector weights ahead of time, or ``--list`` the cache."""
-    from .demo.detection import DETECTORS
+    from .demo.options import DETECTORS
 
     parser = OneLineParser(
         prog="fetch.py",

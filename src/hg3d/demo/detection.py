@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .options import DETECTORS
 
 DOWNLOAD_TIMEOUT_S = 20  # a blocked network gives up instead of hanging the demo
 COCO_PERSON = 1
 MIN_DET_SIZE = 64  # below this a standing person is a few feature cells on the detectors' coarsest maps
-DETECTORS = ("fasterrcnn", "fasterrcnn_mobile", "fasterrcnn_mobile_320", "ssdlite")
 AUTO_DETECTOR = {"cuda": "fasterrcnn", "cpu": "ssdlite"}
 
 # builder, COCO weights enum member, and the builder's keyword for its lowest kept score
