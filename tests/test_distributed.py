@@ -141,7 +141,7 @@ def test_torchrun_main_trains_and_only_rank_0_writes(tmp_path):
     assert proc.stdout.count("epoch 1 |") == 1  # one log line, from rank 0
     assert "20 samples" in proc.stdout  # validation gathered from both ranks: all 20 fixture frames
     out = tmp_path / "ddp"
-    assert sorted(os.listdir(out)) == ["log.txt", "model_best.pth", "model_last.pth", "opt.txt", "tensorboard"]
+    assert sorted(os.listdir(out)) == [".lock", "log.txt", "model_best.pth", "model_last.pth", "opt.txt", "tensorboard"]
     assert (out / "log.txt").read_text().count("epoch 1 |") == 1
     # 3 ranks for 20 samples: DistributedSampler pads to 21, and the repeated sample must be dropped
     test = torchrun(
