@@ -1,9 +1,12 @@
 """Stream passwords are shown as ***: in URLs, in messages that quote them, and in a command's error line."""
 
+import os
 import subprocess
+import sys
 
 import pytest
 
+from helpers import REPO_DIR
 from hg3d.redaction import redact
 
 
@@ -41,6 +44,7 @@ def test_text_without_a_password_is_unchanged(text):
 @pytest.mark.e2e
 def test_a_command_error_line_does_not_show_the_password(tmp_path):
     url = "rtsp://user:secret@cam.local/x.json"
-    proc = subprocess.run(["hg3d-view", url], capture_output=True, text=True)
+    view = os.path.join(REPO_DIR, "scripts", "view.py")  # hg3d-view's code, also where it is not installed
+    proc = subprocess.run([sys.executable, view, url], capture_output=True, text=True)
     assert proc.returncode == 2 and "secret" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("error: cannot read demo result rtsp://user:***@cam.local/x.json")
