@@ -43,6 +43,9 @@ DIST_LENGTHS = (4, 5, 8, 12, 14)
 # A calibration file is a few kB (OpenCV's sample with every view's extrinsics stays far below
 # this): a larger one is refused before it is read.
 MAX_CALIBRATION_BYTES = 1 << 20
+# Flow lists and maps nested deeper than this are refused before OpenCV parses them: OpenCV 5.0's
+# parser recurses on each level and crashes the process (a segmentation fault) on deep nesting.
+MAX_OPENCV_NESTING = 64
 # EXIF tags (TIFF/EXIF 2.3): the Exif sub-IFD pointer and the 35 mm-equivalent focal length in it.
 EXIF_IFD_POINTER = 0x8769
 EXIF_FOCAL_LENGTH_35MM = 0xA405
@@ -172,12 +175,7 @@ class Intrinsics:
         ``distortion_coefficients``)."""
         if not os.path.isfile(path):
             raise UserError(f"intrinsics file {path} not found (--intrinsics: a JSON, YAML or XML calibration)")
-        size = os.path.getsize(path)
-        if size > MAX_CALIBRATION_BYTES:
-            raise UserError(
-                f"intrinsics file {path} is {size} bytes: a calibration is a few kB, and files over "
-                f"{MAX_CALIBRATION_BYTES >> 20} MiB are not read"
-            )
+        check_calibration_size(path, "intrinsics file")
         extension = os.path.splitext(path)[1].lower()
         if extension == ".json":
             return cls.from_dict(read_calibration_json(path), path)
@@ -224,6 +222,13 @@ def read_calibration_json(path):
 
 def open_opencv_storage(path, what):
     """``path`` opened as an OpenCV FileStorage (YAML/XML), or a one-line error naming ``what`` it is."""
+    check_calibration_size(path, what)
+    depth = flow_nesting_depth(path)
+    if depth > MAX_OPENCV_NESTING:
+        raise UserError(
+            f"cannot read {what} {path} as OpenCV YAML/XML: Too many nested lists or maps "
+            f"({depth} levels; a calibration needs a few, at most {MAX_OPENCV_NESTING} are read)"
+        )
     try:
         storage = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
     except (cv2.error, SystemError) as exc:  # the Python binding wraps a parse error in SystemError
@@ -231,6 +236,25 @@ def open_opencv_storage(path, what):
     if not storage.isOpened():
         raise UserError(f"cannot read {what} {path} as OpenCV YAML/XML")
     return storage
+
+
+def check_calibration_size(path, what):
+    """A one-line error for a file too large to be a calibration (refused before it is read)."""
+    size = os.path.getsize(path)
+    if size > MAX_CALIBRATION_BYTES:
+        raise UserError(
+            f"{what} {path} is {size} bytes: a calibration is a few kB, and files over "
+            f"{MAX_CALIBRATION_BYTES >> 20} MiB are not read"
+        )
+
+
+def flow_nesting_depth(path):
+    """How deep the ``[...]`` / ``{...}`` of a text file nest (brackets inside strings counted too:
+    an upper bound, which is what a guard needs)."""
+    with open(path, "rb") as handle:
+        text = np.frombuffer(handle.read(), np.uint8)
+    steps = np.isin(text, (ord("["), ord("{"))).astype(np.int64) - np.isin(text, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def read_opencv_calibration(path):
