@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import SRC_DIR
 from hg3d import files
 from hg3d.checkpoint import save_checkpoint
 from hg3d.errors import UserError
@@ -128,7 +129,9 @@ except UserError as exc:
 def test_a_file_size_limit_hit_mid_line_leaves_whole_lines(tmp_path):
     """A real short write by the kernel (a 1000-byte file size limit hit inside the 22nd 47-byte line)."""
     path = tmp_path / "run.jsonl"
-    proc = subprocess.run([sys.executable, "-c", LIMITED_WRITER, str(path)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITED_WRITER, str(path)], cwd=SRC_DIR, capture_output=True, text=True
+    )
     assert proc.stdout.strip() == f"cannot write {path}: File too large; it ends on its last whole line", proc.stderr
     assert path.read_text() == "".join(f"line {i:03d} " + "x" * 37 + "\n" for i in range(21))
 

@@ -34,7 +34,7 @@ def uses_autocast(amp, device):
 
 
 def network_forward(model, inputs, memory_format=torch.channels_last, autocast=False):
-    """The last stack's maps of a batch, as float32.
+    """The last stack's maps of a batch, as float32 (float64 for a float64 model).
 
     NHWC (``channels_last``) inputs: faster convolutions with oneDNN on CPUs and on tensor cores
     (``scripts/bench.py``); the model should be converted once with
@@ -43,7 +43,7 @@ def network_forward(model, inputs, memory_format=torch.channels_last, autocast=F
     inputs = inputs.contiguous(memory_format=memory_format)
     with torch.autocast(inputs.device.type) if autocast else contextlib.nullcontext():
         output = model(inputs)[-1]
-    return {k: v.float() for k, v in output.items()}
+    return {k: v.to(torch.promote_types(v.dtype, torch.float32)) for k, v in output.items()}
 
 
 @torch.no_grad()
