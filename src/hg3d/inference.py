@@ -43,7 +43,7 @@ def network_forward(model, inputs, memory_format=torch.channels_last, autocast=F
     inputs = inputs.contiguous(memory_format=memory_format)
     with torch.autocast(inputs.device.type) if autocast else contextlib.nullcontext():
         output = model(inputs)[-1]
-    return {k: v.to(torch.promote_types(v.dtype, torch.float32)) for k, v in output.items()}
+    return {k: v if v.dtype == torch.float64 else v.float() for k, v in output.items()}
 
 
 @torch.no_grad()
