@@ -6,6 +6,8 @@ One group per sequence (the group's name is the sequence's name), frames consecu
 - ``confidence`` (T, 16): their heatmap confidences;
 - ``joints_3d`` (T, 17, 3): the frame model's 3D, mm, root-relative, camera axes, H36M-17 order;
 - ``gt_3d`` (T, 17, 3), optional: the ground truth in the same units and axes;
+- ``observed`` (T,) bool, optional: False where a frame's inputs were filled in by interpolation
+  (the demo's tracks: frames where the person was missed, or dropped live);
 - attributes ``fps``, ``width``, ``height`` (the image size, px), and where known ``subject``,
   ``action``, ``camera``.
 """
@@ -37,6 +39,7 @@ class Sequence:
     subject: str | None = None
     action: str | None = None
     camera: str | None = None
+    observed: np.ndarray | None = None
 
     def __len__(self):
         return len(self.joints_2d)
@@ -49,6 +52,7 @@ class Sequence:
             "confidence": (self.confidence, (frames, NUM_JOINTS)),
             "joints_3d": (self.joints_3d, (frames, NUM_H36M_JOINTS, 3)),
             "gt_3d": (self.gt_3d, (frames, NUM_H36M_JOINTS, 3)),
+            "observed": (self.observed, (frames,)),
         }
         for key, (array, shape) in shapes.items():
             if array is not None and array.shape != shape:
@@ -81,6 +85,8 @@ def write_sequences(path, sequences):
                 for key in ("joints_2d", "confidence", "joints_3d", "gt_3d"):
                     if getattr(seq, key) is not None:
                         group.create_dataset(key, data=np.asarray(getattr(seq, key), np.float32))
+                if seq.observed is not None:
+                    group.create_dataset("observed", data=np.asarray(seq.observed, bool))
                 for key in REQUIRED_ATTRS + OPTIONAL_ATTRS:
                     if getattr(seq, key) is not None:
                         group.attrs[key] = getattr(seq, key)
@@ -123,6 +129,7 @@ def read_sequences(path, flag="--sequences", need_gt=False):
                 name=name,
                 **{k: np.asarray(group[k], np.float32) for k in ("joints_2d", "confidence", "joints_3d")},
                 gt_3d=np.asarray(group["gt_3d"], np.float32) if "gt_3d" in group else None,
+                observed=np.asarray(group["observed"], bool) if "observed" in group else None,
                 **{k: _attr(group, k) for k in REQUIRED_ATTRS + OPTIONAL_ATTRS},
             )
             seq.check(where)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import load_weights, read_checkpoint, read_training_state
 from .errors import UserError
 from .joints import H36M_BONE_SUM_MM, H36M_FLIP_PERM, MPII_FLIP_PERM, NUM_H36M_JOINTS, NUM_JOINTS
 
@@ -142,6 +143,27 @@ class TemporalModel(nn.Module):
         self.eval()
         x = torch.from_numpy(self.pad(features)).to(device).T[None]
         return self(x, dense=True)[0].cpu().numpy()
+
+
+def read_temporal_record(path):
+    """The ``TemporalModel.record`` that checkpoint ``path`` stores; a one-line ``UserError`` for a
+    missing or unreadable file, or a checkpoint of the frame model."""
+    read_checkpoint(path)
+    record = read_training_state(path).get("temporal")
+    if not isinstance(record, dict):
+        raise UserError(
+            f"checkpoint {path} is not a temporal model (it records no temporal settings): give a checkpoint "
+            f"of hg3d-train --task temporal"
+        )
+    return record
+
+
+def load_temporal_model(path, device="cpu", log=print):
+    """The temporal network of checkpoint ``path``, loaded strictly, on ``device`` in eval mode: the
+    one way a temporal checkpoint becomes a model (``--test``, the demo's ``--temporal``)."""
+    model = TemporalModel.from_record(read_temporal_record(path))
+    load_weights(model, path, strict=True, log=log)
+    return model.to(device).eval()
 
 
 class TemporalLoss(nn.Module):

@@ -217,13 +217,14 @@ class ImagePeople:
 class TrackedPeople:
     """The people of the frames of one video, camera or stream through a ``PoseTracker`` (boxes,
     tracks, smoothing, the camera it chose on the first frame); ``entry``: the boxes given for the
-    source (or None). What each track did is kept in ``tracked`` (``TrackedPoses``) for the JSON's
-    track list and the BVH export."""
+    source (or None); ``refine``: called with each frame and its people before they are kept (live
+    ``--temporal``, ``demo.temporal.CausalRefiner``), or None. What each track did is kept in
+    ``tracked`` (``TrackedPoses``) for the JSON's track list and the BVH export."""
 
     batch_size = 1
 
-    def __init__(self, pose_tracker, entry, detector):
-        self.pose_tracker, self.entry = pose_tracker, entry
+    def __init__(self, pose_tracker, entry, detector, refine=None):
+        self.pose_tracker, self.entry, self.refine = pose_tracker, entry, refine
         self.label = detector_label(entry, detector)
         self.tracked = TrackedPoses(pose_tracker.fps)
 
@@ -242,5 +243,7 @@ class TrackedPeople:
     def step(self, frames):
         (frame,) = frames
         people = self.pose_tracker.step(frame.image, frame_boxes(self.entry, frame.index), frame.time_s)
+        if self.refine is not None:
+            self.refine(frame, people)
         self.tracked.add(frame.index, people)
         return [FrameResult(frame, people, self.intrinsics, self.label, done=time.monotonic())]
