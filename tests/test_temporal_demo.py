@@ -3,8 +3,10 @@ generated clip with a tiny random frame model, the refined poses checked against
 run here on the sequence the same run saved; a track's gap; live input, causal only; the errors."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -151,6 +153,39 @@ def test_offline_refines_each_track_and_saves_its_sequence(
         [p["root_cam_mm"] or [np.nan] * 3 for p in people.values()],
         atol=0.06,
     )
+
+
+@pytest.mark.e2e
+def test_a_video_stopped_by_sigterm_keeps_its_refined_tracks(temporal_checkpoints, resnet18_3d_checkpoint, tmp_path):
+    """SIGTERM half-way through a video: the sequences of the frames processed are saved, and the
+    JSON holds them refined, as at the end of a video."""
+    video = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (128, 96))
+    for image in [random_scene(np.random.default_rng(i), 128, 96)["image"] for i in range(4)] * 75:
+        writer.write(image)
+    writer.release()
+    out, ckpt = tmp_path / "out", temporal_checkpoints["centred"]
+    args = ["--demo", str(video), "--load_model", resnet18_3d_checkpoint, *SMALL, "--out_dir", str(out)]
+    args += ["--save_frames", "--temporal", ckpt, "--save_sequences", str(out / "tracks.h5")]
+    process = subprocess.Popen(
+        [sys.executable, "demo.py", *args], cwd=SRC_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "long_00002_2d.png").exists():  # three frames processed
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    record = read(out / "long.json")
+    assert record["stopped_by"] == "SIGTERM" and 3 <= record["num_frames"] < 300
+    (seq,) = read_sequences(str(out / "tracks.h5"))
+    assert len(seq) == record["num_frames"] and seq.observed.all()
+    assert_refined_by(people_of_track(record["frames"]), seq, ckpt)
 
 
 @pytest.mark.e2e
