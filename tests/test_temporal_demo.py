@@ -2,6 +2,7 @@
 generated clip with a tiny random frame model, the refined poses checked against the temporal model
 run here on the sequence the same run saved; a track's gap; live input, causal only; the errors."""
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -86,10 +87,13 @@ def people_of_track(frames, track_id=1):
     return {f["frame"]: p for f in frames for p in f["people"] if p["track_id"] == track_id}
 
 
-def assert_refined_by(people, seq, checkpoint):
+def assert_refined_by(people, seq, checkpoint, bone_sum_mm=4000):
     """Each person's 3D is the temporal model's output on ``seq`` (the saved sequence of their
-    track) in their frame, the frame model's kept beside it; returns (refined, frame model) (N, 17, 3)."""
-    expected = temporal_model(checkpoint).predict_sequence(frame_features(seq))
+    track) in their frame, the frame model's kept beside it; returns (refined, frame model) (N, 17, 3).
+    The model reads and gives poses at the 4000 mm bone sum, the demo's at ``bone_sum_mm``."""
+    scale = bone_sum_mm / 4000
+    features = frame_features(dataclasses.replace(seq, joints_3d=seq.joints_3d / scale))
+    expected = temporal_model(checkpoint).predict_sequence(features) * scale
     frames = sorted(people)
     first = frames[0]
     refined = np.array([people[f]["joints_3d_h36m_mm"] for f in frames])
@@ -219,6 +223,28 @@ def test_live_input_refuses_a_centred_checkpoint(clip, temporal_checkpoints, res
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "looks 13 frames ahead" in proc.stderr and "--causal" in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_every_video_of_a_folder_in_one_file_at_another_bone_sum(
+    clip, temporal_checkpoints, resnet18_3d_checkpoint, tmp_path
+):
+    """Two videos: both tracks in the one sequence file, each refined; with --bone_sum_mm the model
+    still reads its 4000 mm poses."""
+    video, boxes = clip
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.avi", "b.avi"):
+        (folder / name).write_bytes(video.read_bytes())
+    ckpt, sequences = temporal_checkpoints["centred"], tmp_path / "tracks.h5"
+    run_demo(
+        ["--demo", str(folder), "--load_model", resnet18_3d_checkpoint, *SMALL, "--out_dir", str(tmp_path / "o"),
+         "--temporal", ckpt, "--save_sequences", str(sequences), "--bone_sum_mm", "2000"]
+    )  # fmt: skip
+    saved = {seq.name: seq for seq in read_sequences(str(sequences))}
+    assert sorted(saved) == ["a_track1", "b_track1"]
+    for stem in ("a", "b"):
+        people = people_of_track(read(tmp_path / "o" / f"{stem}.json")["frames"])
+        assert_refined_by(people, saved[f"{stem}_track1"], ckpt, bone_sum_mm=2000)
 
 
 def test_perfect_input_through_an_identity_model_is_unchanged(
