@@ -6,7 +6,7 @@ A track's sequence runs from the first to the last frame where it has a 3D pose,
 frame as the model reads them. A frame in between without one (the person missed, or their pose
 degenerate, or the frame dropped by a live source) is filled in by linear interpolation between
 its neighbours and marked ``observed`` False: the model gets consecutive frames, and what it
-outputs for a filled-in frame is thrown away (the person is not in that frame's output).
+outputs for a filled-in frame is thrown away (that frame's output stays as without the model).
 
 Offline (files): ``TrackSequences``, a sink, collects each track; after the last frame every
 track's whole sequence goes through the model at once (centred windows, the edges padded by
@@ -203,7 +203,8 @@ class TrackSequences:
         self.run = run
 
     def write(self, result):
-        self.inputs.add(result.frame.index, result.people)
+        if self.saved is not None or not self.live:  # live, the refiner keeps what it needs itself
+            self.inputs.add(result.frame.index, result.people)
 
     def close(self, stopped_by):
         if stopped_by is None:
