@@ -17,9 +17,11 @@ items stay the same for every dataset. The sample data (``hg3d.tools.sample_data
 """
 
 import os
+from collections import defaultdict
 
 import numpy as np
 
+from ..errors import UserError
 from ..joints import H36M_TO_MPII
 from ..metrics.h36m import LABEL_KEYS
 from ..safe_pickle import load_pickle
@@ -30,6 +32,8 @@ SPLIT_DIRS = {"train": "Train", "val": "Val"}
 REQUIRED_KEYS = ("center_x", "center_y", "width", "height", "joints_3d", "joints_3d_relative")
 JOINT_SHAPES = ((18, 3), (17, 3))  # the caches hold 18 joints; the first 17 (H36M-17) are used
 CAMERA_SHAPES = {"root_cam": (3,), "intrinsics": (4,)}  # where the person stands, and the camera
+VIDEO_FPS = 50.0  # the official release's videos; a converted cache keeps every step-th frame
+VIDEO_KEYS = ("subject", "sequence", "camera", "frame")  # which video an entry comes from, and its frame
 
 
 def check_annotations(entries, path):
@@ -56,7 +60,9 @@ class H36M(PoseDataset):
 
     def __init__(self, opt, split):
         super().__init__(opt, split)
-        split_dir = SPLIT_DIRS["train" if split == "train" else "val"]
+        if opt.test and opt.test_split == "train":  # --test on the training subjects (no augmentation)
+            self.split = "train"
+        split_dir = SPLIT_DIRS["train" if self.split == "train" else "val"]
         root = os.path.join(opt.data_dir, "h36m")
         self.image_dir = require_path(
             os.path.join(root, "ECCV18_Challenge", split_dir, "IMG"), f"Human3.6M {split_dir} images"
@@ -110,4 +116,53 @@ class H36M(PoseDataset):
         return {
             key: np.array([self.annotations[int(i)][key] for i in samples], np.float64).reshape(-1, *shape)
             for key, shape in CAMERA_SHAPES.items()
+        }
+
+    def videos(self):
+        """The cache's videos for ``--save_sequences``: ``(name, samples in frame order, attributes)``
+        each, the attributes those of ``sequences.Sequence`` (``fps`` the video's divided by the
+        frame step the cache was converted with). One-line errors for caches that cannot give
+        sequences: no video labels (the ECCV 2018 challenge's), crops, unevenly spaced frames."""
+        entries = self.annotations
+        if not all(key in entries[0] for key in VIDEO_KEYS):
+            raise UserError(
+                "--save_sequences needs each image's video and frame (subject, sequence, camera, frame), which "
+                "the ECCV 2018 challenge caches lack: convert the official release with hg3d-prepare-h36m "
+                "(docs/datasets.md), e.g. with --test_step 1 for every frame"
+            )
+        if "crop_offset" in entries[0]:
+            raise UserError(
+                "--save_sequences needs full frames, but this cache was converted with --crop (each image its own "
+                "crop, the frame's size unknown): convert the sequences again without --crop"
+            )
+        by_video = defaultdict(list)
+        for sample, entry in enumerate(entries):
+            by_video[(entry["subject"], entry["sequence"], entry["camera"])].append(sample)
+        frames = np.array([entry["frame"] for entry in entries])
+        videos = []
+        for (subject, sequence, camera), samples in sorted(by_video.items()):
+            samples = np.array(samples)[np.argsort(frames[samples], kind="stable")]
+            videos.append((f"S{subject}_{sequence}.{camera}", samples))
+        steps = np.unique(np.concatenate([np.diff(frames[samples]) for _, samples in videos]))
+        if len(steps) != 1 or steps[0] < 1:
+            raise UserError(
+                f"--save_sequences: the frames of the cache's videos are not evenly spaced (gaps of "
+                f"{', '.join(map(str, steps)) or 'none: one frame per video'} frames): convert them with one "
+                f"--test_step / --train_step"
+            )
+        step = int(steps[0])
+        return [(name, samples, self.video_attributes(samples, step)) for name, samples in videos]
+
+    def video_attributes(self, samples, step):
+        """A video's ``Sequence`` attributes; the frame size is its first image's."""
+        entry = self.annotations[samples[0]]
+        height, width = read_image(self.image_path(samples[0]), f"Human3.6M {self.split} sample {samples[0]}").shape[:2]
+        return {
+            "fps": VIDEO_FPS / step,
+            "frame_step": step,
+            "width": width,
+            "height": height,
+            "subject": f"S{entry['subject']}",
+            "action": entry["action"],
+            "camera": str(entry["camera"]),
         }
