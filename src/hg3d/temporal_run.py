@@ -98,8 +98,8 @@ def train(opt):
         logger = Logger(opt, resume_epoch=trainer.epoch if opt.resume else None)
         frames = sum(len(s) for s in train_set)
         print(f"temporal model: {opt.frames} frames{' causal' if opt.causal else ''}; {frames} training frames")
-        truth = sum(s.inputs_are_truth for s in train_set)
-        if truth:
+        if batches.noise_std is not None:
+            truth = sum(s.inputs_are_truth for s in train_set)
             print(
                 f"{truth} of {len(train_set)} training sequences have ground-truth inputs: noise of "
                 f"{opt.input_noise_px:g} px (2D) and {opt.input_noise_mm:g} mm (3D) is added to them"
