@@ -400,7 +400,8 @@ def decoded_photo(source):
 
 
 def test_a_large_photo_is_embedded_at_a_bounded_size(tmp_path):
-    """A 12-megapixel picture goes into the page shrunk to PHOTO_MAX_SIDE on its longer side."""
+    """A 12-megapixel picture goes into the page shrunk to PHOTO_MAX_SIDE on its longer side (a
+    smooth one well under 1 MB)."""
     ramp = np.linspace(0, 255, 4000, dtype=np.float32)
     big = np.stack([np.tile(ramp, (3000, 1)), np.tile(ramp[:3000, None], (1, 4000)), np.full((3000, 4000), 90)], 2)
     cv2.imwrite(str(tmp_path / "big.png"), big.astype(np.uint8))
