@@ -30,10 +30,9 @@ THREE_VERSION = "0.185.1"
 CORE_IMPORT, CORE_NAME = '"./three.core.min.js"', '"three/core"'
 ORBIT_CONTROLS = "three/addons/controls/OrbitControls.js"
 # An image result's picture goes into the page at most this many pixels on its longer side, as JPEG:
-# enough to tell people apart beside the 3D, and a phone's 12-megapixel photo stays well under 1 MB.
+# enough to tell people apart beside the 3D; a phone's 12-megapixel photo goes in as 1600 x 1200.
 PHOTO_MAX_SIDE = 1600
 PHOTO_JPEG_QUALITY = 90
-JPEG_444 = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444
 
 
 def _read_text(folder, name):
@@ -89,8 +88,8 @@ def person_pose(person, where):
     person_id = person.get("index", 0) if track is None else track
     if not isinstance(person_id, int):
         raise UserError(f"{where}: a person's track_id/index {person_id!r} is not a whole number")
-    name = person_name({"track_id": track, "index": person_id})  # as the demo's overlay labels them
-    pose = {"id": person_id, "name": name, "joints": array.tolist(), "placed": placed}
+    shown_as = person_name({"track_id": track, "index": person_id})  # as the demo's overlay labels them
+    pose = {"id": person_id, "name": shown_as, "joints": array.tolist(), "placed": placed}
     if isinstance(person.get("angles"), dict):  # --angles (docs/motion.md): the chart under the 3D view
         angles = [person["angles"].get(name) for name in ANGLE_NAMES]
         if not all(a is None or (isinstance(a, (int, float)) and np.isfinite(a)) for a in angles):
@@ -216,7 +215,8 @@ def photo_source(photo_path):
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     # Full-resolution colour (4:4:4): the overlay's thin coloured bones keep their colour.
-    options = [cv2.IMWRITE_JPEG_QUALITY, PHOTO_JPEG_QUALITY, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, JPEG_444]
+    options = [cv2.IMWRITE_JPEG_QUALITY, PHOTO_JPEG_QUALITY]
+    options += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     ok, jpeg = cv2.imencode(".jpg", image, options)
     if not ok:
         raise UserError(f"cannot encode picture {photo_path} as JPEG")
