@@ -261,6 +261,18 @@ def test_data_that_cannot_be_triangulated_is_one_line(release, tmp_path, change,
         get_dataset(opts, "val")
 
 
+def test_without_full_test_every_tenth_frame_is_kept_with_all_its_views(release):
+    data_dir = os.path.dirname(release[3])
+    dataset = get_dataset(
+        quiet_opts("--task", "human3d", "--dataset", "h36m", "--multiview", "--test", "--data_dir", data_dir), "val"
+    )
+    labels = dataset.labels(np.arange(len(dataset.annotations)))
+    frames = np.array([f"{s}|{q}|{f}" for s, q, f in zip(labels["subject"], labels["sequence"], labels["frame"])])
+    kept = set(frames[dataset.indices])  # 6 frames in the cache's order: Directions 1's two, Walking 1's four
+    assert kept == {"9|Directions 1|0"}
+    assert list(dataset.indices) == [i for i, frame in enumerate(frames) if frame in kept]
+
+
 def test_multiview_is_a_human36m_test_flag():
     with pytest.raises(UserError, match="add --test"):
         quiet_opts("--task", "human3d", "--dataset", "h36m", "--multiview")

@@ -129,7 +129,8 @@ class H36M(PoseDataset):
 def multiview_frames(entries, path):
     """For ``--multiview``: the entries' calibration labels ({key: (N, ...)}, NaN where an entry
     has none) and each entry's frame number (0, 1, ... over the distinct subject, sequence and
-    frame index). One line when the cache cannot give a multi-view sample."""
+    frame index, in the order they first appear). One line when the cache cannot give a multi-view
+    sample."""
     if not all(key in entries[0] for key in VIEW_KEYS):
         raise UserError(
             f"--multiview needs Human3.6M converted from the official release (subject, sequence, camera and frame "
@@ -155,8 +156,8 @@ def multiview_frames(entries, path):
         labels[key] = np.full((len(entries), *shape), np.nan)
         labels[key][calibrated] = values
     keys = np.array([f"{e['subject']}|{e['sequence']}|{e['frame']}" for e in entries])
-    _, frame_of = np.unique(keys, return_inverse=True)
-    frame_of = frame_of.reshape(-1)
+    _, first, frame_of = np.unique(keys, return_index=True, return_inverse=True)
+    frame_of = np.argsort(np.argsort(first))[frame_of.reshape(-1)]  # numbered in the cache's order
     views = np.bincount(frame_of[calibrated], minlength=frame_of.max() + 1)
     if views.max() < 2:
         raise UserError(
