@@ -132,10 +132,12 @@ def test_the_converter_keeps_the_release_calibration(release):
         np.testing.assert_allclose(entry["joints_3d_world"], world[entry["frame"]])
     assert lens_of(cameras[CAMERAS[0]])[:4] == pytest.approx(table_intrinsics(CAMERAS[0], WIDTH))
     assert lens_of(cameras[CAMERAS[0]])[4] == pytest.approx(-0.2070989)  # k1 of the release's table
-    # a sequence finished before entries held the calibration is converted again
+    train_sequence = os.path.join(out, "sequences", "S1", f"Directions 1.{CAMERAS[0]}", "entries.pkl")
+    assert "calibration" not in pickle.load(open(train_sequence, "rb"))["settings"]  # the test subjects only
+    # a sequence finished before entries held the calibration is converted again, the others reused
     stored_path = os.path.join(out, "sequences", "S9", f"Walking 1.{CAMERAS[2]}", "entries.pkl")
     stored = pickle.load(open(stored_path, "rb"))
-    stored["settings"]["format"] = 2
+    del stored["settings"]["calibration"]
     stored["entries"] = without(*CALIBRATION_KEYS)(stored["entries"])
     pickle.dump(stored, open(stored_path, "wb"))
     again = prepare(["--src", root, "--out", out, *CONVERT])

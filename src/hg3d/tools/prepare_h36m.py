@@ -45,8 +45,11 @@ MARKER = ".hg3d_prepare_h36m"  # in every --out this tool wrote (other data is n
 CROP_MARGIN = 1.25  # a --crop image is this times the box's longer side: room for --scale 0.25
 ENTRIES = "entries.pkl"
 # Version of what a converted sequence holds; sequences finished by an older version are redone.
-# 2: entries keep root_cam and intrinsics; 3: and the release's calibration (``world_calibration``).
-ENTRY_FORMAT = 3
+# 2: entries keep root_cam and intrinsics.
+ENTRY_FORMAT = 2
+# Version of the release's calibration (``world_calibration``) in the test subjects' entries: a
+# setting of test sequences only, so that adding it redoes those and reuses the training ones.
+CALIBRATION_FORMAT = 1
 
 
 def cache_path(out, split_dir):
@@ -139,10 +142,10 @@ def plan(args):
                         "dir": os.path.join(args.out, "sequences", f"S{subject}", name),
                         "settings": {
                             "format": ENTRY_FORMAT,
-                            "calibrated": which == "test",  # only --test --multiview uses it
                             "step": step,
                             "crop": args.crop,
                             "jpeg_quality": args.jpeg_quality,
+                            **({"calibration": CALIBRATION_FORMAT} if which == "test" else {}),
                         },
                     }
                 )
@@ -244,7 +247,7 @@ def write_frames(job, folder):
     camera = video_intrinsics(pose_2d, pose_3d, job["camera"], width, f"S{subject}/{name}")
     labels["intrinsics"] = camera["fitted"]
     uncalibrated = None
-    if settings["calibrated"]:
+    if "calibration" in settings:  # only --test --multiview uses it
         calibration, uncalibrated = world_calibration(job, pose_3d, width)
         labels.update(calibration)
     try:
