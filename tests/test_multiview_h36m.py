@@ -275,6 +275,28 @@ def test_without_full_test_every_tenth_frame_is_kept_with_all_its_views(release)
     assert list(dataset.indices) == [i for i, frame in enumerate(frames) if frame in kept]
 
 
+def test_crops_keep_the_cameras(release, tmp_path):
+    """With --crop each entry's lens moves with its crop: the release's 2D moved into the crops
+    still triangulates onto the world-frame ground truth."""
+    root, truth = release[:2]
+    out = str(tmp_path / "h36m")
+    prepare(["--src", root, "--out", out, *CONVERT, "--crop"])
+    opts = ["--task", "human3d", "--dataset", "h36m", "--test", "--full_test", "--multiview"]
+    dataset = get_dataset(quiet_opts(*opts, "--data_dir", str(tmp_path)), "val")
+    labels = dataset.labels(dataset.indices)
+    walking = labels["sequence"] == "Walking 1"
+    offsets = np.array([dataset.annotations[i]["crop_offset"] for i in dataset.indices])[walking]
+    assert (offsets != 0).any()
+    perfect = np.stack(
+        [
+            truth[f"Walking 1.{camera}"]["pose_2d"][frame][OFFICIAL_TO_H36M17][H36M_TO_MPII]
+            for camera, frame in zip(labels["camera"][walking], labels["frame"][walking])
+        ]
+    )
+    summary, _ = score_multiview(perfect - offsets[:, None], {k: v[walking] for k, v in labels.items()})
+    assert summary["num_mv_samples"] == 4 and summary["mpjpe_mv_abs"] < 0.05
+
+
 def test_multiview_is_a_human36m_test_flag():
     with pytest.raises(UserError, match="add --test"):
         quiet_opts("--task", "human3d", "--dataset", "h36m", "--multiview")
