@@ -14,6 +14,8 @@ from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``seque
 hold ``root_cam`` (3: the pelvis in the camera frame, mm) and ``intrinsics`` (4: fx, fy, cx, cy in
 px of the stored image), which ``camera_labels`` hands out and ``labels`` passes to the metrics (MRPE);
 items stay the same for every dataset. The sample data (``hg3d.tools.sample_data``) holds them too.
+With ``--multiview`` the test subjects' entries also give the release's calibration of their camera
+and the world-frame ground truth (``CALIBRATION_SHAPES``), and the test is taken in whole frames.
 """
 
 import os
@@ -102,8 +104,9 @@ class H36M(PoseDataset):
     def labels(self, index):
         """``gt_3d`` (H36M-17, mm, root-relative) of the cache entries ``index``; with caches made
         from the official release also their ``subject``, ``action``, ``camera``, ``frame`` (and
-        ``sequence``, for the multi-view figures), and
-        with camera labels their ``root_cam`` and ``intrinsics`` (``camera_labels``)."""
+        ``sequence``), with camera labels their ``root_cam`` and ``intrinsics``
+        (``camera_labels``), and with ``--multiview`` their ``CALIBRATION_SHAPES`` (NaN where an
+        entry has none)."""
         entries = [self.annotations[i] for i in index]
         gt_3d = np.array([e["joints_3d_relative"] for e in entries], np.float32).reshape(len(entries), -1, 3)
         labels = {"gt_3d": gt_3d[:, :17]}
