@@ -39,6 +39,12 @@ def build_parser(prog="main.py"):
     )
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
+    a(
+        "--multiview",
+        action="store_true",
+        help="H36M --test on the official release's conversion: also triangulate the cameras' 2D joints of each "
+        "frame with the release's calibration and score them in its world frame (docs/multiview.md)",
+    )
     a("--data_dir", default=os.path.join(home, "data"), help="root of the datasets (default: %(default)s)")
     a("--exp_dir", default=os.path.join(home, "exp"), help="root of the run outputs (default: %(default)s)")
     a("--num_workers", type=int, default=4, help="data-loading processes")
@@ -141,6 +147,12 @@ def finalize(opt, log=print, argv=None):
             f"--dataset {opt.dataset} is a test set: add --test (training on it is not supported)",
         ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
+        (opt.multiview and not opt.test, "--multiview scores a test: add --test (and --load_model)"),
+        (
+            opt.multiview and opt.dataset != "h36m",
+            f"--multiview triangulates Human3.6M's cameras: use --dataset h36m, not {opt.dataset} "
+            "(other calibrated cameras: hg3d-triangulate)",
+        ),
         (
             opt.test and opt.test_split == "validation" and opt.dataset in ("h36m", "fusion_3d"),
             "Human3.6M has no validation split: --test_split test (the test subjects) or train",
