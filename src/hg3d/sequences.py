@@ -9,7 +9,9 @@ One group per sequence (the group's name is the sequence's name), frames consecu
 - ``observed`` (T,) bool, optional: False where a frame's inputs were filled in by interpolation
   (the demo's tracks: frames where the person was missed, or dropped live);
 - attributes ``fps``, ``width``, ``height`` (the image size, px), and where known ``subject``,
-  ``action``, ``camera``.
+  ``action``, ``camera``; ``frame_step`` where the frames are every k-th of a video (``fps`` is
+  then the video's divided by k); ``inputs``: where the three inputs come from, ``frame_model``
+  (also when absent) or ``ground_truth`` (inputs derived from the labels: training adds noise).
 """
 
 from dataclasses import dataclass
@@ -21,7 +23,9 @@ from .files import atomic_write
 from .joints import NUM_H36M_JOINTS, NUM_JOINTS
 
 REQUIRED_ATTRS = ("fps", "width", "height")
-OPTIONAL_ATTRS = ("subject", "action", "camera")
+OPTIONAL_ATTRS = ("subject", "action", "camera", "frame_step", "inputs")
+INPUT_KINDS = ("frame_model", "ground_truth")
+GROUND_TRUTH_INPUTS = "ground_truth"
 
 
 @dataclass
@@ -39,7 +43,14 @@ class Sequence:
     subject: str | None = None
     action: str | None = None
     camera: str | None = None
+    frame_step: int | None = None
+    inputs: str | None = None
     observed: np.ndarray | None = None
+
+    @property
+    def inputs_are_truth(self):
+        """Whether the inputs were derived from the ground truth (training then adds noise to them)."""
+        return self.inputs == GROUND_TRUTH_INPUTS
 
     def __len__(self):
         return len(self.joints_2d)
@@ -66,6 +77,8 @@ class Sequence:
             raise UserError(f"{where}: the sequence has no frames")
         if not (self.fps > 0 and self.width > 0 and self.height > 0):
             raise UserError(f"{where}: fps, width and height must be > 0, got {self.fps}, {self.width}, {self.height}")
+        if self.inputs is not None and self.inputs not in INPUT_KINDS:
+            raise UserError(f"{where}: attribute 'inputs' is {self.inputs!r}, expected one of {', '.join(INPUT_KINDS)}")
 
 
 def write_sequences(path, sequences):
@@ -136,4 +149,31 @@ def read_sequences(path, flag="--sequences", need_gt=False):
             sequences.append(seq)
     if not sequences:
         raise UserError(f"{flag} {path} holds no sequences")
+    return sequences
+
+
+def frame_model_sequences(videos, arrays):
+    """The sequences of a ``--test`` run: one per video of ``videos`` (``(name, sample indices in
+    frame order, Sequence attributes)``, e.g. ``H36M.videos``), each frame's values taken from the
+    run's per-sample ``arrays`` (those of preds.h5: ``index``, ``pred_2d`` px, ``confidence``,
+    ``pred_3d`` and ``gt_3d`` H36M-17 mm). Every sample of the videos must have been predicted."""
+    index = np.asarray(arrays["index"])
+    row = np.full(index.max() + 1, -1)
+    row[index] = np.arange(len(index))
+    sequences = []
+    for name, samples, attributes in videos:
+        rows = row[samples]
+        if (rows < 0).any():
+            raise ValueError(f"video {name}: {int((rows < 0).sum())} of its frames were not predicted")
+        sequences.append(
+            Sequence(
+                name=name,
+                joints_2d=arrays["pred_2d"][rows],
+                confidence=arrays["confidence"][rows],
+                joints_3d=arrays["pred_3d"][rows],
+                gt_3d=arrays["gt_3d"][rows],
+                inputs="frame_model",
+                **attributes,
+            )
+        )
     return sequences

@@ -92,13 +92,19 @@ def train(opt):
         train_set = read_sequences(opt.sequences, "--sequences", need_gt=True)
         val_set = read_sequences(opt.val_sequences, "--val_sequences", need_gt=True)
         model = TemporalModel(opt.frames, opt.causal, opt.channels, opt.dropout)
-        batches = WindowBatches(train_set, model, opt.batch_size, opt.flip)
+        batches = WindowBatches(train_set, model, opt.batch_size, opt.flip, opt.input_noise_mm, opt.input_noise_px)
         trainer = TemporalTrainer(opt, model, torch.optim.Adam(model.parameters(), opt.lr), val_set)
         trainer.resume_or_load(opt.resume)
         clear_run_dir(opt, old_checkpoints)
         logger = Logger(opt, resume_epoch=trainer.epoch if opt.resume else None)
         frames = sum(len(s) for s in train_set)
         print(f"temporal model: {opt.frames} frames{' causal' if opt.causal else ''}; {frames} training frames")
+        if batches.noise_std is not None:
+            truth = sum(s.inputs_are_truth for s in train_set)
+            print(
+                f"{truth} of {len(train_set)} training sequences have ground-truth inputs: noise of "
+                f"{opt.input_noise_px:g} px (2D) and {opt.input_noise_mm:g} mm (3D) is added to them"
+            )
         trainer.fit(batches, val_set, logger)
         logger.close()
     print(f"training done: checkpoints and logs in {opt.save_dir}")

@@ -118,13 +118,13 @@ def header(opt, detector, intrinsics):
     }
 
 
-def write_record(opt, out, record, video=None):
-    """``out``.json and, with --html, the viewer ``out``.html (playing ``video`` when given);
-    returns the suffixes written."""
+def write_record(opt, out, record, video=None, photo=None):
+    """``out``.json and, with --html, the viewer ``out``.html (playing ``video``, or showing the
+    picture ``photo``, when given); returns the suffixes written."""
     write_json(out + ".json", record)
     if not opt.html:
         return [".json"]
-    write_viewer(record, out + ".html", video)
+    write_viewer(record, out + ".html", video, photo_path=photo)
     return [".json", ".html"]
 
 
@@ -300,7 +300,7 @@ class ImageRecords:
             "image": os.path.abspath(shown(path)),
             **result.fields(),
         }
-        result.written += write_record(self.opt, out, record)
+        result.written += write_record(self.opt, out, record, photo=out + "_2d.png")  # ImagePictures wrote it
         self.log(f"{shown(path)} -> {shown(out)}{{{','.join(result.written)}}}: {len(people)} person(s)")
 
     def close(self, stopped_by):
