@@ -203,7 +203,12 @@ def test_multiview_test_on_perfect_2d_gives_the_world_ground_truth(release, resn
     def hg3d_test(exp_id, *extra):
         args = command_args(os.path.dirname(out), resnet18_3d_checkpoint, tmp_path, exp_id, *extra)
         proc = subprocess.run(
-            [sys.executable, str(driver), str(perfect), *args], capture_output=True, text=True, cwd=SRC_DIR, timeout=600
+            [sys.executable, str(driver), str(perfect), *args],
+            capture_output=True,
+            text=True,
+            cwd=SRC_DIR,
+            env={**os.environ, "PYTHONPATH": SRC_DIR},  # the driver imports this checkout's hg3d
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr
         return json.loads((tmp_path / exp_id / "results.json").read_text())
