@@ -3,11 +3,14 @@ numbers beside it. Prints a Markdown table (the one in docs/benchmarks.md).
 
     python scripts/bench.py            # many minutes on 2 CPU cores: the demo rows run a ResNet-50 on 60 frames
     python scripts/bench.py --quick    # fewer repetitions and a 20-frame clip
+    python scripts/bench.py --only mobile --peer mediapipe   # the pose networks beside BlazePose
 """
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -17,10 +20,11 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+from hg3d.archs import heads_for  # noqa: E402
 from hg3d.datasets import get_dataset  # noqa: E402
 from hg3d.evaluate import build_loader, predict_and_score  # noqa: E402
 from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
-from hg3d.model import create_model, heads_for  # noqa: E402
+from hg3d.model import create_model  # noqa: E402
 from hg3d.temporal import NUM_FEATURES, RECEPTIVE_FIELDS, TemporalModel  # noqa: E402
 from hg3d.train_options import parse_opts  # noqa: E402
 from hg3d.trainer import Trainer, to_device  # noqa: E402
@@ -413,6 +417,7 @@ def _bench_demo_in(tmp, frames, passes):
     runs = {
         "no detector": (no_det, None),
         f"{default} every frame": (with_det, ("time", DEMO_GOALS["every frame"])),
+        f"{default} every frame, --pipeline off": ([*with_det, "--pipeline", "off"], ("time", None)),
         f"{default} every 5th frame": ([*with_det, "--det_every", "5"], ("time", DEMO_GOALS["every 5th frame"])),
         "ONNX Runtime, no detector": ([*no_det, "--backend", "onnxruntime"], ("speed", ONNX_GOAL)),
         f"ONNX Runtime, {default} every frame": ([*with_det, "--backend", "onnxruntime"], ("time", None)),
@@ -429,6 +434,14 @@ def _bench_demo_in(tmp, frames, passes):
         else:
             detail = f"{frames} frames in {t:.1f} s{_against(t, base, goal)}"
             row(f"demo video, {name}", f"{frames / t:.2f} frames/s", detail)
+    piped, sequential = seconds[f"{default} every frame"], seconds[f"{default} every frame, --pipeline off"]
+    if isinstance(piped, float) and isinstance(sequential, float):
+        row(
+            f"demo video, {default} every frame: pipelined vs sequential",
+            f"{sequential / piped:.2f}x",
+            f"{frames / piped:.2f} vs {frames / sequential:.2f} frames/s: reading, detection and pose in threads "
+            f"(the default) vs one after another (--pipeline off)",
+        )
     row("ONNX export, first run only", f"{t_export:.0f} s", "ResNet-50 at 256x256; later runs load the cached file")
     bench_frame_costs(ckpt, base / frames if isinstance(base, float) else None, passes + 1)
 
@@ -558,11 +571,13 @@ def bench_folding(repeat):
         )
 
 
-def bench_mobile(repeat):
+def bench_mobile(repeat, peer=None):
     """``--arch mobilenet_v3`` without the flip test (torch, folded, and ONNX Runtime) and ResNet-50
     with it on ONNX Runtime (fp32 and int8, calibrated on 32 generated frames) against the faithful
-    ResNet-50 on torch with it, on one 640x480 frame; random weights (none are released for the
-    mobile network)."""
+    ResNet-50 on torch with it, on one 640x480 frame, the whole frame as the person's box; random
+    weights (none are released for the mobile network). ``peer`` ("mediapipe"): BlazePose full
+    timed on the same frame (a photo of a person) in its own environment, and every row also as
+    a ratio to it."""
     import tempfile
 
     from hg3d.checkpoint import save_checkpoint
@@ -570,8 +585,8 @@ def bench_mobile(repeat):
     from hg3d.tools.synthetic import random_scene
 
     print("mobilenet_v3 without flip, ResNet-50 int8 vs ResNet-50 with flip on torch (one person, 256x256)")
-    frame = random_scene(np.random.default_rng(1), 640, 480)["image"]
     with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        python, frame, peer_result = peer_setup(peer, tmp)
         os.environ["HG3D_CACHE"] = os.path.join(tmp, "cache")
         paths = {arch: os.path.join(tmp, f"{arch}.pth") for arch in ("mobilenet_v3", "msra_50")}
         for arch, path in paths.items():
@@ -595,14 +610,171 @@ def bench_mobile(repeat):
             },
         }
         costs = interleaved_best_times({k: (lambda e=e: e.predict(frame)) for k, e in estimators.items()}, repeat)
+        if python:
+            peer_result = time_peer(python, frame, repeat, tmp)
     base = costs["ResNet-50, flip, torch"]
+    peer_seconds = peer_result.get("seconds_per_frame") if isinstance(peer_result, dict) else None
     for name, seconds in costs.items():
         row(
             f"pose network per frame: {name}",
             f"{seconds * 1e3:.0f} ms",
             f"{base / seconds:.2f}x the speed of ResNet-50 with the flip test (torch, folded) on "
-            f"{torch.get_num_threads()} threads",
+            f"{torch.get_num_threads()} threads{against_peer(name, seconds, peer_seconds)}",
         )
+    if peer:
+        peer_row(peer_result)
+
+
+def bench_int8_accuracy(checkpoint, data_dir, arch, size):
+    """What int8 costs in accuracy on a trained network: ``checkpoint`` (a human3d ``arch`` at
+    ``size`` x ``size``, by default the quickstart's) on the H36M validation set under ``data_dir``
+    (``--test --full_test``, with the flip test), in ONNX Runtime fp32 and int8. int8 is calibrated
+    as the demo does by default, on the first 32 crops of its input (here: the validation set's)."""
+    import tempfile
+
+    from hg3d import metrics
+    from hg3d.deploy.onnx_runtime import OnnxRuntimeModel
+    from hg3d.evaluate import test_predictor
+
+    print(f"int8 vs fp32 on a trained network: {checkpoint} on {data_dir}")
+    name = "int8 vs fp32, trained network"
+    if not os.path.isfile(checkpoint) or not os.path.isdir(os.path.join(data_dir, "h36m")):
+        row(name, "not measured", f"no {checkpoint} or no {data_dir}/h36m: run scripts/quickstart.sh or give both")
+        return
+    flags = ["--test", "--full_test", "--load_model", checkpoint, "--arch", arch, "--input_h", str(size)]
+    opt = fixture_opts(*flags, "--input_w", str(size), "--data_dir", data_dir)
+    dataset = get_dataset(opt, "val")
+    calibration = np.stack([dataset[i]["input"].numpy() for i in range(min(32, len(dataset)))])
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        os.environ["HG3D_CACHE"] = tmp
+        for precision in ("fp32", "int8"):
+            model = OnnxRuntimeModel.from_checkpoint(
+                checkpoint,
+                arch,
+                "human3d",
+                size,
+                size,
+                log=lambda _: None,
+                precision=precision,
+                calibration=calibration,
+            )
+            predictions = test_predictor(opt, model)(build_loader(opt, dataset, train=False))
+            results[precision] = (predictions, *metrics.score(dataset, predictions))
+    (p32, s32, a32), (p8, s8, a8) = results["fp32"], results["int8"]
+    assert np.array_equal(p32["index"], p8["index"])
+    moved_2d = np.linalg.norm(p8["pred_2d"] - p32["pred_2d"], axis=-1)
+    moved_3d = np.linalg.norm(a8["pred_3d"] - a32["pred_3d"], axis=-1)
+    row(
+        f"{name}: MPJPE",
+        f"{s8['mpjpe']:.1f} vs {s32['mpjpe']:.1f} mm",
+        f"int8 {s8['mpjpe'] - s32['mpjpe']:+.1f} mm (PA-MPJPE {s8['pa_mpjpe']:.1f} vs {s32['pa_mpjpe']:.1f} mm); "
+        f"{s32['num_3d']} H36M validation samples, {arch} at {size}x{size}, flip test, ONNX Runtime",
+    )
+    row(
+        f"{name}: joints moved by int8",
+        f"{moved_2d.mean():.2f} px, {moved_3d.mean():.1f} mm",
+        f"mean distance of int8's joints from fp32's: 2D in image pixels (median {np.median(moved_2d):.2f}, "
+        f"max {moved_2d.max():.1f}), 3D root-relative H36M-17 in mm (median {np.median(moved_3d):.1f}); "
+        f"calibrated on the first {len(calibration)} validation crops",
+    )
+
+
+# The peer (--peer mediapipe): BlazePose in an environment of its own, as mediapipe 0.10.21 (the last
+# release whose wheel holds its pose model) needs NumPy < 2; scikit-image gives the photo it is timed on.
+PEER_NAME = "MediaPipe BlazePose full"
+PEER_PACKAGES = ("mediapipe==0.10.21", "numpy<2", "scikit-image==0.25.2")
+PEER_SCRIPT = os.path.join(REPO, "scripts", "bench_peer_mediapipe.py")
+PEER_GOALS = {"mobilenet_v3, no flip, onnxruntime": 1.0, "ResNet-50, flip, onnxruntime int8": 4.0}  # x its time
+PEER_VIDEO_FRAMES = 30
+
+
+class PeerMissing(Exception):
+    """Why the peer cannot be measured: its environment could not be made, or it failed."""
+
+
+def peer_venv():
+    """The peer's environment: ``$HG3D_PEER_VENV``, else ``~/.cache/hg3d-bench/mediapipe-0.10.21``."""
+    default = os.path.join(os.path.expanduser("~"), ".cache", "hg3d-bench", "mediapipe-0.10.21")
+    return os.environ.get("HG3D_PEER_VENV") or default
+
+
+def _peer_run(args, what, timeout=1800):
+    """stdout of a step that makes or runs the peer; ``PeerMissing`` with its last error line when it fails."""
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PeerMissing(f"{what} failed: {exc}") from None
+    if proc.returncode:
+        lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR")]
+        raise PeerMissing(f"{what} failed: {(errors or lines or ['no output'])[-1][:200]}")
+    return proc.stdout
+
+
+def peer_python(log=print):
+    """The Python of the peer's environment, made with pip on first use (a marker file says it was
+    made whole); ``PeerMissing`` saying why when it cannot be (offline, no wheel for this Python)."""
+    folder = peer_venv()
+    python, marker = os.path.join(folder, "bin", "python"), os.path.join(folder, ".hg3d-peer-complete")
+    if not os.path.isfile(marker):
+        log(f"making the peer's environment in {folder}: {' '.join(PEER_PACKAGES)}")
+        _peer_run([sys.executable, "-m", "venv", "--without-pip", "--clear", folder], f"making a venv in {folder}")
+        install = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", *PEER_PACKAGES]
+        _peer_run(install, f"pip install {' '.join(PEER_PACKAGES)}")
+        open(marker, "w").close()
+    return python
+
+
+def peer_setup(peer, folder):
+    """(the peer's Python or None, the frame to time, why the peer is not measured or None): with
+    the peer, the frame is its photo of a person (BlazePose's cost depends on finding one; hg3d's
+    does not); else a generated scene."""
+    from hg3d.tools.synthetic import random_scene
+
+    scene = random_scene(np.random.default_rng(1), 640, 480)["image"]
+    if peer is None:
+        return None, scene, None
+    try:
+        python = peer_python()
+        path = os.path.join(folder, "photo.npy")
+        _peer_run([python, PEER_SCRIPT, "photo", path], "writing the peer's photo")
+        return python, np.load(path)[0], None
+    except PeerMissing as exc:
+        return None, scene, str(exc)
+
+
+def time_peer(python, frame, repeat, folder):
+    """The peer's figures on ``frame`` played as a video (a dict), or why it failed (text)."""
+    path = os.path.join(folder, "frames.npy")
+    np.save(path, np.repeat(frame[None], PEER_VIDEO_FRAMES, 0))
+    try:
+        return json.loads(_peer_run([python, PEER_SCRIPT, "time", path, str(repeat)], "running BlazePose"))
+    except PeerMissing as exc:
+        return str(exc)
+
+
+def against_peer(name, seconds, peer_seconds):
+    """'; 0.52x the time of MediaPipe BlazePose full (goal <= 1.0x: met)' for an hg3d row (a goal
+    where the issue set one), '' when the peer was not measured."""
+    if peer_seconds is None:
+        return ""
+    return _against(seconds, peer_seconds, ("time", PEER_GOALS.get(name)), of=PEER_NAME)
+
+
+def peer_row(result):
+    """The peer's own row: its time per frame, or 'not measured' and why."""
+    name = f"pose network per frame: {PEER_NAME} (peer)"
+    if isinstance(result, str):
+        row(name, "not measured", result)
+        return
+    row(
+        name,
+        f"{result['seconds_per_frame'] * 1e3:.1f} ms",
+        f"mediapipe {result['mediapipe']} in its own environment, model_complexity 1 (full), world landmarks on "
+        f"{result['world_landmarks']} of {result['frames']} frames: the same photo played as a video (tracking "
+        f"mode), fastest of {result['passes']} passes on its own threads",
+    )
 
 
 def _against(t, base, goal, of="torch, ResNet-50, flip test, no detector"):
@@ -648,8 +820,9 @@ SECTIONS = {
     "annotation_check": lambda args, repeat: bench_annotation_check(args.cache_entries),
     "host_syncs": lambda args, repeat: bench_host_syncs(repeat),
     "folding": lambda args, repeat: bench_folding(repeat * 2),
-    "mobile": lambda args, repeat: bench_mobile(repeat * 2),
+    "mobile": lambda args, repeat: bench_mobile(repeat * 2, args.peer),
     "temporal": lambda args, repeat: bench_temporal(repeat),
+    "int8_accuracy": lambda args, repeat: bench_int8_accuracy(args.checkpoint, args.data_dir, args.arch, args.size),
     "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
 }
 
@@ -661,6 +834,19 @@ def main():
         "--cache_entries", type=int, default=500000, help="size of the generated H36M cache whose opening is timed"
     )
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument(
+        "--peer",
+        choices=["mediapipe"],
+        help="also time MediaPipe's BlazePose full (installed into its own environment on first use) in the mobile "
+        "section, and give its rows as ratios to it",
+    )
+    quickstart = parser.add_argument_group("int8_accuracy: a trained network and its data (default: the quickstart's)")
+    quickstart.add_argument(
+        "--checkpoint", default=os.path.join(REPO, "exp", "quickstart_fusion_3d_var", "model_last.pth")
+    )
+    quickstart.add_argument("--data_dir", default=os.path.join(REPO, "data"))
+    quickstart.add_argument("--arch", default="msra_18")
+    quickstart.add_argument("--size", type=int, default=64, help="its input size (square)")
     args = parser.parse_args()
     repeat = 2 if args.quick else 5
     start, load = time.time(), os.getloadavg()[0]
