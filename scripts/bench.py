@@ -644,7 +644,7 @@ def bench_int8_accuracy(checkpoint, data_dir, arch, size):
     flags = ["--test", "--full_test", "--load_model", checkpoint, "--arch", arch, "--input_h", str(size)]
     opt = fixture_opts(*flags, "--input_w", str(size), "--data_dir", data_dir)
     dataset = get_dataset(opt, "val")
-    calibration = np.stack([dataset[i]["input"].numpy() for i in range(min(32, len(dataset)))])
+    calibration = np.stack([np.asarray(dataset[i]["input"]) for i in range(min(32, len(dataset)))])
     results = {}
     with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
         os.environ["HG3D_CACHE"] = tmp
