@@ -1,13 +1,13 @@
 """The peer of ``scripts/bench.py --peer mediapipe``: MediaPipe's BlazePose full, run by the Python of
 its own environment (mediapipe 0.10.21, NumPy < 2, scikit-image), never by hg3d's.
 
-    python bench_peer_mediapipe.py photo OUT.npy           # a 640x480 BGR frame of one person
-    python bench_peer_mediapipe.py time FRAMES.npy REPEAT  # JSON: BlazePose's seconds per frame
+    python bench_peer_mediapipe.py photo OUT.npy     # a 640x480 BGR frame of one person
+    python bench_peer_mediapipe.py serve FRAMES.npy  # a pass over the frames per line read; JSON lines
 
 ``photo``: scikit-image's astronaut picture (one person, real, shipped in its wheel) scaled into a
-640x480 frame, so that BlazePose finds someone to put landmarks on. ``time``: the frames (uint8
+640x480 frame, so that BlazePose finds someone to put landmarks on. ``serve``: the frames (uint8
 BGR, N x H x W x 3) played as a video (BlazePose's tracking mode: its detector runs when it has
-lost the person) ``REPEAT`` + 1 times; the first pass warms up, the fastest later pass counts.
+lost the person), a pass when asked, so that the bench can take turns with hg3d's timings.
 """
 
 import json
@@ -31,30 +31,24 @@ def photo(path):
     np.save(path, frame[None])
 
 
-def time_blazepose(path, repeat):
+def serve(path):
+    """BlazePose on the frames of ``path`` played as a video, one pass now (the warm-up) and one
+    for each line read from stdin; each pass prints one JSON line of its figures."""
     import mediapipe as mp
 
     frames = np.ascontiguousarray(np.load(path)[:, :, :, ::-1])  # BGR -> RGB
-    best, found = float("inf"), 0
     with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, enable_segmentation=False) as pose:
-        for warm_up in [True] + [False] * repeat:
-            start, landmarks = time.perf_counter(), 0
-            for frame in frames:
-                landmarks += pose.process(frame).pose_world_landmarks is not None
+
+        def one_pass():
+            start = time.perf_counter()
+            landmarks = sum(pose.process(frame).pose_world_landmarks is not None for frame in frames)
             seconds = (time.perf_counter() - start) / len(frames)
-            if not warm_up and seconds < best:
-                best, found = seconds, landmarks
-    return {
-        "seconds_per_frame": best,
-        "world_landmarks": found,
-        "frames": len(frames),
-        "passes": repeat,
-        "mediapipe": mp.__version__,
-    }
+            return {"seconds_per_frame": seconds, "world_landmarks": landmarks, "frames": len(frames)}
+
+        print(json.dumps({**one_pass(), "mediapipe": mp.__version__}), flush=True)
+        for _ in sys.stdin:
+            print(json.dumps(one_pass()), flush=True)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "photo":
-        photo(sys.argv[2])
-    else:
-        print(json.dumps(time_blazepose(sys.argv[2], int(sys.argv[3]))))
+    (photo if sys.argv[1] == "photo" else serve)(sys.argv[2])
