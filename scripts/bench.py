@@ -347,18 +347,19 @@ DEMO_GOALS = {"every frame": 1.6, "every 5th frame": 1.2}  # at most this x the 
 ONNX_GOAL = 1.15  # at least this x torch's frames/s
 
 
-def bench_demo(frames, passes):
+def bench_demo(frames, passes, pipeline_only=False):
     """The video demo end to end (start-up included) on a generated 640x480 clip, 2 threads, each
-    setting run ``passes`` times (the fastest counts: the least disturbed by other work). Random
-    weights (none can be downloaded here); the detector's 'person' logit is raised and
-    --max_people is 1, so the pose network sees one person per frame."""
+    setting run ``passes`` times in turns (the fastest counts: the least disturbed by other work).
+    Random weights (none can be downloaded here); the detector's 'person' logit is raised and
+    --max_people is 1, so the pose network sees one person per frame. ``pipeline_only``: only the
+    pipelined and sequential runs with the detector on every frame."""
     import tempfile
 
     print(f"demo on a {frames}-frame 640x480 clip (2 threads, best of {passes})")
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
         os.environ["HG3D_CACHE"] = os.path.join(tmp, "cache")  # the ONNX export is timed, not reused
-        _bench_demo_in(tmp, frames, passes)
+        _bench_demo_in(tmp, frames, passes, pipeline_only)
 
 
 def write_clip(path, frames, rng):
@@ -391,7 +392,7 @@ def time_demo_runs(runs, passes):
     return seconds
 
 
-def _bench_demo_in(tmp, frames, passes):
+def _bench_demo_in(tmp, frames, passes, pipeline_only):
     from hg3d.checkpoint import save_checkpoint
     from hg3d.demo.detection import auto_detector, random_detector_state
     from hg3d.deploy.onnx_runtime import OnnxRuntimeModel
@@ -404,9 +405,14 @@ def _bench_demo_in(tmp, frames, passes):
     save_checkpoint(ckpt18, create_model("msra_18", {"hm": 16, "depth": 16}), 1)
     default = auto_detector("cpu")
     torch.save(random_detector_state(default, person_logit=8.0), det)
-    start = time.perf_counter()
-    OnnxRuntimeModel.from_checkpoint(ckpt, "msra_50", "human3d", 256, 256, log=lambda _: None)  # the first run's export
-    t_export = time.perf_counter() - start
+    if not pipeline_only:
+        start = time.perf_counter()
+        OnnxRuntimeModel.from_checkpoint(ckpt, "msra_50", "human3d", 256, 256, log=lambda _: None)  # first run's export
+        row(
+            "ONNX export, first run only",
+            f"{time.perf_counter() - start:.0f} s",
+            "ResNet-50 at 256x256; later runs load the cached file",
+        )
     common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
     no_det = [*common, "--detector", "none"]
     with_det = [*common, "--detector", default, "--detector_weights", det, "--max_people", "1"]
@@ -425,8 +431,11 @@ def _bench_demo_in(tmp, frames, passes):
         "no flip test, no detector": ([*no_det, "--no_flip_test"], ("speed", None)),
         "ResNet-18, no detector": ([*no_det, "--load_model", ckpt18, "--arch", "msra_18"], ("speed", None)),
     }
+    pair = (f"{default} every frame", f"{default} every frame, --pipeline off")
+    if pipeline_only:
+        runs = {name: runs[name] for name in pair}
     seconds = time_demo_runs({name: argv for name, (argv, _) in runs.items()}, passes)
-    base = seconds["no detector"]
+    base = seconds.get("no detector", "not run")
     for name, (_, goal) in runs.items():
         t = seconds[name]
         if isinstance(t, str):
@@ -434,7 +443,7 @@ def _bench_demo_in(tmp, frames, passes):
         else:
             detail = f"{frames} frames in {t:.1f} s{_against(t, base, goal)}"
             row(f"demo video, {name}", f"{frames / t:.2f} frames/s", detail)
-    piped, sequential = seconds[f"{default} every frame"], seconds[f"{default} every frame, --pipeline off"]
+    piped, sequential = (seconds[name] for name in pair)
     if isinstance(piped, float) and isinstance(sequential, float):
         row(
             f"demo video, {default} every frame: pipelined vs sequential",
@@ -442,8 +451,8 @@ def _bench_demo_in(tmp, frames, passes):
             f"{frames / piped:.2f} vs {frames / sequential:.2f} frames/s: reading, detection and pose in threads "
             f"(the default) vs one after another (--pipeline off)",
         )
-    row("ONNX export, first run only", f"{t_export:.0f} s", "ResNet-50 at 256x256; later runs load the cached file")
-    bench_frame_costs(ckpt, base / frames if isinstance(base, float) else None, passes + 1)
+    if not pipeline_only:
+        bench_frame_costs(ckpt, base / frames if isinstance(base, float) else None, passes + 1)
 
 
 def bench_frame_costs(ckpt, t_frame, repeat):
@@ -867,6 +876,7 @@ SECTIONS = {
     "temporal": lambda args, repeat: bench_temporal(repeat),
     "int8_accuracy": lambda args, repeat: bench_int8_accuracy(args.checkpoint, args.data_dir, args.arch, args.size),
     "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
+    "pipeline": lambda args, repeat: bench_demo(20 if args.quick else 60, 3, pipeline_only=True),
 }
 
 
