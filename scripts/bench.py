@@ -389,8 +389,9 @@ def time_demo_runs(runs, passes):
             except Exception as exc:  # a crashing setting is a row saying so, not the end of the bench
                 seconds[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
                 continue
-            if time.perf_counter() - start < seconds.get(name, float("inf")):
-                seconds[name], cpu[name] = time.perf_counter() - start, time.process_time() - start_cpu
+            wall, used = time.perf_counter() - start, time.process_time() - start_cpu
+            if wall < seconds.get(name, float("inf")):
+                seconds[name], cpu[name] = wall, used
     return seconds, cpu
 
 
