@@ -2,7 +2,8 @@
 # The whole pipeline on a fresh machine, with no download beyond the Python packages: install, sample
 # data, the three training stages of the original recipe (shortened: ResNet-18, 64x64 inputs, 6 + 16 + 1
 # epochs), the Human3.6M, 3DPW and MPI-INF-3DHP tests (evaluation on the sample data, not the test
-# suite) and the demo with its 3D viewer page. Under 10 minutes on 2 CPU cores (docs/development.md).
+# suite) and the demo with its 3D viewer page. About 4 minutes on 2 quiet CPU cores once installed
+# (docs/development.md).
 # Usage: bash scripts/quickstart.sh [--gpus 0]   (default -1: the CPU; 0: the first CUDA GPU)
 # It prints the MPJPE of the untrained network and of the final model on the same validation set.
 set -euo pipefail

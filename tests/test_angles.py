@@ -1,10 +1,16 @@
 """Joint angles on perfect labels: poses built from known angles (in a body frame, then turned and
 moved anywhere) give those angles back, for each definition, both sides and both signs."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from helpers import REPO_DIR
 from hg3d.angles import ANGLE_NAMES, joint_angles
 from hg3d.joints import H36M_JOINTS
 
@@ -135,3 +141,16 @@ def test_a_missing_joint_gives_nan_where_it_is_used(placed, joint, nan_angles):
 def test_wrong_shape_is_refused():
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, 3\)"):
         joint_angles(np.zeros((16, 3)))
+
+
+@pytest.mark.e2e
+def test_the_figure_in_the_docs_is_what_the_definitions_draw(tmp_path):
+    """docs/angles.svg (docs/motion.md) is what scripts/make_angles_figure.py draws now: its pose,
+    built from chosen angles, gives those angles back through ``joint_angles`` (the script checks),
+    and the committed picture is up to date."""
+    out = tmp_path / "angles.svg"
+    script = os.path.join(REPO_DIR, "scripts", "make_angles_figure.py")
+    done = subprocess.run([sys.executable, script, "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "knee_flexion_r 45.0" in done.stdout and "hip_abduction_l 20.0" in done.stdout
+    assert out.read_text() == Path(REPO_DIR, "docs", "angles.svg").read_text()

@@ -10,6 +10,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from selenium.webdriver.common.by import By
 
 from browser import (
     FRAMES,
@@ -24,6 +25,7 @@ from browser import (
     show_frame,
     two_person_frames,
     video_ready,
+    wait_for,
     write_two_person_clip,
 )
 from hg3d import commands
@@ -89,7 +91,10 @@ def test_demo_page_shows_the_json_joints_and_plays_its_video(browser, video_run)
     assert [url for url in urls if url.split(":", 1)[0] not in ("file", "data", "blob")] == []
 
 
-def test_folder_of_images_gets_a_page_per_image(resnet18_3d_checkpoint, tmp_path):
+@pytest.fixture(scope="module")
+def images_run(tmp_path_factory, resnet18_3d_checkpoint):
+    """The output folder of ``--html`` on a folder of two two-person images, and what the demo printed."""
+    tmp_path = tmp_path_factory.mktemp("demo_html_images")
     frames, boxes = two_person_frames(np.random.default_rng(8))
     folder, out = tmp_path / "pictures", tmp_path / "out"
     folder.mkdir()
@@ -97,17 +102,57 @@ def test_folder_of_images_gets_a_page_per_image(resnet18_3d_checkpoint, tmp_path
         cv2.imwrite(str(folder / name), frames[index])
     (tmp_path / "boxes.json").write_text(json.dumps({"a.png": boxes[0], "b.png": boxes[3]}))
     argv = ["--demo", str(folder), "--bboxes", str(tmp_path / "boxes.json"), "--html"]
-    printed = demo_output([*argv, "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *SMALL])
+    return out, demo_output([*argv, "--load_model", resnet18_3d_checkpoint, "--out_dir", str(out), *SMALL])
+
+
+def test_folder_of_images_gets_a_page_per_image(images_run):
+    out, printed = images_run
     for stem in ("a", "b"):
         assert f"-> {out / stem}{{_2d.png,_3d.png,.json,.html}}: 2 person(s)" in printed
         people = json.loads((out / f"{stem}.json").read_text())["people"]
         data = page_data(out / f"{stem}.html")
         assert data["video"] is None and not data["is_video"] and len(data["frames"]) == 1
+        assert data["photo"].startswith("data:image/jpeg;base64,")  # the overlay, inside the page
         drawn = data["frames"][0]["people"]
         assert [p["id"] for p in drawn] == [0, 1]
         for person, pose in zip(people, drawn):  # exactly the JSON's numbers, in camera space where placed
             placed = person["joints_3d_cam_mm"] is not None
             assert pose["joints"] == person["joints_3d_cam_mm" if placed else "joints_3d_h36m_mm"]
+
+
+def test_image_page_shows_the_overlay_picture_beside_the_3d(browser, images_run):
+    """The photo with the demo's 2D skeletons and ids, left of the 3D view, where the 3D names each
+    person as the overlay does (#0, #1): its pixels are the demo's <name>_2d.png."""
+    out, _ = images_run
+    open_page(browser, out / "a.html", 0)
+    assert page_state(browser, 0)["tracks"] == [0, 1]
+    photo = "document.getElementById('photo')"
+    size = wait_for(browser, f"{photo}.complete ? [{photo}.naturalWidth, {photo}.naturalHeight] : null", bool, "it")
+    overlay = cv2.imread(str(out / "a_2d.png"))
+    assert size == [overlay.shape[1], overlay.shape[0]]
+    element = browser.find_element(By.ID, "photo")
+    shown = cv2.imdecode(np.frombuffer(element.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape[1] > overlay.shape[1]  # drawn larger than the picture's own pixels
+    shown = cv2.resize(shown, (overlay.shape[1], overlay.shape[0]), interpolation=cv2.INTER_AREA).astype(int)
+    assert shown.std() > 20  # not a blank box
+
+    def blurred(image):
+        return cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), 2)
+
+    assert np.abs(blurred(shown) - blurred(overlay)).mean() < 2  # the picture (JPEG, scaled: near, not equal)
+    photo = cv2.imread(str(out.parent / "pictures" / "a.png")).astype(int)
+    drawn = np.abs(overlay - photo).sum(2) > 150  # the skeletons, boxes and names the demo drew on it
+    nearer = (
+        np.abs(blurred(shown) - blurred(overlay))[drawn].mean()
+        < 0.5 * np.abs(blurred(shown) - blurred(photo))[drawn].mean()
+    )
+    assert drawn.mean() > 0.02 and nearer
+    box = "document.getElementById('{}').getBoundingClientRect().toJSON()"
+    picture, view = (browser.execute_script(f"return {box.format(name)}") for name in ("photo", "view"))
+    assert picture["right"] <= view["left"] and picture["bottom"] > view["top"]  # beside the 3D
+    names = browser.execute_script("return window.hg3dViewer.labelsOnPage().map((l) => l.text)")
+    assert sorted(names) == ["#0", "#1", "camera"]
+    assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#legend li")] == ["#0", "#1"]
 
 
 def test_html_with_a_2d_checkpoint_is_a_one_line_error(tmp_path, capsys):

@@ -43,7 +43,11 @@ def trained_like(frames, causal):
 
 def test_sequences_round_trip_through_the_file(tmp_path, sequences):
     path = str(tmp_path / "s.h5")
-    sequences = [sequences[0], dataclasses.replace(sequences[1], gt_3d=None, subject=None), sequences[2]]  # optional
+    sequences = [
+        dataclasses.replace(sequences[0], frame_step=2, inputs="ground_truth"),
+        dataclasses.replace(sequences[1], gt_3d=None, subject=None),  # optional
+        sequences[2],
+    ]
     write_sequences(path, sequences)
     back = read_sequences(path)
     assert [s.name for s in back] == [s.name for s in sequences]
@@ -51,14 +55,9 @@ def test_sequences_round_trip_through_the_file(tmp_path, sequences):
         for key in ("joints_2d", "confidence", "joints_3d"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
         assert (a.gt_3d is None) == (b.gt_3d is None)
-        assert (a.fps, a.width, a.height, a.subject, a.action, a.camera) == (
-            b.fps,
-            b.width,
-            b.height,
-            b.subject,
-            b.action,
-            b.camera,
-        )
+        attributes = ("fps", "width", "height", "subject", "action", "camera", "frame_step", "inputs")
+        assert [getattr(a, k) for k in attributes] == [getattr(b, k) for k in attributes]
+    assert back[0].inputs_are_truth and not back[1].inputs_are_truth and back[0].frame_step == 2
     with pytest.raises(UserError, match=r"sequence 't_001' lacks gt_3d"):
         read_sequences(path, need_gt=True)
 
@@ -76,6 +75,10 @@ def test_sequences_round_trip_through_the_file(tmp_path, sequences):
             r"'joints_3d' has shape \(60, 16, 3\), expected \(60, 17, 3\)",
         ),
         (lambda f: f.create_dataset("loose", data=np.zeros(3)), r"sequence 'loose': expected one group per sequence"),
+        (
+            lambda f: f["t_000"].attrs.__setitem__("inputs", "guessed"),
+            r"attribute 'inputs' is 'guessed', expected one of frame_model, ground_truth",
+        ),
     ],
 )
 def test_a_bad_sequence_file_is_one_line_naming_what_is_wrong(tmp_path, sequences, damage, message):

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.by import By
 
 from browser import (
@@ -44,7 +45,7 @@ from hg3d.demo import run_demo
 from hg3d.errors import UserError
 from hg3d.viewer import write_viewer
 from hg3d.viewer.cli import run_view
-from hg3d.viewer.page import THREE_DIR, THREE_VERSION
+from hg3d.viewer.page import PHOTO_MAX_SIDE, THREE_DIR, THREE_VERSION, photo_source
 
 BACKGROUND_BGR = (0x27, 0x21, 0x1D)  # the scene's background colour (#1d2127)
 
@@ -160,6 +161,85 @@ def test_hovering_a_joint_names_it_with_its_coordinates(browser, clip, clip_page
     assert [float(v) for v in match.group(3, 4, 5)] == pytest.approx(joint, abs=0.051)
     shown = browser.execute_script(f"return window.hg3dViewer.jointOnPage({track}, {names.index(name)})")
     assert np.hypot(shown[0] - x, shown[1] - y) < 12  # the joint under the pointer (or one drawn over it)
+
+
+def labels_on_page(driver):
+    """The names drawn over the 3D view, by text: their boxes on the page (CSS pixels)."""
+    return {label["text"]: label for label in driver.execute_script("return window.hg3dViewer.labelsOnPage()")}
+
+
+def test_labels_keep_their_size_on_screen_when_zooming(browser, clip_page):
+    """Track ids and the camera's name are sized in screen pixels, not in scene units: zooming in
+    moves them apart but does not grow them (so the camera's name cannot cover people near it)."""
+    open_page(browser, clip_page, 0)
+    page_state(browser, 0)
+    before = labels_on_page(browser)
+    assert sorted(before) == ["camera", "id 1", "id 2"]
+    canvas = browser.find_element(By.CSS_SELECTOR, "#view canvas")
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -400).perform()  # wheel: zoom in
+    moved = "JSON.stringify(window.hg3dViewer.labelsOnPage().map((l) => [l.left, l.top]))"
+    wait_for(browser, moved, lambda v: v != json.dumps([[b["left"], b["top"]] for b in before.values()]), "a zoom")
+    time.sleep(0.3)  # the wheel's remaining steps
+    after = labels_on_page(browser)
+    assert sorted(after) == sorted(before)
+
+    def apart(labels):
+        return np.hypot(labels["id 1"]["left"] - labels["id 2"]["left"], labels["id 1"]["top"] - labels["id 2"]["top"])
+
+    assert apart(after) > 1.2 * apart(before), (before, after)  # the view did zoom in
+    for text, box in before.items():
+        assert (after[text]["width"], after[text]["height"]) == pytest.approx((box["width"], box["height"]), abs=0.5)
+        assert box["height"] < 24, box  # a line of small text
+
+
+def wandering_record(record):
+    """``placed_record`` with people far apart over the clip: track 1 walks from 3 m left of the
+    camera, 4 m away, to 3 m right, 9 m away; track 2 stands 1.2 m in front of the camera."""
+    wandering = placed_record(record)
+    for index, frame in enumerate(wandering["frames"]):
+        t = index / (FRAMES - 1)
+        roots = {1: [-3000 + 6000 * t, 200.0, 4000 + 5000 * t], 2: [300.0, 300.0, 1200.0]}
+        for person in frame["people"]:
+            root = roots[person["track_id"]]
+            person["root_cam_mm"] = root
+            person["joints_3d_cam_mm"] = np.add(person["joints_3d_h36m_mm"], root).tolist()
+    return wandering
+
+
+def assert_the_clip_is_on_the_canvas(driver):
+    """Every joint of every person on every frame, and the demo's camera, drawn inside the canvas
+    from where the view is now (stepping through the frames does not move the view)."""
+    canvas = "document.querySelector('#view canvas').getBoundingClientRect().toJSON()"
+    box = driver.execute_script(f"return {canvas}")
+    points = []
+    for frame in range(FRAMES):
+        tracks = show_frame(driver, frame)["tracks"]
+        joints = "[...Array(17).keys()].map((j) => window.hg3dViewer.jointOnPage(id, j))"
+        points += driver.execute_script(f"return {tracks}.flatMap((id) => {joints})")
+    points.append(driver.execute_script("return window.hg3dViewer.cameraOnPage()"))
+    assert len(points) == FRAMES * 2 * 17 + 1
+    for x, y in points:
+        assert box["left"] <= x <= box["right"] and box["top"] <= y <= box["bottom"], (x, y, box)
+
+
+def test_the_first_view_frames_every_person_of_the_clip_and_the_camera(browser, clip, tmp_path):
+    """At load, whatever the window's shape, and after the window is resized before the view is
+    moved, everyone of the whole clip (not only the first frame) and the camera are in view."""
+    _, record, video = clip
+    page = tmp_path / "wandering.html"
+    write_viewer(wandering_record(record), str(page), str(video))
+    try:
+        for width, height in ((520, 900), (1100, 420)):  # the width limits, then the height
+            browser.set_window_size(width, height)
+            open_page(browser, page, 0)
+            page_state(browser, 0)
+            assert_the_clip_is_on_the_canvas(browser)
+        browser.set_window_size(480, 950)  # narrowed after loading: framed again
+        resized = "document.querySelector('#view canvas').width === document.getElementById('view').clientWidth"
+        wait_for(browser, resized, bool, "the canvas resized")
+        assert_the_clip_is_on_the_canvas(browser)
+    finally:
+        browser.set_window_size(1100, 650)
 
 
 # Records, on every animation frame while the video plays, the frame the page reports and the video's time.
@@ -294,6 +374,45 @@ def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(cli
     assert page_data(tmp_path / "sub" / "page.html")["video"] == "../two_2d.mp4"
 
 
+def test_view_command_shows_an_image_results_overlay_picture(clip, tmp_path, monkeypatch):
+    _, record, _ = clip
+    image = {key: value for key, value in record.items() if key not in ("frames", "video", "fps", "tracks")}
+    image.update(image="/photos/two.png", people=[dict(p, track_id=None) for p in record["frames"][0]["people"]])
+    (tmp_path / "two.json").write_text(json.dumps(image))
+    overlay = np.zeros((90, 160, 3), np.uint8)
+    overlay[:, :, 1] = np.linspace(0, 255, 160)
+    cv2.circle(overlay, (80, 45), 30, (255, 255, 255), -1)
+    cv2.imwrite(str(tmp_path / "two_2d.png"), overlay)
+    monkeypatch.chdir(tmp_path)
+    assert run_command(run_view, ["two.json"]) == 0
+    data = page_data(tmp_path / "two.html")
+    assert [p["name"] for p in data["frames"][0]["people"]] == ["#0", "#1"]  # as the overlay names them
+    assert np.abs(decoded_photo(data["photo"]).astype(int) - overlay).mean() < 3  # JPEG: near, not equal
+    (tmp_path / "two_2d.png").unlink()
+    assert run_command(run_view, ["two.json"]) == 0
+    assert page_data(tmp_path / "two.html")["photo"] is None
+
+
+def decoded_photo(source):
+    prefix = "data:image/jpeg;base64,"
+    assert source.startswith(prefix)
+    return cv2.imdecode(np.frombuffer(base64.b64decode(source[len(prefix) :]), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_a_large_photo_is_embedded_at_a_bounded_size(tmp_path):
+    """A 12-megapixel picture goes into the page shrunk to PHOTO_MAX_SIDE on its longer side (a
+    smooth one well under 1 MB)."""
+    ramp = np.linspace(0, 255, 4000, dtype=np.float32)
+    big = np.stack([np.tile(ramp, (3000, 1)), np.tile(ramp[:3000, None], (1, 4000)), np.full((3000, 4000), 90)], 2)
+    cv2.imwrite(str(tmp_path / "big.png"), big.astype(np.uint8))
+    source = photo_source(str(tmp_path / "big.png"))
+    shrunk = decoded_photo(source)
+    assert shrunk.shape == (PHOTO_MAX_SIDE * 3 // 4, PHOTO_MAX_SIDE, 3)
+    want = cv2.resize(big.astype(np.uint8), (PHOTO_MAX_SIDE, PHOTO_MAX_SIDE * 3 // 4), interpolation=cv2.INTER_AREA)
+    assert np.abs(shrunk.astype(int) - want).mean() < 2
+    assert len(source) < 1_000_000
+
+
 @pytest.mark.parametrize(
     "content,args,message",
     [
@@ -325,6 +444,8 @@ def test_view_command_writes_the_page_beside_the_json_with_its_overlay_video(cli
             r"missing\.json: 'joint_names_h36m' is \[\"a\"\], not a list",
         ),
         ('{"people": [], "image": 5}', [], r"missing\.json: 'image' is 5, not a file name"),
+        ('{"people": []}', ["--photo", "nope.png"], r"picture nope\.png not found or not an image"),
+        ('{"frames": [{"people": []}]}', ["--photo", "a.png"], r"--photo: missing\.json is a video result"),
     ],
 )
 def test_view_command_one_line_errors(tmp_path, monkeypatch, capsys, content, args, message):

@@ -13,8 +13,10 @@ Readers (``load_cameras``, chosen by the file's content):
 - EasyMocap's OpenCV FileStorage pair ``intri.yml`` (``names``, ``K_<cam>``, ``dist_<cam>``) and
   ``extri.yml`` (``Rot_<cam>`` a 3 x 3 matrix or ``R_<cam>`` a Rodrigues vector, ``T_<cam>`` in
   metres); naming the folder or either file reads both. Neither file holds the image size.
-- Human3.6M (``h36m_cameras``): the release's intrinsics table and, per subject, the extrinsics
-  that map its world-frame poses (``D3_Positions``) onto each camera's (``D3_Positions_mono``).
+- Human3.6M (``release_camera``, ``h36m_cameras``): the release's intrinsics table and, per
+  sequence and camera, the extrinsics that map its world-frame poses (``D3_Positions``) onto the
+  camera's (``D3_Positions_mono``); ``prepare_h36m`` keeps them in the cache entries
+  (``lens_of``).
 """
 
 import os
@@ -235,28 +237,53 @@ def rigid_fit(source, target):
     return R, target_mean - R @ source_mean
 
 
-def h36m_cameras(src, subject, sequence, width=None):
-    """Human3.6M's four cameras for one subject, as the release gives them: the intrinsics table
-    (``CAMERA_TABLE``, scaled to ``width``-px-wide frames, default the table's 1000) and the
-    extrinsics fitted (Kabsch) from the sequence's world-frame poses (``D3_Positions``) to each
-    camera's (``D3_Positions_mono``); the world frame is the release's (mm)."""
-    from .tools.h36m_official import CAMERA_TABLE, CAMERAS, TABLE_WIDTH, pose_paths, read_pose, table_intrinsics
+# How far (rms, mm) a camera's poses may be from its fitted world poses: the release computes the
+# one from the other, so only float noise separates them.
+RELEASE_FIT_TOLERANCE_MM = 1.0
+# A release camera's lens as cache entries store it: OpenCV's order after the pinhole.
+LENS_FIELDS = ("fx", "fy", "cx", "cy", "k1", "k2", "p1", "p2", "k3")
 
-    world_path = os.path.join(src, f"S{subject}", "MyPoseFeatures", "D3_Positions", f"{sequence}.cdf")
-    world = read_pose(world_path, 3).reshape(-1, 3)
-    width = width or TABLE_WIDTH
+
+def release_camera(world, mono, name, width, where):
+    """One Human3.6M camera as the release defines it: the intrinsics table (``CAMERA_TABLE``,
+    scaled to ``width``-px-wide frames) and the world -> camera R, t (mm) fitted (Kabsch) from a
+    sequence's world-frame poses ``world`` (``D3_Positions``, (N, 32, 3)) to the camera's
+    ``mono`` (``D3_Positions_mono``, same frames). ``where`` names the camera's pose file in errors."""
+    from .tools.h36m_official import table_distortion, table_intrinsics
+
+    if len(mono) != len(world):
+        raise UserError(f"{where} has {len(mono)} frames, its sequence's world poses {len(world)}: not the same frames")
+    world, mono = world.reshape(-1, 3), mono.reshape(-1, 3)
+    R, t = rigid_fit(world, mono)
+    residual = float(np.sqrt(((world @ R.T + t - mono) ** 2).sum(1).mean()))
+    if not residual <= RELEASE_FIT_TOLERANCE_MM:
+        raise UserError(
+            f"{where}: no rigid motion maps the sequence's world poses onto this camera's "
+            f"({residual:.1f} mm rms apart): not the same sequence?"
+        )
+    fx, fy, cx, cy = table_intrinsics(name, width)
+    K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]
+    values = {"size": None, "matrix": K, "dist": table_distortion(name), "rotation": R, "translation": t}
+    return make_camera(where, name, values, {f: f"fitted {f}" for f in FIELDS}, metres=False)
+
+
+def lens_of(camera):
+    """``camera``'s pinhole and distortion (at most 5 coefficients) as one vector (``LENS_FIELDS``)."""
+    k = camera.intrinsics
+    dist = np.zeros(0) if k.dist is None else np.asarray(k.dist)
+    return np.concatenate([[k.fx, k.fy, k.cx, k.cy], np.pad(dist, (0, len(LENS_FIELDS) - 4 - len(dist)))])
+
+
+def h36m_cameras(src, subject, sequence, width=None):
+    """Human3.6M's four cameras of one sequence (``release_camera``); the world frame is the
+    release's (mm), frames ``width`` px wide (default the table's 1000)."""
+    from .tools.h36m_official import CAMERAS, TABLE_WIDTH, pose_paths, read_pose, world_pose_path
+
+    world = read_pose(world_pose_path(src, subject, sequence), 3)
     cameras = []
     for name in CAMERAS:
         mono_path = pose_paths(src, subject, f"{sequence}.{name}")[1]
-        mono = read_pose(mono_path, 3).reshape(-1, 3)
-        if len(mono) != len(world):
-            raise UserError(f"{mono_path} has {len(mono)} joints, {world_path} {len(world)}: not the same frames")
-        R, t = rigid_fit(world, mono)
-        _, _, (k1, k2, k3), (p1, p2) = CAMERA_TABLE[name]
-        fx, fy, cx, cy = table_intrinsics(name, width)
-        K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]
-        values = {"size": None, "matrix": K, "dist": (k1, k2, p1, p2, k3), "rotation": R, "translation": t}
-        cameras.append(make_camera(mono_path, name, values, {f: f"fitted {f}" for f in FIELDS}, metres=False))
+        cameras.append(release_camera(world, read_pose(mono_path, 3), name, width or TABLE_WIDTH, mono_path))
     return cameras
 
 

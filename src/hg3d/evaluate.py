@@ -16,6 +16,7 @@ from .files import write_h5, write_json, write_mat
 from .inference import network_forward, predict_dataset, uses_autocast
 from .monitor import accuracy_monitor
 from .progress import ProgressBar
+from .sequences import frame_model_sequences, write_sequences
 
 
 def build_loader(opt, dataset, train):
@@ -88,6 +89,7 @@ def test(opt):
     if not opt.load_model:
         raise UserError("--test needs --load_model <checkpoint> (released models: see models/README.md)")
     dataset = get_dataset(opt, "val")
+    videos = dataset.videos() if opt.save_sequences else None  # before predicting: a cache without videos fails now
     model = load_model(opt.load_model, opt.arch, opt.task, log=print)
     summary, arrays = predict_and_score(opt, test_predictor(opt, model), dataset)
     if not distributed.is_main(opt):  # every rank predicted its shard; rank 0 writes
@@ -101,6 +103,9 @@ def test(opt):
     )
     write_results(opt, dataset, summary, arrays)
     print(f"test: {format_summary(summary)}; results in {opt.save_dir} (what each figure is: 'protocols' there)")
+    if videos is not None:
+        write_sequences(opt.save_sequences, frame_model_sequences(videos, arrays))
+        print(f"sequences: {len(videos)} videos, {summary['num_samples']} frames written to {opt.save_sequences}")
     return summary
 
 

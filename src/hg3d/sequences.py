@@ -6,8 +6,12 @@ One group per sequence (the group's name is the sequence's name), frames consecu
 - ``confidence`` (T, 16): their heatmap confidences;
 - ``joints_3d`` (T, 17, 3): the frame model's 3D, mm, root-relative, camera axes, H36M-17 order;
 - ``gt_3d`` (T, 17, 3), optional: the ground truth in the same units and axes;
+- ``observed`` (T,) bool, optional: False where a frame's inputs were filled in by interpolation
+  (the demo's tracks: frames where the person was missed, or dropped live);
 - attributes ``fps``, ``width``, ``height`` (the image size, px), and where known ``subject``,
-  ``action``, ``camera``.
+  ``action``, ``camera``; ``frame_step`` where the frames are every k-th of a video (``fps`` is
+  then the video's divided by k); ``inputs``: where the three inputs come from, ``frame_model``
+  (also when absent) or ``ground_truth`` (inputs derived from the labels: training adds noise).
 """
 
 from dataclasses import dataclass
@@ -19,7 +23,9 @@ from .files import atomic_write
 from .joints import NUM_H36M_JOINTS, NUM_JOINTS
 
 REQUIRED_ATTRS = ("fps", "width", "height")
-OPTIONAL_ATTRS = ("subject", "action", "camera")
+OPTIONAL_ATTRS = ("subject", "action", "camera", "frame_step", "inputs")
+INPUT_KINDS = ("frame_model", "ground_truth")
+GROUND_TRUTH_INPUTS = "ground_truth"
 
 
 @dataclass
@@ -37,6 +43,14 @@ class Sequence:
     subject: str | None = None
     action: str | None = None
     camera: str | None = None
+    frame_step: int | None = None
+    inputs: str | None = None
+    observed: np.ndarray | None = None
+
+    @property
+    def inputs_are_truth(self):
+        """Whether the inputs were derived from the ground truth (training then adds noise to them)."""
+        return self.inputs == GROUND_TRUTH_INPUTS
 
     def __len__(self):
         return len(self.joints_2d)
@@ -49,6 +63,7 @@ class Sequence:
             "confidence": (self.confidence, (frames, NUM_JOINTS)),
             "joints_3d": (self.joints_3d, (frames, NUM_H36M_JOINTS, 3)),
             "gt_3d": (self.gt_3d, (frames, NUM_H36M_JOINTS, 3)),
+            "observed": (self.observed, (frames,)),
         }
         for key, (array, shape) in shapes.items():
             if array is not None and array.shape != shape:
@@ -62,6 +77,8 @@ class Sequence:
             raise UserError(f"{where}: the sequence has no frames")
         if not (self.fps > 0 and self.width > 0 and self.height > 0):
             raise UserError(f"{where}: fps, width and height must be > 0, got {self.fps}, {self.width}, {self.height}")
+        if self.inputs is not None and self.inputs not in INPUT_KINDS:
+            raise UserError(f"{where}: attribute 'inputs' is {self.inputs!r}, expected one of {', '.join(INPUT_KINDS)}")
 
 
 def write_sequences(path, sequences):
@@ -81,6 +98,8 @@ def write_sequences(path, sequences):
                 for key in ("joints_2d", "confidence", "joints_3d", "gt_3d"):
                     if getattr(seq, key) is not None:
                         group.create_dataset(key, data=np.asarray(getattr(seq, key), np.float32))
+                if seq.observed is not None:
+                    group.create_dataset("observed", data=np.asarray(seq.observed, bool))
                 for key in REQUIRED_ATTRS + OPTIONAL_ATTRS:
                     if getattr(seq, key) is not None:
                         group.attrs[key] = getattr(seq, key)
@@ -123,10 +142,38 @@ def read_sequences(path, flag="--sequences", need_gt=False):
                 name=name,
                 **{k: np.asarray(group[k], np.float32) for k in ("joints_2d", "confidence", "joints_3d")},
                 gt_3d=np.asarray(group["gt_3d"], np.float32) if "gt_3d" in group else None,
+                observed=np.asarray(group["observed"], bool) if "observed" in group else None,
                 **{k: _attr(group, k) for k in REQUIRED_ATTRS + OPTIONAL_ATTRS},
             )
             seq.check(where)
             sequences.append(seq)
     if not sequences:
         raise UserError(f"{flag} {path} holds no sequences")
+    return sequences
+
+
+def frame_model_sequences(videos, arrays):
+    """The sequences of a ``--test`` run: one per video of ``videos`` (``(name, sample indices in
+    frame order, Sequence attributes)``, e.g. ``H36M.videos``), each frame's values taken from the
+    run's per-sample ``arrays`` (those of preds.h5: ``index``, ``pred_2d`` px, ``confidence``,
+    ``pred_3d`` and ``gt_3d`` H36M-17 mm). Every sample of the videos must have been predicted."""
+    index = np.asarray(arrays["index"])
+    row = np.full(index.max() + 1, -1)
+    row[index] = np.arange(len(index))
+    sequences = []
+    for name, samples, attributes in videos:
+        rows = row[samples]
+        if (rows < 0).any():
+            raise ValueError(f"video {name}: {int((rows < 0).sum())} of its frames were not predicted")
+        sequences.append(
+            Sequence(
+                name=name,
+                joints_2d=arrays["pred_2d"][rows],
+                confidence=arrays["confidence"][rows],
+                joints_3d=arrays["pred_3d"][rows],
+                gt_3d=arrays["gt_3d"][rows],
+                inputs="frame_model",
+                **attributes,
+            )
+        )
     return sequences

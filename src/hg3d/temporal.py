@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import load_weights, read_checkpoint, read_training_state
 from .errors import UserError
 from .joints import H36M_BONE_SUM_MM, H36M_FLIP_PERM, MPII_FLIP_PERM, NUM_H36M_JOINTS, NUM_JOINTS
 
@@ -144,6 +145,27 @@ class TemporalModel(nn.Module):
         return self(x, dense=True)[0].cpu().numpy()
 
 
+def read_temporal_record(path):
+    """The ``TemporalModel.record`` that checkpoint ``path`` stores; a one-line ``UserError`` for a
+    missing or unreadable file, or a checkpoint of the frame model."""
+    read_checkpoint(path)
+    record = read_training_state(path).get("temporal")
+    if not isinstance(record, dict):
+        raise UserError(
+            f"checkpoint {path} is not a temporal model (it records no temporal settings): give a checkpoint "
+            f"of hg3d-train --task temporal"
+        )
+    return record
+
+
+def load_temporal_model(path, device="cpu", log=print):
+    """The temporal network of checkpoint ``path``, loaded strictly, on ``device`` in eval mode: the
+    one way a temporal checkpoint becomes a model (``--test``, the demo's ``--temporal``)."""
+    model = TemporalModel.from_record(read_temporal_record(path))
+    load_weights(model, path, strict=True, log=log)
+    return model.to(device).eval()
+
+
 class TemporalLoss(nn.Module):
     """MPJPE (mm) of the output frames plus ``weight_velocity`` times the error of their velocity:
     the batch holds pairs of consecutive frames (rows 2k and 2k + 1)."""
@@ -166,21 +188,31 @@ class WindowBatches:
     Each sequence's features are padded at its edges (``TemporalModel.pad``) and all are stacked;
     a batch is ``batch_size / 2`` random pairs of consecutive frames, each frame with its
     ``frames``-long window (``input`` (B, F, frames)) and ground truth (``target`` (B, 17, 3));
-    with probability ``flip`` a pair is mirrored (features and ground truth alike). One epoch
-    visits every pair once (the last incomplete batch dropped). Shuffling and flips use torch's
-    global generator, which ``Trainer.fit`` seeds per epoch.
+    with probability ``flip`` a pair is mirrored (features and ground truth alike). The windows of
+    sequences whose inputs are ground truth (``Sequence.inputs_are_truth``) get fresh Gaussian
+    noise every time: ``noise_px`` (std per coordinate, image pixels) on the 2D joints and
+    ``noise_mm`` on the 3D (all joints but the root, which stays at the origin); other sequences'
+    inputs already err as a frame model does and are left as they are. One epoch visits every
+    pair once (the last incomplete batch dropped). Shuffling, flips and noise use torch's global
+    generator, which ``Trainer.fit`` seeds per epoch.
     """
 
     sampler = None  # what Trainer.fit looks for on a DataLoader
 
-    def __init__(self, sequences, model, batch_size, flip=0.5):
+    def __init__(self, sequences, model, batch_size, flip=0.5, noise_mm=0.0, noise_px=0.0):
         padded, rows, targets, offset = [], [], [], 0
-        for seq in sequences:
+        noise_std = np.zeros((len(sequences), NUM_FEATURES), np.float32)  # per sequence, in feature units
+        for i, seq in enumerate(sequences):
             padded.append(model.pad(frame_features(seq)))
             rows.append(offset + np.arange(len(seq)))  # window start of each frame: the frame's padded row - past
             targets.append(seq.gt_3d)
             offset += len(padded[-1])
+            if seq.inputs_are_truth:
+                noise_std[i, :IN_2D] = noise_px / (seq.width / 2)
+                noise_std[i, START_3D + 3 :] = noise_mm / H36M_BONE_SUM_MM
         self.features = torch.from_numpy(np.concatenate(padded))
+        self.noise_std = torch.from_numpy(noise_std) if noise_std.any() else None
+        self.sequence_of = torch.from_numpy(np.repeat(np.arange(len(sequences)), [len(p) for p in padded]))
         self.starts = torch.from_numpy(np.concatenate([r[:-1] for r in rows]))  # pairs (t, t + 1)
         self.targets = torch.zeros(len(self.features), NUM_H36M_JOINTS, 3)  # by window start
         self.targets[torch.from_numpy(np.concatenate(rows))] = torch.from_numpy(np.concatenate(targets))
@@ -203,6 +235,8 @@ class WindowBatches:
             first = order[b * pairs : (b + 1) * pairs]
             rows = torch.stack([first, first + 1], 1).reshape(-1)  # (B,): window start of each frame
             x = self.features[rows[:, None] + window]  # (B, frames, F)
+            if self.noise_std is not None:
+                x = x + torch.randn_like(x) * self.noise_std[self.sequence_of[rows]][:, None]
             y = self.targets[rows]
             mirrored = (torch.rand(pairs) < self.flip).repeat_interleave(2)
             x = torch.where(mirrored[:, None, None], flip_features(x), x)

@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from .checkpoint import load_weights, read_checkpoint, read_training_state
+from .checkpoint import load_weights
 from .errors import UserError
 from .evaluate import format_summary
 from .files import writable_dir, write_h5, write_json
@@ -18,19 +18,20 @@ from .metrics import protocols
 from .metrics.temporal import figure_protocols, score_sequences
 from .run_folder import clear_run_dir, locked, trained_checkpoints
 from .sequences import read_sequences
-from .temporal import TemporalLoss, TemporalModel, WindowBatches, frame_features
+from .temporal import (
+    TemporalLoss,
+    TemporalModel,
+    WindowBatches,
+    frame_features,
+    load_temporal_model,
+    read_temporal_record,
+)
 from .trainer import Trainer, seed_everything
 
 
 def checked_record(path, opt=None):
     """The ``TemporalModel.record`` of checkpoint ``path``; with ``opt``, it must match the flags."""
-    read_checkpoint(path)  # one-line errors for a missing or unreadable file
-    record = read_training_state(path).get("temporal")
-    if not isinstance(record, dict):
-        raise UserError(
-            f"checkpoint {path} is not a temporal model (it records no temporal settings): give a checkpoint "
-            f"of hg3d-train --task temporal"
-        )
+    record = read_temporal_record(path)
     if opt is not None:
         wanted = TemporalModel(opt.frames, opt.causal, opt.channels).record
         differ = [f"--{k} {record[k]} there, {wanted[k]} here" for k in wanted if record.get(k) != wanted[k]]
@@ -91,13 +92,19 @@ def train(opt):
         train_set = read_sequences(opt.sequences, "--sequences", need_gt=True)
         val_set = read_sequences(opt.val_sequences, "--val_sequences", need_gt=True)
         model = TemporalModel(opt.frames, opt.causal, opt.channels, opt.dropout)
-        batches = WindowBatches(train_set, model, opt.batch_size, opt.flip)
+        batches = WindowBatches(train_set, model, opt.batch_size, opt.flip, opt.input_noise_mm, opt.input_noise_px)
         trainer = TemporalTrainer(opt, model, torch.optim.Adam(model.parameters(), opt.lr), val_set)
         trainer.resume_or_load(opt.resume)
         clear_run_dir(opt, old_checkpoints)
         logger = Logger(opt, resume_epoch=trainer.epoch if opt.resume else None)
         frames = sum(len(s) for s in train_set)
         print(f"temporal model: {opt.frames} frames{' causal' if opt.causal else ''}; {frames} training frames")
+        if batches.noise_std is not None:
+            truth = sum(s.inputs_are_truth for s in train_set)
+            print(
+                f"{truth} of {len(train_set)} training sequences have ground-truth inputs: noise of "
+                f"{opt.input_noise_px:g} px (2D) and {opt.input_noise_mm:g} mm (3D) is added to them"
+            )
         trainer.fit(batches, val_set, logger)
         logger.close()
     print(f"training done: checkpoints and logs in {opt.save_dir}")
@@ -105,11 +112,9 @@ def train(opt):
 
 def test(opt):
     """Score ``--load_model`` on ``--sequences``: results.json and preds.h5 in the run's folder."""
-    record = checked_record(opt.load_model)
+    model = load_temporal_model(opt.load_model, opt.device)
+    record = model.record
     sequences = read_sequences(opt.sequences, "--sequences", need_gt=True)
-    model = TemporalModel.from_record(record)
-    load_weights(model, opt.load_model, strict=True)
-    model.to(opt.device)
     summary, arrays = scored(model, sequences, opt)
     kind = f"temporal, {record['frames']} frames{', causal' if record['causal'] else ''}"
     summary.update(model=kind, checkpoint=os.path.abspath(opt.load_model), sequences=os.path.abspath(opt.sequences))

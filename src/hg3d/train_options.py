@@ -39,6 +39,12 @@ def build_parser(prog="main.py"):
     )
     a("--test", action="store_true", help="evaluate --load_model on the validation split")
     a("--full_test", action="store_true", help="test on every sample (default: every 10th of H36M)")
+    a(
+        "--multiview",
+        action="store_true",
+        help="H36M --test on the official release's conversion: also triangulate the cameras' 2D joints of each "
+        "frame with the release's calibration and score them in its world frame (docs/multiview.md)",
+    )
     a("--data_dir", default=os.path.join(home, "data"), help="root of the datasets (default: %(default)s)")
     a("--exp_dir", default=os.path.join(home, "exp"), help="root of the run outputs (default: %(default)s)")
     a("--num_workers", type=int, default=4, help="data-loading processes")
@@ -65,7 +71,19 @@ def build_parser(prog="main.py"):
     # loss
     a("--ratio_3d", type=float, default=0, help="3D samples per 2D sample in fusion training")
     a("--ratio_3dpw", type=float, default=0, help="3DPW samples per 2D sample (fusion_3dpw)")
-    a("--test_split", default="test", choices=("test", "validation", "train"), help="3DPW split evaluated by --test")
+    a(
+        "--test_split",
+        default="test",
+        choices=("test", "validation", "train"),
+        help="split evaluated by --test: 3DPW's three; Human3.6M's test (the Val cache) or train (the Train cache)",
+    )
+    a(
+        "--save_sequences",
+        default="",
+        metavar="FILE",
+        help="with --test on --dataset h36m converted from the official release: also write every frame's "
+        "prediction as pose sequences (HDF5) for --task temporal (docs/temporal.md); implies --full_test",
+    )
     a("--smpl_dir", default="", help="3DPW: the SMPL model files (SMPL_MALE.pkl, ...) for the 14-joint protocol")
     a("--j_regressor_h36m", default="", help="3DPW: SPIN's J_regressor_h36m.npy (17 x 6890), with --smpl_dir")
     a(
@@ -91,6 +109,19 @@ def build_parser(prog="main.py"):
     t("--channels", type=int, default=256, help="width of the temporal convolutions")
     t("--dropout", type=float, default=0.25, help="dropout of the temporal model")
     t("--weight_velocity", type=float, default=1.0, help="weight of the velocity error in the temporal loss")
+    t(
+        "--input_noise_mm",
+        type=float,
+        default=30.0,
+        help="std (mm, per coordinate) of the noise added to the 3D inputs of training sequences whose inputs "
+        "are ground truth (attribute inputs=ground_truth); 0: none",
+    )
+    t(
+        "--input_noise_px",
+        type=float,
+        default=4.0,
+        help="the same for their 2D inputs (image pixels)",
+    )
     return p
 
 
@@ -116,6 +147,16 @@ def finalize(opt, log=print, argv=None):
             f"--dataset {opt.dataset} is a test set: add --test (training on it is not supported)",
         ),
         (opt.resume and opt.overwrite, "--resume continues a run, --overwrite replaces it: pick one"),
+        (opt.multiview and not opt.test, "--multiview scores a test: add --test (and --load_model)"),
+        (
+            opt.multiview and opt.dataset != "h36m",
+            f"--multiview triangulates Human3.6M's cameras: use --dataset h36m, not {opt.dataset} "
+            "(other calibrated cameras: hg3d-triangulate)",
+        ),
+        (
+            opt.test and opt.test_split == "validation" and opt.dataset in ("h36m", "fusion_3d"),
+            "Human3.6M has no validation split: --test_split test (the test subjects) or train",
+        ),
         (
             bool(opt.smpl_dir) != bool(opt.j_regressor_h36m),
             "3DPW's 14-joint protocol needs both --smpl_dir and --j_regressor_h36m (docs/protocols_3dpw.md)",
@@ -127,6 +168,9 @@ def finalize(opt, log=print, argv=None):
     ]
     if opt.task == TEMPORAL:
         checks += temporal_checks(opt)
+    if opt.save_sequences:
+        checks += save_sequences_checks(opt)
+        opt.full_test = True  # every frame of every video
     for failed, message in checks:
         if failed:
             raise UserError(message)
@@ -162,6 +206,26 @@ def temporal_checks(opt):
         (opt.channels < 1, f"--channels must be >= 1, got {opt.channels}"),
         (not 0 <= opt.dropout < 1, f"--dropout must be in [0, 1), got {opt.dropout}"),
         (opt.weight_velocity < 0, f"--weight_velocity must be >= 0, got {opt.weight_velocity}"),
+        (
+            opt.input_noise_mm < 0 or opt.input_noise_px < 0,
+            f"--input_noise_mm and --input_noise_px must be >= 0, got {opt.input_noise_mm:g}, {opt.input_noise_px:g}",
+        ),
+    ]
+
+
+def save_sequences_checks(opt):
+    """(failed, message) pairs of --save_sequences."""
+    return [
+        (not opt.test, "--save_sequences writes what --test predicts: add --test"),
+        (
+            opt.task == TEMPORAL or opt.dataset != "h36m",
+            "--save_sequences is for the frame model's --test on --dataset h36m (--task human3d)",
+        ),
+        (os.path.isdir(opt.save_sequences), f"--save_sequences {opt.save_sequences} is a folder: give a file name"),
+        (
+            not os.path.isdir(os.path.dirname(os.path.abspath(opt.save_sequences))),
+            f"--save_sequences {opt.save_sequences}: its folder does not exist (create it first)",
+        ),
     ]
 
 

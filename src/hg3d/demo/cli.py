@@ -40,6 +40,7 @@ from .sources import (
     output_names,
     shown,
 )
+from .temporal import TemporalOutputs, temporal_flags
 
 
 @dataclass
@@ -89,12 +90,13 @@ def windows(opt, stop, log=print):
     return []
 
 
-def tracked_people(opt, estimator, detector, camera, source, entry):
-    """The ``runner.TrackedPeople`` of one video, camera or stream."""
+def tracked_people(opt, estimator, detector, camera, source, entry, temporal):
+    """The ``runner.TrackedPeople`` of one video, camera or stream (``temporal``: a
+    ``demo.temporal.TemporalOutputs``, whose live refiner it calls on each frame)."""
     pose_tracker = PoseTracker(
         estimator, detector, opt.det_every, opt.smooth_settings, source.fps, camera=camera, source_path=source.path
     )
-    return runner.TrackedPeople(pose_tracker, entry, detector)
+    return runner.TrackedPeople(pose_tracker, entry, detector, temporal.live_refiner(pose_tracker))
 
 
 def video_pictures(opt, stem, entry, detector):
@@ -111,11 +113,13 @@ def run_files(opt, stop):
             f"--bvh exports the people tracked through a video, and --demo {shown(opt.demo)} holds no "
             f"video (a file that OpenCV reads as one); drop --bvh for images"
         )
-    if motion_wanted(opt) and not videos:
+    video_only = [*(MOTION_FLAGS if motion_wanted(opt) else ()), *temporal_flags(opt)]
+    if video_only and not videos:
         raise UserError(
-            f"{'/'.join(MOTION_FLAGS)} follow the people tracked through a video, and --demo {shown(opt.demo)} holds "
+            f"{'/'.join(video_only)} follow the people tracked through a video, and --demo {shown(opt.demo)} holds "
             f"no video; drop them for images"
         )
+    temporal = TemporalOutputs(opt, live=False)
     names = output_names(images + videos, opt.demo)
     images, videos = [p for p in images if p in names], [p for p in videos if p in names]
     need_detector = opt.detector != "none" and any(box_entry(opt, p) is None for p in images + videos)
@@ -133,7 +137,8 @@ def run_files(opt, stop):
     for path in videos:
         if stop.requested():
             break
-        result.done += run_video(opt, stop, path, names[path], (estimator, detector, camera), window, result)
+        parts = (estimator, detector, camera, temporal)
+        result.done += run_video(opt, stop, path, names[path], parts, window, result)
     if result.done == 0 and not stop.requested():
         raise UserError(f"no input under {shown(opt.demo)} could be processed")
     stopped = f" (stopped by {stop.reason})" if stop.requested() else ""
@@ -143,22 +148,24 @@ def run_files(opt, stop):
 
 def run_video(opt, stop, path, stem, parts, window, result):
     """One video of a files run: the frames processed (0 when it is skipped, with a line)."""
-    estimator, detector, camera = parts
+    estimator, detector, camera, temporal = parts
     try:
         source = VideoFile(path)
     except Skipped as exc:
         print(f"skipping {shown(path)}: {exc}")
         return 0
     entry = box_entry(opt, path)
-    tracker = tracked_people(opt, estimator, detector, camera, source, entry)
+    tracker = tracked_people(opt, estimator, detector, camera, source, entry, temporal)
     out = os.path.join(opt.out_dir, stem)
+    tracks = temporal.sinks(stem)  # closed first: BVH, motion and the JSON read the refined poses
     motion = [MotionFiles(opt, stem)] if motion_wanted(opt) else []
     sinks = [
         video_pictures(opt, stem, entry, detector),
         *window,
         Progress(os.path.basename(source.name), source.reader.frames_expected),
+        *tracks,
         *motion,
-        VideoRecord(opt, out, amend=[m.amend for m in motion]),
+        VideoRecord(opt, out, amend=[s.amend for s in tracks + motion]),
         *([TrackBvh(opt, stem)] if opt.bvh else []),
     ]
     try:
@@ -198,18 +205,21 @@ def run_live(opt, stop):
         raise UserError(
             f"{'/'.join(MOTION_FLAGS)} need every frame of a video, and live input drops frames; drop them (or --live)"
         )
+    temporal = TemporalOutputs(opt, live=True)
     source = open_live_source(opt.demo)
     try:
         entry = box_entry(opt, opt.demo)
         estimator, detector, camera = build(opt, opt.detector != "none" and entry is None, inputs=[opt.demo])
-        tracker = tracked_people(opt, estimator, detector, camera, source, entry)
+        tracker = tracked_people(opt, estimator, detector, camera, source, entry, temporal)
         stem = live_name(opt.demo)
         out = os.path.join(opt.out_dir, stem)
+        tracks = temporal.sinks(stem)
         sinks = [
             FrameLines(out),
             video_pictures(opt, stem, entry, detector),
             *windows(opt, stop),
-            VideoRecord(opt, out),
+            *tracks,
+            VideoRecord(opt, out, amend=[s.amend for s in tracks]),
         ]
         try:
             processed = runner.run(source, tracker, sinks, stop, opt.pipeline == "on")

@@ -77,6 +77,17 @@ def build_parser():
         help="video with --bvh: tracks seen in fewer frames get no BVH file",
     )
     a("--html", action="store_true", help="also <name>.html: the 3D viewer, one self-contained page")
+    a(
+        "--temporal",
+        default="",
+        help="video: refine each track's 3D with this temporal model checkpoint (hg3d-train --task temporal; "
+        "live input: a --causal one); docs/temporal.md",
+    )
+    a(
+        "--save_sequences",
+        default="",
+        help="video: each track's per-frame estimates as pose sequences in this HDF5 file",
+    )
     add_motion_flags(parser)
     add_placement_flags(parser)
     a("--recursive", action="store_true", help="also look in sub-folders")
@@ -118,6 +129,15 @@ def check_values(opt):
         (
             opt.html and opt.task not in (None, "human3d"),
             f"--html shows 3D poses and --task {opt.task} gives none: load a human3d checkpoint or drop --html",
+        ),
+        (
+            (opt.temporal or opt.save_sequences) and opt.task not in (None, "human3d"),
+            f"--temporal and --save_sequences follow 3D poses and --task {opt.task} gives none: load a human3d "
+            f"checkpoint",
+        ),
+        (
+            opt.temporal and opt.smooth,
+            "--temporal refines the frame model's own estimates, and --smooth would filter them first: drop --smooth",
         ),
         (
             not FOV_RANGE_DEG[0] <= opt.fov <= FOV_RANGE_DEG[1],

@@ -227,13 +227,15 @@ class ImagePeople:
 class TrackedPeople:
     """The people of the frames of one video, camera or stream through a ``PoseTracker`` (boxes,
     tracks, smoothing, the camera it chose on the first frame); ``entry``: the boxes given for the
-    source (or None). What each track did is kept in ``tracked`` (``TrackedPoses``) for the JSON's
-    track list and the BVH export; ``detector``: the one its frames may need (None with given boxes)."""
+    source (or None); ``refine``: called with each frame and its people before they are kept (live
+    ``--temporal``, ``demo.temporal.CausalRefiner``), or None. What each track did is kept in
+    ``tracked`` (``TrackedPoses``) for the JSON's track list and the BVH export; ``detector``: the
+    one its frames may need (None with given boxes)."""
 
     batch_size = 1
 
-    def __init__(self, pose_tracker, entry, detector):
-        self.pose_tracker, self.entry = pose_tracker, entry
+    def __init__(self, pose_tracker, entry, detector, refine=None):
+        self.pose_tracker, self.entry, self.refine = pose_tracker, entry, refine
         self.label = detector_label(entry, detector)
         self.detector = pose_tracker.detector if entry is None else None
         self.tracked = TrackedPoses(pose_tracker.fps)
@@ -263,5 +265,7 @@ class TrackedPeople:
         (frame,) = frames
         given = frame_boxes(self.entry, frame.index)
         people = self.pose_tracker.step(frame.image, given, frame.time_s, frame.detected)
+        if self.refine is not None:
+            self.refine(frame, people)
         self.tracked.add(frame.index, people)
         return [FrameResult(frame, people, self.intrinsics, self.label, done=time.monotonic())]

@@ -76,12 +76,23 @@ def person_record(person):
         "confidence": _rounded(person["confidence"], 4),
     }
     if "joints_3d_mm" in person:
-        record["joints_3d_mm"] = _rounded(person["joints_3d_mm"], 2)
-        record["joints_3d_h36m_mm"] = _rounded(person["joints_3d_h36m_mm"], 2)
-        record["root_cam_mm"] = _rounded(person.get("root_cam_mm"), 2)
-        record["joints_3d_cam_mm"] = _rounded(person.get("joints_3d_cam_mm"), 2)
-        record["placement_note"] = person.get("placement_note")
+        record.update(joints_3d_fields(person))
     return record
+
+
+def joints_3d_fields(person):
+    """The 3D entries of a person's JSON form (``joints_3d_frame_mm``: the frame model's 3D where
+    ``--temporal`` refined the rest, docs/temporal.md)."""
+    fields = {
+        "joints_3d_mm": _rounded(person["joints_3d_mm"], 2),
+        "joints_3d_h36m_mm": _rounded(person["joints_3d_h36m_mm"], 2),
+        "root_cam_mm": _rounded(person.get("root_cam_mm"), 2),
+        "joints_3d_cam_mm": _rounded(person.get("joints_3d_cam_mm"), 2),
+        "placement_note": person.get("placement_note"),
+    }
+    if "joints_3d_frame_mm" in person:
+        fields["joints_3d_frame_mm"] = _rounded(person["joints_3d_frame_mm"], 2)
+    return fields
 
 
 def people_fields(people):
@@ -107,13 +118,13 @@ def header(opt, detector, intrinsics):
     }
 
 
-def write_record(opt, out, record, video=None):
-    """``out``.json and, with --html, the viewer ``out``.html (playing ``video`` when given);
-    returns the suffixes written."""
+def write_record(opt, out, record, video=None, photo=None):
+    """``out``.json and, with --html, the viewer ``out``.html (playing ``video``, or showing the
+    picture ``photo``, when given); returns the suffixes written."""
     write_json(out + ".json", record)
     if not opt.html:
         return [".json"]
-    write_viewer(record, out + ".html", video)
+    write_viewer(record, out + ".html", video, photo_path=photo)
     return [".json", ".html"]
 
 
@@ -289,7 +300,7 @@ class ImageRecords:
             "image": os.path.abspath(shown(path)),
             **result.fields(),
         }
-        result.written += write_record(self.opt, out, record)
+        result.written += write_record(self.opt, out, record, photo=out + "_2d.png")  # ImagePictures wrote it
         self.log(f"{shown(path)} -> {shown(out)}{{{','.join(result.written)}}}: {len(people)} person(s)")
 
     def close(self, stopped_by):

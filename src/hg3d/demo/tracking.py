@@ -72,6 +72,12 @@ class Tracker:
         return track["box"] + track["velocity"] * (track["missed"] + 1)
 
 
+def _root(person):
+    """A person's root in the camera frame (3,) mm, NaN where not placed."""
+    root = person.get("root_cam_mm")
+    return np.full(3, np.nan) if root is None else np.asarray(root, np.float64)
+
+
 class TrackedPoses:
     """Per track of a video: the frames it was seen in and, for frames with a 3D pose, the H36M-17
     joints and the camera-frame root in mm (NaN where not placed; smoothed with --smooth), with
@@ -88,10 +94,18 @@ class TrackedPoses:
             )
             track["frames"].append(frame)
             if person.get("joints_3d_h36m_mm") is not None:
-                root = person.get("root_cam_mm")
                 track["frames_3d"].append(frame)
                 track["joints_3d"].append(np.asarray(person["joints_3d_h36m_mm"], np.float64))
-                track["roots"].append(np.full(3, np.nan) if root is None else np.asarray(root, np.float64))
+                track["roots"].append(_root(person))
+
+    def replace_3d(self, track_id, people):
+        """Replace a track's 3D poses and roots by those of ``people``, one for each of its frames
+        with a 3D pose, in order (``--temporal``'s refined poses, ``demo.temporal``)."""
+        track = self.tracks[track_id]
+        if len(people) != len(track["frames_3d"]):
+            raise ValueError(f"track {track_id} has {len(track['frames_3d'])} 3D poses, got {len(people)}")
+        track["joints_3d"] = [np.asarray(p["joints_3d_h36m_mm"], np.float64) for p in people]
+        track["roots"] = [_root(p) for p in people]
 
     def arrays(self):
         """{track id: (frame indices (T,), H36M-17 joints (T, 17, 3) mm, roots (T, 3) mm)} for

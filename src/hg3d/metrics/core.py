@@ -43,9 +43,13 @@ def pck_accuracy(distances, threshold=0.5):
 
 def monitor(predictions):
     """What every benchmark reports: the sample count and the PCK monitor ``acc`` (summary), the
-    sample ``index`` and ``pred_2d`` image pixels (arrays)."""
+    sample ``index``, ``pred_2d`` image pixels and, where the predictor gave them (``maxval``),
+    their ``confidence``, the heatmap peaks (arrays)."""
     summary = {"num_samples": int(len(predictions["index"])), "acc": pck_accuracy(predictions["pck_dist"])}
-    return summary, {"index": predictions["index"], "pred_2d": predictions["pred_2d"]}
+    arrays = {"index": predictions["index"], "pred_2d": predictions["pred_2d"]}
+    if "maxval" in predictions:
+        arrays["confidence"] = predictions["maxval"]
+    return summary, arrays
 
 
 def per_sample_mpjpe(pred, gt):

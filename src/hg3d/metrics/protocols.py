@@ -92,6 +92,7 @@ _H36M_PA_MPJPE = replace(
 ACTION_MEAN = "the mean over actions of each action's mean over its samples"
 CAMERA_SPACE = "none: camera space (the prediction's root placed from its 2D joints and the intrinsics)"
 MRPE_REF = "Moon et al., ICCV 2019 (MRPE)"
+MULTIVIEW_SAMPLES = "one sample per subject, sequence and frame seen by two or more calibrated cameras (--multiview)"
 TRIANGULATION_REF = (
     "confidence-weighted DLT with RANSAC over view pairs: Iskakov et al., ICCV 2019 (hg3d.triangulation)"
 )
@@ -161,7 +162,7 @@ PROTOCOLS = {
         short="MPJPE_mv",
         title="17 joints triangulated from the network's 2D joints in every camera of a frame, pelvis-rooted",
         scale="triangulated",
-        samples=f"{H36M_SAMPLES}; one sample per subject, sequence and frame seen by two or more cameras",
+        samples=f"{H36M_SAMPLES}; {MULTIVIEW_SAMPLES}",
         reference=f"{MPJPE_REF}; {TRIANGULATION_REF}",
         matches="multi-view tables (Iskakov et al., ICCV 2019: 27.4 mm RANSAC, 22.4 mm algebraic), which use "
         "every frame of S9 and S11 and detectors trained for it",
@@ -169,10 +170,10 @@ PROTOCOLS = {
     "h36m_mpjpe_mv_abs": replace(
         _H36M_MPJPE,
         short="MPJPE_mv_abs",
-        title="17 joints triangulated from every camera of a frame, no alignment (the first camera's frame)",
+        title="17 joints triangulated from every camera of a frame, no alignment (the release's world frame)",
         alignment="none: the joints where the calibrated cameras put them",
         scale="triangulated",
-        samples=f"{H36M_SAMPLES}; one sample per subject, sequence and frame seen by two or more cameras",
+        samples=f"{H36M_SAMPLES}; {MULTIVIEW_SAMPLES}",
         reference=f"{MPJPE_REF}, without root alignment; {TRIANGULATION_REF}",
         matches="absolute multi-view MPJPE tables",
     ),

@@ -5,6 +5,7 @@ Facts from ``docs/reference.md`` ("The official Human3.6M release")::
     S1/Videos/<Sequence>.<camera>.mp4
     S1/MyPoseFeatures/D2_Positions/<Sequence>.<camera>.cdf        "Pose": 32 joints x (u, v) px
     S1/MyPoseFeatures/D3_Positions_mono/<Sequence>.<camera>.cdf   "Pose": 32 x (X, Y, Z) mm, camera
+    S1/MyPoseFeatures/D3_Positions/<Sequence>.cdf                 "Pose": 32 x (X, Y, Z) mm, world
 
 An entry is built as the ECCV 2018 challenge caches were: a least-squares 2D similarity (scale k,
 proper rotation, translation) from the frame's 17 camera-frame (X, Y) onto its 17 ``D2_Positions``
@@ -99,6 +100,11 @@ def pose_paths(src, subject, name):
         os.path.join(features, "D2_Positions", f"{name}.cdf"),
         os.path.join(features, "D3_Positions_mono", f"{name}.cdf"),
     )
+
+
+def world_pose_path(src, subject, sequence):
+    """The world-frame poses of a sequence (all cameras film the same motion)."""
+    return os.path.join(src, f"S{subject}", "MyPoseFeatures", "D3_Positions", f"{sequence}.cdf")
 
 
 def _names(folder, extension):
@@ -221,6 +227,12 @@ def table_intrinsics(camera, width):
     """(fx, fy, cx, cy) of ``CAMERA_TABLE`` for frames ``width`` px wide."""
     (fx, fy), (cx, cy), _, _ = CAMERA_TABLE[camera]
     return np.array([fx, fy, cx, cy]) * width / TABLE_WIDTH
+
+
+def table_distortion(camera):
+    """The lens distortion of ``CAMERA_TABLE`` in OpenCV's order (k1, k2, p1, p2, k3)."""
+    _, _, (k1, k2, k3), (p1, p2) = CAMERA_TABLE[camera]
+    return k1, k2, p1, p2, k3
 
 
 def video_intrinsics(pose_2d, pose_3d, camera, width, where):

@@ -4,7 +4,8 @@ and benchmarking ``prepare_h36m`` without the real data.
 Videos are written with OpenCV (mp4v), pose files with cdflib ("Pose": (1, N, 64) and (1, N, 96),
 32 joints). The people are the synthetic figures of ``hg3d.tools.synthetic`` seen through a pinhole (no
 lens distortion) with the release's camera intrinsics scaled to the frame width, or with
-intrinsics the caller gives; ``D2_Positions`` is that perspective projection. Quirks: S1's
+intrinsics the caller gives; ``D2_Positions`` is that perspective projection (with the table's
+lens distortion for the four calibrated cameras of ``write_multiview_sequence``). Quirks: S1's
 TakingPhoto / WalkingDog spellings, sequence names without a number, videos longer than their pose
 files (cameras 55011271 and 58860488), an empty damaged ``S11/Directions.54138969.mp4``, a video
 without pose files and pose files without a video.
@@ -15,9 +16,17 @@ import os
 import cv2
 import numpy as np
 
+from ..camera import Intrinsics, project
 from ..joints import H36M_BONE_SUM_MM
 from ..skeleton import bone_length_sum
-from .h36m_official import CAMERAS, NUM_OFFICIAL_JOINTS, OFFICIAL_TO_H36M17, TABLE_WIDTH, table_intrinsics
+from .h36m_official import (
+    CAMERAS,
+    NUM_OFFICIAL_JOINTS,
+    OFFICIAL_TO_H36M17,
+    TABLE_WIDTH,
+    table_distortion,
+    table_intrinsics,
+)
 from .synthetic import random_background, random_pose, render_person
 
 # (subject, sequence, cameras)
@@ -93,7 +102,9 @@ def write_pose_file(path, pose):
 def write_sequence(root, subject, name, rng, frames, width, video=True, poses=True, intrinsics=None, world=None):
     """One video and its two pose files; returns the truth (32-joint 2D and 3D poses, frames,
     frame size, the camera matrix K). ``world``: (32-joint world poses (T, 32, 3) mm, R, t) that
-    this camera films (x_cam = R x_world + t) instead of a figure of its own."""
+    this camera films (x_cam = R x_world + t) instead of a figure of its own; its ``D2_Positions``
+    then go through the table's lens distortion (the figure is drawn without it: a pixel or less
+    at these sizes)."""
     camera = name.rpartition(".")[2]
     w, h = frame_size(camera, width)
     intrinsics = camera_matrix(camera, width, intrinsics)
@@ -116,8 +127,11 @@ def write_sequence(root, subject, name, rng, frames, width, video=True, poses=Tr
         images.append(image)
         pose_3d.append(joints)
     pose_3d = np.stack(pose_3d)[:frames]
-    uvw = pose_3d @ intrinsics.T
-    pose_2d = uvw[..., :2] / uvw[..., 2:]
+    if world is None:
+        uvw = pose_3d @ intrinsics.T
+        pose_2d = uvw[..., :2] / uvw[..., 2:]
+    else:  # a calibrated camera: through the table's lens distortion
+        pose_2d = project(pose_3d, Intrinsics.from_matrix(intrinsics, table_distortion(camera)))
     features = os.path.join(root, f"S{subject}", "MyPoseFeatures")
     if poses:
         write_pose_file(os.path.join(features, "D2_Positions", f"{name}.cdf"), pose_2d)

@@ -24,10 +24,12 @@ from concurrent.futures.process import BrokenProcessPool
 import cv2
 import numpy as np
 
+from ..calibration import lens_of, release_camera
 from ..errors import OneLineParser, UserError
 from ..files import atomic_write, c_stderr_silenced
 from ..safe_pickle import load_pickle
 from .h36m_official import (
+    OFFICIAL_TO_H36M17,
     SequenceProblem,
     cache_labels,
     find_videos,
@@ -35,6 +37,7 @@ from .h36m_official import (
     read_pose,
     video_intrinsics,
     video_path,
+    world_pose_path,
 )
 
 SPLITS = (("Train", "train"), ("Val", "test"))
@@ -44,6 +47,9 @@ ENTRIES = "entries.pkl"
 # Version of what a converted sequence holds; sequences finished by an older version are redone.
 # 2: entries keep root_cam and intrinsics.
 ENTRY_FORMAT = 2
+# Version of the release's calibration (``world_calibration``) in the test subjects' entries: a
+# setting of test sequences only, so that adding it redoes those and reuses the training ones.
+CALIBRATION_FORMAT = 1
 
 
 def cache_path(out, split_dir):
@@ -139,6 +145,7 @@ def plan(args):
                             "step": step,
                             "crop": args.crop,
                             "jpeg_quality": args.jpeg_quality,
+                            **({"calibration": CALIBRATION_FORMAT} if which == "test" else {}),
                         },
                     }
                 )
@@ -193,7 +200,30 @@ def frame_entry(job, labels, row, offset):
     }
     if job["settings"]["crop"]:
         entry["crop_offset"] = [int(offset[0]), int(offset[1])]
+    if "camera_R" in labels:
+        entry["camera_R"], entry["camera_t"] = labels["camera_R"], labels["camera_t"]
+        entry["camera_lens"] = labels["camera_lens"] - [0, 0, offset[0], offset[1], 0, 0, 0, 0, 0]
+        entry["joints_3d_world"] = labels["joints_3d_world"][row].copy()
     return entry
+
+
+def world_calibration(job, pose_3d, width):
+    """The release's calibration of ``job``'s camera (``calibration.release_camera`` on its
+    sequence's world-frame poses) as entry labels: ``camera_R`` (3, 3) and ``camera_t`` (3,) mm
+    world -> camera, ``camera_lens`` (``calibration.LENS_FIELDS``, px of ``width``-px-wide frames)
+    and ``joints_3d_world`` (N, 17, 3) mm. Returns (labels, None), or ({}, the line saying why
+    there are none)."""
+    where = f"S{job['subject']}/{job['name']}"
+    path = world_pose_path(job["src"], job["subject"], job["sequence"])
+    if not os.path.isfile(path):
+        return {}, f"{where}: no world-frame poses ({path})"
+    try:
+        world = read_pose(path, 3)
+        camera = release_camera(world, pose_3d, job["camera"], width, where)
+    except UserError as exc:
+        return {}, str(exc)
+    labels = {"camera_R": camera.R, "camera_t": camera.t, "camera_lens": lens_of(camera)}
+    return {**labels, "joints_3d_world": world[:, OFFICIAL_TO_H36M17]}, None
 
 
 def write_frames(job, folder):
@@ -216,6 +246,10 @@ def write_frames(job, folder):
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
     camera = video_intrinsics(pose_2d, pose_3d, job["camera"], width, f"S{subject}/{name}")
     labels["intrinsics"] = camera["fitted"]
+    uncalibrated = None
+    if "calibration" in settings:  # only --test --multiview uses it
+        calibration, uncalibrated = world_calibration(job, pose_3d, width)
+        labels.update(calibration)
     try:
         entries = [
             frame_entry(job, labels, row, offset)
@@ -228,6 +262,7 @@ def write_frames(job, folder):
         "entries": entries,
         "fit_error": float(labels["fit_error"][list(rows)].max()),
         "intrinsics": camera,
+        "uncalibrated": uncalibrated,
     }
     with open(os.path.join(folder, ENTRIES), "wb") as handle:
         pickle.dump(stored, handle, protocol=4)
@@ -421,11 +456,18 @@ def main(argv=None):
     notices = [r[1]["intrinsics"]["notice"] for r in done if r[1]["intrinsics"]["notice"]]
     for line in notices:
         print(f"notice: {line}")
+    uncalibrated = [r[1]["uncalibrated"] for r in done if r[1]["uncalibrated"]]
+    if uncalibrated:  # one line: without the world-frame pose files it would be every test video
+        print(
+            f"notice: {len(uncalibrated)} test video(s) without the release's calibration, whose frames "
+            f"--test --multiview leaves out; first: {uncalibrated[0]}"
+        )
     stale = report_stale(args.out, jobs, args.remove_stale)
     return {
         "sizes": sizes,
         "problems": problems,
         "notices": notices,
+        "uncalibrated": uncalibrated,
         "sequences": len(done),
         "reused": reused,
         "stale": stale,

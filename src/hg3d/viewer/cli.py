@@ -22,6 +22,10 @@ def parse_view_opts(argv=None):
     parser.add_argument(
         "--embed_video", action="store_true", help="put the video inside the page (one file to send, but larger)"
     )
+    parser.add_argument(
+        "--photo",
+        help="the picture to show beside the 3D of an image result (default: <name>_2d.png beside the JSON if there)",
+    )
     return parser.parse_args(argv)
 
 
@@ -31,6 +35,16 @@ def default_video(opt, record):
         return opt.video
     overlay = os.path.splitext(opt.result)[0] + "_2d.mp4"
     return overlay if "frames" in record and os.path.isfile(overlay) else None
+
+
+def default_photo(opt, record):
+    """The demo's overlay picture beside the JSON, for an image result that has one."""
+    if opt.photo is not None:
+        if "frames" in record:
+            raise UserError(f"--photo: {opt.result} is a video result; its page plays the video (--video)")
+        return opt.photo
+    overlay = os.path.splitext(opt.result)[0] + "_2d.png"
+    return overlay if "frames" not in record and os.path.isfile(overlay) else None
 
 
 def read_lines(path):
@@ -61,5 +75,5 @@ def run_view(argv=None):
     if opt.embed_video and video is None:
         raise UserError(f"--embed_video: no video beside {opt.result} (give --video)")
     out = opt.out or os.path.splitext(opt.result)[0] + ".html"
-    size = write_record(record, where, out, video, opt.embed_video)
+    size = write_record(record, where, out, video, opt.embed_video, default_photo(opt, record))
     print(f"{opt.result} -> {out} ({size / 1e6:.1f} MB)")

@@ -1,6 +1,7 @@
 """The viewer page: one HTML file holding three.js (vendored, as ``data:`` modules of an import map),
 the viewer's script and style, and the poses of a demo result; the overlay video is referenced by a
-path relative to the page, or embedded. Opened from disk it makes no network request.
+path relative to the page, or embedded; an image result's overlay picture is embedded. Opened from
+disk it makes no network request.
 """
 
 import base64
@@ -11,12 +12,14 @@ import os
 import re
 import urllib.parse
 
+import cv2
 import numpy as np
 
 from ..angles import ANGLE_NAMES
 from ..errors import UserError
 from ..files import atomic_write, read_json, write_bytes
 from ..joints import H36M_EDGES, H36M_JOINTS, NUM_H36M_JOINTS
+from ..visualize import person_name
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 STATIC_DIR = os.path.join(PACKAGE_DIR, "static")
@@ -26,6 +29,10 @@ THREE_VERSION = "0.185.1"
 # the page maps it to a bare name of the import map instead.
 CORE_IMPORT, CORE_NAME = '"./three.core.min.js"', '"three/core"'
 ORBIT_CONTROLS = "three/addons/controls/OrbitControls.js"
+# An image result's picture goes into the page at most this many pixels on its longer side, as JPEG:
+# enough to tell people apart beside the 3D; a phone's 12-megapixel photo goes in as 1600 x 1200.
+PHOTO_MAX_SIDE = 1600
+PHOTO_JPEG_QUALITY = 90
 
 
 def _read_text(folder, name):
@@ -81,7 +88,8 @@ def person_pose(person, where):
     person_id = person.get("index", 0) if track is None else track
     if not isinstance(person_id, int):
         raise UserError(f"{where}: a person's track_id/index {person_id!r} is not a whole number")
-    pose = {"id": person_id, "joints": array.tolist(), "placed": placed}
+    shown_as = person_name({"track_id": track, "index": person_id})  # as the demo's overlay labels them
+    pose = {"id": person_id, "name": shown_as, "joints": array.tolist(), "placed": placed}
     if isinstance(person.get("angles"), dict):  # --angles (docs/motion.md): the chart under the 3D view
         angles = [person["angles"].get(name) for name in ANGLE_NAMES]
         if not all(a is None or (isinstance(a, (int, float)) and np.isfinite(a)) for a in angles):
@@ -138,7 +146,7 @@ def _is_camera(value):
     return isinstance(value, dict) and all(_is_number(value.get(k)) for k in ("fx", "fy", "cx", "cy"))
 
 
-def scene_data(record, where, video_src=None):
+def scene_data(record, where, video_src=None, photo_src=None):
     """What the page's script draws (see static/viewer.js)."""
     frames = scene_frames(record, where)
     ids = list(dict.fromkeys(person["id"] for frame in frames for person in frame["people"]))
@@ -164,6 +172,7 @@ def scene_data(record, where, video_src=None):
         "cameras": record.get("viewer_cameras"),  # hg3d-triangulate's, in the drawn camera's frame
         "frames": frames,
         "video": video_src,
+        "photo": photo_src,
         "angle_names": list(ANGLE_NAMES),
         "world": _world(record.get("world"), where),
     }
@@ -193,6 +202,27 @@ def video_source(video_path, html_path, embed):
     return urllib.parse.quote(relative.replace(os.sep, "/"))
 
 
+def photo_source(photo_path):
+    """The ``src`` of an image result's picture (the demo's ``<name>_2d.png``): a JPEG ``data:`` URL,
+    shrunk to ``PHOTO_MAX_SIDE`` pixels on its longer side when larger."""
+    image = cv2.imread(photo_path, cv2.IMREAD_COLOR) if os.path.isfile(photo_path) else None
+    if image is None:
+        raise UserError(
+            f"picture {photo_path} not found or not an image (give the demo's <name>_2d.png, or leave --photo out)"
+        )
+    scale = PHOTO_MAX_SIDE / max(image.shape[:2])
+    if scale < 1:
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    # Full-resolution colour (4:4:4): the overlay's thin coloured bones keep their colour.
+    options = [cv2.IMWRITE_JPEG_QUALITY, PHOTO_JPEG_QUALITY]
+    options += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    ok, jpeg = cv2.imencode(".jpg", image, options)
+    if not ok:
+        raise UserError(f"cannot encode picture {photo_path} as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii")
+
+
 def _script_json(value):
     """JSON that cannot end the <script> element it sits in."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
@@ -212,18 +242,21 @@ def viewer_html(data):
     return re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: parts[m.group(1)], _read_text(STATIC_DIR, "viewer.html"))
 
 
-def write_viewer(result, html_path, video_path=None, embed_video=False):
+def write_viewer(result, html_path, video_path=None, embed_video=False, photo_path=None):
     """Write the viewer of ``result`` (the demo's JSON: a dict or its path) to ``html_path``.
 
     ``video_path``: the overlay video to play in sync beside the 3D (a video result), referenced by
-    a path relative to the page, or inside it with ``embed_video``. Returns the page's size in bytes.
+    a path relative to the page, or inside it with ``embed_video``. ``photo_path``: the picture to
+    show beside the 3D (an image result's ``<name>_2d.png``), always inside the page. Returns the
+    page's size in bytes.
     """
-    return write_record(*load_result(result), html_path, video_path, embed_video)
+    return write_record(*load_result(result), html_path, video_path, embed_video, photo_path)
 
 
-def write_record(record, where, html_path, video_path=None, embed_video=False):
+def write_record(record, where, html_path, video_path=None, embed_video=False, photo_path=None):
     """``write_viewer`` for a record already loaded (``where`` names it in errors)."""
-    source = None if video_path is None else video_source(video_path, html_path, embed_video)
-    page = viewer_html(scene_data(record, where, source)).encode("utf-8")
+    video = None if video_path is None else video_source(video_path, html_path, embed_video)
+    photo = None if photo_path is None else photo_source(photo_path)
+    page = viewer_html(scene_data(record, where, video, photo)).encode("utf-8")
     atomic_write(html_path, lambda tmp: write_bytes(tmp, page))
     return len(page)

@@ -15,6 +15,8 @@ const data = JSON.parse(document.getElementById("hg3d-data").textContent);
 const frameCount = data.frames.length;
 const fps = data.fps || 25;
 const slotOf = new Map(data.tracks.map((id, slot) => [id, slot]));
+/* What each id is called: "id K" for a track, "#K" for a person of an image, as the demo's overlay labels them. */
+const nameOf = new Map(data.frames.flatMap((frame) => frame.people.map((person) => [person.id, person.name])).reverse());
 
 const view = document.getElementById("view");
 const tooltip = document.getElementById("tooltip");
@@ -23,6 +25,8 @@ const slider = document.getElementById("slider");
 const playButton = document.getElementById("play");
 const frameLabel = document.getElementById("frame-label");
 const video = data.video ? document.getElementById("video") : null;
+const mediaPanel = document.getElementById("media-panel");
+const labelLayer = document.getElementById("labels");
 
 function toScene(p) {
   return new THREE.Vector3(p[0] * MM, -p[1] * MM, -p[2] * MM);
@@ -42,25 +46,42 @@ function trackColour(id) {
   return new THREE.Color().setHSL((0.02 + slotOf.get(id) * 0.618034) % 1, 0.75, 0.58);
 }
 
-function textSprite(text, colour) {
-  const canvas = document.createElement("canvas");
-  const context = canvas.getContext("2d");
-  const font = "bold 40px sans-serif";
-  context.font = font;
-  canvas.width = Math.ceil(context.measureText(text).width) + 20;
-  canvas.height = 56;
-  context.font = font;
-  context.fillStyle = "rgba(0, 0, 0, 0.55)";
-  context.fillRect(0, 0, canvas.width, canvas.height);
-  context.fillStyle = colour;
-  context.textBaseline = "middle";
-  context.fillText(text, 10, 30);
-  const texture = new THREE.CanvasTexture(canvas);
-  texture.colorSpace = THREE.SRGBColorSpace;
-  const sprite = new THREE.Sprite(new THREE.SpriteMaterial({ map: texture, depthTest: false }));
-  sprite.scale.set((0.2 * canvas.width) / canvas.height, 0.2, 1);
-  sprite.renderOrder = 1;
-  return sprite;
+function isDrawn(object) {
+  for (let o = object; o; o = o.parent) if (!o.visible) return false;
+  return true;
+}
+
+/* A name that keeps its size on screen (CSS pixels) however near or far the view is, so that it
+   never covers the people behind it: an HTML element over the canvas, moved after each render to
+   where its anchor (an object of the scene) is drawn, ``lift`` pixels above it. */
+const labels = [];
+
+class ScreenLabel {
+  constructor(text, colour, anchor, lift) {
+    this.anchor = anchor;
+    this.lift = lift;
+    this.element = document.createElement("span");
+    this.element.className = "label";
+    this.element.textContent = text;
+    this.element.style.color = colour;
+    labelLayer.append(this.element);
+    labels.push(this);
+  }
+
+  place(width, height) {
+    const point = this.anchor.getWorldPosition(new THREE.Vector3()).project(camera);
+    this.element.hidden = !isDrawn(this.anchor) || Math.abs(point.z) > 1; /* |z| > 1: behind the eye or too far */
+    if (this.element.hidden) return;
+    const x = ((point.x + 1) / 2) * width;
+    const y = ((1 - point.y) / 2) * height - this.lift;
+    this.element.style.transform = `translate(${x.toFixed(1)}px, ${y.toFixed(1)}px) translate(-50%, -100%)`;
+  }
+}
+
+function placeLabels() {
+  const width = view.clientWidth;
+  const height = view.clientHeight;
+  for (const label of labels) label.place(width, height);
 }
 
 const renderer = new THREE.WebGLRenderer({ antialias: true });
@@ -77,6 +98,7 @@ const controls = new OrbitControls(camera, renderer.domElement);
 
 let grid = null;
 let everything = null; /* the sphere the first view takes in */
+let userMoved = false; /* until the user turns, zooms or pans, a resize frames everything again */
 
 const JOINT_GEOMETRY = new THREE.SphereGeometry(0.04, 16, 12);
 const BONE_GEOMETRY = new THREE.CylinderGeometry(0.02, 0.02, 1, 10);
@@ -111,8 +133,7 @@ class Figure {
       this.group.add(mesh);
       return mesh;
     });
-    this.label = textSprite(`id ${id}`, `#${colour.getHexString()}`);
-    this.group.add(this.label);
+    this.label = new ScreenLabel(nameOf.get(id), `#${colour.getHexString()}`, this.joints[HEAD], 14);
     scene.add(this.group);
   }
 
@@ -122,7 +143,6 @@ class Figure {
     this.group.position.copy(toScene(displayOffset(person)));
     person.joints.forEach((point, joint) => this.joints[joint].position.copy(toScene(point)));
     data.edges.forEach(([a, b], i) => placeBone(this.bones[i], this.joints[a].position, this.joints[b].position));
-    this.label.position.copy(this.joints[HEAD].position).add(new THREE.Vector3(0, 0.3, 0));
   }
 
   /* The joints where they are drawn, back in the camera frame (mm); an unplaced person less the
@@ -213,9 +233,10 @@ function cameraMarker(marker) {
   };
   const geometry = new THREE.BufferGeometry().setFromPoints(points.map(place));
   const lines = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xffffff }));
-  const name = textSprite(marker.name, "#ffffff");
-  name.position.copy(place(top)).add(new THREE.Vector3(0, 0.12, 0));
-  lines.add(name);
+  const anchor = new THREE.Object3D();
+  anchor.position.copy(place(top));
+  lines.add(anchor);
+  new ScreenLabel(marker.name, "#ffffff", anchor, 4);
   return lines;
 }
 
@@ -226,7 +247,7 @@ function fillLegend() {
     const swatch = document.createElement("span");
     swatch.className = "swatch";
     swatch.style.background = `#${trackColour(id).getHexString()}`;
-    item.append(swatch, `id ${id}`);
+    item.append(swatch, nameOf.get(id));
     legend.append(item);
   }
 }
@@ -256,7 +277,7 @@ function setUpAngleChart() {
   const charted = data.tracks.filter((id) => data.frames.some((f) => f.people.some((p) => p.id === id && p.angles)));
   if (!charted.length) return;
   anglePanel.hidden = false;
-  for (const id of charted) angleTrack.append(new Option(`id ${id}`, String(id)));
+  for (const id of charted) angleTrack.append(new Option(nameOf.get(id), String(id)));
   const legend = document.getElementById("angle-legend");
   data.angle_names.forEach((name, k) => {
     const item = document.createElement("li");
@@ -434,14 +455,30 @@ function setUpTimeline() {
     }
   });
   if (!video) return;
-  document.getElementById("video-panel").hidden = false;
   video.addEventListener("error", () => {
-    const note = document.getElementById("video-note");
     const name = data.video.startsWith("data:") ? "embedded in the page" : decodeURIComponent(data.video);
-    note.textContent = `the video (${name}) could not be played`;
-    note.hidden = false;
+    mediaNote(`the video (${name}) could not be played`);
   });
-  video.src = data.video;
+  showMedia(video, data.video);
+}
+
+/* The overlay video, or an image result's picture, in the panel beside the 3D. */
+function showMedia(element, source) {
+  element.src = source;
+  element.hidden = false;
+  mediaPanel.hidden = false;
+}
+
+function mediaNote(text) {
+  const note = document.getElementById("media-note");
+  note.textContent = text;
+  note.hidden = false;
+}
+
+function setUpPhoto() {
+  const photo = document.getElementById("photo");
+  photo.addEventListener("error", () => mediaNote("the picture embedded in the page could not be shown"));
+  showMedia(photo, data.photo);
 }
 
 const raycaster = new THREE.Raycaster();
@@ -457,7 +494,7 @@ function onPointerMove(event) {
   if (!hit) return;
   const { figure, joint } = hit.object.userData;
   const [x, y, z] = figure.cameraJoints()[joint];
-  tooltip.textContent = `id ${figure.id} \u00b7 ${data.joint_names[joint]}\nx ${x.toFixed(1)}  y ${y.toFixed(1)}  z ${z.toFixed(1)} mm`;
+  tooltip.textContent = `${nameOf.get(figure.id)} \u00b7 ${data.joint_names[joint]}\nx ${x.toFixed(1)}  y ${y.toFixed(1)}  z ${z.toFixed(1)} mm`;
   tooltip.style.left = `${event.clientX - box.left + 14}px`;
   tooltip.style.top = `${event.clientY - box.top + 14}px`;
 }
@@ -478,6 +515,16 @@ function cameraOnPage() {
   return [box.left + ((point.x + 1) / 2) * box.width, box.top + ((1 - point.y) / 2) * box.height];
 }
 
+/* The names shown over the 3D view: their text and box on the page (client pixels), for scripts and tests. */
+function labelsOnPage() {
+  return labels
+    .filter((label) => !label.element.hidden)
+    .map((label) => {
+      const box = label.element.getBoundingClientRect();
+      return { text: label.element.textContent, left: box.left, top: box.top, width: box.width, height: box.height };
+    });
+}
+
 /* The drawn floor grid in the camera frame: [unit normal (up), offset mm] with normal . X = offset on it. */
 function floorPlane() {
   const up = UP.clone().applyQuaternion(grid.quaternion);
@@ -492,6 +539,7 @@ function resize() {
   renderer.setSize(width, height, false);
   camera.aspect = width / height;
   camera.updateProjectionMatrix();
+  if (!userMoved) frameEverything();
   needsRender = true;
 }
 
@@ -500,6 +548,7 @@ function tick() {
   if (playing) followClock();
   if (!needsRender) return;
   renderer.render(scene, camera);
+  placeLabels();
   needsRender = false;
   if (needsState) {
     publishState();
@@ -511,6 +560,10 @@ fillLegend();
 setUpAngleChart();
 addFloorAndCamera();
 if (data.is_video) setUpTimeline();
+if (data.photo) setUpPhoto();
+controls.addEventListener("start", () => {
+  userMoved = true;
+});
 controls.addEventListener("change", () => {
   needsRender = true;
 });
@@ -524,7 +577,6 @@ window.addEventListener("hashchange", () => {
 });
 new ResizeObserver(resize).observe(view);
 resize();
-frameEverything();
 goTo(frameFromHash() ?? 0);
-window.hg3dViewer = { goTo, jointOnPage, cameraOnPage, floorPlane };
+window.hg3dViewer = { goTo, jointOnPage, cameraOnPage, floorPlane, labelsOnPage };
 window.requestAnimationFrame(tick);
