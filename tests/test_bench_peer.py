@@ -1,4 +1,4 @@
-"""``scripts/bench.py --peer mediapipe``'s row logic without the network: the peer's row says why
+"""``scripts/bench.py``'s peer and int8 rows without the network: the peer's row says why
 when its environment cannot be made, and hg3d's rows are ratios to the peer's time with the
 issue's goals."""
 
@@ -51,3 +51,29 @@ def test_rows_are_ratios_to_the_peer_with_the_issues_goals(bench, monkeypatch):
     ((name, value, detail),) = bench.ROWS
     assert value == "16.9 ms" and "world landmarks on 30 of 30 frames" in detail
     assert "fastest of 4 passes taken in turns" in detail
+
+
+def test_int8_accuracy_rows_on_a_checkpoint_and_its_data(bench, resnet18_3d_checkpoint, tmp_path, monkeypatch):
+    """``--only int8_accuracy`` on a checkpoint and an H36M data folder: two rows (MPJPE of int8
+    and fp32, how far int8 moved the joints), the fp32 figure equal to the torch ``--test``'s on
+    the same samples; without the files, one row saying what is missing."""
+    from hg3d.checkpoint import load_model
+    from hg3d.evaluate import predict_and_score, test_predictor
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(bench, "ROWS", [])
+    monkeypatch.setenv("HG3D_CACHE", str(tmp_path / "cache"))  # the section points it at its own folder
+    data = os.path.join(REPO_DIR, "tests", "golden", "fixture_data")
+    bench.bench_int8_accuracy(resnet18_3d_checkpoint, data, "msra_18", 64)
+    (mpjpe_name, mpjpe, mpjpe_detail), (moved_name, moved, _) = bench.ROWS
+    assert mpjpe_name.endswith("MPJPE") and moved_name.endswith("joints moved by int8") and moved.endswith(" mm")
+    int8_mm, fp32_mm = (float(part.split()[0]) for part in mpjpe.split(" vs "))
+    opt = bench.fixture_opts("--test", "--full_test", "--arch", "msra_18", "--input_h", "64", "--input_w", "64")
+    dataset = bench.get_dataset(opt, "val")
+    torch_summary, _ = predict_and_score(
+        opt, test_predictor(opt, load_model(resnet18_3d_checkpoint, "msra_18", "human3d")), dataset
+    )
+    assert fp32_mm == pytest.approx(torch_summary["mpjpe"], abs=0.05) and int8_mm > 0
+    assert f"{torch_summary['num_3d']} H36M validation samples" in mpjpe_detail
+    bench.bench_int8_accuracy(str(tmp_path / "none.pth"), data, "msra_18", 64)
+    assert bench.ROWS[-1][1] == "not measured" and "none.pth" in bench.ROWS[-1][2]
