@@ -3,11 +3,14 @@ numbers beside it. Prints a Markdown table (the one in docs/benchmarks.md).
 
     python scripts/bench.py            # many minutes on 2 CPU cores: the demo rows run a ResNet-50 on 60 frames
     python scripts/bench.py --quick    # fewer repetitions and a 20-frame clip
+    python scripts/bench.py --only mobile --peer mediapipe   # the pose networks beside BlazePose
 """
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -17,10 +20,11 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+from hg3d.archs import heads_for  # noqa: E402
 from hg3d.datasets import get_dataset  # noqa: E402
 from hg3d.evaluate import build_loader, predict_and_score  # noqa: E402
 from hg3d.losses import BONE_GROUPS, bone_variance_loss  # noqa: E402
-from hg3d.model import create_model, heads_for  # noqa: E402
+from hg3d.model import create_model  # noqa: E402
 from hg3d.temporal import NUM_FEATURES, RECEPTIVE_FIELDS, TemporalModel  # noqa: E402
 from hg3d.train_options import parse_opts  # noqa: E402
 from hg3d.trainer import Trainer, to_device  # noqa: E402
@@ -343,18 +347,19 @@ DEMO_GOALS = {"every frame": 1.6, "every 5th frame": 1.2}  # at most this x the 
 ONNX_GOAL = 1.15  # at least this x torch's frames/s
 
 
-def bench_demo(frames, passes):
+def bench_demo(frames, passes, pipeline_only=False):
     """The video demo end to end (start-up included) on a generated 640x480 clip, 2 threads, each
-    setting run ``passes`` times (the fastest counts: the least disturbed by other work). Random
-    weights (none can be downloaded here); the detector's 'person' logit is raised and
-    --max_people is 1, so the pose network sees one person per frame."""
+    setting run ``passes`` times in turns (the fastest counts: the least disturbed by other work).
+    Random weights (none can be downloaded here); the detector's 'person' logit is raised and
+    --max_people is 1, so the pose network sees one person per frame. ``pipeline_only``: only the
+    pipelined and sequential runs with the detector on every frame."""
     import tempfile
 
     print(f"demo on a {frames}-frame 640x480 clip (2 threads, best of {passes})")
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
         os.environ["HG3D_CACHE"] = os.path.join(tmp, "cache")  # the ONNX export is timed, not reused
-        _bench_demo_in(tmp, frames, passes)
+        _bench_demo_in(tmp, frames, passes, pipeline_only)
 
 
 def write_clip(path, frames, rng):
@@ -369,25 +374,28 @@ def write_clip(path, frames, rng):
 
 
 def time_demo_runs(runs, passes):
-    """{setting: fastest seconds of ``run_demo(argv)``, or the one-line error it raised}."""
+    """({setting: fastest seconds of ``run_demo(argv)``, or the one-line error it raised},
+    {setting: the CPU seconds of that fastest run, all threads})."""
     from hg3d.demo import run_demo
 
-    seconds = {}
+    seconds, cpu = {}, {}
     for _ in range(passes):
         for name, argv in runs.items():
             if isinstance(seconds.get(name), str):
                 continue
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 run_demo(argv)
             except Exception as exc:  # a crashing setting is a row saying so, not the end of the bench
                 seconds[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
                 continue
-            seconds[name] = min(seconds.get(name, float("inf")), time.perf_counter() - start)
-    return seconds
+            wall, used = time.perf_counter() - start, time.process_time() - start_cpu
+            if wall < seconds.get(name, float("inf")):
+                seconds[name], cpu[name] = wall, used
+    return seconds, cpu
 
 
-def _bench_demo_in(tmp, frames, passes):
+def _bench_demo_in(tmp, frames, passes, pipeline_only):
     from hg3d.checkpoint import save_checkpoint
     from hg3d.demo.detection import auto_detector, random_detector_state
     from hg3d.deploy.onnx_runtime import OnnxRuntimeModel
@@ -400,9 +408,14 @@ def _bench_demo_in(tmp, frames, passes):
     save_checkpoint(ckpt18, create_model("msra_18", {"hm": 16, "depth": 16}), 1)
     default = auto_detector("cpu")
     torch.save(random_detector_state(default, person_logit=8.0), det)
-    start = time.perf_counter()
-    OnnxRuntimeModel.from_checkpoint(ckpt, "msra_50", "human3d", 256, 256, log=lambda _: None)  # the first run's export
-    t_export = time.perf_counter() - start
+    if not pipeline_only:
+        start = time.perf_counter()
+        OnnxRuntimeModel.from_checkpoint(ckpt, "msra_50", "human3d", 256, 256, log=lambda _: None)  # first run's export
+        row(
+            "ONNX export, first run only",
+            f"{time.perf_counter() - start:.0f} s",
+            "ResNet-50 at 256x256; later runs load the cached file",
+        )
     common = ["--demo", clip, "--load_model", ckpt, "--arch", "msra_50", "--gpus", "-1", "--out_dir", tmp]
     no_det = [*common, "--detector", "none"]
     with_det = [*common, "--detector", default, "--detector_weights", det, "--max_people", "1"]
@@ -413,6 +426,7 @@ def _bench_demo_in(tmp, frames, passes):
     runs = {
         "no detector": (no_det, None),
         f"{default} every frame": (with_det, ("time", DEMO_GOALS["every frame"])),
+        f"{default} every frame, --pipeline off": ([*with_det, "--pipeline", "off"], ("time", None)),
         f"{default} every 5th frame": ([*with_det, "--det_every", "5"], ("time", DEMO_GOALS["every 5th frame"])),
         "ONNX Runtime, no detector": ([*no_det, "--backend", "onnxruntime"], ("speed", ONNX_GOAL)),
         f"ONNX Runtime, {default} every frame": ([*with_det, "--backend", "onnxruntime"], ("time", None)),
@@ -420,8 +434,11 @@ def _bench_demo_in(tmp, frames, passes):
         "no flip test, no detector": ([*no_det, "--no_flip_test"], ("speed", None)),
         "ResNet-18, no detector": ([*no_det, "--load_model", ckpt18, "--arch", "msra_18"], ("speed", None)),
     }
-    seconds = time_demo_runs({name: argv for name, (argv, _) in runs.items()}, passes)
-    base = seconds["no detector"]
+    pair = (f"{default} every frame", f"{default} every frame, --pipeline off")
+    if pipeline_only:
+        runs = {name: runs[name] for name in pair}
+    seconds, cpu = time_demo_runs({name: argv for name, (argv, _) in runs.items()}, passes)
+    base = seconds.get("no detector", "not run")
     for name, (_, goal) in runs.items():
         t = seconds[name]
         if isinstance(t, str):
@@ -429,8 +446,17 @@ def _bench_demo_in(tmp, frames, passes):
         else:
             detail = f"{frames} frames in {t:.1f} s{_against(t, base, goal)}"
             row(f"demo video, {name}", f"{frames / t:.2f} frames/s", detail)
-    row("ONNX export, first run only", f"{t_export:.0f} s", "ResNet-50 at 256x256; later runs load the cached file")
-    bench_frame_costs(ckpt, base / frames if isinstance(base, float) else None, passes + 1)
+    piped, sequential = (seconds[name] for name in pair)
+    if isinstance(piped, float) and isinstance(sequential, float):
+        row(
+            f"demo video, {default} every frame: pipelined vs sequential",
+            f"{sequential / piped:.2f}x",
+            f"{frames / piped:.2f} vs {frames / sequential:.2f} frames/s: reading, detection and pose in threads "
+            f"(the default) vs one after another (--pipeline off); CPU time {cpu[pair[0]] / frames * 1e3:.0f} vs "
+            f"{cpu[pair[1]] / frames * 1e3:.0f} ms per frame (all threads)",
+        )
+    if not pipeline_only:
+        bench_frame_costs(ckpt, base / frames if isinstance(base, float) else None, passes + 1)
 
 
 def bench_frame_costs(ckpt, t_frame, repeat):
@@ -558,11 +584,13 @@ def bench_folding(repeat):
         )
 
 
-def bench_mobile(repeat):
+def bench_mobile(repeat, peer=None):
     """``--arch mobilenet_v3`` without the flip test (torch, folded, and ONNX Runtime) and ResNet-50
     with it on ONNX Runtime (fp32 and int8, calibrated on 32 generated frames) against the faithful
-    ResNet-50 on torch with it, on one 640x480 frame; random weights (none are released for the
-    mobile network)."""
+    ResNet-50 on torch with it, on one 640x480 frame, the whole frame as the person's box; random
+    weights (none are released for the mobile network). ``peer`` ("mediapipe"): BlazePose full
+    timed on the same frame (a photo of a person) in its own environment, and every row also as
+    a ratio to it."""
     import tempfile
 
     from hg3d.checkpoint import save_checkpoint
@@ -570,8 +598,8 @@ def bench_mobile(repeat):
     from hg3d.tools.synthetic import random_scene
 
     print("mobilenet_v3 without flip, ResNet-50 int8 vs ResNet-50 with flip on torch (one person, 256x256)")
-    frame = random_scene(np.random.default_rng(1), 640, 480)["image"]
     with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        python, frame, peer_result = peer_setup(peer, tmp)
         os.environ["HG3D_CACHE"] = os.path.join(tmp, "cache")
         paths = {arch: os.path.join(tmp, f"{arch}.pth") for arch in ("mobilenet_v3", "msra_50")}
         for arch, path in paths.items():
@@ -594,15 +622,215 @@ def bench_mobile(repeat):
                 for backend in ("torch", "onnxruntime")
             },
         }
-        costs = interleaved_best_times({k: (lambda e=e: e.predict(frame)) for k, e in estimators.items()}, repeat)
+        timings = {k: (lambda e=e: e.predict(frame)) for k, e in estimators.items()}
+        costs, peer_result = timed_beside_peer(timings, python, frame, repeat, tmp, peer_result)
     base = costs["ResNet-50, flip, torch"]
+    peer_seconds = peer_result.get("seconds_per_frame") if isinstance(peer_result, dict) else None
     for name, seconds in costs.items():
         row(
             f"pose network per frame: {name}",
             f"{seconds * 1e3:.0f} ms",
             f"{base / seconds:.2f}x the speed of ResNet-50 with the flip test (torch, folded) on "
-            f"{torch.get_num_threads()} threads",
+            f"{torch.get_num_threads()} threads{against_peer(name, seconds, peer_seconds)}",
         )
+    if peer:
+        peer_row(peer_result)
+
+
+def bench_int8_accuracy(checkpoint, data_dir, arch, size):
+    """What int8 costs in accuracy on a trained network: ``checkpoint`` (a human3d ``arch`` at
+    ``size`` x ``size``, by default the quickstart's) on the H36M validation set under ``data_dir``
+    (``--test --full_test``, with the flip test), in ONNX Runtime fp32 and int8. int8 is calibrated
+    as the demo does by default, on the first 32 crops of its input (here: the validation set's)."""
+    import tempfile
+
+    from hg3d import metrics
+    from hg3d.deploy.onnx_runtime import OnnxRuntimeModel
+    from hg3d.evaluate import test_predictor
+
+    print(f"int8 vs fp32 on a trained network: {checkpoint} on {data_dir}")
+    name = "int8 vs fp32, trained network"
+    if not os.path.isfile(checkpoint) or not os.path.isdir(os.path.join(data_dir, "h36m")):
+        row(name, "not measured", f"no {checkpoint} or no {data_dir}/h36m: run scripts/quickstart.sh or give both")
+        return
+    flags = ["--test", "--full_test", "--load_model", checkpoint, "--arch", arch, "--input_h", str(size)]
+    opt = fixture_opts(*flags, "--input_w", str(size), "--data_dir", data_dir)
+    dataset = get_dataset(opt, "val")
+    calibration = np.stack([np.asarray(dataset[i]["input"]) for i in range(min(32, len(dataset)))])
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hg3d-bench-") as tmp:
+        os.environ["HG3D_CACHE"] = tmp
+        for precision in ("fp32", "int8"):
+            model = OnnxRuntimeModel.from_checkpoint(
+                checkpoint,
+                arch,
+                "human3d",
+                size,
+                size,
+                log=lambda _: None,
+                precision=precision,
+                calibration=calibration,
+            )
+            predictions = test_predictor(opt, model)(build_loader(opt, dataset, train=False))
+            results[precision] = (predictions, *metrics.score(dataset, predictions))
+    (p32, s32, a32), (p8, s8, a8) = results["fp32"], results["int8"]
+    assert np.array_equal(p32["index"], p8["index"])
+    moved_2d = np.linalg.norm(p8["pred_2d"] - p32["pred_2d"], axis=-1)
+    moved_3d = np.linalg.norm(a8["pred_3d"] - a32["pred_3d"], axis=-1)
+    row(
+        f"{name}: MPJPE",
+        f"{s8['mpjpe']:.1f} vs {s32['mpjpe']:.1f} mm",
+        f"int8 {s8['mpjpe'] - s32['mpjpe']:+.1f} mm (PA-MPJPE {s8['pa_mpjpe']:.1f} vs {s32['pa_mpjpe']:.1f} mm); "
+        f"{s32['num_3d']} H36M validation samples, {arch} at {size}x{size}, flip test, ONNX Runtime",
+    )
+    row(
+        f"{name}: joints moved by int8",
+        f"{moved_2d.mean():.2f} px, {moved_3d.mean():.1f} mm",
+        f"mean distance of int8's joints from fp32's: 2D in image pixels (median {np.median(moved_2d):.2f}, "
+        f"max {moved_2d.max():.1f}), 3D root-relative H36M-17 in mm (median {np.median(moved_3d):.1f}); "
+        f"calibrated on the first {len(calibration)} validation crops",
+    )
+
+
+# The peer (--peer mediapipe): BlazePose in an environment of its own, as mediapipe 0.10.21 (the last
+# release whose wheel holds its pose model) needs NumPy < 2; scikit-image gives the photo it is timed on.
+PEER_NAME = "MediaPipe BlazePose full"
+PEER_PACKAGES = ("mediapipe==0.10.21", "numpy<2", "scikit-image==0.25.2")
+PEER_SCRIPT = os.path.join(REPO, "scripts", "bench_peer_mediapipe.py")
+PEER_GOALS = {"mobilenet_v3, no flip, onnxruntime": 1.0, "ResNet-50, flip, onnxruntime int8": 4.0}  # x its time
+PEER_VIDEO_FRAMES = 30
+
+
+class PeerMissing(Exception):
+    """Why the peer cannot be measured: its environment could not be made, or it failed."""
+
+
+def peer_venv():
+    """The peer's environment: ``$HG3D_PEER_VENV``, else ``~/.cache/hg3d-bench/mediapipe-0.10.21``."""
+    default = os.path.join(os.path.expanduser("~"), ".cache", "hg3d-bench", "mediapipe-0.10.21")
+    return os.environ.get("HG3D_PEER_VENV") or default
+
+
+def _peer_run(args, what, timeout=1800):
+    """stdout of a step that makes or runs the peer; ``PeerMissing`` with its last error line when it fails."""
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PeerMissing(f"{what} failed: {exc}") from None
+    if proc.returncode:
+        lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR")]
+        raise PeerMissing(f"{what} failed: {(errors or lines or ['no output'])[-1][:200]}")
+    return proc.stdout
+
+
+def peer_python(log=print):
+    """The Python of the peer's environment, made with pip on first use (a marker file says it was
+    made whole); ``PeerMissing`` saying why when it cannot be (offline, no wheel for this Python)."""
+    folder = peer_venv()
+    python, marker = os.path.join(folder, "bin", "python"), os.path.join(folder, ".hg3d-peer-complete")
+    if not os.path.isfile(marker):
+        log(f"making the peer's environment in {folder}: {' '.join(PEER_PACKAGES)}")
+        _peer_run([sys.executable, "-m", "venv", "--without-pip", "--clear", folder], f"making a venv in {folder}")
+        install = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", *PEER_PACKAGES]
+        _peer_run(install, f"pip install {' '.join(PEER_PACKAGES)}")
+        open(marker, "w").close()
+    return python
+
+
+def peer_setup(peer, folder):
+    """(the peer's Python or None, the frame to time, why the peer is not measured or None): with
+    the peer, the frame is its photo of a person (BlazePose's cost depends on finding one; hg3d's
+    does not); else a generated scene."""
+    from hg3d.tools.synthetic import random_scene
+
+    scene = random_scene(np.random.default_rng(1), 640, 480)["image"]
+    if peer is None:
+        return None, scene, None
+    try:
+        python = peer_python()
+        path = os.path.join(folder, "photo.npy")
+        _peer_run([python, PEER_SCRIPT, "photo", path], "writing the peer's photo")
+        return python, np.load(path)[0], None
+    except PeerMissing as exc:
+        return None, scene, str(exc)
+
+
+class Peer:
+    """BlazePose in a process of the peer's environment, kept open so that its passes over
+    ``frame`` played as a video take turns with hg3d's timings; ``figures``: the last pass's,
+    with the fastest pass's seconds per frame."""
+
+    def __init__(self, python, frame, folder):
+        path = os.path.join(folder, "frames.npy")
+        np.save(path, np.repeat(frame[None], PEER_VIDEO_FRAMES, 0))
+        args = [python, PEER_SCRIPT, "serve", path]
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.figures, self.passes, self.fastest = self._read(), 0, float("inf")  # the warm-up pass
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            errors = [text.strip() for text in self.process.stderr.read().splitlines() if text.strip()]
+            raise PeerMissing(f"running BlazePose failed: {(errors or ['no output'])[-1][:200]}")
+        return json.loads(line)
+
+    def timed_pass(self):
+        self.process.stdin.write("pass\n")
+        self.process.stdin.flush()
+        figures = self._read()
+        self.passes += 1
+        self.fastest = min(self.fastest, figures["seconds_per_frame"])
+        self.figures = {**self.figures, **figures, "seconds_per_frame": self.fastest, "passes": self.passes}
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.kill()
+        self.process.wait()
+
+
+def timed_beside_peer(timings, python, frame, repeat, folder, peer_result):
+    """(``interleaved_best_times`` of ``timings``, the peer's figures or why it is missing), the
+    peer's passes taking turns with them when its ``python`` is there."""
+    if not python:
+        return interleaved_best_times(timings, repeat), peer_result
+    try:
+        peer = Peer(python, frame, folder)
+    except (OSError, PeerMissing) as exc:
+        return interleaved_best_times(timings, repeat), str(exc)
+    try:
+        costs = interleaved_best_times({**timings, PEER_NAME: peer.timed_pass}, repeat)
+        costs.pop(PEER_NAME)  # its own clock counts, without the pipe
+        return costs, peer.figures
+    except PeerMissing as exc:
+        return interleaved_best_times(timings, repeat), str(exc)
+    finally:
+        peer.close()
+
+
+def against_peer(name, seconds, peer_seconds):
+    """'; 0.52x the time of MediaPipe BlazePose full (goal <= 1.0x: met)' for an hg3d row (a goal
+    where the issue set one), '' when the peer was not measured."""
+    if peer_seconds is None:
+        return ""
+    return _against(seconds, peer_seconds, ("time", PEER_GOALS.get(name)), of=PEER_NAME)
+
+
+def peer_row(result):
+    """The peer's own row: its time per frame, or 'not measured' and why."""
+    name = f"pose network per frame: {PEER_NAME} (peer)"
+    if isinstance(result, str):
+        row(name, "not measured", result)
+        return
+    row(
+        name,
+        f"{result['seconds_per_frame'] * 1e3:.1f} ms",
+        f"mediapipe {result['mediapipe']} in its own environment, model_complexity 1 (full), world landmarks on "
+        f"{result['world_landmarks']} of {result['frames']} frames: the same photo played as a video (tracking "
+        f"mode), fastest of {result['passes']} passes taken in turns with hg3d's rows, on its own threads",
+    )
 
 
 def _against(t, base, goal, of="torch, ResNet-50, flip test, no detector"):
@@ -648,9 +876,11 @@ SECTIONS = {
     "annotation_check": lambda args, repeat: bench_annotation_check(args.cache_entries),
     "host_syncs": lambda args, repeat: bench_host_syncs(repeat),
     "folding": lambda args, repeat: bench_folding(repeat * 2),
-    "mobile": lambda args, repeat: bench_mobile(repeat * 2),
+    "mobile": lambda args, repeat: bench_mobile(repeat * 2, args.peer),
     "temporal": lambda args, repeat: bench_temporal(repeat),
+    "int8_accuracy": lambda args, repeat: bench_int8_accuracy(args.checkpoint, args.data_dir, args.arch, args.size),
     "demo": lambda args, repeat: bench_demo(20 if args.quick else 60, 1 if args.quick else 2),
+    "pipeline": lambda args, repeat: bench_demo(20 if args.quick else 60, 3, pipeline_only=True),
 }
 
 
@@ -661,6 +891,19 @@ def main():
         "--cache_entries", type=int, default=500000, help="size of the generated H36M cache whose opening is timed"
     )
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument(
+        "--peer",
+        choices=["mediapipe"],
+        help="also time MediaPipe's BlazePose full (installed into its own environment on first use) in the mobile "
+        "section, and give its rows as ratios to it",
+    )
+    quickstart = parser.add_argument_group("int8_accuracy: a trained network and its data (default: the quickstart's)")
+    quickstart.add_argument(
+        "--checkpoint", default=os.path.join(REPO, "exp", "quickstart_fusion_3d_var", "model_last.pth")
+    )
+    quickstart.add_argument("--data_dir", default=os.path.join(REPO, "data"))
+    quickstart.add_argument("--arch", default="msra_18")
+    quickstart.add_argument("--size", type=int, default=64, help="its input size (square)")
     args = parser.parse_args()
     repeat = 2 if args.quick else 5
     start, load = time.time(), os.getloadavg()[0]

@@ -11,6 +11,7 @@ costs dozens of pose-network passes a frame, SSDlite at 320 px, a fraction of on
 
 import os
 import socket
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -175,6 +176,7 @@ class PersonDetector:
         self.name, self.device = name, torch.device(device)
         self.model = model.to(self.device).eval()
         self.threshold, self.max_people, self.min_height = threshold, max_people, min_height
+        self.lock = threading.Lock()  # one call at a time: the pipeline's stage and the pose stage may both call
 
     @property
     def input_size(self):
@@ -189,7 +191,8 @@ class PersonDetector:
         One image at a time: torchvision pads a batch to its largest image, which would make an
         image's people depend on the other images of its batch (and batching gains nothing on CPUs).
         """
-        return [self.detect(image) for image in images]
+        with self.lock:
+            return [self.detect(image) for image in images]
 
     @torch.no_grad()
     def detect(self, image):

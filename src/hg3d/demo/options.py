@@ -93,6 +93,12 @@ def build_parser():
     a("--recursive", action="store_true", help="also look in sub-folders")
     a("--show", action="store_true", help="open windows as the original did (needs a display)")
     a("--batch_size", type=int, default=8, help="images per forward pass")
+    a(
+        "--pipeline",
+        default="on",
+        choices=("on", "off"),
+        help="read and detect ahead in threads while the pose network runs (off: one stage after another)",
+    )
     parser.set_defaults(default_task="human3d", load_model=DEMO_MODEL)
     return parser
 

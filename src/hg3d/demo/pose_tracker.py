@@ -38,18 +38,21 @@ def carried_boxes(people, image_shape):
     return None if any(box is None for box in boxes) else boxes
 
 
-def find_people(detector, images, given):
+def find_people(detector, images, given, detected=None):
     """Per image (boxes or None for the whole image, scores, source) from the given boxes (a list,
-    or None), else the detector (one call for all images without given boxes), else the whole
-    image. ``detector``: a callable, images -> [(boxes (N, 4) x, y, w, h, scores (N,))], or None."""
-    to_detect = [i for i, g in enumerate(given) if g is None] if detector else []
-    detected = dict(zip(to_detect, detector([images[i] for i in to_detect]))) if to_detect else {}
+    or None), else the detector (``detected``: its (boxes, scores) found ahead, None where not; one
+    call for the other images without given boxes), else the whole image. ``detector``: a
+    callable, images -> [(boxes (N, 4) x, y, w, h, scores (N,))], or None."""
+    detected = list(detected) if detected is not None else [None] * len(images)
+    to_detect = [i for i, g in enumerate(given) if g is None and detected[i] is None] if detector else []
+    for i, people in zip(to_detect, detector([images[i] for i in to_detect]) if to_detect else []):
+        detected[i] = people
     found = []
-    for i, boxes in enumerate(given):
+    for boxes, people in zip(given, detected):
         if boxes is not None:
             found.append((list(boxes), [None] * len(boxes), "given"))
-        elif i in detected:
-            found.append((list(detected[i][0]), list(detected[i][1]), "detector"))
+        elif detector and people is not None:
+            found.append((list(people[0]), list(people[1]), "detector"))
         else:
             found.append((None, [None], "whole image"))
     return found
@@ -99,15 +102,17 @@ class PoseTracker:
         self.camera, self.source_path, self.intrinsics = camera, source_path, None
         self.frame_index, self.previous = 0, []
 
-    def step(self, frame, boxes=None, time_s=None):
+    def step(self, frame, boxes=None, time_s=None, detected=None):
         """The people of the next BGR ``frame``: dicts as ``Estimator.predict`` gives (``box``,
         ``joints_2d``, ``joints_3d_mm``, ``root_cam_mm``, ...) plus ``index``, ``score``, ``box_source`` and
         ``track_id``, smoothed when smoothing is on. ``boxes``: this frame's person boxes
-        [[x, y, w, h], ...] (an empty list: nobody), or None to find them."""
+        [[x, y, w, h], ...] (an empty list: nobody), or None to find them. ``detected``: the
+        detector's (boxes, scores) for this frame when found ahead (the demo's pipeline does, on the
+        frames ``detection_due`` names), used instead of running the detector here."""
         time_s = self._time(time_s)
         if self.intrinsics is None and self.camera is not None:
             self.intrinsics = self.camera.for_frame(frame.shape, self.source_path)
-        found, scores, source = self._boxes(frame, boxes)
+        found, scores, source = self._boxes(frame, boxes, detected)
         people = label_people(self.estimator.predict(frame, found, self.intrinsics), scores, source)
         for person, track_id in zip(people, self.tracker.update([p["box"] for p in people])):
             person["track_id"] = track_id
@@ -127,10 +132,16 @@ class PoseTracker:
             raise ValueError("PoseTracker smoothing needs each frame's time: give fps= or step(..., time_s=)")
         return None
 
-    def _boxes(self, frame, given):
+    def detection_due(self, frame_number):
+        """Whether the detector runs on the ``frame_number``-th frame stepped (0: the first)
+        whatever the previous poses: every ``det_every``-th; on the others it runs only when the
+        previous poses leave no box to carry over."""
+        return self.detector is not None and frame_number % self.det_every == 0
+
+    def _boxes(self, frame, given, detected):
         """(boxes or None for the whole frame, scores, source) of this frame."""
-        if given is None and self.detector and self.frame_index % self.det_every and self.previous:
+        if given is None and self.detector and not self.detection_due(self.frame_index) and self.previous:
             carried = carried_boxes(self.previous, frame.shape)
             if carried is not None:
                 return carried, [None] * len(carried), "previous pose"
-        return find_people(self.detector, [frame], [given])[0]
+        return find_people(self.detector, [frame], [given], [detected])[0]

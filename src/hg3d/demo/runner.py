@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import UserError
 from ..inference import box_outside
 from .boxes import all_boxes, frame_boxes, image_boxes
+from .pipeline import Pipeline
 from .pose_tracker import find_people, label_people
 from .sinks import people_fields
 from .sources import Frame, Skipped, shown
@@ -130,13 +131,15 @@ def _batches(frames, size):
         yield batch
 
 
-def run(source, tracker, sinks, stop):
+def run(source, tracker, sinks, stop, pipelined=True):
     """Every frame of ``source`` through ``tracker`` to the ``sinks``, until the source ends or
     ``stop`` is requested; returns the ``Run`` (None when no frame arrived: nothing was opened).
-    The source is closed in any case; on an error the sinks are closed with None."""
+    ``pipelined``: frames are read and their people detected ahead in threads (``pipeline``), the
+    same results sooner. The source is closed in any case; on an error the sinks are closed with None."""
     current, opened, completed = None, [], False
+    frames = Pipeline(source, tracker, stop.requested, pipelined)
     try:
-        for batch in _batches(source.frames(stop.requested), tracker.batch_size):
+        for batch in _batches(frames, tracker.batch_size):
             if current is None:
                 problem = tracker.check(batch[0])
                 if problem:
@@ -151,6 +154,7 @@ def run(source, tracker, sinks, stop):
                     sink.write(result)
         completed = True
     finally:
+        frames.close()
         source.close()
         if current is not None:
             current.stopped_by = (stop.reason or getattr(source, "ended_by", "end of stream")) if completed else None
@@ -199,10 +203,16 @@ class ImagePeople:
         self.log(f"skipping {shown(frame.path)}: {problem} (check --bbox/--bboxes)")
         return False
 
+    def prepare(self, frame):
+        """The pipeline's detection stage: the people of an image without given boxes, found ahead."""
+        if self.boxes_for(frame.path) is None:
+            frame.detected = self.detector([frame.image])[0]
+        return frame
+
     def step(self, frames):
         kept = [(frame, given) for frame in frames if (given := self._usable(frame)) is not False]
         images = [frame.image for frame, _ in kept]
-        found = find_people(self.detector, images, [given for _, given in kept])
+        found = find_people(self.detector, images, [given for _, given in kept], [frame.detected for frame, _ in kept])
         cameras = [self.camera.for_frame(frame.image.shape, frame.path) for frame, _ in kept]
         people = self.estimator.predict_batch(images, [boxes for boxes, _, _ in found], cameras) if kept else []
         done = time.monotonic()
@@ -219,14 +229,17 @@ class TrackedPeople:
     tracks, smoothing, the camera it chose on the first frame); ``entry``: the boxes given for the
     source (or None); ``refine``: called with each frame and its people before they are kept (live
     ``--temporal``, ``demo.temporal.CausalRefiner``), or None. What each track did is kept in
-    ``tracked`` (``TrackedPoses``) for the JSON's track list and the BVH export."""
+    ``tracked`` (``TrackedPoses``) for the JSON's track list and the BVH export; ``detector``: the
+    one its frames may need (None with given boxes)."""
 
     batch_size = 1
 
     def __init__(self, pose_tracker, entry, detector, refine=None):
         self.pose_tracker, self.entry, self.refine = pose_tracker, entry, refine
         self.label = detector_label(entry, detector)
+        self.detector = pose_tracker.detector if entry is None else None
         self.tracked = TrackedPoses(pose_tracker.fps)
+        self.prepared = 0
 
     @property
     def intrinsics(self):
@@ -240,9 +253,18 @@ class TrackedPeople:
         problem = next((p for p in (box_outside(b, frame.image.shape) for b in all_boxes(self.entry)) if p), None)
         return problem and f"{problem} (check --bbox/--bboxes)"
 
+    def prepare(self, frame):
+        """The pipeline's detection stage: a frame's people found ahead when the pose tracker is
+        due to run its detector on it (every frame given to ``step`` must have been prepared)."""
+        if self.pose_tracker.detection_due(self.prepared):
+            frame.detected = self.detector([frame.image])[0]
+        self.prepared += 1
+        return frame
+
     def step(self, frames):
         (frame,) = frames
-        people = self.pose_tracker.step(frame.image, frame_boxes(self.entry, frame.index), frame.time_s)
+        given = frame_boxes(self.entry, frame.index)
+        people = self.pose_tracker.step(frame.image, given, frame.time_s, frame.detected)
         if self.refine is not None:
             self.refine(frame, people)
         self.tracked.add(frame.index, people)

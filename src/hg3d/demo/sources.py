@@ -161,6 +161,7 @@ class Frame:
     image: np.ndarray  # BGR
     path: str | None = None  # the file it was read from (its EXIF, its given boxes); None: camera, stream
     arrival: float | None = None  # live: time.monotonic() when the reader handed it over
+    detected: tuple | None = None  # the detector's (boxes, scores) when the pipeline found them ahead
 
 
 def read_image(path):
@@ -369,6 +370,12 @@ class LiveSource:
     def ended_by(self):
         """Why the frames ended: ``"end of stream"`` or ``"stalled"``."""
         return self.feed.ended_by if self.feed else "end of stream"
+
+    def count_dropped(self, count):
+        """Frames taken from the feed that will not be processed (left in the demo's pipeline by a
+        stop) count as dropped."""
+        with self.feed.condition:
+            self.feed.dropped += count
 
     def close(self):
         self.feed.stop()
