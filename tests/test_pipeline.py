@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from hg3d.camera import CameraPolicy
-from hg3d.demo import run_demo, runner
+from hg3d.demo import pipeline, run_demo, runner
 from hg3d.demo.pose_tracker import PoseTracker
 from hg3d.demo.sources import VideoFile
 from hg3d.inference import Estimator
@@ -178,3 +178,20 @@ def test_a_stop_ends_after_the_frame_at_hand_and_joins_the_threads(clip, estimat
     if live:
         assert run.processed + source.feed.dropped == source.feed.arrived
     assert not stage_threads()
+
+
+@pytest.mark.parametrize(
+    "setting, device, cores, expected",
+    [
+        ("auto", "cpu", 2, False),  # measured slower on two cores: off
+        ("auto", "cpu", 1, False),
+        ("auto", "cpu", 8, True),
+        ("auto", "cuda", 2, True),
+        ("on", "cpu", 2, True),
+        ("off", "cuda", 8, False),
+    ],
+)
+def test_auto_pipelines_only_where_the_stages_have_room(monkeypatch, setting, device, cores, expected):
+    """--pipeline auto (the default): threads with a GPU or more than two CPU cores, not on two."""
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    assert pipeline.wanted(setting, device) is expected

@@ -95,9 +95,10 @@ def build_parser():
     a("--batch_size", type=int, default=8, help="images per forward pass")
     a(
         "--pipeline",
-        default="on",
-        choices=("on", "off"),
-        help="read and detect ahead in threads while the pose network runs (off: one stage after another)",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="read and detect ahead in threads while the pose network runs (off: one stage after another; "
+        "auto: on with a GPU or more than 2 CPU cores)",
     )
     parser.set_defaults(default_task="human3d", load_model=DEMO_MODEL)
     return parser

@@ -14,11 +14,22 @@ unprocessed are counted as dropped. An error in a stage reaches the loop at the 
 happened, after the frames before it. Closing stops and joins the threads.
 """
 
+import os
 import queue
 import threading
 
 DEPTH = 4  # frames a stage of a file source may run ahead of the next one
 WAIT_S = 0.1  # how often a waiting stage or loop asks whether it should stop
+
+
+def wanted(setting, device_type):
+    """``--pipeline``: on, off, or ``auto``: on where the stages have room to overlap, the pose
+    network on a GPU or more than two CPU cores. On two cores the detector and the pose network
+    each fill both already, and the threads cost more than they overlap: measured 0.92x the
+    speed of one stage after another on an idle 2-core machine (docs/benchmarks.md, run U)."""
+    if setting != "auto":
+        return setting == "on"
+    return device_type == "cuda" or (os.cpu_count() or 1) > 2
 
 
 class _End:
