@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from browser import page_data
-from helpers import SRC_DIR
+from helpers import SRC_DIR, sigterm_demo_after
 from hg3d import commands
 from hg3d.camera import Intrinsics
 from hg3d.demo import run_demo, sources
@@ -340,25 +340,9 @@ def test_a_video_stopped_by_a_signal_keeps_what_it_processed(clips, resnet18_3d_
     """A video run that is not live, stopped by SIGTERM half-way: exit 0, playable videos and a JSON
     of the frames processed so far, saying why it stopped."""
     _, long = clips
-    args = [sys.executable, "demo.py", "--demo", str(long), "--load_model", resnet18_3d_checkpoint, "--save_frames"]
-    process = subprocess.Popen(
-        [*args, "--out_dir", str(tmp_path), *SMALL],
-        cwd=SRC_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not (tmp_path / "long_00002_2d.png").exists():  # three frames processed
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, stderr
+    args = ["--demo", str(long), "--load_model", resnet18_3d_checkpoint, "--save_frames", "--out_dir", str(tmp_path)]
+    returncode, stdout, stderr = sigterm_demo_after([*args, *SMALL], tmp_path / "long_00002_2d.png")  # three frames
+    assert returncode == 0, stderr
     record = json.loads((tmp_path / "long.json").read_text())
     assert record["stopped_by"] == "SIGTERM" and 1 <= record["num_frames"] < 300
     assert [f["frame"] for f in record["frames"]] == list(range(record["num_frames"]))

@@ -4,17 +4,15 @@ run here on the sequence the same run saved; a track's gap; live input, causal o
 
 import dataclasses
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from helpers import SRC_DIR
+from helpers import SRC_DIR, sigterm_demo_after
 from hg3d.camera import Intrinsics, root_from_pose
 from hg3d.checkpoint import save_checkpoint
 from hg3d.demo import run_demo
@@ -171,20 +169,8 @@ def test_a_video_stopped_by_sigterm_keeps_its_refined_tracks(temporal_checkpoint
     out, ckpt = tmp_path / "out", temporal_checkpoints["centred"]
     args = ["--demo", str(video), "--load_model", resnet18_3d_checkpoint, *SMALL, "--out_dir", str(out)]
     args += ["--save_frames", "--temporal", ckpt, "--save_sequences", str(out / "tracks.h5")]
-    process = subprocess.Popen(
-        [sys.executable, "demo.py", *args], cwd=SRC_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not (out / "long_00002_2d.png").exists():  # three frames processed
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, stderr
+    returncode, _, stderr = sigterm_demo_after(args, out / "long_00002_2d.png")  # three frames processed
+    assert returncode == 0, stderr
     record = read(out / "long.json")
     assert record["stopped_by"] == "SIGTERM" and 3 <= record["num_frames"] < 300
     (seq,) = read_sequences(str(out / "tracks.h5"))

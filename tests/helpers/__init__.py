@@ -3,8 +3,10 @@ CPU flags, and helpers that run the commands as a user does (``from helpers impo
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -34,6 +36,25 @@ def quiet_opts(*args):
 def main_py(*args, script="main.py", cwd=SRC_DIR, timeout=600):
     """``python main.py *args`` (or another script of src/) as a user runs it: the finished process."""
     return subprocess.run([sys.executable, script, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def sigterm_demo_after(args, picture, frames_timeout=240):
+    """``demo.py ARGS`` in a subprocess, sent SIGTERM once ``picture`` exists (a frame processed):
+    (returncode, stdout, stderr)."""
+    process = subprocess.Popen(
+        [sys.executable, "demo.py", *args], cwd=SRC_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + frames_timeout
+        while not os.path.exists(picture):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, stdout, stderr
 
 
 def run_main(*args, exp_dir, exp_id, timeout=600):
