@@ -15,7 +15,7 @@ from torch import nn
 
 from helpers import randomise_batch_norms
 from hg3d.checkpoint import load_model, save_checkpoint
-from hg3d.deploy.fold import fold_batch_norms
+from hg3d.deploy.fold import fold_batch_norms, subpixel_deconvolution, subpixel_deconvolutions
 from hg3d.inference import Estimator
 from hg3d.model import create_model
 from hg3d.tools.synthetic import random_scene
@@ -71,6 +71,27 @@ def test_folding_a_transposed_convolution_scales_its_output_channels():
     inputs = torch.randn(2, 6, 5, 5)
     with torch.no_grad():
         torch.testing.assert_close(folded(inputs), reference(inputs), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(5, 5), (4, 7)])
+def test_a_subpixel_convolution_is_the_transposed_convolution(size):
+    """Kernel 4, stride 2, padding 1 (in != out, with a bias): the 3x3 convolution to four phases and
+    the pixel shuffle give the transposed convolution's output, for even and odd input sizes."""
+    torch.manual_seed(0)
+    deconv = nn.ConvTranspose2d(6, 5, 4, stride=2, padding=1)
+    inputs = torch.randn(2, 6, *size)
+    with torch.no_grad():
+        torch.testing.assert_close(subpixel_deconvolution(deconv)(inputs), deconv(inputs), rtol=1e-5, atol=1e-6)
+
+
+def test_subpixel_network_gives_the_same_maps_without_transposed_convolutions():
+    """The network as int8 on ONNX Runtime exports it: batch norms folded, then every deconvolution
+    rewritten; the maps are the network's."""
+    reference = model_of("msra_18", trained_statistics=True)
+    rewritten = subpixel_deconvolutions(fold_batch_norms(copy.deepcopy(reference)))
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in rewritten.modules())
+    assert sum(isinstance(m, nn.PixelShuffle) for m in rewritten.modules()) == 3
+    assert_same_maps(rewritten, reference, torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)))
 
 
 def test_estimator_runs_the_folded_network_and_the_checkpoint_stays_as_it_was(tmp_path):

@@ -5,6 +5,9 @@ In eval mode a batch norm is a fixed per-channel scale and shift, so it can be m
 weights and bias of the layer before it: one pass over the activations instead of two, the same
 numbers up to float32 rounding. Only for running a finished network (``Estimator.from_checkpoint``):
 a folded network has no batch norm left to train, and its weights no longer match a checkpoint.
+
+For int8 on ONNX Runtime the deconvolutions are also rewritten as sub-pixel convolutions
+(``subpixel_deconvolutions``): ONNX Runtime has no int8 kernel for a transposed convolution.
 """
 
 import torch
@@ -49,6 +52,52 @@ def fold_batch_norms(model):
         replace_module(model, conv_name, fuse_conv_bn_eval(conv, bn, transpose=isinstance(conv, nn.ConvTranspose2d)))
         replace_module(model, bn_name, nn.Identity())
     return model
+
+
+# For a transposed convolution of kernel 4, stride 2, padding 1: the output row 2m + phase reads the
+# input rows m + offset through kernel row SUBPIXEL_TAPS[phase][offset] (the same for columns).
+SUBPIXEL_TAPS = ({-1: 3, 0: 1}, {0: 2, 1: 0})
+
+
+@torch.no_grad()
+def subpixel_deconvolution(deconv):
+    """``deconv`` (kernel 4, stride 2, padding 1) as the same function: a 3x3 convolution to four
+    times the output channels, one per output phase (row and column parity), whose outputs
+    ``nn.PixelShuffle(2)`` interleaves. Taps a phase does not read are zero."""
+    weight = deconv.weight  # (in, out, 4, 4)
+    channels_in, channels_out = weight.shape[:2]
+    kernel = weight.new_zeros(channels_out, 2, 2, channels_in, 3, 3)
+    for row_phase, row_taps in enumerate(SUBPIXEL_TAPS):
+        for col_phase, col_taps in enumerate(SUBPIXEL_TAPS):
+            for dy, ky in row_taps.items():
+                for dx, kx in col_taps.items():
+                    kernel[:, row_phase, col_phase, :, dy + 1, dx + 1] = weight[:, :, ky, kx].T
+    conv = nn.Conv2d(channels_in, 4 * channels_out, 3, padding=1, bias=deconv.bias is not None)
+    conv.weight.copy_(kernel.reshape(4 * channels_out, channels_in, 3, 3))
+    if deconv.bias is not None:
+        conv.bias.copy_(deconv.bias.repeat_interleave(4))
+    return nn.Sequential(conv, nn.PixelShuffle(2))
+
+
+def subpixel_deconvolutions(model):
+    """``model`` (changed in place, and returned) with each transposed convolution of kernel 4,
+    stride 2, padding 1 (the deconvolution head's) replaced by ``subpixel_deconvolution``; fold the
+    batch norms first, which cannot follow the pixel shuffle into the convolution."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.ConvTranspose2d) and _is_subpixel_shaped(module):
+            replace_module(model, name, subpixel_deconvolution(module))
+    return model
+
+
+def _is_subpixel_shaped(deconv):
+    return (
+        deconv.kernel_size == (4, 4)
+        and deconv.stride == (2, 2)
+        and deconv.padding == (1, 1)
+        and deconv.output_padding == (0, 0)
+        and deconv.dilation == (1, 1)
+        and deconv.groups == 1
+    )
 
 
 def prepare_for_inference(model):

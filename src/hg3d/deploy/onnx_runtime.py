@@ -13,9 +13,11 @@ size, the versions of hg3d, torch and onnx that made it, and the SHA-256 of the 
 export whose record is missing or differs in anything is made again, so a model planted under the
 expected name is never run.
 
-``precision="int8"`` quantizes that export with ONNX Runtime's tools (static, QDQ format, int8
-weights per output channel, uint8 activations whose ranges are calibrated on given crops) and caches
-the result beside it, keyed and recorded the same way plus the calibration crops' SHA-256.
+``precision="int8"`` quantizes an export of the same network whose deconvolutions are sub-pixel
+convolutions (``deploy.fold``; ONNX Runtime has no int8 transposed convolution) with ONNX Runtime's
+tools (static, QDQ format, int8 weights per output channel, uint8 activations whose ranges are
+calibrated on given crops) and caches the result beside it, keyed and recorded the same way plus
+the calibration crops' SHA-256.
 """
 
 import functools
@@ -31,6 +33,7 @@ from ..checkpoint import load_model, read_checkpoint
 from ..errors import UserError
 from ..files import atomic_write, sha256_of, write_json
 from .export import export_model
+from .fold import fold_batch_norms, subpixel_deconvolutions
 
 CACHE_ENV = "HG3D_CACHE"
 INSTALL_HINT = "pip install 'hg3d[export]' (onnx, onnxruntime, onnxscript)"
@@ -157,6 +160,11 @@ class OnnxRuntimeModel(torch.nn.Module):
         make = functools.partial(_export, checkpoint, expected, path)
         made_by = f"exporting {checkpoint} to ONNX"
         if precision == "int8":
+            # ONNX Runtime has no int8 transposed convolution: what is quantized is the export whose
+            # deconvolutions are sub-pixel convolutions (the same function, deploy.fold)
+            expected = {**expected, "deconvolutions": "subpixel"}
+            path = f"{os.path.splitext(path)[0]}-subpixel.onnx"
+            make = functools.partial(_export, checkpoint, expected, path, subpixel=True)
             _cached(path, expected, make, made_by, log)
             calibration = calibration_inputs(calibration, input_w, input_h)
             expected = {
@@ -232,10 +240,13 @@ def _quantize(fp32_path, calibration, expected, path):
     write_json(record_path(path), {**expected, "onnx_sha256": sha256_of(path)})
 
 
-def _export(checkpoint, expected, path):
+def _export(checkpoint, expected, path, subpixel=False):
     """Export ``checkpoint`` to ``path`` and write its record (after the file: a record always
-    describes a complete export)."""
+    describes a complete export). ``subpixel``: batch norms folded and deconvolutions as sub-pixel
+    convolutions first (``deploy.fold``), for int8."""
     model = load_model(checkpoint, expected["arch"], expected["task"])
+    if subpixel:
+        model = subpixel_deconvolutions(fold_batch_norms(model))
     try:
         export_model(model, "onnx", path, expected["input_h"], expected["input_w"])
     except ImportError as exc:
