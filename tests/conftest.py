@@ -3,6 +3,7 @@ marker. The shared constants and helpers are in ``tests/helpers`` (``from helper
 
 import functools
 import http.server
+import shutil
 import threading
 
 import gdown
@@ -29,7 +30,8 @@ def no_downloads(tmp_path_factory, monkeypatch):
     """Tests never reach the network: torch's hub cache is an empty folder and a download fails
     at once (as it does on a machine without internet), also in the subprocesses that inherit the
     environment (HG3D_WEIGHTS_URL: a local port that refuses)."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    torch_home = tmp_path_factory.mktemp("torch_home")
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
     monkeypatch.setenv("HG3D_WEIGHTS_URL", "http://127.0.0.1:9")  # released models: refused (subprocesses too)
 
     def refuse(*args, **kwargs):
@@ -38,6 +40,8 @@ def no_downloads(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
     monkeypatch.setattr(gdown, "download", refuse)
+    yield
+    shutil.rmtree(torch_home, ignore_errors=True)  # what a test downloaded or exported into it
 
 
 class LocalServer:
