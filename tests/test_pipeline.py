@@ -109,12 +109,12 @@ def test_a_slow_stage_keeps_the_order_and_the_results(clip, estimator, det_every
     stage, and the loop still gets every frame in order with the boxes the sequential run finds
     (with --det_every 3 the frames in between carry the previous poses' boxes, as without threads)."""
     runs = {}
-    for pipelined in (True, False):
+    for setting in ("on", "off"):
         detector, recorder = SlowDetector([0.15, 0.0]), Recorder()
         source = VideoFile(str(clip))
-        runner.run(source, tracked(estimator, source, detector, det_every), [recorder], runner.StopRequest(), pipelined)
-        runs[pipelined] = (recorder.results, detector.threads, detector.calls)
-    (piped, piped_threads, piped_calls), (sequential, sequential_threads, sequential_calls) = runs[True], runs[False]
+        runner.run(source, tracked(estimator, source, detector, det_every), [recorder], runner.StopRequest(), setting)
+        runs[setting] = (recorder.results, detector.threads, detector.calls)
+    (piped, piped_threads, piped_calls), (sequential, sequential_threads, sequential_calls) = runs["on"], runs["off"]
     assert [index for index, _ in piped] == list(range(8))
     assert piped == sequential and piped_calls == sequential_calls  # each frame detected once, where it was due
     assert sequential_threads == {threading.current_thread().name}
@@ -141,7 +141,7 @@ def test_detection_runs_while_the_pose_stage_works(clip, estimator, monkeypatch)
     monkeypatch.setattr(Estimator, "predict", slow_predict)
     source = VideoFile(str(clip))
     detector = Logged([0.0])
-    runner.run(source, tracked(estimator, source, detector), [Recorder()], runner.StopRequest())
+    runner.run(source, tracked(estimator, source, detector), [Recorder()], runner.StopRequest(), "on")
     first_pose_end = events.index("pose end")
     assert events[:first_pose_end].count("detect") >= 2, events
 
@@ -158,7 +158,7 @@ def test_an_error_in_a_stage_reaches_the_loop_at_its_frame(clip, estimator):
 
     source, recorder = VideoFile(str(clip)), Recorder()
     with pytest.raises(RuntimeError, match="detector broke"):
-        runner.run(source, tracked(estimator, source, FailsOnTheFourth([0.0])), [recorder], runner.StopRequest())
+        runner.run(source, tracked(estimator, source, FailsOnTheFourth([0.0])), [recorder], runner.StopRequest(), "on")
     assert [index for index, _ in recorder.results] == [0, 1, 2] and recorder.closed == [None]
     assert not stage_threads()
 
@@ -171,7 +171,7 @@ def test_a_stop_ends_after_the_frame_at_hand_and_joins_the_threads(clip, estimat
     stop = runner.StopRequest()
     recorder = Recorder(lambda result: result.frame.index >= 2 and stop.request("Ctrl-C"))
     source = VideoFile(str(clip), live=live)
-    run = runner.run(source, tracked(estimator, source, SlowDetector([0.05])), [recorder], stop)
+    run = runner.run(source, tracked(estimator, source, SlowDetector([0.05])), [recorder], stop, "on")
     indices = [index for index, _ in recorder.results]
     assert recorder.closed == ["Ctrl-C"] and run.stopped_by == "Ctrl-C" and indices[-1] >= 2
     assert len(indices) == run.processed and (live or indices == [0, 1, 2])
@@ -195,3 +195,18 @@ def test_auto_pipelines_only_where_the_stages_have_room(monkeypatch, setting, de
     """--pipeline auto (the default): threads with a GPU or more than two CPU cores, not on two."""
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
     assert pipeline.wanted(setting, device) is expected
+
+
+@pytest.mark.parametrize("cores, detected_in", [(2, "MainThread"), (8, "hg3d-detection")])
+def test_the_frame_loop_follows_the_auto_rule_by_default(clip, estimator, monkeypatch, cores, detected_in):
+    """``runner.run`` called from Python without a setting pipelines as the command's default does:
+    one thread on two cores, the detection stage on more."""
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    source, detector = VideoFile(str(clip)), SlowDetector([0.0])
+    runner.run(source, tracked(estimator, source, detector), [Recorder()], runner.StopRequest())
+    assert detector.threads == {detected_in}
+
+
+def test_a_setting_other_than_auto_on_off_is_refused():
+    with pytest.raises(ValueError, match="auto, on or off"):
+        pipeline.wanted(True, "cpu")

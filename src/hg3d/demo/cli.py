@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import UserError
 from ..progress import ProgressBar
 from ..visualize import MAX_PANELS
-from . import pipeline, runner
+from . import runner
 from .boxes import box_entry, most_boxes
 from .build import build
 from .motion import MOTION_FLAGS, MotionFiles, motion_wanted
@@ -132,9 +132,7 @@ def run_files(opt, stop):
         sinks = [ImagePictures(opt.out_dir, names), *window, ImageRecords(opt, names)]
         if len(images) > 1:
             sinks.append(Progress("images", len(images)))
-        processed = runner.run(
-            ImageFiles(images), tracker, sinks, stop, pipeline.wanted(opt.pipeline, estimator.device.type)
-        )
+        processed = runner.run(ImageFiles(images), tracker, sinks, stop, opt.pipeline)
         result.done += processed.processed if processed else 0
     for path in videos:
         if stop.requested():
@@ -171,7 +169,7 @@ def run_video(opt, stop, path, stem, parts, window, result):
         *([TrackBvh(opt, stem)] if opt.bvh else []),
     ]
     try:
-        processed = runner.run(source, tracker, sinks, stop, pipeline.wanted(opt.pipeline, estimator.device.type))
+        processed = runner.run(source, tracker, sinks, stop, opt.pipeline)
     except Skipped as exc:
         print(f"skipping {source.name}: {exc}")
         return 0
@@ -224,7 +222,7 @@ def run_live(opt, stop):
             VideoRecord(opt, out, amend=[s.amend for s in tracks]),
         ]
         try:
-            processed = runner.run(source, tracker, sinks, stop, pipeline.wanted(opt.pipeline, estimator.device.type))
+            processed = runner.run(source, tracker, sinks, stop, opt.pipeline)
         except Skipped as exc:
             raise UserError(f"--demo {source.name}: {exc}") from None
     finally:

@@ -27,6 +27,8 @@ def wanted(setting, device_type):
     network on a GPU or more than two CPU cores. On two cores the detector and the pose network
     each fill both already, and the threads cost more than they overlap: measured 0.92x the
     speed of one stage after another on an idle 2-core machine (docs/benchmarks.md, run U)."""
+    if setting not in ("auto", "on", "off"):
+        raise ValueError(f"pipeline setting {setting!r}: auto, on or off")
     if setting != "auto":
         return setting == "on"
     return device_type == "cuda" or (os.cpu_count() or 1) > 2

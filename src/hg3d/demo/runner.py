@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import UserError
 from ..inference import box_outside
 from .boxes import all_boxes, frame_boxes, image_boxes
-from .pipeline import Pipeline
+from .pipeline import Pipeline, wanted
 from .pose_tracker import find_people, label_people
 from .sinks import people_fields
 from .sources import Frame, Skipped, shown
@@ -131,13 +131,14 @@ def _batches(frames, size):
         yield batch
 
 
-def run(source, tracker, sinks, stop, pipelined=True):
+def run(source, tracker, sinks, stop, pipeline="auto"):
     """Every frame of ``source`` through ``tracker`` to the ``sinks``, until the source ends or
     ``stop`` is requested; returns the ``Run`` (None when no frame arrived: nothing was opened).
-    ``pipelined``: frames are read and their people detected ahead in threads (``pipeline``), the
-    same results sooner. The source is closed in any case; on an error the sinks are closed with None."""
+    ``pipeline`` (``--pipeline``: auto, on or off): whether frames are read and their people
+    detected ahead in threads (``pipeline.wanted``), the same results sooner. The source is closed
+    in any case; on an error the sinks are closed with None."""
     current, opened, completed = None, [], False
-    frames = Pipeline(source, tracker, stop.requested, pipelined)
+    frames = Pipeline(source, tracker, stop.requested, wanted(pipeline, tracker.device_type))
     try:
         for batch in _batches(frames, tracker.batch_size):
             if current is None:
@@ -188,6 +189,10 @@ class ImagePeople:
     def __init__(self, estimator, detector, camera, boxes_for, batch_size, single, log=print):
         self.estimator, self.detector, self.camera, self.boxes_for = estimator, detector, camera, boxes_for
         self.batch_size, self.single, self.log = batch_size, single, log
+
+    @property
+    def device_type(self):
+        return self.estimator.device.type
 
     def check(self, frame):
         return None
@@ -244,6 +249,10 @@ class TrackedPeople:
     @property
     def intrinsics(self):
         return self.pose_tracker.intrinsics
+
+    @property
+    def device_type(self):
+        return self.pose_tracker.estimator.device.type
 
     def check(self, frame):
         """Why the given boxes cannot be used on this source's frames (every frame has the first
