@@ -98,6 +98,31 @@ def test_the_command_puts_people_of_four_views_in_the_world_frame(tmp_path):
     assert sorted(p.name for p in out.glob("*.bvh")) == ["cam1_track1.bvh", "cam1_track2.bvh"]
 
 
+def test_a_person_behind_the_first_camera_is_tracked_by_the_others(tmp_path):
+    """Person 0 walks near the middle; person 1 walks behind the first camera (which cannot see
+    them, so its JSON lists person 0 only): both keep one track id all along."""
+    cameras, rng = rig(), np.random.default_rng(3)
+    axis = cameras[0].R[2]  # the first camera's viewing direction in the world frame
+    start = (cameras[0].centre[0] - 1500.0 * axis[0], cameras[0].centre[1] - 1500.0 * axis[1])
+    poses = np.stack([person(rng, (-300.0, 0.0)), person(rng, start)])
+    truth = poses[None] + np.arange(10)[:, None, None, None] * np.array([[[30.0, 0, 0]], [[0, 25.0, 0]]])
+    assert np.isnan(cameras[0].project(truth[:, 1])).all()  # behind the first camera
+    calib = tmp_path / "Calib.toml"
+    write_calib_toml(calib, cameras)
+    views = [
+        write_view(tmp_path / f"cam{v + 1}.json", c, truth[:, :1] if v == 0 else truth) for v, c in enumerate(cameras)
+    ]
+    result = run_triangulate(["--calib", str(calib), "--views", *views, "--out_dir", str(tmp_path / "out")])
+    ids_of = [set(), set()]
+    for frame, people in zip(result["frames"], truth):
+        assert frame["num_people"] == 2
+        for found in frame["people"]:
+            errors = np.linalg.norm(np.array(found["joints_3d_world_mm"])[None] - people, axis=-1).max(-1)
+            assert errors.min() < 1.0
+            ids_of[int(np.argmin(errors))].add(found["track_id"])
+    assert len(ids_of[0]) == len(ids_of[1]) == 1 and None not in ids_of[1] and ids_of[0] != ids_of[1]
+
+
 def test_people_listed_in_other_orders_are_matched_by_epipolar_distance():
     cameras, truth = rig(3), walking_people(1)[0]
     people = [

@@ -13,6 +13,23 @@ def test_iou_matrix():
     assert iou_matrix(np.zeros((0, 4)), b).shape == (0, 3)
 
 
+def test_iou_matrix_of_boxes_in_space():
+    a = [[0, 0, 0, 10, 10, 10]]
+    b = [[5, 0, 0, 10, 10, 10], [0, 0, 5, 10, 10, 20], [0, 0, 10, 10, 10, 10]]
+    np.testing.assert_allclose(iou_matrix(a, b, dims=3), [[500 / 1500, 500 / 2500, 0]])
+
+
+def test_a_tracker_in_space_follows_people_in_three_dimensions():
+    """Two people 3D boxes (mm), listed in either order, walking past each other: one id each."""
+    tracker, seen = Tracker(dims=3), {"A": set(), "B": set()}
+    for frame in range(20):
+        boxes = {"A": [-900 + 60 * frame, 0, 0, 500, 300, 1700], "B": [900 - 60 * frame, 500, 0, 500, 300, 1700]}
+        names = ["A", "B"] if frame % 2 else ["B", "A"]
+        for name, track_id in zip(names, tracker.update([boxes[n] for n in names])):
+            seen[name].add(track_id)
+    assert seen == {"A": {1}, "B": {2}} or seen == {"A": {2}, "B": {1}}
+
+
 def people_boxes(frame):
     """Ground-truth boxes {person: x, y, w, h} of frame 0..39: A walks right, B walks left (they
     cross around frame 20, B a little lower), C enters at frame 10, A leaves after frame 29."""

@@ -220,14 +220,13 @@ def triangulate_views(cameras, frames, reproj_px=DEFAULT_REPROJ_PX, match_px=DEF
     error = error.reshape(-1, NUM_JOINTS)
     used = used.reshape(-1, NUM_JOINTS, num_views)
 
-    tracker, records, by_frame = Tracker(), [], {}
+    # Tracked in the world frame (boxes in space), so a person no camera in particular sees keeps an id too.
+    tracker, records, by_frame = Tracker(dims=3), [], {}
     for n, (index, _) in enumerate(identities):
         by_frame.setdefault(index, []).append(n)
     for index, (frame, time_s, _) in enumerate(frames):
         people = [n for n in by_frame.get(index, []) if np.isfinite(points[n]).all(-1).any()]
-        boxes = [box_of(cameras[0].project(points[n])) for n in people]
-        placed = [k for k, box in enumerate(boxes) if box is not None]
-        ids = dict(zip(placed, tracker.update([boxes[k] for k in placed])))
+        ids = tracker.update([box_of(points[n]) for n in people])
         records.append(
             {
                 "frame": frame,
@@ -235,7 +234,7 @@ def triangulate_views(cameras, frames, reproj_px=DEFAULT_REPROJ_PX, match_px=DEF
                 "num_people": len(people),
                 "people": [
                     {
-                        "track_id": ids.get(k),
+                        "track_id": ids[k],
                         "joints_3d_world_mm": _listed(points[n], 2),
                         "joints_3d_world_h36m_mm": _listed(to_h36m_order(points[n]), 2),
                         "reprojection_px": [None if not np.isfinite(e) else round(float(e), 3) for e in error[n]],

@@ -8,15 +8,20 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 
-def iou_matrix(boxes_a, boxes_b):
-    """Intersection over union of every box of ``boxes_a`` (N, 4) with every one of ``boxes_b``
-    (M, 4), both x, y, w, h -> (N, M)."""
-    a = np.asarray(boxes_a, np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, np.float64).reshape(-1, 4)
-    low = np.maximum(a[:, None, :2], b[None, :, :2])
-    high = np.minimum(a[:, None, :2] + a[:, None, 2:], b[None, :, :2] + b[None, :, 2:])
+def boxes_array(boxes, dims=2):
+    """Boxes as an (N, 2 * dims) float array: the low corner, then the size (x, y, w, h in an
+    image; x, y, z and the three extents in space)."""
+    return np.asarray(boxes, np.float64).reshape(-1, 2 * dims)
+
+
+def iou_matrix(boxes_a, boxes_b, dims=2):
+    """Intersection over union of every box of ``boxes_a`` (N, 2 * dims) with every one of
+    ``boxes_b`` (M, 2 * dims) -> (N, M); ``dims`` 2: image boxes x, y, w, h; 3: boxes in space."""
+    a, b = boxes_array(boxes_a, dims), boxes_array(boxes_b, dims)
+    low = np.maximum(a[:, None, :dims], b[None, :, :dims])
+    high = np.minimum(a[:, None, :dims] + a[:, None, dims:], b[None, :, :dims] + b[None, :, dims:])
     inter = np.clip(high - low, 0, None).prod(-1)
-    union = a[:, None, 2:].prod(-1) + b[None, :, 2:].prod(-1) - inter
+    union = a[:, None, dims:].prod(-1) + b[None, :, dims:].prod(-1) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
@@ -30,20 +35,22 @@ class Tracker:
     missed in ``max_missed + 1`` frames in a row, it has ended. The prediction
     moves a track's last box on at its velocity (constant motion, as SORT's Kalman filter assumes),
     so two people who cross keep their ids where the last boxes alone would swap them.
+    ``dims``: 2 for image boxes (the demo), 3 for boxes in space (people triangulated from several
+    cameras, whom no single image need show).
     """
 
-    def __init__(self, min_iou=0.3, max_missed=5):
-        self.min_iou, self.max_missed = min_iou, max_missed
+    def __init__(self, min_iou=0.3, max_missed=5, dims=2):
+        self.min_iou, self.max_missed, self.dims = min_iou, max_missed, dims
         self.tracks = {}  # id -> {"box": last box, "velocity": per frame, "missed": frames since}
         self.next_id = 1
 
     def update(self, boxes):
         """The track id of each box of this frame (a list, in the order of ``boxes``)."""
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        boxes = boxes_array(boxes, self.dims)
         ids = list(self.tracks)
         assigned = [None] * len(boxes)
         if ids and len(boxes):
-            iou = iou_matrix(boxes, [self.predicted(i) for i in ids])
+            iou = iou_matrix(boxes, [self.predicted(i) for i in ids], self.dims)
             allowed = iou >= self.min_iou
             # Pairs below min_iou count as nothing in the sum being maximised, so they cannot
             # outbid an allowed pair; any of them the solver still returns is dropped.
@@ -56,7 +63,7 @@ class Tracker:
             if track is None:
                 assigned[index] = self.next_id
                 self.next_id += 1
-                velocity = np.zeros(4)
+                velocity = np.zeros_like(box)
             else:
                 velocity = (box - track["box"]) / (track["missed"] + 1)
             self.tracks[assigned[index]] = {"box": box, "velocity": velocity, "missed": -1}
