@@ -5,6 +5,7 @@ sequences are refused in one line. And the noise that training adds to ground-tr
 
 import json
 import os
+import pickle
 from dataclasses import replace
 
 import h5py
@@ -17,11 +18,11 @@ from hg3d.datasets import get_dataset
 from hg3d.errors import UserError
 from hg3d.joints import H36M_BONE_SUM_MM
 from hg3d.safe_pickle import load_pickle
-from hg3d.sequences import read_sequences, write_sequences
+from hg3d.sequences import frame_model_sequences, read_sequences, write_sequences
 from hg3d.temporal import IN_2D, START_3D, TemporalModel, WindowBatches
 from hg3d.tools.h36m_official import OFFICIAL_TO_H36M17
 from hg3d.tools.h36m_sample import write_official_h36m
-from hg3d.tools.prepare_h36m import cache_path
+from hg3d.tools.prepare_h36m import ENTRIES, cache_path
 from hg3d.tools.prepare_h36m import main as prepare
 from hg3d.tools.sample_data import write_h36m
 from hg3d.tools.synthetic_motion import synthetic_sequences
@@ -37,10 +38,18 @@ TEST_STEP = 2  # the test subjects keep every 2nd frame: their sequences run at 
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    """The generated release converted with every training frame and every 2nd test frame."""
+def official(tmp_path_factory):
+    """A generated official release: its folder and its ground truth."""
     src = str(tmp_path_factory.mktemp("official"))
-    truth = write_official_h36m(src, np.random.default_rng(3), frames=FRAMES, width=128, layout=LAYOUT, quirks=False)
+    return src, write_official_h36m(
+        src, np.random.default_rng(3), frames=FRAMES, width=128, layout=LAYOUT, quirks=False
+    )
+
+
+@pytest.fixture(scope="module")
+def release(official, tmp_path_factory):
+    """The generated release converted with every training frame and every 2nd test frame."""
+    src, truth = official
     out = str(tmp_path_factory.mktemp("data") / "h36m")
     subjects = ["--train_subjects", "1", "--test_subjects", "9", "--workers", "1"]
     prepare(["--src", src, "--out", out, *subjects, "--train_step", "1", "--test_step", str(TEST_STEP)])
@@ -150,16 +159,58 @@ def test_caches_without_videos_and_bad_flags_are_one_line(release, tmp_path):
         dataset.videos()
 
 
-def test_a_cropped_or_unevenly_spaced_cache_gives_no_sequences(release, tmp_path):
+def test_unevenly_spaced_or_old_cropped_caches_give_no_sequences(release, tmp_path):
     _, out = release
     dataset = get_dataset(quiet_opts(*h36m_test(os.path.dirname(out), "--save_sequences", "s.h5")), "val")
-    assert [name for name, _, _ in dataset.videos()] == ["S9_Eating 2.54138969", "S9_Walking 1.55011271"]
+    assert [video[0] for video in dataset.videos()] == ["S9_Eating 2.54138969", "S9_Walking 1.55011271"]
     dataset.annotations = [{**e, "frame": e["frame"] + (e["frame"] >= 10)} for e in dataset.annotations]
     with pytest.raises(UserError, match=r"not evenly spaced \(gaps of 2, 3 frames\)"):
         dataset.videos()
-    dataset.annotations = [{**e, "crop_offset": [0, 0]} for e in dataset.annotations]
-    with pytest.raises(UserError, match=r"converted with --crop"):
+    dataset.annotations = [{**e, "crop_offset": [0, 0]} for e in dataset.annotations]  # no frame_size
+    with pytest.raises(UserError, match=r"needs each crop's frame size.*: run hg3d-prepare-h36m again"):
         dataset.videos()
+
+
+def cache_2d(entries):
+    """{(sequence, camera, frame): the cache's 2D labels (px of its stored image)}."""
+    return {(e["sequence"], e["camera"], e["frame"]): np.asarray(e["joints_3d"])[:, :2] for e in entries}
+
+
+@pytest.fixture(scope="module")
+def cropped(official, tmp_path_factory):
+    """The generated release converted with --crop (every 2nd test frame); (converter argv, out)."""
+    out = str(tmp_path_factory.mktemp("cropped") / "h36m")
+    convert = ["--src", official[0], "--out", out, "--train_subjects", "1", "--test_subjects", "9"]
+    convert += ["--workers", "1", "--test_step", str(TEST_STEP), "--crop"]
+    prepare(convert)
+    return convert, out
+
+
+def test_a_cropped_cache_gives_sequences_in_the_video_frame(cropped, release):
+    """Perfect labels through a --crop conversion: each crop's 2D labels given as the predictions
+    come out of --save_sequences' sequences as the full-frame conversion's 2D labels, with the
+    video's frame size; a crop cache converted before the frame size was kept is converted again."""
+    (convert, out), (_, full) = cropped, release
+    entries_file = os.path.join(out, "sequences", "S9", "Eating 2.54138969", ENTRIES)
+    stored = load_pickle(entries_file, "converted sequence")
+    for entry in stored["entries"]:
+        del entry["frame_size"]  # as the converter wrote crops before it kept the frame size
+    with open(entries_file, "wb") as handle:
+        pickle.dump(stored, handle)
+    prepare(convert)  # converts that video again
+    assert "frame_size" in load_pickle(entries_file, "converted sequence")["entries"][0]
+    dataset = get_dataset(quiet_opts(*h36m_test(os.path.dirname(out), "--save_sequences", "s.h5")), "val")
+    assert all(np.any(e["crop_offset"]) for e in dataset.annotations)  # crops, not the whole frame
+    videos = dataset.videos()
+    index = np.arange(len(dataset.annotations))
+    perfect = np.array([np.asarray(e["joints_3d"])[:, :2] for e in dataset.annotations], np.float32)
+    arrays = {"index": index, "pred_2d": perfect, "confidence": np.ones(perfect.shape[:2], np.float32)}
+    arrays.update(pred_3d=np.zeros((len(index), 17, 3), np.float32), gt_3d=np.zeros((len(index), 17, 3), np.float32))
+    full_2d = cache_2d(load_pickle(cache_path(full, "Val"), "cache"))
+    for seq, (_, samples, _, _) in zip(frame_model_sequences(videos, arrays), videos):
+        assert (seq.width, seq.height) == ((128, 130) if seq.camera == "54138969" else (128, 128))
+        keys = [(e["sequence"], e["camera"], e["frame"]) for e in (dataset.annotations[i] for i in samples)]
+        np.testing.assert_allclose(seq.joints_2d, np.stack([full_2d[k] for k in keys]), atol=1e-3)  # px
 
 
 @pytest.mark.e2e
@@ -200,3 +251,23 @@ def test_training_windows_get_noise_of_the_stated_size_only_where_the_inputs_are
     assert mm[..., 1:, :].std().item() == pytest.approx(noise_mm, rel=0.03)
     assert mm[..., 0, :].abs().max() == 0  # the root stays at the origin
     assert noise[marked][..., IN_2D:START_3D].abs().max() == 0  # confidences untouched
+
+
+@pytest.mark.e2e
+def test_save_sequences_on_a_cropped_cache(cropped, resnet18_3d_checkpoint, tmp_path):
+    """The command on a --crop conversion: every frame of each video, the video's frame size, and
+    the network's 2D moved from each crop into its frame (the crops' offsets added to preds.h5's)."""
+    _, out = cropped
+    path, exp = str(tmp_path / "crop.h5"), tmp_path / "exp"
+    argv = h36m_test(os.path.dirname(out), "--load_model", resnet18_3d_checkpoint, "--save_sequences", path)
+    proc, _ = run_main(*argv, exp_dir=exp, exp_id="crop")
+    assert proc.returncode == 0, proc.stderr
+    entries = load_pickle(cache_path(out, "Val"), "cache")
+    with h5py.File(exp / "crop" / "preds.h5") as preds:
+        index, pred_2d = preds["index"][:], preds["pred_2d"][:]
+    sequences = {s.name: s for s in read_sequences(path, need_gt=True)}
+    eating = sequences["S9_Eating 2.54138969"]
+    assert len(eating) == FRAMES // TEST_STEP and (eating.width, eating.height) == (128, 130)
+    rows = [i for i in np.argsort(index) if entries[index[i]]["sequence"] == "Eating 2"]
+    corners = np.array([entries[index[i]]["crop_offset"] for i in rows], np.float32)[:, None]
+    np.testing.assert_allclose(eating.joints_2d, pred_2d[rows] + corners, atol=1e-4)

@@ -154,21 +154,23 @@ def read_sequences(path, flag="--sequences", need_gt=False):
 
 def frame_model_sequences(videos, arrays):
     """The sequences of a ``--test`` run: one per video of ``videos`` (``(name, sample indices in
-    frame order, Sequence attributes)``, e.g. ``H36M.videos``), each frame's values taken from the
-    run's per-sample ``arrays`` (those of preds.h5: ``index``, ``pred_2d`` px, ``confidence``,
-    ``pred_3d`` and ``gt_3d`` H36M-17 mm). Every sample of the videos must have been predicted."""
+    frame order, Sequence attributes, corners)``, e.g. ``H36M.videos``), each frame's values taken
+    from the run's per-sample ``arrays`` (those of preds.h5: ``index``, ``pred_2d`` px in the stored
+    image, ``confidence``, ``pred_3d`` and ``gt_3d`` H36M-17 mm); ``corners`` (N, 2) px moves each
+    frame's 2D from its stored image (a crop) into the video frame. Every sample of the videos must
+    have been predicted."""
     index = np.asarray(arrays["index"])
     row = np.full(index.max() + 1, -1)
     row[index] = np.arange(len(index))
     sequences = []
-    for name, samples, attributes in videos:
+    for name, samples, attributes, corners in videos:
         rows = row[samples]
         if (rows < 0).any():
             raise ValueError(f"video {name}: {int((rows < 0).sum())} of its frames were not predicted")
         sequences.append(
             Sequence(
                 name=name,
-                joints_2d=arrays["pred_2d"][rows],
+                joints_2d=(arrays["pred_2d"][rows] + np.asarray(corners)[:, None, :]).astype(arrays["pred_2d"].dtype),
                 confidence=arrays["confidence"][rows],
                 joints_3d=arrays["pred_3d"][rows],
                 gt_3d=arrays["gt_3d"][rows],

@@ -135,10 +135,12 @@ class H36M(PoseDataset):
         }
 
     def videos(self):
-        """The cache's videos for ``--save_sequences``: ``(name, samples in frame order, attributes)``
-        each, the attributes those of ``sequences.Sequence`` (``fps`` the video's divided by the
-        frame step the cache was converted with). One-line errors for caches that cannot give
-        sequences: no video labels (the ECCV 2018 challenge's), crops, unevenly spaced frames."""
+        """The cache's videos for ``--save_sequences``: ``(name, samples in frame order, attributes,
+        corners)`` each, the attributes those of ``sequences.Sequence`` (``fps`` the video's divided
+        by the frame step the cache was converted with), ``corners`` (N, 2) px where each sample's
+        stored image lies in its video frame (a ``--crop`` cache's crop offsets, else zeros).
+        One-line errors for caches that cannot give sequences: no video labels (the ECCV 2018
+        challenge's), crops without their frame's size, unevenly spaced frames."""
         entries = self.annotations
         if not all(key in entries[0] for key in VIEW_KEYS):
             raise UserError(
@@ -146,10 +148,11 @@ class H36M(PoseDataset):
                 "the ECCV 2018 challenge caches lack: convert the official release with hg3d-prepare-h36m "
                 "(docs/datasets.md), e.g. with --test_step 1 for every frame"
             )
-        if "crop_offset" in entries[0]:
+        cropped = "crop_offset" in entries[0]
+        if cropped and "frame_size" not in entries[0]:
             raise UserError(
-                "--save_sequences needs full frames, but this cache was converted with --crop (each image its own "
-                "crop, the frame's size unknown): convert the sequences again without --crop"
+                "--save_sequences needs each crop's frame size, which caches made with --crop before it was kept "
+                "lack: run hg3d-prepare-h36m again with the same flags (it converts those videos again)"
             )
         by_video = defaultdict(list)
         for sample, entry in enumerate(entries):
@@ -167,12 +170,18 @@ class H36M(PoseDataset):
                 f"--test_step / --train_step"
             )
         step = int(steps[0])
-        return [(name, samples, self.video_attributes(samples, step)) for name, samples in videos]
+        corners = np.array([entry["crop_offset"] if cropped else (0, 0) for entry in entries], np.float64)
+        return [(name, samples, self.video_attributes(samples, step), corners[samples]) for name, samples in videos]
 
     def video_attributes(self, samples, step):
-        """A video's ``Sequence`` attributes; the frame size is its first image's."""
+        """A video's ``Sequence`` attributes; the frame size is the one a crop was cut from, else
+        the first image's."""
         entry = self.annotations[samples[0]]
-        height, width = read_image(self.image_path(samples[0]), f"Human3.6M {self.split} sample {samples[0]}").shape[:2]
+        if "frame_size" in entry:
+            width, height = entry["frame_size"]
+        else:
+            image = read_image(self.image_path(samples[0]), f"Human3.6M {self.split} sample {samples[0]}")
+            height, width = image.shape[:2]
         return {
             "fps": VIDEO_FPS / step,
             "frame_step": step,

@@ -161,7 +161,11 @@ def read_finished(job):
         stored = load_pickle(path, "converted sequence")
     except UserError:  # unreadable: converted again
         return None
-    return stored if stored.get("settings") == job["settings"] else None
+    if stored.get("settings") != job["settings"]:
+        return None
+    if job["settings"]["crop"] and stored["entries"] and "frame_size" not in stored["entries"][0]:
+        return None  # cropped before crops kept their frame's size (which --save_sequences needs)
+    return stored
 
 
 def crop_around(frame, center, size):
@@ -200,6 +204,7 @@ def frame_entry(job, labels, row, offset):
     }
     if job["settings"]["crop"]:
         entry["crop_offset"] = [int(offset[0]), int(offset[1])]
+        entry["frame_size"] = list(labels["frame_size"])  # width, height of the video the crop was cut from
     if "camera_R" in labels:
         entry["camera_R"], entry["camera_t"] = labels["camera_R"], labels["camera_t"]
         entry["camera_lens"] = labels["camera_lens"] - [0, 0, offset[0], offset[1], 0, 0, 0, 0, 0]
@@ -244,6 +249,7 @@ def write_frames(job, folder):
     if not capture.isOpened():
         raise SequenceProblem(f"{video} cannot be read (damaged or not a video)")
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    labels["frame_size"] = (width, int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     camera = video_intrinsics(pose_2d, pose_3d, job["camera"], width, f"S{subject}/{name}")
     labels["intrinsics"] = camera["fitted"]
     uncalibrated = None
