@@ -20,5 +20,7 @@ def run_export(argv=None):
     opt = parse_export_opts(argv)
     from .export import export_checkpoint  # after parsing: --help and flag errors need no torch
 
-    heads = export_checkpoint(opt.load_model, opt.arch, opt.task, opt.format, opt.out, opt.input_h, opt.input_w)
+    heads = export_checkpoint(
+        opt.load_model, opt.arch, opt.task, opt.format, opt.out, opt.input_h, opt.input_w, log=print
+    )
     print(f"wrote {opt.out} ({opt.format}; input (N, 3, {opt.input_h}, {opt.input_w}), outputs {', '.join(heads)})")
