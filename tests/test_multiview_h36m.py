@@ -97,13 +97,16 @@ def test_the_world_frame_and_each_extrinsic_are_the_labels():
     assert score_multiview(pred_2d, wrong)[0]["mpjpe_mv_abs"] > 10.0
 
 
+WALKING_FRAMES = 9  # with Directions 1's two, frame number 10 (the second kept without --full_test) is Walking's
+
+
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     """A release whose S9 "Walking 1" is filmed by all four cameras, converted with every frame,
     and S9 "Directions 1" by one camera with no world-frame poses."""
     root = tmp_path_factory.mktemp("release")
     rng = np.random.default_rng(7)
-    truth, extrinsics = write_multiview_sequence(str(root), 9, "Walking 1", rng, frames=4, width=WIDTH)
+    truth, extrinsics = write_multiview_sequence(str(root), 9, "Walking 1", rng, frames=WALKING_FRAMES, width=WIDTH)
     layout = ((1, "Directions 1", (CAMERAS[0],)), (9, "Directions 1", (CAMERAS[1],)))
     write_official_h36m(str(root), rng, frames=2, width=WIDTH, layout=layout, quirks=False)
     out = str(tmp_path_factory.mktemp("data") / "h36m")
@@ -123,7 +126,9 @@ def test_the_converter_keeps_the_release_calibration(release):
         assert np.abs(camera.R - R).max() < 1e-9 and np.abs(camera.t - t).max() < 1e-6
     entries = pickle.load(open(cache_path(out, "Val"), "rb"))
     walking = [e for e in entries if e["sequence"] == "Walking 1"]
-    assert len(walking) == 16 and not any("camera_R" in e for e in entries if e["sequence"] == "Directions 1")
+    assert len(walking) == 4 * WALKING_FRAMES and not any(
+        "camera_R" in e for e in entries if e["sequence"] == "Directions 1"
+    )
     for entry in walking:
         camera = cameras[entry["camera"]]
         np.testing.assert_allclose(entry["camera_R"], camera.R, atol=1e-12)
@@ -135,6 +140,9 @@ def test_the_converter_keeps_the_release_calibration(release):
     train_sequence = os.path.join(out, "sequences", "S1", f"Directions 1.{CAMERAS[0]}", "entries.pkl")
     assert "calibration" not in pickle.load(open(train_sequence, "rb"))["settings"]  # the test subjects only
     # a sequence finished before entries held the calibration is converted again, the others reused
+    older_train = pickle.load(open(train_sequence, "rb"))
+    del older_train["uncalibrated"]  # as written before the calibration was stored: reused all the same
+    pickle.dump(older_train, open(train_sequence, "wb"))
     stored_path = os.path.join(out, "sequences", "S9", f"Walking 1.{CAMERAS[2]}", "entries.pkl")
     stored = pickle.load(open(stored_path, "rb"))
     del stored["settings"]["calibration"]
@@ -214,9 +222,12 @@ def test_multiview_test_on_perfect_2d_gives_the_world_ground_truth(release, resn
         return json.loads((tmp_path / exp_id / "results.json").read_text())
 
     results = hg3d_test("mv", "--multiview")
-    assert results["num_mv_samples"] == 4 and results["num_mv_untriangulated"] == 0
+    assert results["num_mv_samples"] == WALKING_FRAMES and results["num_mv_untriangulated"] == 0
     assert results["mpjpe_mv"] < 0.05 and results["mpjpe_mv_abs"] < 0.05
-    assert list(results["per_action_mv"]) == ["Walking"] and results["per_action_mv"]["Walking"]["num_samples"] == 4
+    assert (
+        list(results["per_action_mv"]) == ["Walking"]
+        and results["per_action_mv"]["Walking"]["num_samples"] == WALKING_FRAMES
+    )
     for name in ("mpjpe_mv", "mpjpe_mv_abs"):
         assert results["protocols"][name]["protocol"] == f"h36m_{name}"
     with h5py.File(tmp_path / "mv" / "preds.h5") as f:
@@ -229,7 +240,11 @@ def test_multiview_test_on_perfect_2d_gives_the_world_ground_truth(release, resn
     assert np.isnan(pred_3d_mv[~seen]).all() and set(camera[seen]) == set(CAMERAS)
 
     single = hg3d_test("single")
-    assert "mpjpe_mv" not in single and "mpjpe_mv" not in single["protocols"] and single["num_samples"] == 18
+    assert (
+        "mpjpe_mv" not in single
+        and "mpjpe_mv" not in single["protocols"]
+        and single["num_samples"] == 4 * WALKING_FRAMES + 2
+    )
     with h5py.File(tmp_path / "single" / "preds.h5") as f:
         assert "pred_3d_mv" not in f
 
@@ -275,9 +290,10 @@ def test_without_full_test_every_tenth_frame_is_kept_with_all_its_views(release)
     )
     labels = dataset.labels(np.arange(len(dataset.annotations)))
     frames = np.array([f"{s}|{q}|{f}" for s, q, f in zip(labels["subject"], labels["sequence"], labels["frame"])])
-    kept = set(frames[dataset.indices])  # 6 frames in the cache's order: Directions 1's two, Walking 1's four
-    assert kept == {"9|Directions 1|0"}
+    kept = set(frames[dataset.indices])  # 11 frames in the cache's order: Directions 1's two, Walking 1's nine
+    assert kept == {"9|Directions 1|0", "9|Walking 1|8"}
     assert list(dataset.indices) == [i for i, frame in enumerate(frames) if frame in kept]
+    assert sorted(labels["camera"][dataset.indices][frames[dataset.indices] == "9|Walking 1|8"]) == sorted(CAMERAS)
 
 
 def test_crops_keep_the_cameras(release, tmp_path):
@@ -299,7 +315,7 @@ def test_crops_keep_the_cameras(release, tmp_path):
         ]
     )
     summary, _ = score_multiview(perfect - offsets[:, None], {k: v[walking] for k, v in labels.items()})
-    assert summary["num_mv_samples"] == 4 and summary["mpjpe_mv_abs"] < 0.05
+    assert summary["num_mv_samples"] == WALKING_FRAMES and summary["mpjpe_mv_abs"] < 0.05
 
 
 def test_multiview_is_a_human36m_test_flag():
@@ -307,6 +323,8 @@ def test_multiview_is_a_human36m_test_flag():
         quiet_opts("--task", "human3d", "--dataset", "h36m", "--multiview")
     with pytest.raises(UserError, match="--dataset h36m"):
         quiet_opts("--task", "human3d", "--dataset", "mpi_inf_3dhp", "--test", "--multiview")
+    with pytest.raises(UserError, match="scores the test subjects.*drop --test_split train"):
+        quiet_opts("--task", "human3d", "--dataset", "h36m", "--test", "--multiview", "--test_split", "train")
 
 
 @pytest.mark.e2e
@@ -315,4 +333,4 @@ def test_an_older_cache_is_one_line_from_the_command(release, resnet18_3d_checkp
     args = command_args(data_dir, resnet18_3d_checkpoint, tmp_path, "old", "--multiview")
     proc = subprocess.run([sys.executable, "main.py", *args], capture_output=True, text=True, cwd=SRC_DIR, timeout=600)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "prepare_h36m.py again" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "hg3d-prepare-h36m again" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

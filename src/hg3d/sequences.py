@@ -160,7 +160,7 @@ def frame_model_sequences(videos, arrays):
     frame's 2D from its stored image (a crop) into the video frame. Every sample of the videos must
     have been predicted."""
     index = np.asarray(arrays["index"])
-    row = np.full(index.max() + 1, -1)
+    row = np.full(max(index.max(), *(samples.max() for _, samples, _, _ in videos)) + 1, -1)
     row[index] = np.arange(len(index))
     sequences = []
     for name, samples, attributes, corners in videos:

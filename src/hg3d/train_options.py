@@ -154,6 +154,10 @@ def finalize(opt, log=print, argv=None):
             "(other calibrated cameras: hg3d-triangulate)",
         ),
         (
+            opt.multiview and opt.test_split == "train",
+            "--multiview scores the test subjects, whose calibration the converter stores: drop --test_split train",
+        ),
+        (
             opt.test and opt.test_split == "validation" and opt.dataset in ("h36m", "fusion_3d"),
             "Human3.6M has no validation split: --test_split test (the test subjects) or train",
         ),

@@ -9,7 +9,7 @@ Layout under ``<data_dir>/h36m/``::
 Each pickle is a list of dicts with ``center_x, center_y, width, height`` (person box, px),
 ``joints_3d`` (18, 3: u, v in px and depth relative to the root in mm) and ``joints_3d_relative``
 (18, 3: root-relative camera coordinates in mm); the first 17 joints are H36M-17. Caches made
-from the official release (``scripts/prepare_h36m.py``) add ``subject``, ``sequence``, ``action``,
+from the official release (``hg3d-prepare-h36m``) add ``subject``, ``sequence``, ``action``,
 ``camera`` and ``frame``; with them the test reports per-action figures. Their newer caches also
 hold ``root_cam`` (3: the pelvis in the camera frame, mm) and ``intrinsics`` (4: fx, fy, cx, cy in
 px of the stored image), which ``camera_labels`` hands out and ``labels`` passes to the metrics (MRPE);
@@ -202,13 +202,13 @@ def multiview_frames(entries, path):
         raise UserError(
             f"--multiview needs Human3.6M converted from the official release (subject, sequence, camera and frame "
             f"of every image); {path} has none (the ECCV18 challenge's?): convert the release with "
-            f"scripts/prepare_h36m.py"
+            f"hg3d-prepare-h36m"
         )
     calibrated = np.array([all(key in entry for key in CALIBRATION_KEYS) for entry in entries])
     if not calibrated.any():
         raise UserError(
             f"--multiview: {path} holds no camera calibration (converted by an older prepare_h36m, or without the "
-            f"release's MyPoseFeatures/D3_Positions): run scripts/prepare_h36m.py again"
+            f"release's MyPoseFeatures/D3_Positions): run hg3d-prepare-h36m again"
         )
     labels = {}
     for key, shape in CALIBRATION_SHAPES.items():
@@ -217,9 +217,7 @@ def multiview_frames(entries, path):
         except ValueError:
             values = np.zeros((0, *shape))
         if len(values) != calibrated.sum() or not np.isfinite(values).all():
-            raise UserError(
-                f"{path}: {key} is not {shape} finite numbers in some entry: run scripts/prepare_h36m.py again"
-            )
+            raise UserError(f"{path}: {key} is not {shape} finite numbers in some entry: run hg3d-prepare-h36m again")
         labels[key] = np.full((len(entries), *shape), np.nan)
         labels[key][calibrated] = values
     keys = np.array([f"{e['subject']}|{e['sequence']}|{e['frame']}" for e in entries])

@@ -46,7 +46,7 @@ CAMERA_LABEL_KEYS = ("root_cam", "intrinsics")
 CAMERA_FIGURES = ("mrpe", "mrpe_x", "mrpe_y", "mrpe_z", "mpjpe_abs")
 NO_CAMERA_LABELS = (
     "no camera labels (root_cam, intrinsics) in this cache, so no MRPE or camera-space MPJPE: "
-    "convert the official release with scripts/prepare_h36m.py for them"
+    "convert the official release with hg3d-prepare-h36m for them"
 )
 UNIT_PINHOLE = Intrinsics(1.0, 1.0, 0.0, 0.0)  # for points already in normalised image coordinates
 # The root-relative figures, as results.json, preds.h5 and the per-action table name them.

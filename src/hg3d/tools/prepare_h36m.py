@@ -462,7 +462,8 @@ def main(argv=None):
     notices = [r[1]["intrinsics"]["notice"] for r in done if r[1]["intrinsics"]["notice"]]
     for line in notices:
         print(f"notice: {line}")
-    uncalibrated = [r[1]["uncalibrated"] for r in done if r[1]["uncalibrated"]]
+    # .get: training sequences converted before the calibration was stored are reused as they are
+    uncalibrated = [r[1]["uncalibrated"] for r in done if r[1].get("uncalibrated")]
     if uncalibrated:  # one line: without the world-frame pose files it would be every test video
         print(
             f"notice: {len(uncalibrated)} test video(s) without the release's calibration, whose frames "
