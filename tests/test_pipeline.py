@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,7 @@ from hg3d.demo import pipeline, run_demo, runner
 from hg3d.demo.pose_tracker import PoseTracker
 from hg3d.demo.sources import VideoFile
 from hg3d.inference import Estimator
+from hg3d.tools.synthetic import random_scene
 from test_live import write_clip
 
 SMALL = ["--arch", "msra_18", "--input_h", "64", "--input_w", "64", "--gpus", "-1"]
@@ -193,7 +195,7 @@ def test_a_stop_ends_after_the_frame_at_hand_and_joins_the_threads(clip, estimat
 )
 def test_auto_pipelines_only_where_the_stages_have_room(monkeypatch, setting, device, cores, expected):
     """--pipeline auto (the default): threads with a GPU or more than two CPU cores, not on two."""
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: cores)
     assert pipeline.wanted(setting, device) is expected
 
 
@@ -201,7 +203,7 @@ def test_auto_pipelines_only_where_the_stages_have_room(monkeypatch, setting, de
 def test_the_frame_loop_follows_the_auto_rule_by_default(clip, estimator, monkeypatch, cores, detected_in):
     """``runner.run`` called from Python without a setting pipelines as the command's default does:
     one thread on two cores, the detection stage on more."""
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: cores)
     source, detector = VideoFile(str(clip)), SlowDetector([0.0])
     runner.run(source, tracked(estimator, source, detector), [Recorder()], runner.StopRequest())
     assert detector.threads == {detected_in}
@@ -210,3 +212,55 @@ def test_the_frame_loop_follows_the_auto_rule_by_default(clip, estimator, monkey
 def test_a_setting_other_than_auto_on_off_is_refused():
     with pytest.raises(ValueError, match="auto, on or off"):
         pipeline.wanted(True, "cpu")
+
+
+def test_a_live_stage_takes_its_next_frame_only_once_the_loop_took_the_last(clip, estimator, monkeypatch):
+    """A camera-like source and a slow pose step: the detection stage works on the newest frame
+    while the pose network works on the one before, and takes no frame beyond that (a frame
+    detected two ahead would wait a whole pose step more)."""
+    events, predict = [], Estimator.predict
+
+    def slow_predict(self, *args, **kwargs):
+        events.append("pose")
+        time.sleep(0.15)
+        return predict(self, *args, **kwargs)
+
+    class DoneLogged(SlowDetector):
+        def __call__(self, images):
+            found = super().__call__(images)  # 30 ms: logged once done, after the loop's own start of a step
+            events.append("detect")
+            return found
+
+    monkeypatch.setattr(Estimator, "predict", slow_predict)
+    source = VideoFile(str(clip), live=True)
+    runner.run(source, tracked(estimator, source, DoneLogged([0.03])), [Recorder()], runner.StopRequest(), "on")
+    poses = [n for n, event in enumerate(events) if event == "pose"]
+    assert len(poses) >= 3
+    # when the k-th pose step (from 0) starts, frames 0..k were detected, none further ahead
+    assert all(events[:at].count("detect") == k + 1 for k, at in enumerate(poses)), events
+
+
+def test_pipelined_images_give_the_same_json(resnet18_3d_checkpoint, ssdlite_weights, tmp_path):
+    """A folder of images in batches through the detection stage and without it: the same JSON."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for k in range(5):
+        cv2.imwrite(str(folder / f"p{k}.png"), random_scene(rng, 160, 120)["image"])
+    common = ["--demo", str(folder), "--load_model", resnet18_3d_checkpoint, *SMALL, "--detector", "ssdlite"]
+    common += ["--detector_weights", ssdlite_weights, "--batch_size", "2"]
+    for setting in ("on", "off"):
+        assert run_demo([*common, "--out_dir", str(tmp_path / setting), "--pipeline", setting]).done == 5
+    for k in range(5):
+        assert (tmp_path / "on" / f"p{k}.json").read_bytes() == (tmp_path / "off" / f"p{k}.json").read_bytes()
+    assert json.loads((tmp_path / "on" / "p0.json").read_text())["people"]
+    assert not stage_threads()
+
+
+def test_the_source_is_closed_when_the_setting_is_refused(clip, estimator):
+    source = VideoFile(str(clip))
+    closed = []
+    source.close = lambda: closed.append(True)
+    with pytest.raises(ValueError, match="auto, on or off"):
+        runner.run(source, tracked(estimator, source, None), [Recorder()], runner.StopRequest(), "yes")
+    assert closed == [True]

@@ -8,18 +8,22 @@ Stages, each a thread handing its frames on in order through a bounded queue:
 - detection: ``tracker.prepare(frame)`` finds a frame's people ahead when the tracker will run its
   detector on it (only when it has one).
 
-The pose stage is the loop itself, in the main thread. A live source's stages hold one frame each,
-so a frame waits at most one pose step in the pipeline; frames taken from it that a stop leaves
-unprocessed are counted as dropped. An error in a stage reaches the loop at the frame where it
-happened, after the frames before it. Closing stops and joins the threads.
+The pose stage is the loop itself, in the main thread. A live source's stage takes its next frame
+only once the loop has taken the one before, so a frame waits at most one pose step in the
+pipeline (taken ahead, it would be a step older by the time the pose network reached it); frames
+taken from it that a stop leaves unprocessed are counted as dropped. An error in a stage reaches
+the loop at the frame where it happened, after the frames before it. Closing stops and joins the
+threads.
 """
 
 import os
 import queue
 import threading
+import time
 
 DEPTH = 4  # frames a stage of a file source may run ahead of the next one
 WAIT_S = 0.1  # how often a waiting stage or loop asks whether it should stop
+HAND_OVER_S = 0.002  # how often a live source's stage looks whether the loop took its frame
 
 
 def wanted(setting, device_type):
@@ -31,7 +35,15 @@ def wanted(setting, device_type):
         raise ValueError(f"pipeline setting {setting!r}: auto, on or off")
     if setting != "auto":
         return setting == "on"
-    return device_type == "cuda" or (os.cpu_count() or 1) > 2
+    return device_type == "cuda" or usable_cores() > 2
+
+
+def usable_cores():
+    """The cores this process may run on (a container's or ``taskset``'s limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class _End:
@@ -44,10 +56,12 @@ class _End:
 class Stage:
     """``work`` done on each item of ``items`` (a generator) in a thread named ``hg3d-<name>``;
     iterating ``results(should_stop)`` gives the results in order, then raises what ended the
-    thread, if anything did. ``stopping`` (an Event) ends the thread at its next item."""
+    thread, if anything did. ``stopping`` (an Event) ends the thread at its next item.
+    ``hand_over``: the next item is taken only once the one before has been taken from the queue
+    (a live source: the newest frame then, rather than one that waits a step more)."""
 
-    def __init__(self, name, items, work, depth, stopping):
-        self.items, self.work, self.stopping = items, work, stopping
+    def __init__(self, name, items, work, depth, stopping, hand_over=False):
+        self.items, self.work, self.stopping, self.hand_over = items, work, stopping, hand_over
         self.queue = queue.Queue(depth)
         self.thread = threading.Thread(target=self._run, name=f"hg3d-{name}", daemon=True)
         self.thread.start()
@@ -58,6 +72,8 @@ class Stage:
             for item in self.items:
                 if not self._put(self.work(item)):
                     return
+                while self.hand_over and not self.queue.empty() and not self.stopping.is_set():
+                    time.sleep(HAND_OVER_S)
         except Exception as exc:  # raised in the loop's thread, after the frames before it
             error = exc
         finally:
@@ -122,7 +138,7 @@ class Pipeline:
         frames = self._counted(self.source.frames(self._stop_asked))
         depth = 1 if self.source.live else DEPTH
         for name, work in self._stage_work():
-            self.stages.append(Stage(name, frames, work, depth, self.stopping))
+            self.stages.append(Stage(name, frames, work, depth, self.stopping, hand_over=self.source.live))
             frames = self.stages[-1].results(self._stop_asked)
         for frame in frames:
             self.delivered += 1

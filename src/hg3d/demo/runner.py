@@ -137,9 +137,9 @@ def run(source, tracker, sinks, stop, pipeline="auto"):
     ``pipeline`` (``--pipeline``: auto, on or off): whether frames are read and their people
     detected ahead in threads (``pipeline.wanted``), the same results sooner. The source is closed
     in any case; on an error the sinks are closed with None."""
-    current, opened, completed = None, [], False
-    frames = Pipeline(source, tracker, stop.requested, wanted(pipeline, tracker.device_type))
+    current, opened, completed, frames = None, [], False, None
     try:
+        frames = Pipeline(source, tracker, stop.requested, wanted(pipeline, tracker.device_type))
         for batch in _batches(frames, tracker.batch_size):
             if current is None:
                 problem = tracker.check(batch[0])
@@ -155,7 +155,8 @@ def run(source, tracker, sinks, stop, pipeline="auto"):
                     sink.write(result)
         completed = True
     finally:
-        frames.close()
+        if frames is not None:
+            frames.close()
         source.close()
         if current is not None:
             current.stopped_by = (stop.reason or getattr(source, "ended_by", "end of stream")) if completed else None

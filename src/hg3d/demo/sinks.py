@@ -300,7 +300,8 @@ class ImageRecords:
             "image": os.path.abspath(shown(path)),
             **result.fields(),
         }
-        result.written += write_record(self.opt, out, record, photo=out + "_2d.png")  # ImagePictures wrote it
+        photo = out + "_2d.png" if "_2d.png" in result.written else None  # ImagePictures's, when it ran
+        result.written += write_record(self.opt, out, record, photo=photo)
         self.log(f"{shown(path)} -> {shown(out)}{{{','.join(result.written)}}}: {len(people)} person(s)")
 
     def close(self, stopped_by):
