@@ -18,6 +18,7 @@ def bench():
     return module
 
 
+@pytest.mark.e2e  # makes a venv and runs pip, from inside scripts/bench.py
 def test_without_its_environment_the_peer_row_says_why(bench, tmp_path, monkeypatch):
     """pip cannot reach a package index (as offline): the peer's row is 'not measured' with pip's
     error, hg3d's rows are timed on the generated scene without a ratio, and the half-made

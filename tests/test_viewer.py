@@ -178,7 +178,7 @@ def test_labels_keep_their_size_on_screen_when_zooming(browser, clip_page):
     canvas = browser.find_element(By.CSS_SELECTOR, "#view canvas")
     ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -400).perform()  # wheel: zoom in
     moved = "JSON.stringify(window.hg3dViewer.labelsOnPage().map((l) => [l.left, l.top]))"
-    wait_for(browser, moved, lambda v: v != json.dumps([[b["left"], b["top"]] for b in before.values()]), "a zoom")
+    wait_for(browser, moved, lambda v: json.loads(v) != [[b["left"], b["top"]] for b in before.values()], "a zoom")
     time.sleep(0.3)  # the wheel's remaining steps
     after = labels_on_page(browser)
     assert sorted(after) == sorted(before)

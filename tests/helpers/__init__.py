@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -40,20 +41,23 @@ def main_py(*args, script="main.py", cwd=SRC_DIR, timeout=600):
 
 def sigterm_demo_after(args, picture, frames_timeout=240):
     """``demo.py ARGS`` in a subprocess, sent SIGTERM once ``picture`` exists (a frame processed):
-    (returncode, stdout, stderr)."""
-    process = subprocess.Popen(
-        [sys.executable, "demo.py", *args], cwd=SRC_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + frames_timeout
-        while not os.path.exists(picture):
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    (returncode, stdout, stderr). Its output goes to files, which a long log cannot block."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, "demo.py", *args], cwd=SRC_DIR, stdout=out, stderr=err, text=True)
+        try:
+            deadline = time.monotonic() + frames_timeout
+            while not os.path.exists(picture) and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if os.path.exists(picture):
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    assert os.path.exists(picture), f"{picture} never appeared (exit status {process.returncode}): {stderr}"
     return process.returncode, stdout, stderr
 
 
