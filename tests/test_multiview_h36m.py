@@ -318,6 +318,30 @@ def test_crops_keep_the_cameras(release, tmp_path):
     assert summary["num_mv_samples"] == WALKING_FRAMES and summary["mpjpe_mv_abs"] < 0.05
 
 
+def test_a_release_whose_2d_has_no_lens_distortion_gets_a_pinhole_lens(tmp_path):
+    """The converter lets the release's own 2D decide whether the lens distortion is in it: 2D
+    written as a plain pinhole projection stores no distortion, and those 2D joints, given as
+    predictions, still triangulate onto the world-frame ground truth."""
+    root, rng = tmp_path / "release", np.random.default_rng(11)
+    truth, _ = write_multiview_sequence(str(root), 9, "Walking 1", rng, frames=3, width=WIDTH, distorted=False)
+    write_official_h36m(
+        str(root), rng, frames=2, width=WIDTH, layout=((1, "Directions 1", (CAMERAS[0],)),), quirks=False
+    )
+    prepare(["--src", str(root), "--out", str(tmp_path / "h36m"), *CONVERT])
+    opts = ["--task", "human3d", "--dataset", "h36m", "--test", "--full_test", "--multiview"]
+    dataset = get_dataset(quiet_opts(*opts, "--data_dir", str(tmp_path)), "val")
+    labels = dataset.labels(dataset.indices)
+    assert not labels["camera_lens"][:, 4:].any() and labels["camera_lens"][:, 0].min() > 0  # pinhole, no distortion
+    perfect = np.stack(
+        [
+            truth[f"Walking 1.{camera}"]["pose_2d"][frame][OFFICIAL_TO_H36M17][H36M_TO_MPII]
+            for camera, frame in zip(labels["camera"], labels["frame"])
+        ]
+    )
+    summary, _ = score_multiview(perfect, labels)
+    assert summary["num_mv_samples"] == 3 and summary["mpjpe_mv_abs"] < 0.05
+
+
 def test_multiview_is_a_human36m_test_flag():
     with pytest.raises(UserError, match="add --test"):
         quiet_opts("--task", "human3d", "--dataset", "h36m", "--multiview")

@@ -99,12 +99,14 @@ def write_pose_file(path, pose):
     cdf.close()
 
 
-def write_sequence(root, subject, name, rng, frames, width, video=True, poses=True, intrinsics=None, world=None):
+def write_sequence(
+    root, subject, name, rng, frames, width, video=True, poses=True, intrinsics=None, world=None, distorted=True
+):
     """One video and its two pose files; returns the truth (32-joint 2D and 3D poses, frames,
     frame size, the camera matrix K). ``world``: (32-joint world poses (T, 32, 3) mm, R, t) that
     this camera films (x_cam = R x_world + t) instead of a figure of its own; its ``D2_Positions``
-    then go through the table's lens distortion (the figure is drawn without it: a pixel or less
-    at these sizes)."""
+    then go through the table's lens distortion unless not ``distorted`` (the figure is drawn
+    without it: a pixel or less at these sizes)."""
     camera = name.rpartition(".")[2]
     w, h = frame_size(camera, width)
     intrinsics = camera_matrix(camera, width, intrinsics)
@@ -130,8 +132,8 @@ def write_sequence(root, subject, name, rng, frames, width, video=True, poses=Tr
     if world is None:
         uvw = pose_3d @ intrinsics.T
         pose_2d = uvw[..., :2] / uvw[..., 2:]
-    else:  # a calibrated camera: through the table's lens distortion
-        pose_2d = project(pose_3d, Intrinsics.from_matrix(intrinsics, table_distortion(camera)))
+    else:  # a calibrated camera: through the table's lens distortion, or a plain pinhole
+        pose_2d = project(pose_3d, Intrinsics.from_matrix(intrinsics, table_distortion(camera) if distorted else None))
     features = os.path.join(root, f"S{subject}", "MyPoseFeatures")
     if poses:
         write_pose_file(os.path.join(features, "D2_Positions", f"{name}.cdf"), pose_2d)
@@ -176,11 +178,12 @@ def look_at(centre, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)):
     return R, -R @ np.asarray(centre, float)
 
 
-def write_multiview_sequence(root, subject, sequence, rng, frames=6, width=128, radius_mm=5000.0):
+def write_multiview_sequence(root, subject, sequence, rng, frames=6, width=128, radius_mm=5000.0, distorted=True):
     """One sequence filmed by the release's four cameras, placed on a circle around the person
     (world frame z up, mm): the world poses in ``D3_Positions/<sequence>.cdf`` and each camera's
-    video and pose files. Returns ``{"<sequence>.<camera>": truth}`` (``write_sequence``'s) and
-    the cameras' ``{camera: (R, t)}``."""
+    video and pose files (2D through the lens distortion of the release's table unless not
+    ``distorted``: whether the real release's 2D has it is not documented). Returns
+    ``{"<sequence>.<camera>": truth}`` (``write_sequence``'s) and the cameras' ``{camera: (R, t)}``."""
     figure = []
     for t in range(frames + max(EXTRA_FRAMES) + 1):
         pose = consistent_pose(rng)
@@ -196,5 +199,6 @@ def write_multiview_sequence(root, subject, sequence, rng, frames=6, width=128, 
         centre = [radius_mm * np.cos(angle), radius_mm * np.sin(angle), 1500.0 + 100 * index]
         extrinsics[camera] = look_at(centre, (0.0, 0.0, 900.0))
         name = f"{sequence}.{camera}"
-        truth[name] = write_sequence(root, subject, name, rng, frames, width, world=(figure, *extrinsics[camera]))
+        world = (figure, *extrinsics[camera])
+        truth[name] = write_sequence(root, subject, name, rng, frames, width, world=world, distorted=distorted)
     return truth, extrinsics

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -49,7 +50,8 @@ ENTRIES = "entries.pkl"
 ENTRY_FORMAT = 2
 # Version of the release's calibration (``world_calibration``) in the test subjects' entries: a
 # setting of test sequences only, so that adding it redoes those and reuses the training ones.
-CALIBRATION_FORMAT = 1
+# 2: the lens's distortion is kept only where the release's 2D shows it (``world_calibration``).
+CALIBRATION_FORMAT = 2
 
 
 def cache_path(out, split_dir):
@@ -212,12 +214,16 @@ def frame_entry(job, labels, row, offset):
     return entry
 
 
-def world_calibration(job, pose_3d, width):
+def world_calibration(job, pose_2d, pose_3d, width):
     """The release's calibration of ``job``'s camera (``calibration.release_camera`` on its
     sequence's world-frame poses) as entry labels: ``camera_R`` (3, 3) and ``camera_t`` (3,) mm
     world -> camera, ``camera_lens`` (``calibration.LENS_FIELDS``, px of ``width``-px-wide frames)
     and ``joints_3d_world`` (N, 17, 3) mm. Returns (labels, None), or ({}, the line saying why
-    there are none)."""
+    there are none).
+
+    Whether the release's ``D2_Positions`` went through the lens distortion is not documented, so
+    the sequence's own 2D decides: the lens keeps the table's distortion when projecting the world
+    poses with it matches ``pose_2d`` better than a plain pinhole does, else it has none."""
     where = f"S{job['subject']}/{job['name']}"
     path = world_pose_path(job["src"], job["subject"], job["sequence"])
     if not os.path.isfile(path):
@@ -227,8 +233,15 @@ def world_calibration(job, pose_3d, width):
         camera = release_camera(world, pose_3d, job["camera"], width, where)
     except UserError as exc:
         return {}, str(exc)
+    pinhole = replace(camera, intrinsics=replace(camera.intrinsics, dist=None))
+    if rms_px(pinhole.project(world), pose_2d) < rms_px(camera.project(world), pose_2d):
+        camera = pinhole
     labels = {"camera_R": camera.R, "camera_t": camera.t, "camera_lens": lens_of(camera)}
     return {**labels, "joints_3d_world": world[:, OFFICIAL_TO_H36M17]}, None
+
+
+def rms_px(projected, pose_2d):
+    return float(np.sqrt(np.nanmean(((projected - pose_2d) ** 2).sum(-1))))
 
 
 def write_frames(job, folder):
@@ -254,7 +267,7 @@ def write_frames(job, folder):
     labels["intrinsics"] = camera["fitted"]
     uncalibrated = None
     if "calibration" in settings:  # only --test --multiview uses it
-        calibration, uncalibrated = world_calibration(job, pose_3d, width)
+        calibration, uncalibrated = world_calibration(job, pose_2d, pose_3d, width)
         labels.update(calibration)
     try:
         entries = [
