@@ -52,6 +52,9 @@ ENTRY_FORMAT = 2
 # setting of test sequences only, so that adding it redoes those and reuses the training ones.
 # 2: the lens's distortion is kept only where the release's 2D shows it (``world_calibration``).
 CALIBRATION_FORMAT = 2
+# Version of a --crop conversion's entries (the "crop" setting; older ones said True, i.e. 1).
+# 2: each entry keeps the size of the frame it was cut from (``--save_sequences`` needs it).
+CROP_FORMAT = 2
 
 
 def cache_path(out, split_dir):
@@ -145,7 +148,7 @@ def plan(args):
                         "settings": {
                             "format": ENTRY_FORMAT,
                             "step": step,
-                            "crop": args.crop,
+                            "crop": CROP_FORMAT if args.crop else False,
                             "jpeg_quality": args.jpeg_quality,
                             **({"calibration": CALIBRATION_FORMAT} if which == "test" else {}),
                         },
@@ -163,11 +166,7 @@ def read_finished(job):
         stored = load_pickle(path, "converted sequence")
     except UserError:  # unreadable: converted again
         return None
-    if stored.get("settings") != job["settings"]:
-        return None
-    if job["settings"]["crop"] and stored["entries"] and "frame_size" not in stored["entries"][0]:
-        return None  # cropped before crops kept their frame's size (which --save_sequences needs)
-    return stored
+    return stored if stored.get("settings") == job["settings"] else None
 
 
 def crop_around(frame, center, size):
