@@ -158,10 +158,8 @@ class CausalRefiner:
             )
             row = self.refiner.features(seq)[0]
             last, rows = self.history.get(person["track_id"], (None, deque(maxlen=frames)))
-            if last is not None:
-                steps = frame.index - last
-                weights = np.arange(max(1, steps - frames + 1), steps) / steps
-                rows.extend(rows[-1] + weights[:, None] * (row - rows[-1]))
+            if last is not None:  # the frames in between as --save_sequences fills them (the deque keeps the last)
+                rows.extend(fill_gaps([last, frame.index], np.stack([rows[-1], row]))[0][1:-1])
             rows.append(row)
             self.history[person["track_id"]] = (frame.index, rows)
             window = np.concatenate([np.repeat(rows[0][None], frames - len(rows), 0), np.stack(rows)])
