@@ -767,17 +767,24 @@ class Peer:
         path = os.path.join(folder, "frames.npy")
         np.save(path, np.repeat(frame[None], PEER_VIDEO_FRAMES, 0))
         args = [python, PEER_SCRIPT, "serve", path]
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.figures, self.passes, self.fastest = self._read(), 0, float("inf")  # the warm-up pass
+        # its log goes to a file: a pipe nobody reads while it runs could fill and stall it
+        self.log = open(os.path.join(folder, "peer.log"), "w+")  # noqa: SIM115 (closed by close())
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.passes, self.fastest = 0, float("inf")
+        try:
+            self.figures = self._read()  # the warm-up pass
+        except PeerMissing:
+            self.close()
+            raise
 
     def _read(self):
         line = self.process.stdout.readline()
-        if not line:
-            errors = [text.strip() for text in self.process.stderr.read().splitlines() if text.strip()]
-            raise PeerMissing(f"running BlazePose failed: {(errors or ['no output'])[-1][:200]}")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:  # it ended (no line), or printed something else
+            self.log.seek(0)
+            errors = [text.strip() for text in (self.log.read() + line).splitlines() if text.strip()]
+            raise PeerMissing(f"running BlazePose failed: {(errors or ['no output'])[-1][:200]}") from None
 
     def timed_pass(self):
         self.process.stdin.write("pass\n")
@@ -791,6 +798,7 @@ class Peer:
         self.process.stdin.close()
         self.process.kill()
         self.process.wait()
+        self.log.close()
 
 
 def timed_beside_peer(timings, python, frame, repeat, folder, peer_result):

@@ -5,6 +5,7 @@ issue's goals."""
 import importlib.util
 import os
 
+import numpy as np
 import pytest
 
 from helpers import REPO_DIR
@@ -78,3 +79,12 @@ def test_int8_accuracy_rows_on_a_checkpoint_and_its_data(bench, resnet18_3d_chec
     assert f"{torch_summary['num_3d']} H36M validation samples" in mpjpe_detail
     bench.bench_int8_accuracy(str(tmp_path / "none.pth"), data, "msra_18", 64)
     assert bench.ROWS[-1][1] == "not measured" and "none.pth" in bench.ROWS[-1][2]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("program, says", [("/bin/false", "no output"), ("/bin/echo", "bench_peer_mediapipe.py serve")])
+def test_a_peer_that_fails_or_prints_no_figures_is_missing_with_why(bench, tmp_path, program, says):
+    """A peer process that ends at once, or prints something other than its figures: PeerMissing
+    naming its last line, not a traceback or a process left running."""
+    with pytest.raises(bench.PeerMissing, match=f"running BlazePose failed: .*{says}"):
+        bench.Peer(program, np.zeros((8, 8, 3), np.uint8), str(tmp_path))
