@@ -264,3 +264,10 @@ def test_the_source_is_closed_when_the_setting_is_refused(clip, estimator):
     with pytest.raises(ValueError, match="auto, on or off"):
         runner.run(source, tracked(estimator, source, None), [Recorder()], runner.StopRequest(), "yes")
     assert closed == [True]
+
+
+def test_auto_counts_the_cores_this_process_may_use(monkeypatch):
+    """A 2-core container (or taskset) on a 32-core host: two cores, so auto stays sequential."""
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 32)
+    assert pipeline.usable_cores() == 2 and not pipeline.wanted("auto", "cpu")
